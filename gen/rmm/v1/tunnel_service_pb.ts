@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { ChannelType } from "./frame_pb.js";
+import type { ChannelClose, ChannelCredit, ChannelData, ChannelType } from "./frame_pb.js";
 import { file_rmm_v1_frame } from "./frame_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/tunnel_service.proto.
  */
 export const file_rmm_v1_tunnel_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSKUAgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCCK3AgoNVHVubmVsU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp0ZWNobmljaWFuGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucm1tLnYxLlNlc3Npb25TdGF0ZRIpCgxjbG9zZV9yZWFzb24YBSABKA4yEy5ybW0udjEuQ2xvc2VSZWFzb24SFQoNY2xvc2VfbWVzc2FnZRgGIAEoCRItCglvcGVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RBZ2VudHNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIkwKEkxpc3RBZ2VudHNSZXNwb25zZRIdCgZhZ2VudHMYASADKAsyDS5ybW0udjEuQWdlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKEU9wZW5UdW5uZWxSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjwKEk9wZW5UdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iKAoSQ2xvc2VUdW5uZWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPQoTQ2xvc2VUdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iLAoWR2V0VHVubmVsU3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIkEKF0dldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbip8CgxTZXNzaW9uU3RhdGUSHQoZU0VTU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVEVfT1BFTklORxABEhgKFFNFU1NJT05fU1RBVEVfQUNUSVZFEAISGAoUU0VTU0lPTl9TVEFURV9DTE9TRUQQAyrvAQoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohQ0xPU0VfUkVBU09OX0NMT1NFRF9CWV9URUNITklDSUFOEAESIwofQ0xPU0VfUkVBU09OX0FHRU5UX0RJU0NPTk5FQ1RFRBACEhwKGENMT1NFX1JFQVNPTl9BR0VOVF9FUlJPUhADEhgKFENMT1NFX1JFQVNPTl9USU1FT1VUEAQSHQoZQ0xPU0VfUkVBU09OX0lETEVfVElNRU9VVBAFEh8KG0NMT1NFX1JFQVNPTl9TRVJWRVJfUkVTVEFSVBAGMrUCCg1UdW5uZWxTZXJ2aWNlEkMKCkxpc3RBZ2VudHMSGS5ybW0udjEuTGlzdEFnZW50c1JlcXVlc3QaGi5ybW0udjEuTGlzdEFnZW50c1Jlc3BvbnNlEkMKCk9wZW5UdW5uZWwSGS5ybW0udjEuT3BlblR1bm5lbFJlcXVlc3QaGi5ybW0udjEuT3BlblR1bm5lbFJlc3BvbnNlEkYKC0Nsb3NlVHVubmVsEhoucm1tLnYxLkNsb3NlVHVubmVsUmVxdWVzdBobLnJtbS52MS5DbG9zZVR1bm5lbFJlc3BvbnNlElIKD0dldFR1bm5lbFN0YXR1cxIeLnJtbS52MS5HZXRUdW5uZWxTdGF0dXNSZXF1ZXN0Gh8ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_rmm_v1_frame]);
+  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSKUAgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCCK3AgoNVHVubmVsU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp0ZWNobmljaWFuGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucm1tLnYxLlNlc3Npb25TdGF0ZRIpCgxjbG9zZV9yZWFzb24YBSABKA4yEy5ybW0udjEuQ2xvc2VSZWFzb24SFQoNY2xvc2VfbWVzc2FnZRgGIAEoCRItCglvcGVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RBZ2VudHNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIkwKEkxpc3RBZ2VudHNSZXNwb25zZRIdCgZhZ2VudHMYASADKAsyDS5ybW0udjEuQWdlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKEU9wZW5UdW5uZWxSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjwKEk9wZW5UdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iKAoSQ2xvc2VUdW5uZWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPQoTQ2xvc2VUdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iLAoWR2V0VHVubmVsU3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIkEKF0dldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiK8AQoST3BlbkNoYW5uZWxSZXF1ZXN0EikKBG9wZW4YASABKAsyGS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXNIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIAEIGCgRraW5kItQBChFDaGFubmVsT3BlblBhcmFtcxISCgpzZXNzaW9uX2lkGAEgASgJEiEKBHR5cGUYAiABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSPQoKcGFyYW1ldGVycxgDIAMoCzIpLnJtbS52MS5DaGFubmVsT3BlblBhcmFtcy5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYBCABKA0aMQoPUGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiuwEKE09wZW5DaGFubmVsUmVzcG9uc2USJwoGb3BlbmVkGAEgASgLMhUucm1tLnYxLkNoYW5uZWxPcGVuZWRIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIAEIGCgRraW5kIiMKDUNoYW5uZWxPcGVuZWQSEgoKY2hhbm5lbF9pZBgBIAEoDSp8CgxTZXNzaW9uU3RhdGUSHQoZU0VTU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVEVfT1BFTklORxABEhgKFFNFU1NJT05fU1RBVEVfQUNUSVZFEAISGAoUU0VTU0lPTl9TVEFURV9DTE9TRUQQAyrvAQoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohQ0xPU0VfUkVBU09OX0NMT1NFRF9CWV9URUNITklDSUFOEAESIwofQ0xPU0VfUkVBU09OX0FHRU5UX0RJU0NPTk5FQ1RFRBACEhwKGENMT1NFX1JFQVNPTl9BR0VOVF9FUlJPUhADEhgKFENMT1NFX1JFQVNPTl9USU1FT1VUEAQSHQoZQ0xPU0VfUkVBU09OX0lETEVfVElNRU9VVBAFEh8KG0NMT1NFX1JFQVNPTl9TRVJWRVJfUkVTVEFSVBAGMoEDCg1UdW5uZWxTZXJ2aWNlEkMKCkxpc3RBZ2VudHMSGS5ybW0udjEuTGlzdEFnZW50c1JlcXVlc3QaGi5ybW0udjEuTGlzdEFnZW50c1Jlc3BvbnNlEkMKCk9wZW5UdW5uZWwSGS5ybW0udjEuT3BlblR1bm5lbFJlcXVlc3QaGi5ybW0udjEuT3BlblR1bm5lbFJlc3BvbnNlEkYKC0Nsb3NlVHVubmVsEhoucm1tLnYxLkNsb3NlVHVubmVsUmVxdWVzdBobLnJtbS52MS5DbG9zZVR1bm5lbFJlc3BvbnNlElIKD0dldFR1bm5lbFN0YXR1cxIeLnJtbS52MS5HZXRUdW5uZWxTdGF0dXNSZXF1ZXN0Gh8ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEkoKC09wZW5DaGFubmVsEhoucm1tLnYxLk9wZW5DaGFubmVsUmVxdWVzdBobLnJtbS52MS5PcGVuQ2hhbm5lbFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_rmm_v1_frame]);
 
 /**
  * @generated from message rmm.v1.Agent
@@ -305,6 +305,147 @@ export const GetTunnelStatusResponseSchema: GenMessage<GetTunnelStatusResponse> 
   messageDesc(file_rmm_v1_tunnel_service, 9);
 
 /**
+ * @generated from message rmm.v1.OpenChannelRequest
+ */
+export type OpenChannelRequest = Message<"rmm.v1.OpenChannelRequest"> & {
+  /**
+   * @generated from oneof rmm.v1.OpenChannelRequest.kind
+   */
+  kind: {
+    /**
+     * First message, once.
+     *
+     * @generated from field: rmm.v1.ChannelOpenParams open = 1;
+     */
+    value: ChannelOpenParams;
+    case: "open";
+  } | {
+    /**
+     * @generated from field: rmm.v1.ChannelData data = 2;
+     */
+    value: ChannelData;
+    case: "data";
+  } | {
+    /**
+     * @generated from field: rmm.v1.ChannelCredit credit = 3;
+     */
+    value: ChannelCredit;
+    case: "credit";
+  } | {
+    /**
+     * Ends the channel; the agent answers with its own close.
+     *
+     * @generated from field: rmm.v1.ChannelClose close = 4;
+     */
+    value: ChannelClose;
+    case: "close";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rmm.v1.OpenChannelRequest.
+ * Use `create(OpenChannelRequestSchema)` to create a new message.
+ */
+export const OpenChannelRequestSchema: GenMessage<OpenChannelRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 10);
+
+/**
+ * @generated from message rmm.v1.ChannelOpenParams
+ */
+export type ChannelOpenParams = Message<"rmm.v1.ChannelOpenParams"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: rmm.v1.ChannelType type = 2;
+   */
+  type: ChannelType;
+
+  /**
+   * @generated from field: map<string, string> parameters = 3;
+   */
+  parameters: { [key: string]: string };
+
+  /**
+   * Bytes the agent may send before you grant more; 0 means 256 KiB.
+   *
+   * @generated from field: uint32 initial_credit = 4;
+   */
+  initialCredit: number;
+};
+
+/**
+ * Describes the message rmm.v1.ChannelOpenParams.
+ * Use `create(ChannelOpenParamsSchema)` to create a new message.
+ */
+export const ChannelOpenParamsSchema: GenMessage<ChannelOpenParams> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 11);
+
+/**
+ * @generated from message rmm.v1.OpenChannelResponse
+ */
+export type OpenChannelResponse = Message<"rmm.v1.OpenChannelResponse"> & {
+  /**
+   * @generated from oneof rmm.v1.OpenChannelResponse.kind
+   */
+  kind: {
+    /**
+     * First response: the channel exists on the agent's side of the tunnel.
+     *
+     * @generated from field: rmm.v1.ChannelOpened opened = 1;
+     */
+    value: ChannelOpened;
+    case: "opened";
+  } | {
+    /**
+     * @generated from field: rmm.v1.ChannelData data = 2;
+     */
+    value: ChannelData;
+    case: "data";
+  } | {
+    /**
+     * @generated from field: rmm.v1.ChannelCredit credit = 3;
+     */
+    value: ChannelCredit;
+    case: "credit";
+  } | {
+    /**
+     * The channel ended; a non-zero code says why.
+     *
+     * @generated from field: rmm.v1.ChannelClose close = 4;
+     */
+    value: ChannelClose;
+    case: "close";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rmm.v1.OpenChannelResponse.
+ * Use `create(OpenChannelResponseSchema)` to create a new message.
+ */
+export const OpenChannelResponseSchema: GenMessage<OpenChannelResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 12);
+
+/**
+ * @generated from message rmm.v1.ChannelOpened
+ */
+export type ChannelOpened = Message<"rmm.v1.ChannelOpened"> & {
+  /**
+   * @generated from field: uint32 channel_id = 1;
+   */
+  channelId: number;
+};
+
+/**
+ * Describes the message rmm.v1.ChannelOpened.
+ * Use `create(ChannelOpenedSchema)` to create a new message.
+ */
+export const ChannelOpenedSchema: GenMessage<ChannelOpened> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 13);
+
+/**
  * @generated from enum rmm.v1.SessionState
  */
 export enum SessionState {
@@ -431,6 +572,20 @@ export const TunnelService: GenService<{
     methodKind: "unary";
     input: typeof GetTunnelStatusRequestSchema;
     output: typeof GetTunnelStatusResponseSchema;
+  },
+  /**
+   * Opens one channel of a given type on an active session you own and carries
+   * its traffic both ways. Send `open` first; the first response is `opened`
+   * with the channel id. Data flows under credit: send no more data bytes than
+   * the agent has granted with `credit` messages (none until it grants), and
+   * grant it credit as you consume what it sends. The call ends with `close`.
+   *
+   * @generated from rpc rmm.v1.TunnelService.OpenChannel
+   */
+  openChannel: {
+    methodKind: "bidi_streaming";
+    input: typeof OpenChannelRequestSchema;
+    output: typeof OpenChannelResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rmm_v1_tunnel_service, 0);

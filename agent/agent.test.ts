@@ -1,0 +1,121 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterEach, describe, expect, it } from "vitest";
+import { AsyncQueue } from "../common/async-queue.js";
+import { createLogger } from "../common/logger.js";
+import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse } from "../gen/rmm/v1/agent_service_pb.js";
+import { Agent } from "./agent.js";
+import { Backoff } from "./backoff.js";
+import type { AgentStream, AgentTransport } from "./transport.js";
+
+type RequestCase = NonNullable<ConnectRequest["kind"]["case"]>;
+type RequestValue<K extends RequestCase> = Extract<ConnectRequest["kind"], { case: K }>["value"];
+type ResponseKind = NonNullable<MessageInitShape<typeof ConnectResponseSchema>["kind"]>;
+
+/** An in-memory server end: what the agent sent, and a queue to answer it with. */
+class MemoryTransport implements AgentTransport {
+  readonly streams: Array<{ sent: ConnectRequest[]; toAgent: AsyncQueue<ConnectResponse> }> = [];
+  private wake: Array<() => void> = [];
+
+  enroll(): never {
+    throw new Error("not used");
+  }
+  close(): void {}
+
+  connect(): AgentStream {
+    const s = { sent: [] as ConnectRequest[], toAgent: new AsyncQueue<ConnectResponse>() };
+    this.streams.push(s);
+    this.notify();
+    return {
+      send: (m) => {
+        s.sent.push(m);
+        this.notify();
+      },
+      messages: s.toAgent,
+      close: () => s.toAgent.end(),
+    };
+  }
+
+  get current() {
+    return this.streams.at(-1)!;
+  }
+
+  reply(kind: ResponseKind): void {
+    this.current.toAgent.push(create(ConnectResponseSchema, { kind }));
+  }
+
+  async sent<K extends RequestCase>(kind: K, count = 1): Promise<Array<RequestValue<K>>> {
+    for (;;) {
+      const found = this.current.sent.filter((m) => m.kind.case === kind).map((m) => m.kind.value as RequestValue<K>);
+      if (found.length >= count) return found;
+      await new Promise<void>((r) => this.wake.push(r));
+    }
+  }
+
+  async streamCount(n: number): Promise<void> {
+    while (this.streams.length < n) await new Promise<void>((r) => this.wake.push(r));
+  }
+
+  private notify() {
+    for (const w of this.wake.splice(0)) w();
+  }
+}
+
+const helloAck: ResponseKind = { case: "helloAck", value: { heartbeatIntervalMs: 60_000 } };
+
+describe("Agent", () => {
+  let stop: AbortController;
+  let running: Promise<void> | undefined;
+  afterEach(async () => {
+    stop.abort();
+    await running;
+  });
+
+  function start(transport: MemoryTransport): Agent {
+    stop = new AbortController();
+    const agent = new Agent({
+      agentId: "a1",
+      credential: "a1.secret",
+      info: { hostname: "h", os: "linux x64", agentVersion: "test" },
+      transport,
+      log: createLogger("agent-test", "silent"),
+      backoff: new Backoff({ initialMs: 1, maxMs: 5, stableAfterMs: 10 }),
+    });
+    running = agent.run(stop.signal);
+    return agent;
+  }
+
+  it("says hello first, then serves one tunnel and refuses a second with a clear tunnel error", async () => {
+    const t = new MemoryTransport();
+    const agent = start(t);
+    expect((await t.sent("hello"))[0]).toMatchObject({ agentId: "a1", info: { hostname: "h" } });
+    t.reply(helloAck);
+    t.reply({ case: "openTunnel", value: { sessionId: "s1", technician: "alice" } });
+    expect(await t.sent("tunnelReady")).toMatchObject([{ sessionId: "s1" }]);
+    t.reply({ case: "openTunnel", value: { sessionId: "s2", technician: "bob" } });
+    const [refusal] = await t.sent("tunnelError");
+    expect(refusal).toMatchObject({ sessionId: "s2", code: Code.AlreadyExists, message: "agent already serves tunnel session s1" });
+    expect(agent.mode).toEqual({ type: "tunnel", sessionId: "s1" });
+  });
+
+  it("answers frames for a session it does not hold with a close for that channel", async () => {
+    const t = new MemoryTransport();
+    start(t);
+    t.reply(helloAck);
+    t.reply({ case: "frame", value: { sessionId: "nope", channelId: 3, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(1) } } } });
+    const [frame] = await t.sent("frame");
+    expect(frame).toMatchObject({ sessionId: "nope", channelId: 3, payload: { case: "close", value: { code: Code.NotFound } } });
+  });
+
+  it("reconnects on a new stream after the old one fails, leaving tunnel mode", async () => {
+    const t = new MemoryTransport();
+    const agent = start(t);
+    t.reply(helloAck);
+    t.reply({ case: "openTunnel", value: { sessionId: "s1", technician: "alice" } });
+    await t.sent("tunnelReady");
+    t.current.toAgent.end(new ConnectError("connection reset", Code.Unavailable));
+    await t.streamCount(2);
+    expect(await t.sent("hello")).toHaveLength(1);
+    expect(["connecting", "heartbeat"]).toContain(agent.mode.type);
+  });
+});

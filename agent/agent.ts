@@ -1,0 +1,166 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../common/logger.js";
+import { ConnectRequestSchema, type ConnectResponse } from "../gen/rmm/v1/agent_service_pb.js";
+import { ChannelType, type TunnelFrame } from "../gen/rmm/v1/frame_pb.js";
+import { ModeMachine } from "./agent-mode.js";
+import { Backoff } from "./backoff.js";
+import type { ChannelFactory } from "./channels/channel-handler.js";
+import { ChannelMux, type FrameInit } from "./channels/channel-mux.js";
+import { echoChannel } from "./channels/echo-channel.js";
+import { probeHealth } from "./health-probe.js";
+import { Heartbeat } from "./heartbeat.js";
+import type { AgentStream, AgentTransport } from "./transport.js";
+
+type RequestKind = NonNullable<MessageInitShape<typeof ConnectRequestSchema>["kind"]>;
+
+/** Channel types an agent serves unless configured otherwise. */
+export const DEFAULT_CHANNELS: ReadonlyMap<ChannelType, ChannelFactory> = new Map([[ChannelType.ECHO, echoChannel]]);
+
+export interface AgentOptions {
+  agentId: string;
+  credential: string;
+  info: { hostname: string; os: string; agentVersion: string };
+  transport: AgentTransport;
+  log: Logger;
+  /** Reconnect delays; defaults to the named constants in backoff.ts. */
+  backoff?: Backoff;
+  /** Channel types served; defaults to DEFAULT_CHANNELS. */
+  channels?: ReadonlyMap<ChannelType, ChannelFactory>;
+  /** Whose disk heartbeats report. Defaults to the filesystem root. */
+  diskPath?: string;
+}
+
+/** Ends of a stream that mean our credential is no good: retrying fast would only hammer the server. */
+const REFUSED = new Set([Code.Unauthenticated, Code.PermissionDenied]);
+
+/**
+ * The endpoint agent: holds one stream to the server, heartbeats on it, serves
+ * one tunnel session at a time on it, and reconnects with jittered backoff
+ * whenever it drops.
+ */
+export class Agent {
+  private readonly machine: ModeMachine;
+  private readonly heartbeat: Heartbeat;
+  private readonly backoff: Backoff;
+  private readonly channels: ReadonlyMap<ChannelType, ChannelFactory>;
+  private stream: AgentStream | undefined;
+  private mux: ChannelMux | undefined;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.backoff = opts.backoff ?? new Backoff();
+    this.channels = opts.channels ?? DEFAULT_CHANNELS;
+    this.heartbeat = new Heartbeat({ sendHeartbeat: (value) => this.send({ case: "heartbeat", value }) }, () => probeHealth(opts.diskPath ?? "/"));
+    this.machine = new ModeMachine(
+      {
+        enterTunnel: (sessionId) => (this.mux = new ChannelMux(sessionId, (frame) => this.send({ case: "frame", value: frame }), this.channels, opts.log)),
+        leaveTunnel: (_sessionId, reason) => {
+          this.mux?.closeAll(reason);
+          this.mux = undefined;
+        },
+        disconnected: () => this.heartbeat.stop(),
+      },
+      opts.log,
+    );
+  }
+
+  get mode() {
+    return this.machine.mode;
+  }
+
+  /** Runs until the signal aborts; never throws for network trouble. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { log } = this.opts;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      this.machine.transition({ type: "connecting", attempt });
+      const stream = this.opts.transport.connect(this.opts.credential);
+      this.stream = stream;
+      const onAbort = () => stream.close();
+      signal.addEventListener("abort", onAbort);
+      const started = Date.now();
+      let reason = "server ended the stream";
+      let refused = false;
+      try {
+        this.send({ case: "hello", value: { agentId: this.opts.agentId, info: { ...this.opts.info, capabilities: [...this.channels.keys()] } } });
+        for await (const msg of stream.messages) this.handle(msg);
+      } catch (err) {
+        const error = ConnectError.from(err);
+        refused = REFUSED.has(error.code);
+        reason = `${Code[error.code]}: ${error.rawMessage}`;
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+        this.stream = undefined;
+      }
+      if (signal.aborted) break;
+      this.backoff.connectionEnded(Date.now() - started);
+      let delayMs = this.backoff.next();
+      if (refused) {
+        // Keep trying (an admin may restore the agent) but at the slowest pace.
+        delayMs = Math.max(delayMs, this.backoff.stableAfterMs);
+        log.error({ reason }, "server refused this agent's credential; enroll again if it was revoked");
+      }
+      this.machine.transition({ type: "backoff", delayMs, reason }, reason);
+      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+    }
+    this.machine.transition({ type: "stopped" }, "agent stopping");
+  }
+
+  private handle(msg: ConnectResponse): void {
+    const mode = this.machine.mode;
+    const { log } = this.opts;
+    switch (msg.kind.case) {
+      case "helloAck":
+        if (mode.type !== "connecting") return;
+        this.heartbeat.start(msg.kind.value.heartbeatIntervalMs || 25_000);
+        this.machine.transition({ type: "heartbeat" }, "server acknowledged hello");
+        return;
+      case "openTunnel": {
+        const { sessionId } = msg.kind.value;
+        if (mode.type === "tunnel") {
+          this.send({ case: "tunnelError", value: { sessionId, code: Code.AlreadyExists, message: `agent already serves tunnel session ${mode.sessionId}` } });
+          return;
+        }
+        if (mode.type !== "heartbeat") return;
+        this.machine.transition({ type: "tunnel", sessionId }, `opened by ${msg.kind.value.technician}`);
+        this.send({ case: "tunnelReady", value: { sessionId } });
+        return;
+      }
+      case "closeTunnel":
+        if (mode.type === "tunnel" && mode.sessionId === msg.kind.value.sessionId) this.machine.transition({ type: "heartbeat" }, "server closed the tunnel");
+        else log.warn({ sessionId: msg.kind.value.sessionId }, "close for a tunnel this agent does not hold");
+        return;
+      case "frame":
+        this.routeFrame(msg.kind.value, mode.type === "tunnel" ? mode.sessionId : undefined);
+        return;
+      case undefined:
+        log.warn("empty message from the server");
+        return;
+    }
+  }
+
+  private routeFrame(frame: TunnelFrame, sessionId: string | undefined): void {
+    if (this.mux && frame.sessionId === sessionId) {
+      try {
+        this.mux.handle(frame);
+      } catch (err) {
+        // A bug in one channel must not take the stream down: close that channel and carry on.
+        this.opts.log.error({ err, channelId: frame.channelId }, "channel failed");
+        this.send({ case: "frame", value: closeFrame(frame, Code.Internal, `agent error on channel ${frame.channelId}`) });
+      }
+      return;
+    }
+    this.opts.log.warn({ sessionId: frame.sessionId, channelId: frame.channelId }, "frame for a session this agent does not hold");
+    if (frame.payload.case !== "close") {
+      this.send({ case: "frame", value: closeFrame(frame, Code.NotFound, `agent holds no tunnel session ${frame.sessionId}`) });
+    }
+  }
+
+  private send(kind: RequestKind): void {
+    this.stream?.send(create(ConnectRequestSchema, { kind }));
+  }
+}
+
+function closeFrame(frame: TunnelFrame, code: Code, message: string): FrameInit {
+  return { sessionId: frame.sessionId, channelId: frame.channelId, sequence: 1n, payload: { case: "close", value: { code, message } } };
+}

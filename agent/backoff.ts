@@ -1,0 +1,54 @@
+/**
+ * Reconnect delays: exponential with full jitter (a uniformly random delay
+ * between zero and the current ceiling), so ten thousand agents cut off by one
+ * server restart spread their return over the whole window instead of arriving
+ * together. See "Exponential Backoff And Jitter" (AWS Architecture Blog).
+ */
+
+/** First ceiling. */
+export const BACKOFF_INITIAL_MS = 1_000;
+/** Each failed attempt multiplies the ceiling by this. */
+export const BACKOFF_MULTIPLIER = 2;
+/** The ceiling never passes this. */
+export const BACKOFF_MAX_MS = 60_000;
+/** A connection that stayed up this long counts as stable and resets the ceiling. */
+export const BACKOFF_STABLE_AFTER_MS = 30_000;
+
+export interface BackoffOptions {
+  initialMs?: number;
+  multiplier?: number;
+  maxMs?: number;
+  stableAfterMs?: number;
+  /** Returns a number in [0, 1). Defaults to Math.random; tests pass a fixed one. */
+  random?: () => number;
+}
+
+export class Backoff {
+  private ceiling: number;
+  private readonly initialMs: number;
+  private readonly multiplier: number;
+  private readonly maxMs: number;
+  readonly stableAfterMs: number;
+  private readonly random: () => number;
+
+  constructor(opts: BackoffOptions = {}) {
+    this.initialMs = opts.initialMs ?? BACKOFF_INITIAL_MS;
+    this.multiplier = opts.multiplier ?? BACKOFF_MULTIPLIER;
+    this.maxMs = opts.maxMs ?? BACKOFF_MAX_MS;
+    this.stableAfterMs = opts.stableAfterMs ?? BACKOFF_STABLE_AFTER_MS;
+    this.random = opts.random ?? Math.random;
+    this.ceiling = this.initialMs;
+  }
+
+  /** The delay before the next attempt; raises the ceiling for the one after. */
+  next(): number {
+    const delay = Math.floor(this.random() * this.ceiling);
+    this.ceiling = Math.min(this.ceiling * this.multiplier, this.maxMs);
+    return delay;
+  }
+
+  /** A connection ended after `upMs`: if it was stable, start again from the initial ceiling. */
+  connectionEnded(upMs: number): void {
+    if (upMs >= this.stableAfterMs) this.ceiling = this.initialMs;
+  }
+}

@@ -1,0 +1,136 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { CreditOverrunError, ReceiveWindow, SendWindow } from "../../common/credit-window.js";
+import type { Logger } from "../../common/logger.js";
+import { ChannelType, type TunnelFrame, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
+import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
+
+export type FrameInit = MessageInitShape<typeof TunnelFrameSchema>;
+type Payload = NonNullable<FrameInit["payload"]>;
+
+interface ChannelState {
+  handler: ChannelHandler;
+  io: ChannelIo;
+  /** Next sequence expected from the server. */
+  nextIn: bigint;
+  /** Last sequence we sent. */
+  lastOut: bigint;
+}
+
+/**
+ * The channels of one tunnel session on the agent. Every protocol fault (an
+ * unknown channel, a gap in sequence numbers, data past credit, an unsupported
+ * type) ends that channel with a close frame saying why; the session, the
+ * stream and the agent carry on.
+ */
+export class ChannelMux {
+  private readonly channels = new Map<number, ChannelState>();
+
+  constructor(
+    readonly sessionId: string,
+    private readonly send: (frame: FrameInit) => void,
+    private readonly factories: ReadonlyMap<ChannelType, ChannelFactory>,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.channels.size;
+  }
+
+  handle(frame: TunnelFrame): void {
+    const { channelId, payload } = frame;
+    if (payload.case === "open") return this.open(channelId, frame.sequence, payload.value.type, payload.value.parameters, payload.value.initialCredit);
+    const state = this.channels.get(channelId);
+    if (!state) {
+      if (payload.case !== "close") this.refuse(channelId, Code.NotFound, `no channel ${channelId} in session ${this.sessionId}`);
+      return;
+    }
+    if (frame.sequence !== state.nextIn) {
+      return this.fault(channelId, Code.InvalidArgument, `frame out of order on channel ${channelId}: expected sequence ${state.nextIn}, got ${frame.sequence}`);
+    }
+    state.nextIn += 1n;
+    switch (payload.case) {
+      case "data":
+        try {
+          state.io.receiveWindow.received(payload.value.data.length);
+        } catch (err) {
+          if (err instanceof CreditOverrunError) return this.fault(channelId, Code.ResourceExhausted, `credit overrun on channel ${channelId}: ${err.message}`);
+          throw err;
+        }
+        state.handler.onData(payload.value.data);
+        return;
+      case "credit":
+        try {
+          state.io.sendWindow.grant(payload.value.bytes);
+        } catch (err) {
+          return this.fault(channelId, Code.InvalidArgument, `bad credit on channel ${channelId}: ${(err as Error).message}`);
+        }
+        state.handler.onCredit();
+        return;
+      case "close":
+        this.channels.delete(channelId);
+        state.handler.onClose(payload.value.code, payload.value.message);
+        return;
+      case undefined:
+        return this.fault(channelId, Code.InvalidArgument, `empty frame on channel ${channelId}`);
+    }
+  }
+
+  /** The tunnel is ending: every channel is told, so processes it started are ended. */
+  closeAll(reason: string): void {
+    for (const [channelId, state] of this.channels) {
+      this.channels.delete(channelId);
+      state.handler.onClose(Code.Unavailable, reason);
+    }
+  }
+
+  private open(channelId: number, sequence: bigint, type: ChannelType, parameters: Record<string, string>, initialCredit: number): void {
+    if (this.channels.has(channelId)) return this.fault(channelId, Code.AlreadyExists, `channel ${channelId} is already open`);
+    if (sequence !== 1n) return this.refuse(channelId, Code.InvalidArgument, `open of channel ${channelId} must have sequence 1, got ${sequence}`);
+    const factory = this.factories.get(type);
+    if (!factory) return this.refuse(channelId, Code.Unimplemented, `channel type ${ChannelType[type] ?? type} is not served by this agent`);
+    const state: ChannelState = { handler: undefined as unknown as ChannelHandler, io: undefined as unknown as ChannelIo, nextIn: 2n, lastOut: 0n };
+    const receiveWindow = new ReceiveWindow();
+    const io: ChannelIo = {
+      channelId,
+      sendWindow: new SendWindow(initialCredit),
+      receiveWindow,
+      sendData: (data) => this.emit(state, channelId, { case: "data", value: { data } }),
+      consumed: (bytes) => {
+        const grant = receiveWindow.processed(bytes);
+        if (grant > 0 && this.channels.get(channelId) === state) this.emit(state, channelId, { case: "credit", value: { bytes: grant } });
+      },
+      close: (code, message) => {
+        if (this.channels.get(channelId) !== state) return;
+        this.channels.delete(channelId);
+        this.emit(state, channelId, { case: "close", value: { code, message } });
+      },
+    };
+    state.io = io;
+    this.channels.set(channelId, state);
+    state.handler = factory(io, parameters);
+    // Accepting the channel is granting the opener its first window.
+    this.emit(state, channelId, { case: "credit", value: { bytes: receiveWindow.windowBytes } });
+  }
+
+  /** A fault on a live channel: close it on both sides. */
+  private fault(channelId: number, code: Code, message: string): void {
+    const state = this.channels.get(channelId);
+    this.log.warn({ sessionId: this.sessionId, channelId, code: Code[code] }, message);
+    if (!state) return this.refuse(channelId, code, message);
+    this.channels.delete(channelId);
+    state.handler.onClose(code, message);
+    this.emit(state, channelId, { case: "close", value: { code, message } });
+  }
+
+  /** An error for a channel we hold no state for. */
+  private refuse(channelId: number, code: Code, message: string): void {
+    this.log.warn({ sessionId: this.sessionId, channelId, code: Code[code] }, message);
+    this.send({ sessionId: this.sessionId, channelId, sequence: 1n, payload: { case: "close", value: { code, message } } });
+  }
+
+  private emit(state: ChannelState, channelId: number, payload: Payload): void {
+    state.lastOut += 1n;
+    this.send({ sessionId: this.sessionId, channelId, sequence: state.lastOut, payload });
+  }
+}

@@ -1,0 +1,40 @@
+import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
+
+/**
+ * Diagnostic channel: sends back every byte it receives. Credit for received
+ * bytes goes back to the peer only once they have been echoed, so a peer that
+ * stops reading stops being able to send: what waits here never exceeds one
+ * receive window.
+ */
+class EchoChannel implements ChannelHandler {
+  private readonly pending: Uint8Array[] = [];
+
+  constructor(private readonly io: ChannelIo) {}
+
+  onData(data: Uint8Array): void {
+    this.pending.push(data);
+    this.pump();
+  }
+
+  onCredit(): void {
+    this.pump();
+  }
+
+  onClose(): void {
+    this.pending.length = 0;
+  }
+
+  private pump(): void {
+    while (this.pending.length > 0) {
+      const chunk = this.pending[0]!;
+      const n = this.io.sendWindow.take(chunk.length);
+      if (n === 0) return;
+      this.io.sendData(n === chunk.length ? chunk : chunk.subarray(0, n));
+      if (n === chunk.length) this.pending.shift();
+      else this.pending[0] = chunk.subarray(n);
+      this.io.consumed(n);
+    }
+  }
+}
+
+export const echoChannel: ChannelFactory = (io) => new EchoChannel(io);

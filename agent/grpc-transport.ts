@@ -1,0 +1,83 @@
+import { readFileSync } from "node:fs";
+import { Code, ConnectError } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { grpcJsMethodDefinition } from "../common/grpc-js-service.js";
+import {
+  AgentService,
+  type ConnectRequest,
+  type ConnectResponse,
+  type EnrollRequest,
+  type EnrollResponse,
+} from "../gen/rmm/v1/agent_service_pb.js";
+import type { AgentStream, AgentTransport } from "./transport.js";
+
+/** HTTP/2 PING every 30 s while a call is open, so a dead path is noticed without waiting for TCP. */
+export const KEEPALIVE_TIME_MS = 30_000;
+/** A PING unanswered this long ends the connection. */
+export const KEEPALIVE_TIMEOUT_MS = 10_000;
+/** Matches the server's default message limit (4 MiB). */
+export const MAX_MESSAGE_BYTES = 4 << 20;
+
+export interface GrpcTransportOptions {
+  /** PEM CA for the server's certificate; the system roots when absent. Ignored for http:// URLs. */
+  caFile?: string;
+}
+
+const enrollMethod = grpcJsMethodDefinition(AgentService.method.enroll);
+const connectMethod = grpcJsMethodDefinition(AgentService.method.connect);
+
+/**
+ * The agent's transport: @grpc/grpc-js over HTTP/2 (keepalive PINGs and
+ * connection management built in), serializing with the same generated
+ * protobuf-es schemas as the server. TLS unless the URL says http://.
+ */
+export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOptions = {}): AgentTransport {
+  const url = new URL(serverUrl);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`server URL "${serverUrl}" must start with https:// (or http:// for cleartext)`);
+  const credentials =
+    url.protocol === "http:" ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.caFile ? readFileSync(opts.caFile) : undefined);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  const client = new grpc.Client(`${url.hostname}:${port}`, credentials, {
+    "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+    "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    // Our own backoff decides when to reconnect; grpc-js should not add a second, unjittered one.
+    "grpc.initial_reconnect_backoff_ms": 100,
+    "grpc.max_reconnect_backoff_ms": 1_000,
+  });
+
+  return {
+    enroll: (req: EnrollRequest) =>
+      new Promise<EnrollResponse>((resolve, reject) => {
+        client.makeUnaryRequest(enrollMethod.path, enrollMethod.requestSerialize, enrollMethod.responseDeserialize, req, (err, res) =>
+          err || !res ? reject(toConnectError(err)) : resolve(res),
+        );
+      }),
+    connect(credential: string): AgentStream {
+      const metadata = new grpc.Metadata();
+      metadata.set("authorization", `Bearer ${credential}`);
+      const call = client.makeBidiStreamRequest(connectMethod.path, connectMethod.requestSerialize, connectMethod.responseDeserialize, metadata);
+      return {
+        send: (msg: ConnectRequest) => {
+          if (!call.writableEnded && !call.destroyed) call.write(msg);
+        },
+        messages: (async function* () {
+          try {
+            for await (const msg of call as AsyncIterable<ConnectResponse>) yield msg;
+          } catch (err) {
+            throw toConnectError(err as grpc.ServiceError);
+          }
+        })(),
+        close: () => call.cancel(),
+      };
+    },
+    close: () => client.close(),
+  };
+}
+
+/** grpc-js statuses use the same numeric codes as connect's Code. */
+function toConnectError(err: grpc.ServiceError | null): ConnectError {
+  if (!err) return new ConnectError("empty response", Code.Internal);
+  return new ConnectError(err.details || err.message, err.code as number as Code);
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { arch, hostname, platform } from "node:os";
+import { Command } from "commander";
+import { createLogger } from "../common/logger.js";
+import { Agent, DEFAULT_CHANNELS } from "./agent.js";
+import { createGrpcTransport } from "./grpc-transport.js";
+import { defaultStatePath, readState, writeState } from "./state-file.js";
+
+/** Reported to the server in hello and at enrollment. */
+export const AGENT_VERSION = "0.1.0";
+
+const info = () => ({ hostname: hostname(), os: `${platform()} ${arch()}`, agentVersion: AGENT_VERSION });
+
+const program = new Command("rmm-agent").description("RMM endpoint agent: one persistent stream to the server, tunnels on demand").showHelpAfterError();
+
+program
+  .command("enroll")
+  .description("exchange an enrollment token for this endpoint's own identity, stored in the state file (mode 0600)")
+  .requiredOption("--server <url>", "server URL: https://host:port (http:// for cleartext)")
+  .requiredOption("--token <token>", "enrollment token from `rmm-server enroll-token`")
+  .option("--state <path>", "state file", defaultStatePath())
+  .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
+  .addHelpText("after", "\nExample:\n  rmm-agent enroll --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem")
+  .action(async (flags: { server: string; token: string; state: string; ca?: string }) => {
+    const transport = createGrpcTransport(flags.server, flags.ca ? { caFile: flags.ca } : {});
+    try {
+      const res = await transport.enroll({
+        $typeName: "rmm.v1.EnrollRequest",
+        enrollmentToken: flags.token,
+        info: { $typeName: "rmm.v1.AgentInfo", ...info(), capabilities: [...DEFAULT_CHANNELS.keys()] },
+      });
+      writeState(flags.state, { server: flags.server, agentId: res.agentId, credential: res.credential, ...(flags.ca ? { caFile: flags.ca } : {}) });
+      process.stdout.write(`enrolled as ${res.agentId}; state in ${flags.state}\n`);
+    } finally {
+      transport.close();
+    }
+  });
+
+program
+  .command("run")
+  .description("connect to the server and serve until stopped (SIGINT/SIGTERM)")
+  .option("--state <path>", "state file", defaultStatePath())
+  .action(async (flags: { state: string }) => {
+    const state = readState(flags.state);
+    const log = createLogger("rmm-agent");
+    const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
+    const stop = new AbortController();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
+    log.info({ agentId: state.agentId, server: state.server }, "rmm-agent starting");
+    await new Agent({ agentId: state.agentId, credential: state.credential, info: info(), transport, log }).run(stop.signal);
+    transport.close();
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`rmm-agent: ${message}\n`);
+  process.exit(1);
+});

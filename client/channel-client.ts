@@ -1,0 +1,125 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { AsyncQueue } from "../common/async-queue.js";
+import { DEFAULT_WINDOW_BYTES, ReceiveWindow, SendWindow } from "../common/credit-window.js";
+import type { ChannelType } from "../gen/rmm/v1/frame_pb.js";
+import { OpenChannelRequestSchema, type OpenChannelRequest, type TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+
+/** Largest data message a channel client sends. Defaults to 64 KiB: big enough for throughput, far under message limits. */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+
+export interface ChannelEnd {
+  /** gRPC status code; 0 for a clean close. */
+  code: number;
+  message: string;
+}
+
+export interface OpenChannelOptions {
+  sessionId: string;
+  type: ChannelType;
+  parameters?: Record<string, string>;
+  /** Receive window: bytes the agent may send before we consume them. Defaults to 256 KiB. */
+  windowBytes?: number;
+  signal?: AbortSignal;
+}
+
+type RequestKind = NonNullable<MessageInitShape<typeof OpenChannelRequestSchema>["kind"]>;
+
+/**
+ * A technician's end of one tunnel channel, with flow control done for you:
+ * `write` waits for the agent's credit, and credit goes back to the agent as
+ * you consume `data`. Neither side can buffer more than one window.
+ */
+export class ChannelClient {
+  readonly channelId: number;
+  /** Resolves when the channel ends, with the code and message it ended with. */
+  readonly ended: Promise<ChannelEnd>;
+  private readonly sendWindow: SendWindow;
+
+  private constructor(
+    private readonly requests: AsyncQueue<OpenChannelRequest>,
+    private readonly incoming: AsyncQueue<Uint8Array>,
+    private readonly receiveWindow: ReceiveWindow,
+    channelId: number,
+    sendWindow: SendWindow,
+    ended: Promise<ChannelEnd>,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.channelId = channelId;
+    this.sendWindow = sendWindow;
+    this.ended = ended;
+  }
+
+  /** Opens the channel and resolves once the agent has accepted it. */
+  static async open(client: Client<typeof TunnelService>, opts: OpenChannelOptions): Promise<ChannelClient> {
+    const requests = new AsyncQueue<OpenChannelRequest>();
+    const incoming = new AsyncQueue<Uint8Array>();
+    const windowBytes = opts.windowBytes ?? DEFAULT_WINDOW_BYTES;
+    const receiveWindow = new ReceiveWindow(windowBytes);
+    const sendWindow = new SendWindow(0);
+    const push = (kind: RequestKind) => requests.push(create(OpenChannelRequestSchema, { kind }));
+    push({ case: "open", value: { sessionId: opts.sessionId, type: opts.type, parameters: opts.parameters ?? {}, initialCredit: windowBytes } });
+
+    const responses = client.openChannel(requests, opts.signal ? { signal: opts.signal } : {})[Symbol.asyncIterator]();
+    const first = await responses.next();
+    if (first.done) throw new ConnectError("channel call ended before the agent answered", Code.Unavailable);
+    if (first.value.kind.case === "close") throw new ConnectError(first.value.kind.value.message, (first.value.kind.value.code || Code.Unknown) as Code);
+    if (first.value.kind.case !== "opened") throw new ConnectError(`expected opened, got ${first.value.kind.case}`, Code.Internal);
+    const channelId = first.value.kind.value.channelId;
+
+    const ended = (async (): Promise<ChannelEnd> => {
+      try {
+        for (let next = await responses.next(); !next.done; next = await responses.next()) {
+          const kind = next.value.kind;
+          if (kind.case === "data") {
+            receiveWindow.received(kind.value.data.length);
+            incoming.push(kind.value.data);
+          } else if (kind.case === "credit") {
+            sendWindow.grant(kind.value.bytes);
+          } else if (kind.case === "close") {
+            return { code: kind.value.code, message: kind.value.message };
+          }
+        }
+        return { code: 0, message: "" };
+      } catch (err) {
+        const e = ConnectError.from(err);
+        return { code: e.code, message: e.rawMessage };
+      } finally {
+        incoming.end();
+        requests.end();
+        sendWindow.cancel();
+      }
+    })();
+    return new ChannelClient(requests, incoming, receiveWindow, channelId, sendWindow, ended, opts.signal);
+  }
+
+  /** Sends `data`, in chunks, as fast as the agent's credit allows. Throws if the channel ends first. */
+  async write(data: Uint8Array): Promise<void> {
+    for (let offset = 0; offset < data.length; ) {
+      await this.sendWindow.ready(this.signal);
+      if (this.requests.ended || this.signal?.aborted) throw new ConnectError("channel closed while writing", Code.Aborted);
+      const n = this.sendWindow.take(Math.min(MAX_CHUNK_BYTES, data.length - offset));
+      this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "data", value: { data: data.subarray(offset, offset + n) } } }));
+      offset += n;
+    }
+  }
+
+  /** Data from the agent; consuming it returns credit. Ends when the channel does. */
+  async *data(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of this.incoming) {
+      yield chunk;
+      this.consumed(chunk.length);
+    }
+  }
+
+  /** Closes our side; `ended` resolves when the call finishes. */
+  close(code = 0, message = ""): void {
+    this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "close", value: { code, message } } }));
+    this.requests.end();
+  }
+
+  private consumed(bytes: number): void {
+    const grant = this.receiveWindow.processed(bytes);
+    if (grant > 0) this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "credit", value: { bytes: grant } } }));
+  }
+}

@@ -1,0 +1,6 @@
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Session and agent ids are UUIDs assigned by the server. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,11 @@
+import type { Migration } from "kysely";
+import * as initial from "./0001-initial.js";
+
+/**
+ * Every migration ever released, in order. Never edit or remove one that has
+ * shipped: databases migrated by older versions must move forward cleanly.
+ * Names sort lexically, which is the order kysely's Migrator applies them in.
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  "0001-initial": initial,
+};

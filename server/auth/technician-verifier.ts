@@ -1,0 +1,50 @@
+import { readFileSync } from "node:fs";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { bearerToken } from "./bearer.js";
+import { ROLES, type Role, type Technician } from "./claims.js";
+import { joseErrorToConnect } from "./jose-error.js";
+
+export type TechnicianKeySource =
+  | { kind: "secret"; secret: Uint8Array }
+  /** A JWKS file path or an https URL (production: your identity provider). */
+  | { kind: "jwks"; location: string };
+
+export interface TechnicianVerifierOptions {
+  keys: TechnicianKeySource;
+  issuer: string;
+  audience: string;
+  /** Accepted `alg` values. Defaults: HS256 for the local secret; RS256, PS256, ES256, EdDSA for a JWKS. */
+  algorithms?: string[];
+}
+
+export type TechnicianVerifier = (authorization: string | null) => Promise<Technician>;
+
+/** Tokens must carry `exp` and `sub`; `alg: none` and algorithms outside the list are refused by jose. */
+export function createTechnicianVerifier(opts: TechnicianVerifierOptions): TechnicianVerifier {
+  const key = resolveKey(opts.keys);
+  const algorithms = opts.algorithms ?? (opts.keys.kind === "secret" ? ["HS256"] : ["RS256", "PS256", "ES256", "EdDSA"]);
+  return async (authorization) => {
+    const token = bearerToken(authorization, "technician token");
+    let payload;
+    try {
+      ({ payload } = await (typeof key === "function"
+        ? jwtVerify(token, key, { algorithms, issuer: opts.issuer, audience: opts.audience, requiredClaims: ["exp", "sub"] })
+        : jwtVerify(token, key, { algorithms, issuer: opts.issuer, audience: opts.audience, requiredClaims: ["exp", "sub"] })));
+    } catch (err) {
+      throw joseErrorToConnect(err, "technician token");
+    }
+    const role = payload.role ?? "tech";
+    if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) {
+      throw new ConnectError(`token role "${String(role)}" is not one of ${ROLES.join(", ")}`, Code.PermissionDenied);
+    }
+    // requiredClaims guarantees sub is present.
+    return { subject: payload.sub as string, role: role as Role };
+  };
+}
+
+function resolveKey(source: TechnicianKeySource): Uint8Array | JWTVerifyGetKey {
+  if (source.kind === "secret") return source.secret;
+  if (/^https?:\/\//.test(source.location)) return createRemoteJWKSet(new URL(source.location));
+  return createLocalJWKSet(JSON.parse(readFileSync(source.location, "utf8")));
+}

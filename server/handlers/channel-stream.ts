@@ -1,0 +1,46 @@
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { OpenChannelRequest, OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { ChannelRelay } from "../services/channel-relay.js";
+import { CHANNEL_OK, type RelayedChannel } from "../services/relayed-channel.js";
+import { technicianOf } from "./technician-of.js";
+
+/**
+ * TunnelService.OpenChannel: `open` first, then the technician's frames are
+ * relayed as they arrive while the agent's are yielded. The call ends when
+ * either side closes the channel; a caller that goes away closes it too.
+ */
+export async function* serveChannel(relay: ChannelRelay, requests: AsyncIterable<OpenChannelRequest>, ctx: HandlerContext): AsyncGenerator<OpenChannelResponse> {
+  const tech = technicianOf(ctx);
+  const inbound = requests[Symbol.asyncIterator]();
+  const first = await inbound.next();
+  if (first.done) return;
+  if (first.value.kind.case !== "open") {
+    throw new ConnectError(`the first message must be open, got ${first.value.kind.case ?? "an empty message"}`, Code.InvalidArgument);
+  }
+  const channel = await relay.open(tech, first.value.kind.value);
+  const pump = (async () => {
+    try {
+      for (let next = await inbound.next(); !next.done; next = await inbound.next()) {
+        if (!relay.checkSession(channel, tech)) return;
+        channel.fromTechnician(next.value);
+      }
+      // Half-close without a close message: the technician is done with the channel.
+      channel.end(CHANNEL_OK, "technician ended the call", true);
+    } catch (err) {
+      channel.end(Code.Canceled, `technician call ended: ${ConnectError.from(err).rawMessage}`, true);
+    }
+  })();
+  const onAbort = () => channel.end(Code.Canceled, "technician call cancelled", true);
+  ctx.signal.addEventListener("abort", onAbort);
+  try {
+    yield* channel.toTechnician;
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+    endIfOpen(channel);
+    void pump;
+  }
+}
+
+function endIfOpen(channel: RelayedChannel): void {
+  if (!channel.isEnded) channel.end(Code.Canceled, "technician call ended", true);
+}

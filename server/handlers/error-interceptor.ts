@@ -1,0 +1,49 @@
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "../../common/logger.js";
+import { isStoreUnavailable } from "../store/index.js";
+
+/**
+ * The RPC boundary: ConnectErrors pass through (an undecodable request becomes
+ * InvalidArgument); a database that cannot be
+ * reached becomes Unavailable (retry later); anything else is a bug, logged in
+ * full under an id the caller is given, and never leaks internals.
+ */
+export function errorInterceptor(log: Logger): Interceptor {
+  const map = (err: unknown, procedure: string): ConnectError => {
+    if (err instanceof ConnectError) {
+      // connect reports a request it cannot decode as Internal; it is the caller's bad input.
+      if (err.code === Code.Internal && err.rawMessage.startsWith("parse ")) {
+        return new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument);
+      }
+      return err;
+    }
+    if (isStoreUnavailable(err)) {
+      log.warn({ err, procedure }, "database unavailable");
+      return new ConnectError("database unavailable; try again shortly", Code.Unavailable);
+    }
+    const incident = randomUUID();
+    log.error({ err, procedure, incident }, "unexpected error");
+    return new ConnectError(`internal error (incident ${incident})`, Code.Internal);
+  };
+  return (next) => async (req) => {
+    const procedure = `${req.service.typeName}/${req.method.name}`;
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+          } catch (err) {
+            throw map(err, procedure);
+          }
+        })(),
+      };
+    } catch (err) {
+      throw map(err, procedure);
+    }
+  };
+}

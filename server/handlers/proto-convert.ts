@@ -1,0 +1,49 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  AgentSchema,
+  SessionState,
+  TunnelSessionSchema,
+  type Agent,
+  type TunnelSession,
+} from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { AgentListing } from "../services/agent-directory.js";
+import { closeReasonEnum } from "../services/close-reason.js";
+import { parseCapabilities, type SessionRow, type SessionStateName } from "../store/index.js";
+
+const STATE: Record<SessionStateName, SessionState> = {
+  opening: SessionState.OPENING,
+  active: SessionState.ACTIVE,
+  closed: SessionState.CLOSED,
+};
+
+export function sessionMessage(row: SessionRow): TunnelSession {
+  return create(TunnelSessionSchema, {
+    id: row.id,
+    agentId: row.agent_id,
+    technician: row.technician,
+    state: STATE[row.state],
+    closeReason: closeReasonEnum(row.close_reason),
+    closeMessage: row.close_message ?? "",
+    openTime: timestampFromMs(row.opened_at),
+    readyTime: row.ready_at === null ? undefined : timestampFromMs(row.ready_at),
+    closeTime: row.closed_at === null ? undefined : timestampFromMs(row.closed_at),
+  });
+}
+
+export function agentMessage({ row, connection, liveSessionId }: AgentListing): Agent {
+  // A live stream knows better than the batched column when the agent was last heard.
+  const lastSeen = connection?.lastMessageAt ?? row.last_seen_at;
+  return create(AgentSchema, {
+    id: row.id,
+    hostname: row.hostname,
+    os: row.os,
+    agentVersion: row.agent_version,
+    capabilities: parseCapabilities(row.capabilities),
+    online: connection !== undefined,
+    lastSeenTime: lastSeen === null ? undefined : timestampFromMs(lastSeen),
+    enrollTime: timestampFromMs(row.enrolled_at),
+    activeSessionId: liveSessionId ?? "",
+    revoked: row.revoked_at !== null,
+  });
+}

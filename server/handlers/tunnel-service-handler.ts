@@ -1,0 +1,29 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { AgentDirectory } from "../services/agent-directory.js";
+import type { ChannelRelay } from "../services/channel-relay.js";
+import { serveChannel } from "./channel-stream.js";
+import type { SessionService } from "../services/session-service.js";
+import { agentMessage, sessionMessage } from "./proto-convert.js";
+import { technicianOf } from "./technician-of.js";
+
+export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay }): ServiceImpl<typeof TunnelService> {
+  const { sessions, directory, relay } = deps;
+  return {
+    async listAgents(req, ctx) {
+      technicianOf(ctx);
+      const page = await directory.list({ onlineOnly: req.onlineOnly, pageSize: req.pageSize, pageToken: req.pageToken });
+      return { agents: page.agents.map(agentMessage), nextPageToken: page.nextPageToken };
+    },
+    async openTunnel(req, ctx) {
+      return { session: sessionMessage(await sessions.open(technicianOf(ctx), req.agentId, ctx.signal)) };
+    },
+    async closeTunnel(req, ctx) {
+      return { session: sessionMessage(await sessions.close(technicianOf(ctx), req.sessionId)) };
+    },
+    async getTunnelStatus(req, ctx) {
+      return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };
+    },
+    openChannel: (requests, ctx) => serveChannel(relay, requests, ctx),
+  };
+}

@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+type RequestHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+/**
+ * HTTP/2 per-stream window. The default 64 KiB caps one stream at a window per
+ * round trip; tunnel data needs room to flow. Defaults to 1 MiB.
+ */
+export const STREAM_WINDOW_BYTES = 1 << 20;
+/** HTTP/2 connection window, shared by an agent's streams. Defaults to 8 MiB. */
+export const CONNECTION_WINDOW_BYTES = 8 << 20;
+
+export interface TlsFiles {
+  certPath: string;
+  keyPath: string;
+}
+
+export interface Listener {
+  server: net.Server;
+  /**
+   * Stops accepting, sends GOAWAY to HTTP/2 clients and closes idle HTTP/1.1
+   * connections at once, lets in-flight calls finish for up to `graceMs`, then
+   * cuts whatever is left.
+   */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
+
+/**
+ * One port for every protocol: with TLS, ALPN picks h2 or HTTP/1.1; in
+ * cleartext, the first bytes tell an HTTP/2 client (prior knowledge, as gRPC
+ * clients and agents use) from an HTTP/1.1 one (Connect or gRPC-Web from curl
+ * or a browser proxy), and the socket is handed to the matching server.
+ */
+export function createListener(handler: RequestHandler, tls?: TlsFiles): Listener {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const sockets = new Set<net.Socket>();
+  const shutdown = async (server: net.Server, graceMs: number, closeIdleHttp1: () => void): Promise<void> => {
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const session of sessions) session.close();
+    closeIdleHttp1();
+    const cut = setTimeout(() => {
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+    }, graceMs);
+    await stopped;
+    clearTimeout(cut);
+  };
+  const settings = { initialWindowSize: STREAM_WINDOW_BYTES };
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+  const trackSession = (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    session.once("remoteSettings", () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+  };
+
+  if (tls) {
+    const server = http2.createSecureServer(
+      { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true, settings },
+      handler,
+    );
+    server.on("session", trackSession);
+    server.on("connection", track);
+    // The secure HTTP/2 server has no closeIdleConnections; its HTTP/1.1 sockets go at the end of the grace.
+    return { server, shutdown: (graceMs) => shutdown(server, graceMs, () => undefined) };
+  }
+
+  const h2 = http2.createServer({ settings }, handler);
+  h2.on("session", trackSession);
+  const h1 = http.createServer(handler);
+  const server = net.createServer((socket) => {
+    track(socket);
+    socket.once("error", () => socket.destroy());
+    socket.once("readable", () => {
+      const head: Buffer | null = socket.read();
+      if (head === null) return;
+      socket.unshift(head);
+      const isH2 = head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(head.length, H2_PREFACE.length)));
+      (isH2 ? h2 : h1).emit("connection", socket);
+    });
+  });
+  return { server, shutdown: (graceMs) => shutdown(server, graceMs, () => h1.closeIdleConnections()) };
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+import { userInfo } from "node:os";
+import { Command, Option } from "commander";
+import { parseDuration } from "../common/duration.js";
+import { createLogger } from "../common/logger.js";
+import { ROLES, type Role } from "./auth/claims.js";
+import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
+import { TokenIssuer } from "./auth/token-issuer.js";
+import { startServer } from "./rmm-server.js";
+import { AuditLog, actorOf } from "./services/audit-log.js";
+import { defaultServerConfig, parseListen, type ServerConfig } from "./server-config.js";
+import { AgentStore, AuditStore, migrateToLatest, openDatabase, parseDatabaseUrl } from "./store/index.js";
+
+interface CommonFlags {
+  dataDir: string;
+  db?: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+}
+
+/** Every subcommand takes the same store and token flags as the server, so they act on the same data. */
+function withCommonFlags(cmd: Command): Command {
+  return cmd
+    .option("--data-dir <dir>", "signing secret and default SQLite file", "./data")
+    .addOption(new Option("--db <url>", "sqlite:PATH or mysql://user:pass@host:port/db (default: sqlite:<data-dir>/rmm.sqlite)").env("RMM_DATABASE_URL"))
+    .option("--jwt-issuer <iss>", "issuer of every token", "rmm-server")
+    .option("--jwt-audience <aud>", "audience of technician tokens", "rmm-api");
+}
+
+function baseConfig(flags: CommonFlags): ServerConfig {
+  return defaultServerConfig({
+    dataDir: flags.dataDir,
+    ...(flags.db ? { databaseUrl: flags.db } : {}),
+    issuer: flags.jwtIssuer,
+    audience: flags.jwtAudience,
+  });
+}
+
+function issuerFor(flags: CommonFlags): TokenIssuer {
+  const config = baseConfig(flags);
+  return new TokenIssuer(loadOrCreateSigningSecret(config.dataDir).secret, config.issuer, config.audience);
+}
+
+const program = new Command("rmm-server")
+  .description("RMM tunnel server: one gRPC stream per agent, technician tunnel API, audited sessions")
+  .showHelpAfterError();
+
+withCommonFlags(program.command("serve", { isDefault: true }))
+  .description("run the server")
+  .option("--listen <host:port>", "address to listen on", "127.0.0.1:7443")
+  .option("--tls-cert <file>", "PEM certificate (cleartext HTTP/2 when absent)")
+  .option("--tls-key <file>", "PEM private key")
+  .option("--jwks <file-or-url>", "verify technician tokens with this JWKS instead of the local secret")
+  .option("--heartbeat-interval <duration>", "how often agents heartbeat", "25s")
+  .option("--offline-after <duration>", "agent silent this long is offline (default: 3 heartbeats)")
+  .option("--open-timeout <duration>", "how long OpenTunnel waits for the agent", "10s")
+  .addHelpText("after", "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem")
+  .action(async (flags: CommonFlags & { listen: string; tlsCert?: string; tlsKey?: string; jwks?: string; heartbeatInterval: string; offlineAfter?: string; openTimeout: string }) => {
+    if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
+    const heartbeatIntervalMs = parseDuration(flags.heartbeatInterval, "--heartbeat-interval");
+    const config: ServerConfig = {
+      ...baseConfig(flags),
+      ...parseListen(flags.listen),
+      tls: flags.tlsCert && flags.tlsKey ? { certPath: flags.tlsCert, keyPath: flags.tlsKey } : undefined,
+      jwks: flags.jwks,
+      heartbeatIntervalMs,
+      offlineAfterMs: flags.offlineAfter ? parseDuration(flags.offlineAfter, "--offline-after") : heartbeatIntervalMs * 3,
+      openTimeoutMs: parseDuration(flags.openTimeout, "--open-timeout"),
+    };
+    const log = createLogger("rmm-server");
+    const server = await startServer(config, log);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        log.info({ signal }, "shutting down");
+        void server.close().then(() => process.exit(0));
+      });
+    }
+  });
+
+withCommonFlags(program.command("token"))
+  .description("print a technician token signed with this server's key")
+  .requiredOption("--sub <name>", "who the token is for")
+  .addOption(new Option("--role <role>", "role").choices(ROLES).default("tech"))
+  .option("--ttl <duration>", "lifetime", "1h")
+  .addHelpText("after", "\nExample:\n  export RMM_TOKEN=$(rmm-server token --sub alice --role admin --ttl 8h)")
+  .action(async (flags: CommonFlags & { sub: string; role: Role; ttl: string }) => {
+    const ttlSeconds = Math.ceil(parseDuration(flags.ttl, "--ttl") / 1000);
+    process.stdout.write((await issuerFor(flags).mintTechnician(flags.sub, flags.role, ttlSeconds)) + "\n");
+  });
+
+withCommonFlags(program.command("enroll-token"))
+  .description("print an enrollment token agents exchange for their own credential (reusable until it expires)")
+  .option("--ttl <duration>", "lifetime", "24h")
+  .action(async (flags: CommonFlags & { ttl: string }) => {
+    const ttlSeconds = Math.ceil(parseDuration(flags.ttl, "--ttl") / 1000);
+    process.stdout.write((await issuerFor(flags).mintEnrollment(ttlSeconds)) + "\n");
+  });
+
+withCommonFlags(program.command("migrate"))
+  .description("bring the database schema up to date (the server also does this at start)")
+  .action(async (flags: CommonFlags) => {
+    const db = openDatabase(parseDatabaseUrl(baseConfig(flags).databaseUrl));
+    try {
+      const { applied } = await migrateToLatest(db);
+      process.stdout.write(applied.length > 0 ? `applied: ${applied.join(", ")}\n` : "schema is up to date\n");
+    } finally {
+      await db.destroy();
+    }
+  });
+
+withCommonFlags(program.command("revoke-agent"))
+  .description("revoke an agent's credential; a connected agent is cut off within a few seconds")
+  .argument("<agent-id>", "the agent to revoke")
+  .action(async (agentId: string, flags: CommonFlags) => {
+    const db = openDatabase(parseDatabaseUrl(baseConfig(flags).databaseUrl));
+    try {
+      await migrateToLatest(db);
+      if (!(await new AgentStore(db).revoke(agentId, Date.now()))) throw new Error(`agent ${agentId} is not enrolled`);
+      await new AuditLog(new AuditStore(db), createLogger("rmm-server")).record({
+        actor: actorOf.system,
+        action: "agent.revoke",
+        outcome: "ok",
+        agentId,
+        reason: `rmm-server revoke-agent run by ${userInfo().username}`,
+      });
+      process.stdout.write(`revoked ${agentId}\n`);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`rmm-server: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

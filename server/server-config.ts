@@ -1,0 +1,72 @@
+import { join, resolve } from "node:path";
+import type { TlsFiles } from "./listener.js";
+
+export interface ServerConfig {
+  /** Interface to listen on. Defaults to 127.0.0.1: expose it deliberately. */
+  host: string;
+  /** TCP port; 0 picks a free one. Defaults to 7443. */
+  port: number;
+  /** Holds the signing secret and the default SQLite file. Defaults to ./data. */
+  dataDir: string;
+  /** `sqlite:PATH` or `mysql://user:pass@host:port/db`. Defaults to sqlite:<dataDir>/rmm.sqlite. */
+  databaseUrl: string;
+  /** Cleartext HTTP/2 (and HTTP/1.1) when absent. */
+  tls: TlsFiles | undefined;
+  /** Technician tokens are checked against this JWKS (file or URL) instead of the local secret. */
+  jwks: string | undefined;
+  /** Expected `iss` of every token. Defaults to "rmm-server". */
+  issuer: string;
+  /** Expected `aud` of technician tokens. Defaults to "rmm-api". */
+  audience: string;
+  /** Agents heartbeat this often. Defaults to 25 s: under the 60 s idle timeout common to load balancers. */
+  heartbeatIntervalMs: number;
+  /** An agent silent this long is offline and its stream is ended. Defaults to 3 heartbeats. */
+  offlineAfterMs: number;
+  /** OpenTunnel waits this long for the agent. Defaults to 10 s. */
+  openTimeoutMs: number;
+  /** A new agent stream must send hello within this. Defaults to 10 s. */
+  helloTimeoutMs: number;
+  /** Heartbeat last-seen times reach the database this often. Defaults to 5 s. */
+  lastSeenFlushMs: number;
+  /**
+   * Shutdown waits this long for in-flight calls and half-closed streams before
+   * cutting connections. Defaults to 3 s.
+   */
+  shutdownGraceMs: number;
+  /** Largest message accepted or sent. Defaults to 4 MiB: room for 64 KiB tunnel chunks with headroom, far under the 4 GiB default. */
+  maxMessageBytes: number;
+}
+
+export const DEFAULT_PORT = 7443;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
+
+export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const dataDir = resolve(overrides.dataDir ?? "data");
+  const heartbeatIntervalMs = overrides.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+  return {
+    host: "127.0.0.1",
+    port: DEFAULT_PORT,
+    databaseUrl: `sqlite:${join(dataDir, "rmm.sqlite")}`,
+    tls: undefined,
+    jwks: undefined,
+    issuer: "rmm-server",
+    audience: "rmm-api",
+    offlineAfterMs: heartbeatIntervalMs * 3,
+    openTimeoutMs: 10_000,
+    helloTimeoutMs: 10_000,
+    lastSeenFlushMs: 5_000,
+    maxMessageBytes: 4 << 20,
+    shutdownGraceMs: 3_000,
+    ...overrides,
+    dataDir,
+    heartbeatIntervalMs,
+  };
+}
+
+/** Parses `HOST:PORT`, `[::1]:PORT` or `:PORT`. */
+export function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65_535) throw new Error(`--listen "${value}" is not HOST:PORT (for example 127.0.0.1:7443)`);
+  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+}

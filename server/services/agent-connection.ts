@@ -1,0 +1,39 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
+import { ConnectResponseSchema, type ConnectResponse, type Heartbeat } from "../../gen/rmm/v1/agent_service_pb.js";
+import { AsyncQueue } from "../../common/async-queue.js";
+import type { AgentInfoFields } from "../store/index.js";
+
+type ResponseKind = NonNullable<MessageInitShape<typeof ConnectResponseSchema>["kind"]>;
+
+/** One live agent stream as the server sees it: what to send it and what it last said. */
+export class AgentConnection {
+  /** Messages for the agent, in order; the stream handler yields from it. */
+  readonly outbound = new AsyncQueue<ConnectResponse>();
+  /** Sessions opened on this stream; they end with it. */
+  readonly sessions = new Set<string>();
+  lastMessageAt: number;
+  health: Heartbeat | undefined;
+
+  constructor(
+    readonly agentId: string,
+    readonly info: AgentInfoFields,
+    readonly connectedAt: number,
+  ) {
+    this.lastMessageAt = connectedAt;
+  }
+
+  get ended(): boolean {
+    return this.outbound.ended;
+  }
+
+  /** Queues a message for the agent; false if the stream has ended. */
+  send(kind: ResponseKind): boolean {
+    return this.outbound.push(create(ConnectResponseSchema, { kind }));
+  }
+
+  /** Ends the stream: cleanly, or with the error the agent will see as the RPC status. */
+  end(error?: ConnectError): void {
+    this.outbound.end(error);
+  }
+}

@@ -1,0 +1,61 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { AgentRow, AgentStore, SessionStore } from "../store/index.js";
+import type { AgentConnection } from "./agent-connection.js";
+import type { AgentRegistry } from "./agent-registry.js";
+
+export interface AgentListing {
+  row: AgentRow;
+  /** Present while the agent holds a stream to this server. */
+  connection: AgentConnection | undefined;
+  liveSessionId: string | undefined;
+}
+
+/** Page size when the caller names none, and the most a page may hold. */
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1_000;
+
+/** Listing agents a page at a time, joined with who is online right now. */
+export class AgentDirectory {
+  constructor(
+    private readonly agents: AgentStore,
+    private readonly sessions: SessionStore,
+    private readonly registry: AgentRegistry,
+  ) {}
+
+  async list(opts: { onlineOnly: boolean; pageSize: number; pageToken: string }): Promise<{ agents: AgentListing[]; nextPageToken: string }> {
+    const size = opts.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(opts.pageSize, MAX_PAGE_SIZE);
+    const afterId = decodePageToken(opts.pageToken);
+    let rows: AgentRow[];
+    if (opts.onlineOnly) {
+      // Page through the in-memory set first, so the query names at most one page of ids.
+      const ids = this.registry.ids().filter((id) => id > afterId).sort().slice(0, size + 1);
+      rows = await this.agents.list({ afterId, limit: size + 1, ids });
+    } else {
+      rows = await this.agents.list({ afterId, limit: size + 1 });
+    }
+    const page = rows.slice(0, size);
+    const live = new Map((await this.sessions.liveForAgents(page.map((r) => r.id))).map((s) => [s.agent_id, s.id]));
+    const last = page.at(-1);
+    return {
+      agents: page.map((row) => ({ row, connection: this.registry.get(row.id), liveSessionId: live.get(row.id) })),
+      nextPageToken: rows.length > size && last ? encodePageToken(last.id) : "",
+    };
+  }
+}
+
+function encodePageToken(afterId: string): string {
+  return Buffer.from(JSON.stringify({ after: afterId })).toString("base64url");
+}
+
+function decodePageToken(token: string): string {
+  if (token === "") return "";
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (typeof parsed === "object" && parsed !== null && typeof (parsed as { after?: unknown }).after === "string") {
+      return (parsed as { after: string }).after;
+    }
+  } catch {
+    // Falls through to the same error as a well-formed token of the wrong shape.
+  }
+  throw new ConnectError("page_token is not one this server issued: pass next_page_token from a previous response", Code.InvalidArgument);
+}

@@ -1,0 +1,87 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES } from "../../common/credit-window.js";
+import type { Logger } from "../../common/logger.js";
+import { ChannelType, type TunnelFrame } from "../../gen/rmm/v1/frame_pb.js";
+import type { ChannelOpenParams } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { Technician } from "../auth/claims.js";
+import type { AgentConnection } from "./agent-connection.js";
+import { RelayedChannel } from "./relayed-channel.js";
+import type { SessionService } from "./session-service.js";
+
+/** Channels one session may hold at once. Defaults to 256: plenty for a person, a cap for a runaway script. */
+export const MAX_CHANNELS_PER_SESSION = 256;
+
+/** Every relayed channel of this server, by session and channel id. */
+export class ChannelRelay {
+  private readonly bySession = new Map<string, Map<number, RelayedChannel>>();
+  private readonly nextChannelId = new Map<string, number>();
+
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly log: Logger,
+  ) {
+    sessions.onSessionEnded((sessionId, message) => {
+      for (const channel of this.bySession.get(sessionId)?.values() ?? []) channel.end(Code.Unavailable, message, false);
+    });
+  }
+
+  /** Opens a channel for a technician on a session they own that is active now. */
+  async open(tech: Technician, params: ChannelOpenParams): Promise<RelayedChannel> {
+    if (params.type === ChannelType.UNSPECIFIED || ChannelType[params.type] === undefined) {
+      throw new ConnectError(`channel type ${params.type} is not one of ${Object.keys(ChannelType).filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED").join(", ")}`, Code.InvalidArgument);
+    }
+    if (params.initialCredit > MAX_WINDOW_BYTES) throw new ConnectError(`initial_credit may be at most ${MAX_WINDOW_BYTES}`, Code.InvalidArgument);
+    // Ownership and existence from the database (NotFound / PermissionDenied), liveness from memory.
+    const row = await this.sessions.status(tech, params.sessionId);
+    const session = this.sessions.activeSession(row.id);
+    if (!session) throw new ConnectError(`session ${row.id} is ${row.state}, not active: open a tunnel first`, Code.FailedPrecondition);
+    const channels = this.bySession.get(session.id) ?? new Map<number, RelayedChannel>();
+    if (channels.size >= MAX_CHANNELS_PER_SESSION) throw new ConnectError(`session ${session.id} already has ${channels.size} channels open`, Code.ResourceExhausted);
+    const channelId = this.nextChannelId.get(session.id) ?? 1;
+    this.nextChannelId.set(session.id, channelId + 1);
+    const initialCredit = params.initialCredit || DEFAULT_WINDOW_BYTES;
+    const channel = new RelayedChannel(session, channelId, initialCredit, (c) => this.remove(c));
+    channels.set(channelId, channel);
+    this.bySession.set(session.id, channels);
+    channel.open(params.type, params.parameters, initialCredit);
+    return channel;
+  }
+
+  /**
+   * Technician frames are checked against the session on every frame: a
+   * session closed or taken over meanwhile ends the channel.
+   */
+  checkSession(channel: RelayedChannel, tech: Technician): boolean {
+    const session = this.sessions.activeSession(channel.session.id);
+    if (session === channel.session && (session.technician === tech.subject || tech.role === "admin")) return true;
+    channel.end(Code.FailedPrecondition, `session ${channel.session.id} is no longer active`, true);
+    return false;
+  }
+
+  /** A frame from an agent's stream. */
+  fromAgent(conn: AgentConnection, frame: TunnelFrame): void {
+    const channel = this.bySession.get(frame.sessionId)?.get(frame.channelId);
+    if (channel && channel.session.conn === conn) {
+      channel.fromAgent(frame);
+      return;
+    }
+    this.log.warn({ agentId: conn.agentId, sessionId: frame.sessionId, channelId: frame.channelId, payload: frame.payload.case }, "agent frame for no open channel");
+    // Answer with a close for that channel, unless it is itself a close (two sides must never ping-pong closes).
+    if (frame.payload.case !== "close") {
+      const why = conn.sessions.has(frame.sessionId) ? `no channel ${frame.channelId} in session ${frame.sessionId}` : `session ${frame.sessionId} is not open on this stream`;
+      conn.send({
+        case: "frame",
+        value: { sessionId: frame.sessionId, channelId: frame.channelId, sequence: 1n, payload: { case: "close", value: { code: Code.NotFound, message: why } } },
+      });
+    }
+  }
+
+  private remove(channel: RelayedChannel): void {
+    const channels = this.bySession.get(channel.session.id);
+    channels?.delete(channel.channelId);
+    if (channels?.size === 0) {
+      this.bySession.delete(channel.session.id);
+      if (!this.sessions.activeSession(channel.session.id)) this.nextChannelId.delete(channel.session.id);
+    }
+  }
+}

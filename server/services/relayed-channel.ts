@@ -1,0 +1,150 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { AsyncQueue } from "../../common/async-queue.js";
+import { SendWindow } from "../../common/credit-window.js";
+import type { ChannelType, TunnelFrame, TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
+import { OpenChannelResponseSchema, type OpenChannelRequest, type OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { ActiveSession } from "./session-service.js";
+
+type FramePayload = NonNullable<MessageInitShape<typeof TunnelFrameSchema>["payload"]>;
+
+/** A channel close with this code is a clean end (gRPC's OK, which connect's Code enum leaves out). */
+export const CHANNEL_OK = 0;
+
+/** Why and how a relayed channel ended. */
+export interface ChannelEnd {
+  /** A gRPC status code; CHANNEL_OK for a clean end. */
+  code: number;
+  message: string;
+}
+
+/**
+ * One technician channel relayed to the agent's stream. The server holds no
+ * data of its own: every byte it queues either way was granted by the
+ * receiving side, so a channel's buffers here never exceed its credit. A
+ * frame that breaks the protocol ends this channel only, on both sides.
+ */
+export class RelayedChannel {
+  /** What the technician's call yields. Bounded by the credit the technician granted. */
+  readonly toTechnician = new AsyncQueue<OpenChannelResponse>();
+  private sentToAgent = 0n;
+  private receivedFromAgent = 0n;
+  /** Bytes the technician may send: granted by the agent's credit frames. */
+  private readonly technicianMay = new SendWindow(0);
+  /** Bytes the agent may send: granted by the technician. */
+  private readonly agentMay: SendWindow;
+  private accepted = false;
+  private ended: ChannelEnd | undefined;
+
+  constructor(
+    readonly session: ActiveSession,
+    readonly channelId: number,
+    initialCredit: number,
+    private readonly onEnd: (channel: RelayedChannel, end: ChannelEnd) => void,
+  ) {
+    this.agentMay = new SendWindow(initialCredit);
+  }
+
+  get isEnded(): boolean {
+    return this.ended !== undefined;
+  }
+
+  /** Sends the open frame; the agent accepts with credit or refuses with close. */
+  open(type: ChannelType, parameters: Record<string, string>, initialCredit: number): void {
+    this.toAgent({ case: "open", value: { type, parameters, initialCredit } });
+  }
+
+  fromTechnician(req: OpenChannelRequest): void {
+    if (this.ended) return;
+    switch (req.kind.case) {
+      case "data": {
+        const bytes = req.kind.value.data.length;
+        if (!this.accepted || this.technicianMay.take(bytes) < bytes) {
+          return this.fail(Code.ResourceExhausted, `sent ${bytes} bytes with only ${this.technicianMay.credit} bytes of credit: wait for credit from the agent`);
+        }
+        return this.toAgent({ case: "data", value: req.kind.value });
+      }
+      case "credit":
+        if (!this.grant(this.agentMay, req.kind.value.bytes, "credit")) return;
+        return this.toAgent({ case: "credit", value: req.kind.value });
+      case "close":
+        this.toAgent({ case: "close", value: req.kind.value });
+        return this.finish({ code: req.kind.value.code, message: req.kind.value.message || "closed by technician" });
+      case "open":
+        return this.fail(Code.InvalidArgument, "open sent twice on one channel call");
+      case undefined:
+        return this.fail(Code.InvalidArgument, "empty message: set one of open, data, credit, close");
+    }
+  }
+
+  fromAgent(frame: TunnelFrame): void {
+    if (this.ended) return;
+    if (frame.sequence !== this.receivedFromAgent + 1n) {
+      return this.fail(Code.InvalidArgument, `agent frame out of order: expected sequence ${this.receivedFromAgent + 1n}, got ${frame.sequence}`);
+    }
+    this.receivedFromAgent = frame.sequence;
+    const p = frame.payload;
+    switch (p.case) {
+      case "credit":
+        if (!this.grant(this.technicianMay, p.value.bytes, "agent credit")) return;
+        if (!this.accepted) {
+          this.accepted = true;
+          this.toTechnician.push(response({ case: "opened", value: { channelId: this.channelId } }));
+        }
+        this.toTechnician.push(response({ case: "credit", value: p.value }));
+        return;
+      case "data": {
+        const bytes = p.value.data.length;
+        if (this.agentMay.take(bytes) < bytes) return this.fail(Code.ResourceExhausted, `agent sent ${bytes} bytes past its credit`);
+        this.toTechnician.push(response({ case: "data", value: p.value }));
+        return;
+      }
+      case "close":
+        this.toTechnician.push(response({ case: "close", value: p.value }));
+        return this.finish({ code: p.value.code, message: p.value.message });
+      case "open":
+      case undefined:
+        return this.fail(Code.InvalidArgument, `agent sent ${p.case ?? "an empty frame"} on an open channel`);
+    }
+  }
+
+  /** Ends the channel from outside (session closed, stream gone, technician gone), telling whichever sides are still there. */
+  end(code: Code | typeof CHANNEL_OK, message: string, tellAgent: boolean): void {
+    if (this.ended) return;
+    if (tellAgent) this.toAgent({ case: "close", value: { code, message } });
+    this.toTechnician.push(response({ case: "close", value: { code, message } }));
+    this.finish({ code, message });
+  }
+
+  private grant(window: SendWindow, bytes: number, what: string): boolean {
+    try {
+      window.grant(bytes);
+      return true;
+    } catch (err) {
+      this.fail(Code.InvalidArgument, `bad ${what}: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  private fail(code: Code, message: string): void {
+    this.end(code, message, true);
+  }
+
+  private finish(end: ChannelEnd): void {
+    this.ended = end;
+    this.toTechnician.end();
+    this.onEnd(this, end);
+  }
+
+  private toAgent(payload: FramePayload): void {
+    this.sentToAgent += 1n;
+    this.session.conn.send({
+      case: "frame",
+      value: { sessionId: this.session.id, channelId: this.channelId, sequence: this.sentToAgent, payload },
+    });
+  }
+}
+
+function response(kind: NonNullable<MessageInitShape<typeof OpenChannelResponseSchema>["kind"]>): OpenChannelResponse {
+  return create(OpenChannelResponseSchema, { kind });
+}

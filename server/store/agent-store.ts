@@ -1,0 +1,87 @@
+import type { Selectable } from "kysely";
+import type { AgentsTable, Db, EpochMs } from "./database.js";
+
+export type AgentRow = Selectable<AgentsTable>;
+
+export interface AgentInfoFields {
+  hostname: string;
+  os: string;
+  agentVersion: string;
+  capabilities: number[];
+}
+
+/** MySQL caps placeholders per statement; batches stay well under it. */
+const IN_LIST_CHUNK = 1_000;
+
+export class AgentStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(row: AgentRow): Promise<void> {
+    await this.db.insertInto("agents").values(row).execute();
+  }
+
+  async get(id: string): Promise<AgentRow | undefined> {
+    return this.db.selectFrom("agents").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /** Agents in id order after `afterId`, optionally only those in `ids`. */
+  async list(opts: { afterId: string; limit: number; ids?: readonly string[] }): Promise<AgentRow[]> {
+    if (opts.ids !== undefined && opts.ids.length === 0) return [];
+    let q = this.db.selectFrom("agents").selectAll().where("id", ">", opts.afterId);
+    if (opts.ids !== undefined) q = q.where("id", "in", opts.ids);
+    return q.orderBy("id").limit(opts.limit).execute();
+  }
+
+  async updateInfo(id: string, info: AgentInfoFields): Promise<void> {
+    await this.db
+      .updateTable("agents")
+      .set({
+        hostname: info.hostname,
+        os: info.os,
+        agent_version: info.agentVersion,
+        capabilities: JSON.stringify(info.capabilities),
+      })
+      .where("id", "=", id)
+      .execute();
+  }
+
+  /** One statement per thousand agents: heartbeats arrive in batches, not one write each. */
+  async touchLastSeen(ids: readonly string[], at: EpochMs): Promise<void> {
+    for (let i = 0; i < ids.length; i += IN_LIST_CHUNK) {
+      const chunk = ids.slice(i, i + IN_LIST_CHUNK);
+      await this.db.updateTable("agents").set({ last_seen_at: at }).where("id", "in", chunk).execute();
+    }
+  }
+
+  /** Which of these agents have been revoked. */
+  async revokedAmong(ids: readonly string[]): Promise<string[]> {
+    const revoked: string[] = [];
+    for (let i = 0; i < ids.length; i += IN_LIST_CHUNK) {
+      const rows = await this.db
+        .selectFrom("agents")
+        .select("id")
+        .where("id", "in", ids.slice(i, i + IN_LIST_CHUNK))
+        .where("revoked_at", "is not", null)
+        .execute();
+      revoked.push(...rows.map((r) => r.id));
+    }
+    return revoked;
+  }
+
+  /** Returns false when no such agent exists. */
+  async revoke(id: string, at: EpochMs): Promise<boolean> {
+    const result = await this.db
+      .updateTable("agents")
+      .set({ revoked_at: at })
+      .where("id", "=", id)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) return true;
+    return (await this.get(id)) !== undefined;
+  }
+}
+
+export function parseCapabilities(raw: string): number[] {
+  const parsed: unknown = JSON.parse(raw);
+  return Array.isArray(parsed) ? parsed.filter((v): v is number => typeof v === "number") : [];
+}

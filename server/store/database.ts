@@ -1,0 +1,62 @@
+import type { Generated, Kysely } from "kysely";
+
+/** Epoch milliseconds. Stored as BIGINT in both dialects so rows compare and sort the same everywhere. */
+export type EpochMs = number;
+
+export type SessionStateName = "opening" | "active" | "closed";
+
+export type CloseReasonName =
+  | "closed_by_technician"
+  | "agent_disconnected"
+  | "agent_error"
+  | "timeout"
+  | "idle_timeout"
+  | "server_restart";
+
+export type AuditOutcome = "ok" | "refused" | "error";
+
+export interface AgentsTable {
+  id: string;
+  hostname: string;
+  os: string;
+  agent_version: string;
+  /** JSON array of ChannelType numbers. */
+  capabilities: string;
+  /** Hex SHA-256 of the agent's secret; the secret itself is never stored. */
+  credential_hash: string;
+  enrolled_at: EpochMs;
+  last_seen_at: EpochMs | null;
+  revoked_at: EpochMs | null;
+}
+
+export interface TunnelSessionsTable {
+  id: string;
+  agent_id: string;
+  technician: string;
+  state: SessionStateName;
+  close_reason: CloseReasonName | null;
+  close_message: string | null;
+  opened_at: EpochMs;
+  ready_at: EpochMs | null;
+  closed_at: EpochMs | null;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: EpochMs;
+  /** `tech:<sub>`, `agent:<id>` or `system`. */
+  actor: string;
+  action: string;
+  agent_id: string | null;
+  session_id: string | null;
+  outcome: AuditOutcome;
+  reason: string | null;
+}
+
+export interface Database {
+  agents: AgentsTable;
+  tunnel_sessions: TunnelSessionsTable;
+  audit_events: AuditEventsTable;
+}
+
+export type Db = Kysely<Database>;

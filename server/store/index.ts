@@ -1,0 +1,7 @@
+export type { Database, Db, EpochMs, CloseReasonName, SessionStateName, AuditOutcome } from "./database.js";
+export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
+export { migrateToLatest, migrateTo, migrateAllDown, migrationNames } from "./migrate.js";
+export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } from "./agent-store.js";
+export { SessionStore, LiveSessionExistsError, type SessionRow, type CloseFields } from "./session-store.js";
+export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
+export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";

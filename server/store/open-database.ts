@@ -1,0 +1,62 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, MysqlDialect, SqliteDialect } from "kysely";
+import { createPool } from "mysql2";
+import type { Database, Db } from "./database.js";
+
+export type DatabaseUrl =
+  | { kind: "sqlite"; path: string }
+  | { kind: "mysql"; url: string; redacted: string };
+
+/**
+ * Parses `sqlite:PATH` (`sqlite::memory:` for a throwaway store) or
+ * `mysql://user:pass@host:port/db`. Anything else is a configuration error
+ * that names the accepted forms.
+ */
+export function parseDatabaseUrl(raw: string): DatabaseUrl {
+  if (raw.startsWith("sqlite:")) {
+    const path = raw.slice("sqlite:".length);
+    if (path === "") throw new Error(`database URL "${raw}" names no file: use sqlite:PATH`);
+    return { kind: "sqlite", path: path === ":memory:" ? path : resolve(path) };
+  }
+  if (raw.startsWith("mysql://") || raw.startsWith("mariadb://")) {
+    const url = new URL(raw.replace(/^mariadb:/, "mysql:"));
+    if (url.pathname.length <= 1) throw new Error(`database URL "${redact(url)}" names no database: use mysql://user:pass@host:port/db`);
+    return { kind: "mysql", url: url.toString(), redacted: redact(url) };
+  }
+  throw new Error(`unsupported database URL "${raw.split("@").pop()}": use sqlite:PATH or mysql://user:pass@host:port/db`);
+}
+
+function redact(url: URL): string {
+  const copy = new URL(url);
+  if (copy.password) copy.password = "***";
+  return copy.toString();
+}
+
+/** How long a MySQL connect may take before the call fails as Unavailable. Defaults to 5 s. */
+const MYSQL_CONNECT_TIMEOUT_MS = 5_000;
+/** Pool size: a few connections serve thousands of agents because heartbeats are batched. */
+const MYSQL_POOL_SIZE = 10;
+
+export function openDatabase(url: DatabaseUrl): Db {
+  if (url.kind === "sqlite") {
+    if (url.path !== ":memory:") mkdirSync(dirname(url.path), { recursive: true });
+    const sqlite = new SQLite(url.path);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = NORMAL");
+    // SQLite leaves foreign keys (and so ON DELETE CASCADE) off unless asked.
+    sqlite.pragma("foreign_keys = ON");
+    sqlite.pragma("busy_timeout = 5000");
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+  const pool = createPool({
+    uri: url.url,
+    connectionLimit: MYSQL_POOL_SIZE,
+    connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
+    // Epoch-millisecond BIGINTs fit a double exactly; numbers keep one row type for both dialects.
+    supportBigNumbers: false,
+    enableKeepAlive: true,
+  });
+  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+}

@@ -1,0 +1,97 @@
+import type { Selectable } from "kysely";
+import type { CloseReasonName, Db, EpochMs, TunnelSessionsTable } from "./database.js";
+import { isUniqueViolation } from "./store-errors.js";
+
+export type SessionRow = Selectable<TunnelSessionsTable>;
+
+/** The database refused a second live session for the agent. */
+export class LiveSessionExistsError extends Error {
+  constructor(readonly agentId: string, options?: ErrorOptions) {
+    super(`agent ${agentId} already has a live session`, options);
+  }
+}
+
+export interface CloseFields {
+  reason: CloseReasonName;
+  message: string;
+  at: EpochMs;
+}
+
+export class SessionStore {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts an `opening` session; the one-live-session-per-agent index decides races. */
+  async create(row: { id: string; agentId: string; technician: string; at: EpochMs }): Promise<SessionRow> {
+    const session: SessionRow = {
+      id: row.id,
+      agent_id: row.agentId,
+      technician: row.technician,
+      state: "opening",
+      close_reason: null,
+      close_message: null,
+      opened_at: row.at,
+      ready_at: null,
+      closed_at: null,
+    };
+    try {
+      await this.db.insertInto("tunnel_sessions").values(session).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, { cause: err });
+      throw err;
+    }
+    return session;
+  }
+
+  async get(id: string): Promise<SessionRow | undefined> {
+    return this.db.selectFrom("tunnel_sessions").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  async liveForAgent(agentId: string): Promise<SessionRow | undefined> {
+    return this.db
+      .selectFrom("tunnel_sessions")
+      .selectAll()
+      .where("agent_id", "=", agentId)
+      .where("state", "<>", "closed")
+      .executeTakeFirst();
+  }
+
+  async liveForAgents(agentIds: readonly string[]): Promise<SessionRow[]> {
+    if (agentIds.length === 0) return [];
+    return this.db
+      .selectFrom("tunnel_sessions")
+      .selectAll()
+      .where("agent_id", "in", agentIds)
+      .where("state", "<>", "closed")
+      .execute();
+  }
+
+  /** opening -> active. False when the session is no longer opening (closed meanwhile). */
+  async markActive(id: string, at: EpochMs): Promise<boolean> {
+    const result = await this.db
+      .updateTable("tunnel_sessions")
+      .set({ state: "active", ready_at: at })
+      .where("id", "=", id)
+      .where("state", "=", "opening")
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Closes the given sessions that are still live; returns how many it closed. */
+  async close(ids: readonly string[], fields: CloseFields): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = await this.db
+      .updateTable("tunnel_sessions")
+      .set({ state: "closed", close_reason: fields.reason, close_message: fields.message, closed_at: fields.at })
+      .where("id", "in", ids)
+      .where("state", "<>", "closed")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Ids of every live session, optionally only for one agent. */
+  async liveIds(agentId?: string): Promise<string[]> {
+    let q = this.db.selectFrom("tunnel_sessions").select("id").where("state", "<>", "closed");
+    if (agentId !== undefined) q = q.where("agent_id", "=", agentId);
+    return (await q.execute()).map((r) => r.id);
+  }
+}

@@ -1,0 +1,130 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../test/support/test-databases.js";
+import {
+  AgentStore,
+  AuditStore,
+  LiveSessionExistsError,
+  SessionStore,
+  migrateAllDown,
+  migrateTo,
+  migrateToLatest,
+  migrationNames,
+  openDatabase,
+  parseDatabaseUrl,
+  type Db,
+} from "./index.js";
+
+function agentRow(id = randomUUID()) {
+  return {
+    id,
+    hostname: `host-${id.slice(0, 4)}`,
+    os: "linux x64",
+    agent_version: "0.1.0",
+    capabilities: "[5]",
+    credential_hash: "0".repeat(64),
+    enrolled_at: Date.now(),
+    last_seen_at: null,
+    revoked_at: null,
+  };
+}
+
+describe.each(DIALECTS)("store on %s", (dialect) => {
+  let testDb: TestDatabase;
+  let db: Db;
+
+  beforeEach(async () => {
+    testDb = await createTestDatabase(dialect);
+    db = openDatabase(parseDatabaseUrl(testDb.url));
+  });
+  afterEach(async () => {
+    await db.destroy();
+    await testDb.drop();
+  });
+
+  describe("migrations", () => {
+    it("migrate forward one release at a time from an empty database", async () => {
+      for (const name of migrationNames) {
+        const { applied } = await migrateTo(db, name);
+        expect(applied).toEqual([name]);
+      }
+      expect((await migrateToLatest(db)).applied).toEqual([]);
+    });
+
+    it("roll all the way down and up again", async () => {
+      await migrateToLatest(db);
+      await new AgentStore(db).insert(agentRow());
+      expect((await migrateAllDown(db)).applied).toEqual([...migrationNames].reverse());
+      expect((await migrateToLatest(db)).applied).toEqual(migrationNames);
+      expect(await new AgentStore(db).list({ afterId: "", limit: 10 })).toEqual([]);
+    });
+  });
+
+  describe("with the latest schema", () => {
+    beforeEach(async () => {
+      await migrateToLatest(db);
+    });
+
+    it("let only one of two racing opens hold a live session for an agent", async () => {
+      const agent = agentRow();
+      await new AgentStore(db).insert(agent);
+      const sessions = new SessionStore(db);
+      const results = await Promise.allSettled(
+        [1, 2].map(() => sessions.create({ id: randomUUID(), agentId: agent.id, technician: "alice", at: Date.now() })),
+      );
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      const rejected = results.find((r) => r.status === "rejected");
+      expect(rejected?.status === "rejected" && rejected.reason).toBeInstanceOf(LiveSessionExistsError);
+    });
+
+    it("allow a new session once the previous one is closed", async () => {
+      const agent = agentRow();
+      await new AgentStore(db).insert(agent);
+      const sessions = new SessionStore(db);
+      const first = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "alice", at: 1 });
+      expect(await sessions.markActive(first.id, 2)).toBe(true);
+      expect(await sessions.close([first.id], { reason: "closed_by_technician", message: "", at: 3 })).toBe(1);
+      // A second close is a no-op, so racing closers cannot overwrite the first reason.
+      expect(await sessions.close([first.id], { reason: "timeout", message: "", at: 4 })).toBe(0);
+      expect((await sessions.get(first.id))?.close_reason).toBe("closed_by_technician");
+      const second = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "bob", at: 5 });
+      expect((await sessions.liveForAgent(agent.id))?.id).toBe(second.id);
+    });
+
+    it("cascade an agent's deletion to its sessions", async () => {
+      const agent = agentRow();
+      await new AgentStore(db).insert(agent);
+      const sessions = new SessionStore(db);
+      const s = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "alice", at: 1 });
+      await db.deleteFrom("agents").where("id", "=", agent.id).execute();
+      expect(await sessions.get(s.id)).toBeUndefined();
+    });
+
+    it("refuse to update or delete audit events", async () => {
+      const audit = new AuditStore(db);
+      await audit.append({ at: 1, actor: "system", action: "test", agent_id: "a", session_id: null, outcome: "ok", reason: null });
+      await expect(sql`update audit_events set actor = 'mallory'`.execute(db)).rejects.toThrow(/append-only/);
+      await expect(sql`delete from audit_events`.execute(db)).rejects.toThrow(/append-only/);
+      expect((await audit.forAgent("a")).map((e) => e.actor)).toEqual(["system"]);
+    });
+
+    it("record last-seen for many agents in one batch", async () => {
+      const agents = new AgentStore(db);
+      const rows = Array.from({ length: 1_500 }, () => agentRow());
+      for (const row of rows) await agents.insert(row);
+      await agents.touchLastSeen(rows.map((r) => r.id), 42);
+      const listed = await agents.list({ afterId: "", limit: 2_000 });
+      expect(listed.every((a) => a.last_seen_at === 42)).toBe(true);
+    });
+  });
+});
+
+describe("database URLs", () => {
+  it("reject what is neither sqlite nor mysql, naming the accepted forms", () => {
+    expect(() => parseDatabaseUrl("postgres://x/y")).toThrow(/use sqlite:PATH or mysql:\/\//);
+    expect(() => parseDatabaseUrl("sqlite:")).toThrow(/names no file/);
+    expect(() => parseDatabaseUrl("mysql://root:secret@h:3306")).toThrow(/names no database/);
+    expect(() => parseDatabaseUrl("mysql://root:secret@h:3306")).not.toThrow(/secret/);
+  });
+});

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+
+export interface LogEntry {
+  msg?: string;
+  [key: string]: unknown;
+}
+
+/** Built entry points (npm test builds before running vitest). */
+export const SERVER_MAIN = resolve("dist/server/main.js");
+export const AGENT_MAIN = resolve("dist/agent/main.js");
+
+/** A node process of ours whose structured stderr log a test can wait on. */
+export class ManagedProcess {
+  readonly logs: LogEntry[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private waiters: Array<() => void> = [];
+
+  constructor(main: string, args: string[]) {
+    if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
+    this.child = spawn(process.execPath, [main, ...args], { env: { ...process.env, RMM_LOG_LEVEL: "debug" }, stdio: ["ignore", "ignore", "pipe"] });
+    createInterface({ input: this.child.stderr! }).on("line", (line) => {
+      try {
+        this.logs.push(JSON.parse(line) as LogEntry);
+      } catch {
+        this.logs.push({ msg: line });
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.exited = new Promise((r) => this.child.once("exit", (code) => r(code)));
+    void this.exited.then(() => {
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Waits for a log entry (from index `after` on) that matches; fails after `timeoutMs` or if the process exits. */
+  async waitForLog(match: (e: LogEntry) => boolean, what: string, timeoutMs = 10_000, after = 0): Promise<LogEntry> {
+    const deadline = Date.now() + timeoutMs;
+    for (let seen = after; ; ) {
+      for (; seen < this.logs.length; seen++) if (match(this.logs[seen]!)) return this.logs[seen]!;
+      if (!this.running) throw new Error(`process exited before ${what}; last logs: ${JSON.stringify(this.logs.slice(-5))}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; last logs: ${JSON.stringify(this.logs.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.running) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Starts `rmm-server serve` and resolves once it listens. */
+export async function startServerProcess(opts: { dataDir: string; db: string; port?: number; extra?: string[] }): Promise<{ proc: ManagedProcess; url: string; port: number }> {
+  const proc = new ManagedProcess(SERVER_MAIN, [
+    "serve",
+    "--listen",
+    `127.0.0.1:${opts.port ?? 0}`,
+    "--data-dir",
+    opts.dataDir,
+    "--db",
+    opts.db,
+    "--heartbeat-interval",
+    "300ms",
+    "--offline-after",
+    "1500ms",
+    "--open-timeout",
+    "2s",
+    ...(opts.extra ?? []),
+  ]);
+  const entry = await proc.waitForLog((e) => e.msg === "rmm-server listening", "the server to listen");
+  const url = String(entry.url);
+  return { proc, url, port: Number(new URL(url).port) };
+}
