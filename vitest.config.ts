@@ -9,5 +9,6 @@ export default defineConfig({
     // Integration suites start real servers on ephemeral ports and create their
     // own databases, so files can run in parallel on the two cores.
     pool: "forks",
+    reporters: ["default", "./test/support/plain-summary-reporter.ts"],
   },
 });
