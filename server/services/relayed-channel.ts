@@ -59,9 +59,9 @@ export class RelayedChannel {
     switch (req.kind.case) {
       case "data": {
         const bytes = req.kind.value.data.length;
-        if (!this.accepted || this.technicianMay.take(bytes) < bytes) {
-          return this.fail(Code.ResourceExhausted, `sent ${bytes} bytes with only ${this.technicianMay.credit} bytes of credit: wait for credit from the agent`);
-        }
+        const credit = this.accepted ? this.technicianMay.credit : 0;
+        if (bytes > credit) return this.fail(Code.ResourceExhausted, `sent ${bytes} bytes with only ${credit} bytes of credit: wait for credit from the agent`);
+        this.technicianMay.take(bytes);
         return this.toAgent({ case: "data", value: req.kind.value });
       }
       case "credit":
@@ -95,7 +95,8 @@ export class RelayedChannel {
         return;
       case "data": {
         const bytes = p.value.data.length;
-        if (this.agentMay.take(bytes) < bytes) return this.fail(Code.ResourceExhausted, `agent sent ${bytes} bytes past its credit`);
+        if (bytes > this.agentMay.credit) return this.fail(Code.ResourceExhausted, `agent sent ${bytes} bytes past its credit of ${this.agentMay.credit}`);
+        this.agentMay.take(bytes);
         this.toTechnician.push(response({ case: "data", value: p.value }));
         return;
       }

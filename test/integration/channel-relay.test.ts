@@ -1,0 +1,94 @@
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ChannelClient } from "../../client/channel-client.js";
+import { AsyncQueue } from "../../common/async-queue.js";
+import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
+import type { OpenChannelRequest, TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import { OpenChannelRequestSchema } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { FakeAgent } from "../support/fake-agent.js";
+import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+
+/**
+ * The server's relay against a scripted agent that misbehaves on purpose:
+ * every fault ends one channel with a clear status; the stream survives.
+ */
+describe("the channel relay", () => {
+  let db: TestDatabase;
+  let ts: TestServer;
+  let alice: Client<typeof TunnelService>;
+  let agent: FakeAgent;
+  let sessionId: string;
+
+  beforeEach(async () => {
+    db = await createTestDatabase("sqlite");
+    ts = await startTestServer(db.url, { offlineAfterMs: 60_000 });
+    alice = await ts.technician("alice");
+    agent = FakeAgent.connect(ts.agentClient(), await FakeAgent.enroll(ts.agentClient(), await ts.server.issuer.mintEnrollment(60)));
+    await agent.waitFor("helloAck");
+    sessionId = (await alice.openTunnel({ agentId: agent.agentId })).session!.id;
+  });
+  afterEach(async () => {
+    agent.kill();
+    await ts.dispose();
+    await db.drop();
+  });
+
+  /** Opens a channel the fake agent accepts with `credit` bytes. */
+  async function acceptedChannel(credit: number): Promise<{ channel: Promise<ChannelClient>; channelId: number }> {
+    const channel = ChannelClient.open(alice, { sessionId, type: ChannelType.ECHO });
+    const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
+    agent.send({ case: "frame", value: { sessionId, channelId: open.channelId, sequence: 1n, payload: { case: "credit", value: { bytes: credit } } } });
+    return { channel, channelId: open.channelId };
+  }
+
+  it("answers an agent frame for an unknown session or channel with a close for it, and the stream lives on", async () => {
+    agent.send({ case: "frame", value: { sessionId: "00000000-0000-4000-8000-000000000000", channelId: 7, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(3) } } } });
+    const close = await agent.waitFor("frame", (f) => f.channelId === 7);
+    expect(close.payload).toMatchObject({ case: "close", value: { code: Code.NotFound, message: expect.stringMatching(/is not open on this stream/) } });
+    agent.send({ case: "frame", value: { sessionId, channelId: 99, sequence: 1n, payload: { case: "credit", value: { bytes: 1 } } } });
+    expect((await agent.waitFor("frame", (f) => f.channelId === 99)).payload).toMatchObject({ case: "close", value: { code: Code.NotFound } });
+    expect((await alice.getTunnelStatus({ sessionId })).session?.state).toBe(2);
+  });
+
+  it("ends a channel whose agent frames arrive out of order, telling both sides", async () => {
+    const { channel, channelId } = await acceptedChannel(1024);
+    const client = await channel;
+    agent.send({ case: "frame", value: { sessionId, channelId, sequence: 5n, payload: { case: "data", value: { data: new Uint8Array(1) } } } });
+    expect(await client.ended).toMatchObject({ code: Code.InvalidArgument, message: expect.stringMatching(/expected sequence 2, got 5/) });
+    expect((await agent.waitFor("frame", (f) => f.channelId === channelId && f.payload.case === "close")).payload.value).toMatchObject({ code: Code.InvalidArgument });
+  });
+
+  it("ends a channel whose agent sends past the technician's credit", async () => {
+    const { channel, channelId } = await acceptedChannel(1024);
+    const client = await channel;
+    agent.send({ case: "frame", value: { sessionId, channelId, sequence: 2n, payload: { case: "data", value: { data: new Uint8Array(300 * 1024) } } } });
+    expect(await client.ended).toMatchObject({ code: Code.ResourceExhausted, message: expect.stringMatching(/past its credit/) });
+  });
+
+  it("ends a channel whose technician sends past the agent's credit", async () => {
+    const requests = new AsyncQueue<OpenChannelRequest>();
+    requests.push(create(OpenChannelRequestSchema, { kind: { case: "open", value: { sessionId, type: ChannelType.ECHO } } }));
+    const responses = alice.openChannel(requests)[Symbol.asyncIterator]();
+    const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
+    agent.send({ case: "frame", value: { sessionId, channelId: open.channelId, sequence: 1n, payload: { case: "credit", value: { bytes: 10 } } } });
+    expect((await responses.next()).value?.kind.case).toBe("opened");
+    requests.push(create(OpenChannelRequestSchema, { kind: { case: "data", value: { data: new Uint8Array(11) } } }));
+    const seen = [];
+    for (let r = await responses.next(); !r.done; r = await responses.next()) seen.push(r.value.kind);
+    expect(seen.at(-1)).toMatchObject({ case: "close", value: { code: Code.ResourceExhausted, message: expect.stringMatching(/11 bytes with only 10/) } });
+  });
+
+  it("refuses a channel with no type, on another technician's session, or before open", async () => {
+    await expect(ChannelClient.open(alice, { sessionId, type: ChannelType.UNSPECIFIED })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    const bob = await ts.technician("bob");
+    await expect(ChannelClient.open(bob, { sessionId, type: ChannelType.ECHO })).rejects.toMatchObject({ code: Code.PermissionDenied });
+    const requests = new AsyncQueue<OpenChannelRequest>();
+    requests.push(create(OpenChannelRequestSchema, { kind: { case: "credit", value: { bytes: 1 } } }));
+    const err = await (async () => {
+      for await (const _ of alice.openChannel(requests)) void _;
+    })().catch((e: unknown) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.InvalidArgument, rawMessage: "the first message must be open, got credit" });
+  });
+});
