@@ -3,7 +3,7 @@ import { userInfo } from "node:os";
 import { Command, Option } from "commander";
 import { parseDuration } from "../common/duration.js";
 import { createLogger } from "../common/logger.js";
-import { ROLES, type Role } from "./auth/claims.js";
+import { ROLES, TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT, type Role } from "./auth/claims.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
 import { startServer } from "./rmm-server.js";
@@ -23,8 +23,8 @@ function withCommonFlags(cmd: Command): Command {
   return cmd
     .option("--data-dir <dir>", "signing secret and default SQLite file", "./data")
     .addOption(new Option("--db <url>", "sqlite:PATH or mysql://user:pass@host:port/db (default: sqlite:<data-dir>/rmm.sqlite)").env("RMM_DATABASE_URL"))
-    .option("--jwt-issuer <iss>", "issuer of every token", "rmm-server")
-    .option("--jwt-audience <aud>", "audience of technician tokens", "rmm-api");
+    .option("--jwt-issuer <iss>", "issuer of every token", TOKEN_ISSUER_DEFAULT)
+    .option("--jwt-audience <aud>", "audience of technician tokens", TECHNICIAN_AUDIENCE_DEFAULT);
 }
 
 function baseConfig(flags: CommonFlags): ServerConfig {

@@ -1,12 +1,11 @@
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { TECHNICIAN_AUDIENCE_DEFAULT } from "./auth/claims.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { createTechnicianVerifier } from "./auth/technician-verifier.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
@@ -27,7 +26,6 @@ import { ChannelRelay } from "./services/channel-relay.js";
 import { AuditLog } from "./services/audit-log.js";
 import { LastSeenBatcher } from "./services/last-seen-batcher.js";
 import { SessionService } from "./services/session-service.js";
-import { Code, ConnectError } from "@connectrpc/connect";
 import {
   AgentStore,
   AuditStore,
@@ -56,8 +54,13 @@ const DB_RETRY_MAX_MS = 15_000;
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const { secret, created } = loadOrCreateSigningSecret(config.dataDir);
-  if (created) log.info({ dataDir: config.dataDir }, "generated a new token signing secret");
-  const issuer = new TokenIssuer(secret, config.issuer, config.audience ?? TECHNICIAN_AUDIENCE_DEFAULT);
+  if (created) {
+    log.info(
+      { dataDir: config.dataDir, next: `npx rmm-server token --sub YOUR_NAME --data-dir ${config.dataDir}` },
+      "first start: generated a new token signing secret; mint a technician token with the command in `next`",
+    );
+  }
+  const issuer = new TokenIssuer(secret, config.issuer, config.audience);
 
   const dbUrl = parseDatabaseUrl(config.databaseUrl);
   const db = openDatabase(dbUrl);

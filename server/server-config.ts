@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
 import type { TlsFiles } from "./listener.js";
 
 export interface ServerConfig {
@@ -49,8 +50,8 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     databaseUrl: `sqlite:${join(dataDir, "rmm.sqlite")}`,
     tls: undefined,
     jwks: undefined,
-    issuer: "rmm-server",
-    audience: "rmm-api",
+    issuer: TOKEN_ISSUER_DEFAULT,
+    audience: TECHNICIAN_AUDIENCE_DEFAULT,
     offlineAfterMs: heartbeatIntervalMs * 3,
     openTimeoutMs: 10_000,
     helloTimeoutMs: 10_000,

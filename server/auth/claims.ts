@@ -17,5 +17,14 @@ export const ENROLLMENT_AUDIENCE = "rmm-enroll";
 
 /** Set by the auth interceptor for TunnelService calls. */
 export const technicianKey = createContextKey<Technician | undefined>(undefined, { description: "technician" });
-/** Set by the auth interceptor for AgentService.Connect: the id the credential was issued for. */
-export const agentIdKey = createContextKey<string | undefined>(undefined, { description: "agent id" });
+/** The agent a credential proved, with what the server last recorded about it. */
+export interface AuthenticatedAgent {
+  id: string;
+  hostname: string;
+  os: string;
+  agentVersion: string;
+  capabilities: number[];
+}
+
+/** Set by the auth interceptor for AgentService.Connect. */
+export const agentKey = createContextKey<AuthenticatedAgent | undefined>(undefined, { description: "agent" });

@@ -1,6 +1,6 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { AgentService, ConnectRequest, ConnectResponse } from "../../gen/rmm/v1/agent_service_pb.js";
-import { agentIdKey } from "../auth/claims.js";
+import { agentKey } from "../auth/claims.js";
 import type { AgentConnection } from "../services/agent-connection.js";
 import type { AgentEnrollment } from "../services/agent-enrollment.js";
 import type { AgentPresence } from "../services/agent-presence.js";
@@ -31,8 +31,9 @@ async function* serveStream(
   requests: AsyncIterable<ConnectRequest>,
   ctx: HandlerContext,
 ): AsyncGenerator<ConnectResponse> {
-  const agentId = ctx.values.get(agentIdKey);
-  if (agentId === undefined) throw new ConnectError("not authenticated", Code.Unauthenticated);
+  const agent = ctx.values.get(agentKey);
+  if (agent === undefined) throw new ConnectError("not authenticated", Code.Unauthenticated);
+  const agentId = agent.id;
   const inbound = requests[Symbol.asyncIterator]();
   const first = await withDeadline(inbound.next(), deps.helloTimeoutMs, ctx.signal);
   if (first.done) return;
@@ -44,7 +45,7 @@ async function* serveStream(
     throw new ConnectError(`credential belongs to agent ${agentId}, but hello claims ${hello.agentId || "no id"}`, Code.PermissionDenied);
   }
 
-  const conn = await deps.presence.connected(agentId, hello.info);
+  const conn = await deps.presence.connected(agent, hello.info);
   const onAbort = () => conn.end();
   ctx.signal.addEventListener("abort", onAbort);
   let endReason = "stream closed";

@@ -1,13 +1,13 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { AgentService } from "../../gen/rmm/v1/agent_service_pb.js";
 import { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { agentIdKey, technicianKey } from "../auth/claims.js";
+import { agentKey, technicianKey, type AuthenticatedAgent } from "../auth/claims.js";
 import type { TechnicianVerifier } from "../auth/technician-verifier.js";
 
 export interface AuthInterceptorDeps {
   verifyTechnician: TechnicianVerifier;
   /** Agent credential check for AgentService.Connect. */
-  authenticateAgent: (authorization: string | null) => Promise<string>;
+  authenticateAgent: (authorization: string | null) => Promise<AuthenticatedAgent>;
 }
 
 /**
@@ -22,7 +22,7 @@ export function authInterceptor(deps: AuthInterceptorDeps): Interceptor {
     if (req.service.typeName === TunnelService.typeName) {
       req.contextValues.set(technicianKey, await deps.verifyTechnician(req.header.get("authorization")));
     } else if (req.service.typeName === AgentService.typeName && req.method.name === AgentService.method.connect.name) {
-      req.contextValues.set(agentIdKey, await deps.authenticateAgent(req.header.get("authorization")));
+      req.contextValues.set(agentKey, await deps.authenticateAgent(req.header.get("authorization")));
     }
     return next(req);
   };

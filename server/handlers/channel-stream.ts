@@ -18,7 +18,7 @@ export async function* serveChannel(relay: ChannelRelay, requests: AsyncIterable
     throw new ConnectError(`the first message must be open, got ${first.value.kind.case ?? "an empty message"}`, Code.InvalidArgument);
   }
   const channel = await relay.open(tech, first.value.kind.value);
-  const pump = (async () => {
+  void (async () => {
     try {
       for (let next = await inbound.next(); !next.done; next = await inbound.next()) {
         if (!relay.checkSession(channel, tech)) return;
@@ -37,7 +37,6 @@ export async function* serveChannel(relay: ChannelRelay, requests: AsyncIterable
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
     endIfOpen(channel);
-    void pump;
   }
 }
 

@@ -4,7 +4,8 @@ import type { AgentInfo } from "../../gen/rmm/v1/agent_service_pb.js";
 import { newAgentCredential, parseAgentCredential, secretMatches } from "../auth/agent-credential.js";
 import { bearerToken } from "../auth/bearer.js";
 import type { TokenIssuer } from "../auth/token-issuer.js";
-import type { AgentStore } from "../store/index.js";
+import type { AuthenticatedAgent } from "../auth/claims.js";
+import { parseCapabilities, type AgentStore } from "../store/index.js";
 import { actorOf, type AuditLog } from "./audit-log.js";
 
 /** Longest hostname DNS allows; the column holds 255. */
@@ -40,8 +41,8 @@ export class AgentEnrollment {
     return { agentId, credential };
   }
 
-  /** The agent id an `authorization` header proves, or Unauthenticated / PermissionDenied. */
-  async authenticate(authorization: string | null): Promise<string> {
+  /** The agent an `authorization` header proves, or Unauthenticated / PermissionDenied. */
+  async authenticate(authorization: string | null): Promise<AuthenticatedAgent> {
     const parsed = parseAgentCredential(bearerToken(authorization, "agent credential"));
     if (!parsed) throw new ConnectError("malformed agent credential: enroll the agent again", Code.Unauthenticated);
     const agent = await this.agents.get(parsed.agentId);
@@ -53,6 +54,6 @@ export class AgentEnrollment {
       await this.audit.recordBestEffort({ actor: actorOf.agent(agent.id), action: "agent.connect", outcome: "refused", agentId: agent.id, reason });
       throw new ConnectError(reason, Code.PermissionDenied);
     }
-    return agent.id;
+    return { id: agent.id, hostname: agent.hostname, os: agent.os, agentVersion: agent.agent_version, capabilities: parseCapabilities(agent.capabilities) };
   }
 }

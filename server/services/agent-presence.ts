@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../../common/logger.js";
 import type { AgentInfo, ConnectRequest } from "../../gen/rmm/v1/agent_service_pb.js";
+import type { AuthenticatedAgent } from "../auth/claims.js";
 import type { AgentInfoFields, AgentStore } from "../store/index.js";
 import { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
@@ -29,11 +30,13 @@ export class AgentPresence {
   constructor(private readonly deps: AgentPresenceDeps) {}
 
   /** Registers a stream after a valid hello; the ack is the first message queued on it. */
-  async connected(agentId: string, info: AgentInfo | undefined): Promise<AgentConnection> {
+  async connected(agent: AuthenticatedAgent, info: AgentInfo | undefined): Promise<AgentConnection> {
+    const agentId = agent.id;
     const fields = infoFields(info);
     const conn = new AgentConnection(agentId, fields, Date.now());
-    // Persist what the agent says about itself before it can be seen online.
-    await this.deps.agents.updateInfo(agentId, fields);
+    // Persist what the agent says about itself before it can be seen online, but
+    // only when it changed: a reconnect storm should not be a write storm.
+    if (!sameInfo(agent, fields)) await this.deps.agents.updateInfo(agentId, fields);
     const replaced = this.deps.registry.register(conn);
     if (replaced) this.deps.log.info({ agentId }, "agent reconnected; older stream ended");
     this.deps.lastSeen.mark(agentId);
@@ -79,6 +82,10 @@ export class AgentPresence {
     await this.deps.sessions.streamEnded(conn);
     this.deps.log.info({ agentId: conn.agentId, reason, wasCurrent, online: this.deps.registry.size }, "agent stream ended");
   }
+}
+
+function sameInfo(a: AuthenticatedAgent, b: AgentInfoFields): boolean {
+  return a.hostname === b.hostname && a.os === b.os && a.agentVersion === b.agentVersion && a.capabilities.join() === b.capabilities.join();
 }
 
 function infoFields(info: AgentInfo | undefined): AgentInfoFields {
