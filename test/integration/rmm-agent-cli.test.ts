@@ -1,0 +1,60 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_MAIN } from "../support/managed-process.js";
+import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
+import { startTestServer, type TestServer } from "../support/test-server.js";
+
+const run = promisify(execFile);
+
+/** Runs rmm-agent expecting failure; returns its exit code and stderr. */
+async function fails(args: string[]): Promise<{ code: number; stderr: string }> {
+  const result = await run(process.execPath, [AGENT_MAIN, ...args]).then(
+    () => ({ code: 0, stderr: "" }),
+    (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr.trim() }),
+  );
+  expect(result.code, "rmm-agent should have failed").not.toBe(0);
+  return result;
+}
+
+describe("rmm-agent given bad input", () => {
+  let dir: string;
+  let db: TestDatabase;
+  let ts: TestServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "rmm-agent-cli-"));
+    db = await createTestDatabase("sqlite");
+    ts = await startTestServer(db.url);
+  });
+  afterAll(async () => {
+    await ts.dispose();
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("says to enroll first when there is no state file", async () => {
+    const { stderr } = await fails(["run", "--state", join(dir, "missing.json")]);
+    expect(stderr).toBe(`rmm-agent: no agent state at ${join(dir, "missing.json")}: run \`rmm-agent enroll --server URL --token TOKEN\` first`);
+  });
+
+  it("refuses a state file that is not one", async () => {
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ server: "http://x" }));
+    const { stderr } = await fails(["run", "--state", join(dir, "bad.json")]);
+    expect(stderr).toMatch(/is not an agent state file .*enroll again/);
+  });
+
+  it("refuses a server URL that is neither https nor http", async () => {
+    const { stderr } = await fails(["enroll", "--server", "ftp://127.0.0.1:1", "--token", "t", "--state", join(dir, "s.json")]);
+    expect(stderr).toBe('rmm-agent: server URL "ftp://127.0.0.1:1" must start with https:// (or http:// for cleartext)');
+  });
+
+  it("reports a bad enrollment token in one line, and writes no state", async () => {
+    const { stderr } = await fails(["enroll", "--server", ts.url, "--token", "not-a-token", "--state", join(dir, "never.json")]);
+    expect(stderr).toBe("rmm-agent: [unauthenticated] enrollment token is malformed (ERR_JWS_INVALID)");
+    await expect(fails(["run", "--state", join(dir, "never.json")])).resolves.toMatchObject({ stderr: expect.stringMatching(/no agent state/) });
+  });
+});
