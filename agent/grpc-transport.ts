@@ -15,6 +15,12 @@ import type { AgentStream, AgentTransport } from "./transport.js";
 export const KEEPALIVE_TIME_MS = 30_000;
 /** A PING unanswered this long ends the connection. */
 export const KEEPALIVE_TIMEOUT_MS = 10_000;
+/**
+ * HTTP/2 receive window for the agent's stream and connection. grpc-js keeps
+ * the protocol's 64 KiB default otherwise, which caps a tunnel at one 64 KiB
+ * window per round trip whatever the channel credit. Defaults to 1 MiB.
+ */
+export const FLOW_CONTROL_WINDOW_BYTES = 1 << 20;
 /** Matches the server's default message limit (4 MiB). */
 export const MAX_MESSAGE_BYTES = 4 << 20;
 
@@ -42,6 +48,7 @@ export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOption
     "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
     // Our own backoff decides when to reconnect; grpc-js should not add a second, unjittered one.
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 1_000,

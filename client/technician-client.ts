@@ -2,6 +2,9 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 
+/** HTTP/2 stream receive window for technician calls. Defaults to 1 MiB. */
+export const RECEIVE_WINDOW_BYTES = 1 << 20;
+
 /**
  * A TunnelService client that sends `authorization: Bearer <token>` on every
  * call, speaking gRPC over HTTP/2 to `baseUrl` (e.g. http://127.0.0.1:7443).
@@ -11,6 +14,8 @@ export function createTechnicianClient(baseUrl: string, token: string): Client<t
     TunnelService,
     createGrpcTransport({
       baseUrl,
+      // The 64 KiB HTTP/2 default would cap channel data at one window per round trip.
+      nodeOptions: { settings: { initialWindowSize: RECEIVE_WINDOW_BYTES } },
       interceptors: [
         (next) => (req) => {
           req.header.set("authorization", `Bearer ${token}`);

@@ -52,6 +52,8 @@ export function createListener(handler: RequestHandler, tls?: TlsFiles): Listene
   };
   const settings = { initialWindowSize: STREAM_WINDOW_BYTES };
   const track = (socket: net.Socket) => {
+    // Tunnel frames are small and latency-bound: never hold them back for Nagle.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   };
