@@ -27,6 +27,13 @@ export const MAX_MESSAGE_BYTES = 4 << 20;
 export interface GrpcTransportOptions {
   /** PEM CA for the server's certificate; the system roots when absent. Ignored for http:// URLs. */
   caFile?: string;
+  /**
+   * Give this transport its own HTTP/2 connection even when another transport
+   * in the process targets the same server (grpc-js shares them otherwise).
+   * Defaults to false; the load generator sets it so each simulated agent
+   * connects as a real one does.
+   */
+  ownConnection?: boolean;
 }
 
 const enrollMethod = grpcJsMethodDefinition(AgentService.method.enroll);
@@ -49,6 +56,7 @@ export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOption
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
+    ...(opts.ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),
     // Our own backoff decides when to reconnect; grpc-js should not add a second, unjittered one.
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 1_000,

@@ -69,6 +69,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     };
     const log = createLogger("rmm-server");
     const server = await startServer(config, log);
+    reportMemoryOnSignal(log);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.once(signal, () => {
         log.info({ signal }, "shutting down");
@@ -128,6 +129,20 @@ withCommonFlags(program.command("revoke-agent"))
       await db.destroy();
     }
   });
+
+/**
+ * For benchmarks: with `node --expose-gc`, SIGUSR2 collects garbage and logs
+ * the process's memory, so per-agent cost can be measured after GC.
+ */
+function reportMemoryOnSignal(log: ReturnType<typeof createLogger>): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return;
+  process.on("SIGUSR2", () => {
+    gc();
+    const { rss, heapUsed } = process.memoryUsage();
+    log.info({ rss, heapUsed }, "memory after gc");
+  });
+}
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`rmm-server: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -19,9 +19,12 @@ export class ManagedProcess {
   private readonly child: ChildProcess;
   private waiters: Array<() => void> = [];
 
-  constructor(main: string, args: string[]) {
+  constructor(main: string, args: string[], opts: { nodeArgs?: string[]; logLevel?: string } = {}) {
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
-    this.child = spawn(process.execPath, [main, ...args], { env: { ...process.env, RMM_LOG_LEVEL: "debug" }, stdio: ["ignore", "ignore", "pipe"] });
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, ...args], {
+      env: { ...process.env, RMM_LOG_LEVEL: opts.logLevel ?? "debug" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     createInterface({ input: this.child.stderr! }).on("line", (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogEntry);
@@ -34,6 +37,15 @@ export class ManagedProcess {
     void this.exited.then(() => {
       for (const wake of this.waiters.splice(0)) wake();
     });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** Sends a signal without waiting for anything. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
   }
 
   get running(): boolean {
@@ -65,7 +77,18 @@ export class ManagedProcess {
 }
 
 /** Starts `rmm-server serve` and resolves once it listens. */
-export async function startServerProcess(opts: { dataDir: string; db: string; port?: number; extra?: string[] }): Promise<{ proc: ManagedProcess; url: string; port: number }> {
+export async function startServerProcess(opts: {
+  dataDir: string;
+  db: string;
+  port?: number;
+  extra?: string[];
+  /** Node flags, e.g. --expose-gc for memory measurements. */
+  nodeArgs?: string[];
+  logLevel?: string;
+  /** Defaults to test-speed timers (300 ms heartbeats); benchmarks pass production ones. */
+  heartbeatInterval?: string;
+  offlineAfter?: string;
+}): Promise<{ proc: ManagedProcess; url: string; port: number }> {
   const proc = new ManagedProcess(SERVER_MAIN, [
     "serve",
     "--listen",
@@ -75,13 +98,13 @@ export async function startServerProcess(opts: { dataDir: string; db: string; po
     "--db",
     opts.db,
     "--heartbeat-interval",
-    "300ms",
+    opts.heartbeatInterval ?? "300ms",
     "--offline-after",
-    "1500ms",
+    opts.offlineAfter ?? "1500ms",
     "--open-timeout",
     "2s",
     ...(opts.extra ?? []),
-  ]);
+  ], { ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}), ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) });
   const entry = await proc.waitForLog((e) => e.msg === "rmm-server listening", "the server to listen");
   const url = String(entry.url);
   return { proc, url, port: Number(new URL(url).port) };

@@ -1,0 +1,58 @@
+/**
+ * A benchmark load-generator process: runs many simulated agents, each the
+ * real Agent class on its own HTTP/2 connection, and reports on stderr (JSON
+ * lines, like every process here) how many are in heartbeat mode, so a harness can time "all online".
+ *
+ *   node dist/bench/load-generator.js --server URL --identities FILE --from I --count N
+ *
+ * FILE holds one `{"agentId","credential"}` JSON object per line.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { Agent } from "../agent/agent.js";
+import { Backoff } from "../agent/backoff.js";
+import { createGrpcTransport } from "../agent/grpc-transport.js";
+import { createLogger } from "../common/logger.js";
+
+/** How often the count of online agents is reported. */
+const REPORT_INTERVAL_MS = 250;
+/** Agents started per tick, so the generator's own start-up does not look like a storm of its making. */
+const START_BATCH = 200;
+
+const { values } = parseArgs({
+  options: { server: { type: "string" }, identities: { type: "string" }, from: { type: "string", default: "0" }, count: { type: "string" } },
+});
+if (!values.server || !values.identities || !values.count) throw new Error("usage: load-generator --server URL --identities FILE --from I --count N");
+const from = Number(values.from);
+const identities = readFileSync(values.identities, "utf8")
+  .split("\n")
+  .filter(Boolean)
+  .slice(from, from + Number(values.count))
+  .map((line) => JSON.parse(line) as { agentId: string; credential: string });
+
+const log = createLogger("load-generator", "silent");
+const stop = new AbortController();
+const agents: Agent[] = [];
+const running: Array<Promise<void>> = [];
+const transports: Array<{ close(): void }> = [];
+process.once("SIGTERM", () => stop.abort());
+
+const report = setInterval(() => {
+  const online = agents.filter((a) => a.mode.type === "heartbeat" || a.mode.type === "tunnel").length;
+  process.stderr.write(JSON.stringify({ msg: "online", online, total: identities.length }) + "\n");
+}, REPORT_INTERVAL_MS);
+
+for (let i = 0; i < identities.length && !stop.signal.aborted; i += START_BATCH) {
+  for (const id of identities.slice(i, i + START_BATCH)) {
+    const transport = createGrpcTransport(values.server, { ownConnection: true });
+    transports.push(transport);
+    const agent = new Agent({ agentId: id.agentId, credential: id.credential, info: { hostname: `sim-${id.agentId.slice(0, 8)}`, os: "linux x64", agentVersion: "bench" }, transport, log, backoff: new Backoff() });
+    agents.push(agent);
+    running.push(agent.run(stop.signal));
+  }
+  await new Promise((r) => setImmediate(r));
+}
+
+await Promise.all(running);
+clearInterval(report);
+for (const t of transports) t.close();
