@@ -34,6 +34,7 @@ import {
   migrateToLatest,
   openDatabase,
   parseDatabaseUrl,
+  transactor,
   type Db,
 } from "./store/index.js";
 
@@ -71,7 +72,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const sessionStore = new SessionStore(db);
   const audit = new AuditLog(new AuditStore(db), log);
   const registry = new AgentRegistry();
-  const sessions = new SessionService({ agents, sessions: sessionStore, audit, registry, log }, { openTimeoutMs: config.openTimeoutMs });
+  const sessions = new SessionService({ agents, sessions: sessionStore, transact: transactor(db), audit, registry, log }, { openTimeoutMs: config.openTimeoutMs });
   const leftovers = await sessions.closeLeftovers();
   if (leftovers > 0) log.warn({ sessions: leftovers }, "closed sessions left open by a previous server");
 

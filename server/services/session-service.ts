@@ -9,6 +9,7 @@ import {
   type CloseReasonName,
   type SessionRow,
   type SessionStore,
+  type Transact,
 } from "../store/index.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
@@ -43,6 +44,7 @@ export interface ActiveSession {
 export interface SessionServiceDeps {
   agents: AgentStore;
   sessions: SessionStore;
+  transact: Transact;
   audit: AuditLog;
   registry: AgentRegistry;
   log: Logger;
@@ -92,7 +94,12 @@ export class SessionService {
 
     let session: SessionRow;
     try {
-      session = await sessions.create({ id: randomUUID(), agentId, technician: tech.subject, at: Date.now() });
+      // The row and its audit entry commit together: one fsync, and never one without the other.
+      session = await this.deps.transact(async (tx) => {
+        const created = await tx.sessions.create({ id: randomUUID(), agentId, technician: tech.subject, at: Date.now() });
+        await audit.record({ actor, action: "tunnel.open", outcome: "ok", agentId, sessionId: created.id, reason: "requested" }, tx.audit);
+        return created;
+      });
     } catch (err) {
       if (!(err instanceof LiveSessionExistsError)) throw err;
       const live = await sessions.liveForAgent(agentId);
@@ -103,13 +110,13 @@ export class SessionService {
           : `agent ${agentId} already has an active session`,
       );
     }
-    await audit.record({ actor, action: "tunnel.open", outcome: "ok", agentId, sessionId: session.id, reason: "requested" });
 
     const outcome = await this.awaitAgent(conn, session, tech, signal);
     if (outcome.type === "ready") {
-      if (await sessions.markActive(session.id, Date.now())) {
+      const readyAt = Date.now();
+      if (await sessions.markActive(session.id, readyAt)) {
         if (conn.sessions.has(session.id)) this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn });
-        return (await sessions.get(session.id)) ?? session;
+        return { ...session, state: "active", ready_at: readyAt };
       }
       // Closed while we waited (agent gone, or a close raced us): report what happened.
       const current = await sessions.get(session.id);

@@ -1,0 +1,46 @@
+import { ChannelClient } from "../../client/channel-client.js";
+import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
+import { percentile, startTunnelRig } from "./tunnel-rig.js";
+
+/** Round trips not timed, for warm-up. */
+const WARM_UP_ROUND_TRIPS = 200;
+const SMALL_FRAME_BYTES = 64;
+const CHUNK_BYTES = 64 * 1024;
+
+/** Scenarios 4 and 5: echo round trip (technician -> server -> agent -> server -> technician) and throughput. */
+export async function tunnelEcho(opts: { roundTrips: number; totalBytes: number }): Promise<{ p50Us: number; p99Us: number; mbPerSec: number }> {
+  const rig = await startTunnelRig("sqlite");
+  try {
+    const { session } = await rig.client.openTunnel({ agentId: rig.agentId });
+    const sessionId = session!.id;
+
+    const rtt = await ChannelClient.open(rig.client, { sessionId, type: ChannelType.ECHO });
+    const replies = rtt.data()[Symbol.asyncIterator]();
+    const small = new Uint8Array(SMALL_FRAME_BYTES);
+    const samples: number[] = [];
+    for (let i = 0; i < WARM_UP_ROUND_TRIPS + opts.roundTrips; i++) {
+      const t0 = process.hrtime.bigint();
+      await rtt.write(small);
+      for (let got = 0; got < small.length; ) got += (await replies.next()).value!.length;
+      if (i >= WARM_UP_ROUND_TRIPS) samples.push(Number(process.hrtime.bigint() - t0) / 1_000);
+    }
+    rtt.close();
+    samples.sort((a, b) => a - b);
+
+    const bulk = await ChannelClient.open(rig.client, { sessionId, type: ChannelType.ECHO });
+    const chunk = new Uint8Array(CHUNK_BYTES).fill(7);
+    const t0 = performance.now();
+    const reading = (async () => {
+      let got = 0;
+      for await (const c of bulk.data()) if ((got += c.length) >= opts.totalBytes) return;
+    })();
+    for (let sent = 0; sent < opts.totalBytes; sent += chunk.length) await bulk.write(chunk);
+    await reading;
+    const seconds = (performance.now() - t0) / 1000;
+    bulk.close();
+    await rig.client.closeTunnel({ sessionId });
+    return { p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), mbPerSec: opts.totalBytes / seconds / 1e6 };
+  } finally {
+    await rig.stop();
+  }
+}
