@@ -54,8 +54,9 @@ withCommonFlags(program.command("serve", { isDefault: true }))
   .option("--heartbeat-interval <duration>", "how often agents heartbeat", "25s")
   .option("--offline-after <duration>", "agent silent this long is offline (default: 3 heartbeats)")
   .option("--open-timeout <duration>", "how long OpenTunnel waits for the agent", "10s")
+  .option("--session-idle-timeout <duration>", "close a tunnel session with no channel traffic for this long", "30m")
   .addHelpText("after", "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem")
-  .action(async (flags: CommonFlags & { listen: string; tlsCert?: string; tlsKey?: string; jwks?: string; heartbeatInterval: string; offlineAfter?: string; openTimeout: string }) => {
+  .action(async (flags: CommonFlags & { listen: string; tlsCert?: string; tlsKey?: string; jwks?: string; heartbeatInterval: string; offlineAfter?: string; openTimeout: string; sessionIdleTimeout: string }) => {
     if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
     const heartbeatIntervalMs = parseDuration(flags.heartbeatInterval, "--heartbeat-interval");
     const config: ServerConfig = {
@@ -66,6 +67,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
       heartbeatIntervalMs,
       offlineAfterMs: flags.offlineAfter ? parseDuration(flags.offlineAfter, "--offline-after") : heartbeatIntervalMs * 3,
       openTimeoutMs: parseDuration(flags.openTimeout, "--open-timeout"),
+      sessionIdleTimeoutMs: parseDuration(flags.sessionIdleTimeout, "--session-idle-timeout"),
     };
     const log = createLogger("rmm-server");
     const server = await startServer(config, log);

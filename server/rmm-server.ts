@@ -72,7 +72,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const sessionStore = new SessionStore(db);
   const audit = new AuditLog(new AuditStore(db), log);
   const registry = new AgentRegistry();
-  const sessions = new SessionService({ agents, sessions: sessionStore, transact: transactor(db), audit, registry, log }, { openTimeoutMs: config.openTimeoutMs });
+  const sessions = new SessionService({ agents, sessions: sessionStore, transact: transactor(db), audit, registry, log }, {
+    openTimeoutMs: config.openTimeoutMs,
+    idleTimeoutMs: config.sessionIdleTimeoutMs,
+  });
   const leftovers = await sessions.closeLeftovers();
   if (leftovers > 0) log.warn({ sessions: leftovers }, "closed sessions left open by a previous server");
 
@@ -135,6 +138,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     }
   }, Math.max(250, Math.floor(config.offlineAfterMs / 4)));
   sweep.unref();
+  const idleSweep = setInterval(() => {
+    sessions.closeIdle(Date.now()).catch((err: unknown) => log.warn({ err }, "idle session sweep failed; next sweep retries"));
+  }, Math.min(30_000, Math.max(100, Math.floor(config.sessionIdleTimeoutMs / 4))));
+  idleSweep.unref();
   for (const service of ["", AgentService.typeName, TunnelService.typeName]) health.set(service, HealthCheckResponse_ServingStatus.SERVING);
   log.info({ url, store, tls: config.tls !== undefined }, "rmm-server listening");
 
@@ -143,6 +150,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     (closing ??= (async () => {
       health.shutdown();
       clearInterval(sweep);
+      clearInterval(idleSweep);
       for (const conn of registry.all()) conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
       shutdown.abort();
       await listener.shutdown(config.shutdownGraceMs);

@@ -25,6 +25,8 @@ export interface ServerConfig {
   offlineAfterMs: number;
   /** OpenTunnel waits this long for the agent. Defaults to 10 s. */
   openTimeoutMs: number;
+  /** An active session with no channel traffic this long is closed as idle_timeout. Defaults to 30 min. */
+  sessionIdleTimeoutMs: number;
   /** A new agent stream must send hello within this. Defaults to 10 s. */
   helloTimeoutMs: number;
   /** Heartbeat last-seen times reach the database this often. Defaults to 5 s. */
@@ -54,6 +56,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     audience: TECHNICIAN_AUDIENCE_DEFAULT,
     offlineAfterMs: heartbeatIntervalMs * 3,
     openTimeoutMs: 10_000,
+    sessionIdleTimeoutMs: 30 * 60_000,
     helloTimeoutMs: 10_000,
     lastSeenFlushMs: 5_000,
     maxMessageBytes: 4 << 20,

@@ -35,6 +35,7 @@ export class ChannelRelay {
     const row = await this.sessions.status(tech, params.sessionId);
     const session = this.sessions.activeSession(row.id);
     if (!session) throw new ConnectError(`session ${row.id} is ${row.state}, not active: open a tunnel first`, Code.FailedPrecondition);
+    session.lastActivityAt = Date.now();
     const channels = this.bySession.get(session.id) ?? new Map<number, RelayedChannel>();
     if (channels.size >= MAX_CHANNELS_PER_SESSION) throw new ConnectError(`session ${session.id} already has ${channels.size} channels open`, Code.ResourceExhausted);
     const channelId = this.nextChannelId.get(session.id) ?? 1;
@@ -53,7 +54,10 @@ export class ChannelRelay {
    */
   checkSession(channel: RelayedChannel, tech: Technician): boolean {
     const session = this.sessions.activeSession(channel.session.id);
-    if (session === channel.session && (session.technician === tech.subject || tech.role === "admin")) return true;
+    if (session === channel.session && (session.technician === tech.subject || tech.role === "admin")) {
+      session.lastActivityAt = Date.now();
+      return true;
+    }
     channel.end(Code.FailedPrecondition, `session ${channel.session.id} is no longer active`, true);
     return false;
   }
@@ -62,6 +66,7 @@ export class ChannelRelay {
   fromAgent(conn: AgentConnection, frame: TunnelFrame): void {
     const channel = this.bySession.get(frame.sessionId)?.get(frame.channelId);
     if (channel && channel.session.conn === conn) {
+      channel.session.lastActivityAt = Date.now();
       channel.fromAgent(frame);
       return;
     }

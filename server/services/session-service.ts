@@ -21,9 +21,12 @@ export interface SessionServiceOptions {
   openTimeoutMs?: number;
   /** First delay before retrying a cleanup the database refused. Defaults to 1 s, doubling to 30 s. */
   cleanupRetryMs?: number;
+  /** An active session with no channel traffic for this long is closed as `idle_timeout`. Defaults to 30 min. */
+  idleTimeoutMs?: number;
 }
 
 export const OPEN_TIMEOUT_MS = 10_000;
+export const SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
 const CLEANUP_RETRY_MS = 1_000;
 const CLEANUP_RETRY_MAX_MS = 30_000;
 
@@ -39,6 +42,8 @@ export interface ActiveSession {
   agentId: string;
   technician: string;
   conn: AgentConnection;
+  /** Last channel traffic either way; the idle sweep closes sessions silent for too long. */
+  lastActivityAt: number;
 }
 
 export interface SessionServiceDeps {
@@ -61,6 +66,7 @@ export class SessionService {
   private readonly pendingOpens = new Map<string, (outcome: OpenOutcome) => void>();
   private readonly openTimeoutMs: number;
   private readonly cleanupRetryMs: number;
+  readonly idleTimeoutMs: number;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly active = new Map<string, ActiveSession>();
   private readonly endedListeners: Array<(sessionId: string, message: string) => void> = [];
@@ -71,6 +77,7 @@ export class SessionService {
   ) {
     this.openTimeoutMs = opts.openTimeoutMs ?? OPEN_TIMEOUT_MS;
     this.cleanupRetryMs = opts.cleanupRetryMs ?? CLEANUP_RETRY_MS;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? SESSION_IDLE_TIMEOUT_MS;
   }
 
   async open(tech: Technician, agentId: string, signal: AbortSignal): Promise<SessionRow> {
@@ -115,7 +122,7 @@ export class SessionService {
     if (outcome.type === "ready") {
       const readyAt = Date.now();
       if (await sessions.markActive(session.id, readyAt)) {
-        if (conn.sessions.has(session.id)) this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn });
+        if (conn.sessions.has(session.id)) this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn, lastActivityAt: readyAt });
         return { ...session, state: "active", ready_at: readyAt };
       }
       // Closed while we waited (agent gone, or a close raced us): report what happened.
@@ -150,6 +157,16 @@ export class SessionService {
   /** The session if it is active on a live stream right now. */
   activeSession(sessionId: string): ActiveSession | undefined {
     return this.active.get(sessionId);
+  }
+
+  /** Closes every active session silent for longer than the idle timeout, telling its agent. */
+  async closeIdle(now: number): Promise<void> {
+    const idle = [...this.active.values()].filter((s) => now - s.lastActivityAt > this.idleTimeoutMs);
+    for (const s of idle) {
+      s.conn.sessions.delete(s.id);
+      s.conn.send({ case: "closeTunnel", value: { sessionId: s.id, reason: closeReasonEnum("idle_timeout") } });
+      await this.closeWithRetry([s.id], "idle_timeout", `no tunnel traffic for ${Math.round((now - s.lastActivityAt) / 1000)} s`, s.agentId);
+    }
   }
 
   /** Called as each session stops being active, before its row is written. */
