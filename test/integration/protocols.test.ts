@@ -1,4 +1,6 @@
 import { execFile, execFileSync } from "node:child_process";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,23 +74,34 @@ describe.each(DIALECTS)("one port, every protocol, on %s", (dialect) => {
   });
 });
 
-describe("technician tokens checked against a JWKS", () => {
+describe.each(["file", "url"] as const)("technician tokens checked against a JWKS %s", (source) => {
   let db: TestDatabase;
   let ts: TestServer;
   let dir: string;
+  let keyServer: http.Server | undefined;
   let privateKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "rmm-jwks-"));
     const pair = await generateKeyPair("ES256");
     privateKey = pair.privateKey;
-    writeFileSync(join(dir, "jwks.json"), JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" }] }));
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" }] });
+    let location = join(dir, "jwks.json");
+    writeFileSync(location, jwks);
+    if (source === "url") {
+      // An identity provider's key endpoint, played by a local HTTP server.
+      keyServer = http.createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(jwks));
+      await new Promise<void>((r) => keyServer!.listen(0, "127.0.0.1", r));
+      location = `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/.well-known/jwks.json`;
+    }
     db = await createTestDatabase("sqlite");
-    ts = await startTestServer(db.url, { jwks: join(dir, "jwks.json") });
+    ts = await startTestServer(db.url, { jwks: location });
   });
   afterAll(async () => {
     await ts.dispose();
     await db.drop();
+    keyServer?.closeAllConnections();
+    await new Promise<void>((r) => (keyServer ? keyServer.close(() => r()) : r()));
     rmSync(dir, { recursive: true, force: true });
   });
 
