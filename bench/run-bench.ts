@@ -1,0 +1,111 @@
+/**
+ * The benchmark suite: `npm run bench` (a few minutes) or `npm run bench -- --full`.
+ * Every figure is printed beside a bare baseline measured in this same run,
+ * as a ratio, because absolute figures on a shared machine drift. Writes
+ * bench/results/latest.json.
+ *
+ *   --full             1k/5k/10k agents, 512 MiB throughput, more samples
+ *   --only a,b         run some of: fleet, cycles, echo
+ *   --stores a,b       sqlite, mysql (default both where a store is involved)
+ */
+import { parseArgs } from "node:util";
+import { holdIdleStreams, measureEchoRtt, measureThroughput } from "./baselines/baseline-client.js";
+import { startBaseline } from "./baselines/spawn-baseline.js";
+import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-result.js";
+import { idleFleet } from "./scenarios/idle-fleet.js";
+import { tunnelCycles } from "./scenarios/tunnel-cycles.js";
+import { tunnelEcho } from "./scenarios/tunnel-echo.js";
+import type { Dialect } from "../test/support/test-databases.js";
+
+const { values } = parseArgs({
+  options: { full: { type: "boolean", default: false }, only: { type: "string" }, stores: { type: "string", default: "sqlite,mysql" } },
+});
+const full = values.full;
+const only = new Set((values.only ?? "fleet,cycles,echo").split(","));
+const stores = values.stores.split(",") as Dialect[];
+const plan = {
+  fleetSizes: full ? [1_000, 5_000, 10_000] : [1_000],
+  cycles: full ? 1_000 : 200,
+  roundTrips: full ? 5_000 : 2_000,
+  totalBytes: (full ? 512 : 128) * 1024 * 1024,
+};
+const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);
+const KiB = 1024;
+const entries: BenchEntry[] = [];
+
+if (only.has("fleet")) {
+  for (const size of plan.fleetSizes) {
+    progress(`bare baselines: ${size} idle streams`);
+    const bare: Record<"connect" | "grpcjs", { establishMs: number; bytesPerStream: number }> = { connect: { establishMs: 0, bytesPerStream: 0 }, grpcjs: { establishMs: 0, bytesPerStream: 0 } };
+    for (const kind of ["connect", "grpcjs"] as const) {
+      const server = await startBaseline(kind);
+      try {
+        const before = await server.memoryAfterGc();
+        const held = await holdIdleStreams(kind, server.port, size);
+        const after = await server.memoryAfterGc();
+        bare[kind] = { establishMs: held.establishMs, bytesPerStream: (after.rss - before.rss) / size };
+        await held.close();
+      } finally {
+        await server.stop();
+      }
+    }
+    const storm = size === plan.fleetSizes.at(-1);
+    for (const store of stores) {
+      progress(`${store}: ${size} idle agents${storm ? ", then a reconnect storm" : ""}`);
+      const r = await idleFleet(store, size, { storm, progress });
+      entries.push(
+        entry(`server RSS per idle agent, ${size} agents (${store}) vs bare connect-node`, r.rssPerAgentBytes / KiB, "KiB", bare.connect.bytesPerStream / KiB, { kind: "ratio-max", limit: 1.2 }),
+        entry(`server RSS per idle agent, ${size} agents (${store}) vs bare grpc-js`, r.rssPerAgentBytes / KiB, "KiB", bare.grpcjs.bytesPerStream / KiB),
+        entry(`server heap per idle agent, ${size} agents (${store})`, r.heapPerAgentBytes / KiB, "KiB", null),
+        entry(`${size} agents online from cold start (${store}) vs bare connect-node establish`, r.onlineMs / 1000, "s", bare.connect.establishMs / 1000),
+      );
+      if (r.reconnectMs !== undefined) {
+        entries.push(
+          entry(`${size} agents online after a server kill and restart (${store}) vs bare establish`, r.reconnectMs / 1000, "s", bare.connect.establishMs / 1000, { kind: "ratio-max", limit: 2 }),
+          entry(`agents not back after the restart (${store})`, r.reconnectFailed ?? 0, "agents", null, { kind: "value-max", limit: 0 }),
+          entry(`peak server CPU during the reconnect storm (${store})`, r.reconnectPeakCpu ?? 0, "cores", null),
+        );
+      }
+    }
+  }
+}
+
+if (only.has("cycles")) {
+  for (const store of stores) {
+    progress(`${store}: ${plan.cycles} OpenTunnel -> ready -> CloseTunnel cycles`);
+    const r = await tunnelCycles(store, plan.cycles);
+    entries.push(
+      entry(`OpenTunnel to ready p50 (${store})`, r.openP50Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 3 } : undefined),
+      entry(`OpenTunnel to ready p99 (${store})`, r.openP99Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 15 } : undefined),
+      entry(`open/close cycles per second (${store})`, r.cyclesPerSecond, "cycles/s", null),
+    );
+  }
+}
+
+if (only.has("echo")) {
+  progress("bare baselines: 1-hop echo round trip and throughput");
+  const bare: Record<"connect" | "grpcjs" | "tcp", { p50Us: number; mbPerSec: number }> = { connect: { p50Us: 0, mbPerSec: 0 }, grpcjs: { p50Us: 0, mbPerSec: 0 }, tcp: { p50Us: 0, mbPerSec: 0 } };
+  for (const kind of ["connect", "grpcjs", "tcp"] as const) {
+    const server = await startBaseline(kind);
+    try {
+      const rtt = await measureEchoRtt(kind, server.port, { samples: plan.roundTrips, payloadBytes: 64 });
+      const tput = await measureThroughput(kind, server.port, { totalBytes: plan.totalBytes, chunkBytes: 64 * KiB });
+      bare[kind] = { p50Us: rtt.p50Us, mbPerSec: tput.mbPerSec };
+    } finally {
+      await server.stop();
+    }
+  }
+  progress(`tunnel: ${plan.roundTrips} round trips, ${plan.totalBytes / KiB / KiB} MiB through an echo channel`);
+  const r = await tunnelEcho({ roundTrips: plan.roundTrips, totalBytes: plan.totalBytes });
+  entries.push(
+    entry("echo round trip p50 through the tunnel (2 hops) vs bare connect-node 1 hop", r.p50Us, "us", bare.connect.p50Us, { kind: "ratio-max", limit: 2.5 }),
+    entry("echo round trip p99 through the tunnel", r.p99Us, "us", null),
+    entry("tunnel throughput, 64 KiB chunks, vs bare connect-node 1 hop", r.mbPerSec, "MB/s", bare.connect.mbPerSec, { kind: "ratio-min", limit: 0.5 }),
+    entry("tunnel throughput vs bare grpc-js 1 hop", r.mbPerSec, "MB/s", bare.grpcjs.mbPerSec),
+    entry("tunnel throughput vs raw TCP loopback", r.mbPerSec, "MB/s", bare.tcp.mbPerSec),
+  );
+}
+
+process.stdout.write(markdownTable(entries) + "\n");
+writeResults("bench/results/latest.json", entries);
+progress("wrote bench/results/latest.json");
