@@ -2,8 +2,9 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { AsyncQueue } from "../common/async-queue.js";
 import { DEFAULT_WINDOW_BYTES, ReceiveWindow, SendWindow } from "../common/credit-window.js";
-import type { ChannelType } from "../gen/rmm/v1/frame_pb.js";
-import { OpenChannelRequestSchema, type OpenChannelRequest, type TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import type { ExitStatus } from "../gen/rmm/v1/exec_pb.js";
+import type { ChannelData, ChannelInfo, ChannelType } from "../gen/rmm/v1/frame_pb.js";
+import { OpenChannelRequestSchema, type ChannelOpenParams, type OpenChannelRequest, type TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 
 /** Largest data message a channel client sends. Defaults to 64 KiB: big enough for throughput, far under message limits. */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -12,12 +13,18 @@ export interface ChannelEnd {
   /** gRPC status code; 0 for a clean close. */
   code: number;
   message: string;
+  /** Exec and terminal channels: how the process ended. */
+  exit?: ExitStatus;
 }
 
 export interface OpenChannelOptions {
   sessionId: string;
   type: ChannelType;
   parameters?: Record<string, string>;
+  /** Exec and terminal channels: what to run. */
+  params?: ChannelOpenParams["params"];
+  /** Structured messages from the agent (for example exec_started), in order with the data. */
+  onInfo?: (info: ChannelInfo) => void;
   /** Receive window: bytes the agent may send before we consume them. Defaults to 256 KiB. */
   windowBytes?: number;
   signal?: AbortSignal;
@@ -38,7 +45,7 @@ export class ChannelClient {
 
   private constructor(
     private readonly requests: AsyncQueue<OpenChannelRequest>,
-    private readonly incoming: AsyncQueue<Uint8Array>,
+    private readonly incoming: AsyncQueue<ChannelData>,
     private readonly receiveWindow: ReceiveWindow,
     channelId: number,
     sendWindow: SendWindow,
@@ -53,12 +60,12 @@ export class ChannelClient {
   /** Opens the channel and resolves once the agent has accepted it. */
   static async open(client: Client<typeof TunnelService>, opts: OpenChannelOptions): Promise<ChannelClient> {
     const requests = new AsyncQueue<OpenChannelRequest>();
-    const incoming = new AsyncQueue<Uint8Array>();
+    const incoming = new AsyncQueue<ChannelData>();
     const windowBytes = opts.windowBytes ?? DEFAULT_WINDOW_BYTES;
     const receiveWindow = new ReceiveWindow(windowBytes);
     const sendWindow = new SendWindow(0);
     const push = (kind: RequestKind) => requests.push(create(OpenChannelRequestSchema, { kind }));
-    push({ case: "open", value: { sessionId: opts.sessionId, type: opts.type, parameters: opts.parameters ?? {}, initialCredit: windowBytes } });
+    push({ case: "open", value: { sessionId: opts.sessionId, type: opts.type, parameters: opts.parameters ?? {}, initialCredit: windowBytes, params: opts.params ?? { case: undefined } } });
 
     const responses = client.openChannel(requests, opts.signal ? { signal: opts.signal } : {})[Symbol.asyncIterator]();
     const first = await responses.next();
@@ -73,11 +80,15 @@ export class ChannelClient {
           const kind = next.value.kind;
           if (kind.case === "data") {
             receiveWindow.received(kind.value.data.length);
-            incoming.push(kind.value.data);
+            incoming.push(kind.value);
           } else if (kind.case === "credit") {
             sendWindow.grant(kind.value.bytes);
+          } else if (kind.case === "eof") {
+            incoming.end();
+          } else if (kind.case === "info") {
+            opts.onInfo?.(kind.value);
           } else if (kind.case === "close") {
-            return { code: kind.value.code, message: kind.value.message };
+            return { code: kind.value.code, message: kind.value.message, ...(kind.value.exit && { exit: kind.value.exit }) };
           }
         }
         return { code: 0, message: "" };
@@ -104,12 +115,27 @@ export class ChannelClient {
     }
   }
 
-  /** Data from the agent; consuming it returns credit. Ends when the channel does. */
+  /** Data from the agent; consuming it returns credit. Ends when the agent sends eof or the channel ends. */
   async *data(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of this.chunks()) yield chunk.data;
+  }
+
+  /** Like data(), with each chunk's output stream (stdout or stderr on exec channels). */
+  async *chunks(): AsyncGenerator<ChannelData> {
     for await (const chunk of this.incoming) {
       yield chunk;
-      this.consumed(chunk.length);
+      this.consumed(chunk.data.length);
     }
+  }
+
+  /** No more data from us (an exec's stdin is closed); the agent's data keeps coming. */
+  endInput(): void {
+    this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "eof", value: {} } }));
+  }
+
+  /** Terminal channels: the local window changed size. */
+  resize(columns: number, rows: number): void {
+    this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "resize", value: { columns, rows } } }));
   }
 
   /** Closes our side; `ended` resolves when the call finishes. */

@@ -1,8 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { CreditOverrunError, ReceiveWindow, SendWindow } from "../../common/credit-window.js";
 import type { Logger } from "../../common/logger.js";
-import { ChannelType, type TunnelFrame, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
+import { ChannelType, type ChannelOpen, type TunnelFrame, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
 import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
 
 export type FrameInit = MessageInitShape<typeof TunnelFrameSchema>;
@@ -39,7 +39,7 @@ export class ChannelMux {
 
   handle(frame: TunnelFrame): void {
     const { channelId, payload } = frame;
-    if (payload.case === "open") return this.open(channelId, frame.sequence, payload.value.type, payload.value.parameters, payload.value.initialCredit);
+    if (payload.case === "open") return this.open(channelId, frame.sequence, payload.value);
     const state = this.channels.get(channelId);
     if (!state) {
       if (payload.case !== "close") this.refuse(channelId, Code.NotFound, `no channel ${channelId} in session ${this.sessionId}`);
@@ -71,6 +71,15 @@ export class ChannelMux {
         this.channels.delete(channelId);
         state.handler.onClose(payload.value.code, payload.value.message);
         return;
+      case "eof":
+        if (!state.handler.onEof) return this.fault(channelId, Code.InvalidArgument, `channel ${channelId} does not take eof`);
+        return state.handler.onEof();
+      case "resize":
+        if (!state.handler.onResize) return this.fault(channelId, Code.InvalidArgument, `channel ${channelId} is not a terminal: it cannot be resized`);
+        return state.handler.onResize(payload.value);
+      case "info":
+        if (!state.handler.onInfo) return this.fault(channelId, Code.InvalidArgument, `channel ${channelId} does not take ${payload.value.kind.case ?? "empty"} info`);
+        return state.handler.onInfo(payload.value);
       case undefined:
         return this.fault(channelId, Code.InvalidArgument, `empty frame on channel ${channelId}`);
     }
@@ -84,7 +93,8 @@ export class ChannelMux {
     }
   }
 
-  private open(channelId: number, sequence: bigint, type: ChannelType, parameters: Record<string, string>, initialCredit: number): void {
+  private open(channelId: number, sequence: bigint, open: ChannelOpen): void {
+    const { type, initialCredit } = open;
     if (this.channels.has(channelId)) return this.fault(channelId, Code.AlreadyExists, `channel ${channelId} is already open`);
     if (sequence !== 1n) return this.refuse(channelId, Code.InvalidArgument, `open of channel ${channelId} must have sequence 1, got ${sequence}`);
     const factory = this.factories.get(type);
@@ -95,20 +105,29 @@ export class ChannelMux {
       channelId,
       sendWindow: new SendWindow(initialCredit),
       receiveWindow,
-      sendData: (data) => this.emit(state, channelId, { case: "data", value: { data } }),
+      sendData: (data, stream) => this.emitIfOpen(state, channelId, { case: "data", value: { data, ...(stream !== undefined && { stream }) } }),
+      sendInfo: (info) => this.emitIfOpen(state, channelId, { case: "info", value: info }),
+      sendEof: () => this.emitIfOpen(state, channelId, { case: "eof", value: {} }),
       consumed: (bytes) => {
         const grant = receiveWindow.processed(bytes);
         if (grant > 0 && this.channels.get(channelId) === state) this.emit(state, channelId, { case: "credit", value: { bytes: grant } });
       },
-      close: (code, message) => {
+      close: (code, message, exit) => {
         if (this.channels.get(channelId) !== state) return;
         this.channels.delete(channelId);
-        this.emit(state, channelId, { case: "close", value: { code, message } });
+        this.emit(state, channelId, { case: "close", value: { code, message, ...(exit && { exit }) } });
       },
     };
     state.io = io;
     this.channels.set(channelId, state);
-    state.handler = factory(io, parameters);
+    try {
+      // Factories must not send before returning: the credit below is what tells the peer the channel exists.
+      state.handler = factory(io, open);
+    } catch (err) {
+      this.channels.delete(channelId);
+      if (!(err instanceof ConnectError)) throw err;
+      return this.refuse(channelId, err.code, err.rawMessage);
+    }
     // Accepting the channel is granting the opener its first window.
     this.emit(state, channelId, { case: "credit", value: { bytes: receiveWindow.windowBytes } });
   }
@@ -127,6 +146,11 @@ export class ChannelMux {
   private refuse(channelId: number, code: Code, message: string): void {
     this.log.warn({ sessionId: this.sessionId, channelId, code: Code[code] }, message);
     this.send({ sessionId: this.sessionId, channelId, sequence: 1n, payload: { case: "close", value: { code, message } } });
+  }
+
+  /** Handlers may finish asynchronously (a process exiting): once the channel is gone, what they send is dropped. */
+  private emitIfOpen(state: ChannelState, channelId: number, payload: Payload): void {
+    if (this.channels.get(channelId) === state) this.emit(state, channelId, payload);
   }
 
   private emit(state: ChannelState, channelId: number, payload: Payload): void {

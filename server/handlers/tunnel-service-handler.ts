@@ -7,7 +7,7 @@ import type { SessionService } from "../services/session-service.js";
 import { agentMessage, sessionMessage } from "./proto-convert.js";
 import { technicianOf } from "./technician-of.js";
 
-export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay }): ServiceImpl<typeof TunnelService> {
+export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay }): Partial<ServiceImpl<typeof TunnelService>> {
   const { sessions, directory, relay } = deps;
   return {
     async listAgents(req, ctx) {
@@ -25,5 +25,6 @@ export function tunnelServiceHandler(deps: { sessions: SessionService; directory
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };
     },
     openChannel: (requests, ctx) => serveChannel(relay, requests, ctx),
+    // Exec lands in exec-handler.ts, the file RPCs in file-transfer-handler.ts; this becomes a full ServiceImpl again once both are in.
   };
 }

@@ -2,10 +2,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES } from "../../common/credit-window.js";
 import type { Logger } from "../../common/logger.js";
 import { ChannelType, type TunnelFrame } from "../../gen/rmm/v1/frame_pb.js";
-import type { ChannelOpenParams } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { Technician } from "../auth/claims.js";
 import type { AgentConnection } from "./agent-connection.js";
-import { RelayedChannel } from "./relayed-channel.js";
+import { RelayedChannel, type ChannelRequest } from "./relayed-channel.js";
 import type { SessionService } from "./session-service.js";
 
 /** Channels one session may hold at once. Defaults to 256: plenty for a person, a cap for a runaway script. */
@@ -26,7 +25,7 @@ export class ChannelRelay {
   }
 
   /** Opens a channel for a technician on a session they own that is active now. */
-  async open(tech: Technician, params: ChannelOpenParams): Promise<RelayedChannel> {
+  async open(tech: Technician, params: ChannelRequest): Promise<RelayedChannel> {
     if (params.type === ChannelType.UNSPECIFIED || ChannelType[params.type] === undefined) {
       throw new ConnectError(`channel type ${params.type} is not one of ${Object.keys(ChannelType).filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED").join(", ")}`, Code.InvalidArgument);
     }
@@ -44,7 +43,7 @@ export class ChannelRelay {
     const channel = new RelayedChannel(session, channelId, initialCredit, (c) => this.remove(c));
     channels.set(channelId, channel);
     this.bySession.set(session.id, channels);
-    channel.open(params.type, params.parameters, initialCredit);
+    channel.open(params, initialCredit);
     return channel;
   }
 

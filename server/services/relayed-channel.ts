@@ -2,7 +2,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { AsyncQueue } from "../../common/async-queue.js";
 import { SendWindow } from "../../common/credit-window.js";
-import type { ChannelType, TunnelFrame, TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
+import type { ChannelInfo, ChannelOpen, ChannelType, TunnelFrame, TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
 import { OpenChannelResponseSchema, type OpenChannelRequest, type OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ActiveSession } from "./session-service.js";
 
@@ -10,6 +10,16 @@ type FramePayload = NonNullable<MessageInitShape<typeof TunnelFrameSchema>["payl
 
 /** A channel close with this code is a clean end (gRPC's OK, which connect's Code enum leaves out). */
 export const CHANNEL_OK = 0;
+
+/** What a channel is opened for: the technician's OpenChannel, or a server-side RPC (Exec, the file RPCs). */
+export interface ChannelRequest {
+  sessionId: string;
+  type: ChannelType;
+  parameters?: Record<string, string>;
+  /** Bytes the agent may send before more credit; 0: the default window. */
+  initialCredit: number;
+  params: ChannelOpen["params"];
+}
 
 /** Why and how a relayed channel ended. */
 export interface ChannelEnd {
@@ -50,8 +60,16 @@ export class RelayedChannel {
   }
 
   /** Sends the open frame; the agent accepts with credit or refuses with close. */
-  open(type: ChannelType, parameters: Record<string, string>, initialCredit: number): void {
-    this.toAgent({ case: "open", value: { type, parameters, initialCredit } });
+  open(request: ChannelRequest, initialCredit: number): void {
+    this.toAgent({ case: "open", value: { type: request.type, parameters: request.parameters ?? {}, initialCredit, params: request.params } });
+  }
+
+  /**
+   * A structured message to the agent from a server-side caller (the file RPCs send the upload digest this way).
+   * Technicians' OpenChannel calls cannot send info: what they may send is data, under credit.
+   */
+  sendInfo(info: ChannelInfo): void {
+    if (!this.ended) this.toAgent({ case: "info", value: info });
   }
 
   fromTechnician(req: OpenChannelRequest): void {
@@ -70,6 +88,10 @@ export class RelayedChannel {
       case "close":
         this.toAgent({ case: "close", value: req.kind.value });
         return this.finish({ code: req.kind.value.code, message: req.kind.value.message || "closed by technician" });
+      case "eof":
+        return this.toAgent({ case: "eof", value: req.kind.value });
+      case "resize":
+        return this.toAgent({ case: "resize", value: req.kind.value });
       case "open":
         return this.fail(Code.InvalidArgument, "open sent twice on one channel call");
       case undefined:
@@ -103,6 +125,12 @@ export class RelayedChannel {
       case "close":
         this.toTechnician.push(response({ case: "close", value: p.value }));
         return this.finish({ code: p.value.code, message: p.value.message });
+      case "eof":
+      case "info":
+        this.toTechnician.push(response(p));
+        return;
+      case "resize":
+        return this.fail(Code.InvalidArgument, "agent sent resize: only technicians resize terminals");
       case "open":
       case undefined:
         return this.fail(Code.InvalidArgument, `agent sent ${p.case ?? "an empty frame"} on an open channel`);

@@ -4,13 +4,17 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ExecParams, ExecStarted, ExitStatus, OutputStream, TerminalParams, WindowSize } from "./exec_pb.js";
+import { file_rmm_v1_exec } from "./exec_pb.js";
+import type { DownloadStart, FileEntries, FileInfo, FileOperation, TransferDigest, UploadOffset } from "./file_pb.js";
+import { file_rmm_v1_file } from "./file_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file rmm/v1/frame.proto.
  */
 export const file_rmm_v1_frame: GenFile = /*@__PURE__*/
-  fileDesc("ChJybW0vdjEvZnJhbWUucHJvdG8SBnJtbS52MSLsAQoLVHVubmVsRnJhbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpjaGFubmVsX2lkGAIgASgNEhAKCHNlcXVlbmNlGAMgASgEEiMKBG9wZW4YBCABKAsyEy5ybW0udjEuQ2hhbm5lbE9wZW5IABIjCgRkYXRhGAUgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAYgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgHIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIAEIJCgdwYXlsb2FkIrQBCgtDaGFubmVsT3BlbhIhCgR0eXBlGAEgASgOMhMucm1tLnYxLkNoYW5uZWxUeXBlEjcKCnBhcmFtZXRlcnMYAiADKAsyIy5ybW0udjEuQ2hhbm5lbE9wZW4uUGFyYW1ldGVyc0VudHJ5EhYKDmluaXRpYWxfY3JlZGl0GAMgASgNGjEKD1BhcmFtZXRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhsKC0NoYW5uZWxEYXRhEgwKBGRhdGEYASABKAwiHgoNQ2hhbm5lbENyZWRpdBINCgVieXRlcxgBIAEoDSItCgxDaGFubmVsQ2xvc2USDAoEY29kZRgBIAEoDRIPCgdtZXNzYWdlGAIgASgJKqUBCgtDaGFubmVsVHlwZRIcChhDSEFOTkVMX1RZUEVfVU5TUEVDSUZJRUQQABIZChVDSEFOTkVMX1RZUEVfVEVSTUlOQUwQARIVChFDSEFOTkVMX1RZUEVfRVhFQxACEhUKEUNIQU5ORUxfVFlQRV9GSUxFEAMSGAoUQ0hBTk5FTF9UWVBFX1NFUlZJQ0UQBBIVChFDSEFOTkVMX1RZUEVfRUNITxAFYgZwcm90bzM");
+  fileDesc("ChJybW0vdjEvZnJhbWUucHJvdG8SBnJtbS52MSLaAgoLVHVubmVsRnJhbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpjaGFubmVsX2lkGAIgASgNEhAKCHNlcXVlbmNlGAMgASgEEiMKBG9wZW4YBCABKAsyEy5ybW0udjEuQ2hhbm5lbE9wZW5IABIjCgRkYXRhGAUgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAYgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgHIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIkCgZyZXNpemUYCCABKAsyEi5ybW0udjEuV2luZG93U2l6ZUgAEiEKA2VvZhgJIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASIwoEaW5mbxgKIAEoCzITLnJtbS52MS5DaGFubmVsSW5mb0gAQgkKB3BheWxvYWQitQIKC0NoYW5uZWxPcGVuEiEKBHR5cGUYASABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSNwoKcGFyYW1ldGVycxgCIAMoCzIjLnJtbS52MS5DaGFubmVsT3Blbi5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYAyABKA0SIgoEZXhlYxgEIAEoCzISLnJtbS52MS5FeGVjUGFyYW1zSAASKgoIdGVybWluYWwYBSABKAsyFi5ybW0udjEuVGVybWluYWxQYXJhbXNIABIlCgRmaWxlGAYgASgLMhUucm1tLnYxLkZpbGVPcGVyYXRpb25IABoxCg9QYXJhbWV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZwYXJhbXMiQQoLQ2hhbm5lbERhdGESDAoEZGF0YRgBIAEoDBIkCgZzdHJlYW0YAiABKA4yFC5ybW0udjEuT3V0cHV0U3RyZWFtIh4KDUNoYW5uZWxDcmVkaXQSDQoFYnl0ZXMYASABKA0iTwoMQ2hhbm5lbENsb3NlEgwKBGNvZGUYASABKA0SDwoHbWVzc2FnZRgCIAEoCRIgCgRleGl0GAMgASgLMhIucm1tLnYxLkV4aXRTdGF0dXMiDAoKQ2hhbm5lbEVvZiKgAgoLQ2hhbm5lbEluZm8SKwoMZXhlY19zdGFydGVkGAEgASgLMhMucm1tLnYxLkV4ZWNTdGFydGVkSAASJQoJZmlsZV9pbmZvGAIgASgLMhAucm1tLnYxLkZpbGVJbmZvSAASKwoMZmlsZV9lbnRyaWVzGAMgASgLMhMucm1tLnYxLkZpbGVFbnRyaWVzSAASLQoNdXBsb2FkX29mZnNldBgEIAEoCzIULnJtbS52MS5VcGxvYWRPZmZzZXRIABIvCg5kb3dubG9hZF9zdGFydBgFIAEoCzIVLnJtbS52MS5Eb3dubG9hZFN0YXJ0SAASKAoGZGlnZXN0GAYgASgLMhYucm1tLnYxLlRyYW5zZmVyRGlnZXN0SABCBgoEa2luZCqlAQoLQ2hhbm5lbFR5cGUSHAoYQ0hBTk5FTF9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVQ0hBTk5FTF9UWVBFX1RFUk1JTkFMEAESFQoRQ0hBTk5FTF9UWVBFX0VYRUMQAhIVChFDSEFOTkVMX1RZUEVfRklMRRADEhgKFENIQU5ORUxfVFlQRV9TRVJWSUNFEAQSFQoRQ0hBTk5FTF9UWVBFX0VDSE8QBWIGcHJvdG8z", [file_rmm_v1_exec, file_rmm_v1_file]);
 
 /**
  * One frame of tunnel traffic. The same envelope travels agent <-> server and
@@ -68,6 +72,32 @@ export type TunnelFrame = Message<"rmm.v1.TunnelFrame"> & {
      */
     value: ChannelClose;
     case: "close";
+  } | {
+    /**
+     * Terminal channels: the technician's window changed size.
+     *
+     * @generated from field: rmm.v1.WindowSize resize = 8;
+     */
+    value: WindowSize;
+    case: "resize";
+  } | {
+    /**
+     * The sender will send no more data (an exec's stdin is closed); the
+     * channel stays open for the other direction.
+     *
+     * @generated from field: rmm.v1.ChannelEof eof = 9;
+     */
+    value: ChannelEof;
+    case: "eof";
+  } | {
+    /**
+     * Structured, type-specific messages (process started, file metadata,
+     * transfer digests). Do not count against credit.
+     *
+     * @generated from field: rmm.v1.ChannelInfo info = 10;
+     */
+    value: ChannelInfo;
+    case: "info";
   } | { case: undefined; value?: undefined };
 };
 
@@ -103,6 +133,32 @@ export type ChannelOpen = Message<"rmm.v1.ChannelOpen"> & {
    * @generated from field: uint32 initial_credit = 3;
    */
   initialCredit: number;
+
+  /**
+   * What the channel does, per type. The server fills these from the
+   * technician's request after checking policy; the agent checks them again.
+   *
+   * @generated from oneof rmm.v1.ChannelOpen.params
+   */
+  params: {
+    /**
+     * @generated from field: rmm.v1.ExecParams exec = 4;
+     */
+    value: ExecParams;
+    case: "exec";
+  } | {
+    /**
+     * @generated from field: rmm.v1.TerminalParams terminal = 5;
+     */
+    value: TerminalParams;
+    case: "terminal";
+  } | {
+    /**
+     * @generated from field: rmm.v1.FileOperation file = 6;
+     */
+    value: FileOperation;
+    case: "file";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -122,6 +178,13 @@ export type ChannelData = Message<"rmm.v1.ChannelData"> & {
    * @generated from field: bytes data = 1;
    */
   data: Uint8Array;
+
+  /**
+   * Exec channels: stdout or stderr.
+   *
+   * @generated from field: rmm.v1.OutputStream stream = 2;
+   */
+  stream: OutputStream;
 };
 
 /**
@@ -170,6 +233,13 @@ export type ChannelClose = Message<"rmm.v1.ChannelClose"> & {
    * @generated from field: string message = 2;
    */
   message: string;
+
+  /**
+   * Exec and terminal channels: how the process ended.
+   *
+   * @generated from field: rmm.v1.ExitStatus exit = 3;
+   */
+  exit?: ExitStatus | undefined;
 };
 
 /**
@@ -178,6 +248,72 @@ export type ChannelClose = Message<"rmm.v1.ChannelClose"> & {
  */
 export const ChannelCloseSchema: GenMessage<ChannelClose> = /*@__PURE__*/
   messageDesc(file_rmm_v1_frame, 4);
+
+/**
+ * @generated from message rmm.v1.ChannelEof
+ */
+export type ChannelEof = Message<"rmm.v1.ChannelEof"> & {
+};
+
+/**
+ * Describes the message rmm.v1.ChannelEof.
+ * Use `create(ChannelEofSchema)` to create a new message.
+ */
+export const ChannelEofSchema: GenMessage<ChannelEof> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_frame, 5);
+
+/**
+ * @generated from message rmm.v1.ChannelInfo
+ */
+export type ChannelInfo = Message<"rmm.v1.ChannelInfo"> & {
+  /**
+   * @generated from oneof rmm.v1.ChannelInfo.kind
+   */
+  kind: {
+    /**
+     * @generated from field: rmm.v1.ExecStarted exec_started = 1;
+     */
+    value: ExecStarted;
+    case: "execStarted";
+  } | {
+    /**
+     * @generated from field: rmm.v1.FileInfo file_info = 2;
+     */
+    value: FileInfo;
+    case: "fileInfo";
+  } | {
+    /**
+     * @generated from field: rmm.v1.FileEntries file_entries = 3;
+     */
+    value: FileEntries;
+    case: "fileEntries";
+  } | {
+    /**
+     * @generated from field: rmm.v1.UploadOffset upload_offset = 4;
+     */
+    value: UploadOffset;
+    case: "uploadOffset";
+  } | {
+    /**
+     * @generated from field: rmm.v1.DownloadStart download_start = 5;
+     */
+    value: DownloadStart;
+    case: "downloadStart";
+  } | {
+    /**
+     * @generated from field: rmm.v1.TransferDigest digest = 6;
+     */
+    value: TransferDigest;
+    case: "digest";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rmm.v1.ChannelInfo.
+ * Use `create(ChannelInfoSchema)` to create a new message.
+ */
+export const ChannelInfoSchema: GenMessage<ChannelInfo> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_frame, 6);
 
 /**
  * The kinds of channel a tunnel can carry. Each tunnel multiplexes any number

@@ -6,7 +6,11 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { ChannelClose, ChannelCredit, ChannelData, ChannelType } from "./frame_pb.js";
+import type { ExecParams, ExecStarted, ExitStatus, OutputStream, TerminalParams, WindowSize } from "./exec_pb.js";
+import { file_rmm_v1_exec } from "./exec_pb.js";
+import type { FileInfo, FileVersion, UploadTarget } from "./file_pb.js";
+import { file_rmm_v1_file } from "./file_pb.js";
+import type { ChannelClose, ChannelCredit, ChannelData, ChannelEof, ChannelInfo, ChannelType } from "./frame_pb.js";
 import { file_rmm_v1_frame } from "./frame_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/tunnel_service.proto.
  */
 export const file_rmm_v1_tunnel_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSKUAgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCCK3AgoNVHVubmVsU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp0ZWNobmljaWFuGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucm1tLnYxLlNlc3Npb25TdGF0ZRIpCgxjbG9zZV9yZWFzb24YBSABKA4yEy5ybW0udjEuQ2xvc2VSZWFzb24SFQoNY2xvc2VfbWVzc2FnZRgGIAEoCRItCglvcGVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RBZ2VudHNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIkwKEkxpc3RBZ2VudHNSZXNwb25zZRIdCgZhZ2VudHMYASADKAsyDS5ybW0udjEuQWdlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKEU9wZW5UdW5uZWxSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjwKEk9wZW5UdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iKAoSQ2xvc2VUdW5uZWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPQoTQ2xvc2VUdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iLAoWR2V0VHVubmVsU3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIkEKF0dldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiK8AQoST3BlbkNoYW5uZWxSZXF1ZXN0EikKBG9wZW4YASABKAsyGS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXNIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIAEIGCgRraW5kItQBChFDaGFubmVsT3BlblBhcmFtcxISCgpzZXNzaW9uX2lkGAEgASgJEiEKBHR5cGUYAiABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSPQoKcGFyYW1ldGVycxgDIAMoCzIpLnJtbS52MS5DaGFubmVsT3BlblBhcmFtcy5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYBCABKA0aMQoPUGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiuwEKE09wZW5DaGFubmVsUmVzcG9uc2USJwoGb3BlbmVkGAEgASgLMhUucm1tLnYxLkNoYW5uZWxPcGVuZWRIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIAEIGCgRraW5kIiMKDUNoYW5uZWxPcGVuZWQSEgoKY2hhbm5lbF9pZBgBIAEoDSp8CgxTZXNzaW9uU3RhdGUSHQoZU0VTU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVEVfT1BFTklORxABEhgKFFNFU1NJT05fU1RBVEVfQUNUSVZFEAISGAoUU0VTU0lPTl9TVEFURV9DTE9TRUQQAyrvAQoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohQ0xPU0VfUkVBU09OX0NMT1NFRF9CWV9URUNITklDSUFOEAESIwofQ0xPU0VfUkVBU09OX0FHRU5UX0RJU0NPTk5FQ1RFRBACEhwKGENMT1NFX1JFQVNPTl9BR0VOVF9FUlJPUhADEhgKFENMT1NFX1JFQVNPTl9USU1FT1VUEAQSHQoZQ0xPU0VfUkVBU09OX0lETEVfVElNRU9VVBAFEh8KG0NMT1NFX1JFQVNPTl9TRVJWRVJfUkVTVEFSVBAGMoEDCg1UdW5uZWxTZXJ2aWNlEkMKCkxpc3RBZ2VudHMSGS5ybW0udjEuTGlzdEFnZW50c1JlcXVlc3QaGi5ybW0udjEuTGlzdEFnZW50c1Jlc3BvbnNlEkMKCk9wZW5UdW5uZWwSGS5ybW0udjEuT3BlblR1bm5lbFJlcXVlc3QaGi5ybW0udjEuT3BlblR1bm5lbFJlc3BvbnNlEkYKC0Nsb3NlVHVubmVsEhoucm1tLnYxLkNsb3NlVHVubmVsUmVxdWVzdBobLnJtbS52MS5DbG9zZVR1bm5lbFJlc3BvbnNlElIKD0dldFR1bm5lbFN0YXR1cxIeLnJtbS52MS5HZXRUdW5uZWxTdGF0dXNSZXF1ZXN0Gh8ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEkoKC09wZW5DaGFubmVsEhoucm1tLnYxLk9wZW5DaGFubmVsUmVxdWVzdBobLnJtbS52MS5PcGVuQ2hhbm5lbFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_rmm_v1_frame]);
+  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSKUAgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCCK3AgoNVHVubmVsU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp0ZWNobmljaWFuGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucm1tLnYxLlNlc3Npb25TdGF0ZRIpCgxjbG9zZV9yZWFzb24YBSABKA4yEy5ybW0udjEuQ2xvc2VSZWFzb24SFQoNY2xvc2VfbWVzc2FnZRgGIAEoCRItCglvcGVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RBZ2VudHNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIkwKEkxpc3RBZ2VudHNSZXNwb25zZRIdCgZhZ2VudHMYASADKAsyDS5ybW0udjEuQWdlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKEU9wZW5UdW5uZWxSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjwKEk9wZW5UdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iKAoSQ2xvc2VUdW5uZWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPQoTQ2xvc2VUdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iLAoWR2V0VHVubmVsU3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIkEKF0dldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiKFAgoST3BlbkNoYW5uZWxSZXF1ZXN0EikKBG9wZW4YASABKAsyGS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXNIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIhCgNlb2YYBSABKAsyEi5ybW0udjEuQ2hhbm5lbEVvZkgAEiQKBnJlc2l6ZRgGIAEoCzISLnJtbS52MS5XaW5kb3dTaXplSABCBgoEa2luZCKuAgoRQ2hhbm5lbE9wZW5QYXJhbXMSEgoKc2Vzc2lvbl9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucm1tLnYxLkNoYW5uZWxUeXBlEj0KCnBhcmFtZXRlcnMYAyADKAsyKS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXMuUGFyYW1ldGVyc0VudHJ5EhYKDmluaXRpYWxfY3JlZGl0GAQgASgNEiIKBGV4ZWMYBSABKAsyEi5ybW0udjEuRXhlY1BhcmFtc0gAEioKCHRlcm1pbmFsGAYgASgLMhYucm1tLnYxLlRlcm1pbmFsUGFyYW1zSAAaMQoPUGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGcGFyYW1zIoMCChNPcGVuQ2hhbm5lbFJlc3BvbnNlEicKBm9wZW5lZBgBIAEoCzIVLnJtbS52MS5DaGFubmVsT3BlbmVkSAASIwoEZGF0YRgCIAEoCzITLnJtbS52MS5DaGFubmVsRGF0YUgAEicKBmNyZWRpdBgDIAEoCzIVLnJtbS52MS5DaGFubmVsQ3JlZGl0SAASJQoFY2xvc2UYBCABKAsyFC5ybW0udjEuQ2hhbm5lbENsb3NlSAASIQoDZW9mGAUgASgLMhIucm1tLnYxLkNoYW5uZWxFb2ZIABIjCgRpbmZvGAYgASgLMhMucm1tLnYxLkNoYW5uZWxJbmZvSABCBgoEa2luZCIjCg1DaGFubmVsT3BlbmVkEhIKCmNoYW5uZWxfaWQYASABKA0iVAoLRXhlY1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgZwYXJhbXMYAiABKAsyEi5ybW0udjEuRXhlY1BhcmFtcxINCgVzdGRpbhgDIAEoDCKIAQoMRXhlY1Jlc3BvbnNlEiYKB3N0YXJ0ZWQYASABKAsyEy5ybW0udjEuRXhlY1N0YXJ0ZWRIABIkCgZvdXRwdXQYAiABKAsyEi5ybW0udjEuRXhlY091dHB1dEgAEiIKBGV4aXQYAyABKAsyEi5ybW0udjEuRXhpdFN0YXR1c0gAQgYKBGtpbmQiQAoKRXhlY091dHB1dBIkCgZzdHJlYW0YASABKA4yFC5ybW0udjEuT3V0cHV0U3RyZWFtEgwKBGRhdGEYAiABKAwiLwoLU3RhdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIi4KDFN0YXRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvIjgKFExpc3REaXJlY3RvcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCSI6ChVMaXN0RGlyZWN0b3J5UmVzcG9uc2USIQoHZW50cmllcxgBIAMoCzIQLnJtbS52MS5GaWxlSW5mbyJQChRQcmVwYXJlVXBsb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEiQKBnRhcmdldBgCIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXQiJwoVUHJlcGFyZVVwbG9hZFJlc3BvbnNlEg4KBm9mZnNldBgBIAEoBCJnCg1VcGxvYWRSZXF1ZXN0EisKBXN0YXJ0GAEgASgLMhoucm1tLnYxLlVwbG9hZFJlcXVlc3RTdGFydEgAEg8KBWNodW5rGAIgASgMSAASEAoGc2hhMjU2GAMgASgMSABCBgoEa2luZCJeChJVcGxvYWRSZXF1ZXN0U3RhcnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIkCgZ0YXJnZXQYAiABKAsyFC5ybW0udjEuVXBsb2FkVGFyZ2V0Eg4KBm9mZnNldBgDIAEoBCJYCg5VcGxvYWRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvEg4KBnNoYTI1NhgCIAEoDBIWCg5ieXRlc19yZWNlaXZlZBgDIAEoBCJoCg9Eb3dubG9hZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg4KBm9mZnNldBgDIAEoBBIjCgZzb3VyY2UYBCABKAsyEy5ybW0udjEuRmlsZVZlcnNpb24ibQoQRG93bmxvYWRSZXNwb25zZRIuCgVzdGFydBgBIAEoCzIdLnJtbS52MS5Eb3dubG9hZFJlc3BvbnNlU3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAEhAKBnNoYTI1NhgDIAEoDEgAQgYKBGtpbmQiRwoVRG93bmxvYWRSZXNwb25zZVN0YXJ0Eh4KBGluZm8YASABKAsyEC5ybW0udjEuRmlsZUluZm8SDgoGb2Zmc2V0GAIgASgEKnwKDFNlc3Npb25TdGF0ZRIdChlTRVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0VTU0lPTl9TVEFURV9PUEVOSU5HEAESGAoUU0VTU0lPTl9TVEFURV9BQ1RJVkUQAhIYChRTRVNTSU9OX1NUQVRFX0NMT1NFRBADKu8BCgtDbG9zZVJlYXNvbhIcChhDTE9TRV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFDTE9TRV9SRUFTT05fQ0xPU0VEX0JZX1RFQ0hOSUNJQU4QARIjCh9DTE9TRV9SRUFTT05fQUdFTlRfRElTQ09OTkVDVEVEEAISHAoYQ0xPU0VfUkVBU09OX0FHRU5UX0VSUk9SEAMSGAoUQ0xPU0VfUkVBU09OX1RJTUVPVVQQBBIdChlDTE9TRV9SRUFTT05fSURMRV9USU1FT1VUEAUSHwobQ0xPU0VfUkVBU09OX1NFUlZFUl9SRVNUQVJUEAYygwYKDVR1bm5lbFNlcnZpY2USQwoKTGlzdEFnZW50cxIZLnJtbS52MS5MaXN0QWdlbnRzUmVxdWVzdBoaLnJtbS52MS5MaXN0QWdlbnRzUmVzcG9uc2USQwoKT3BlblR1bm5lbBIZLnJtbS52MS5PcGVuVHVubmVsUmVxdWVzdBoaLnJtbS52MS5PcGVuVHVubmVsUmVzcG9uc2USRgoLQ2xvc2VUdW5uZWwSGi5ybW0udjEuQ2xvc2VUdW5uZWxSZXF1ZXN0Ghsucm1tLnYxLkNsb3NlVHVubmVsUmVzcG9uc2USUgoPR2V0VHVubmVsU3RhdHVzEh4ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1JlcXVlc3QaHy5ybW0udjEuR2V0VHVubmVsU3RhdHVzUmVzcG9uc2USSgoLT3BlbkNoYW5uZWwSGi5ybW0udjEuT3BlbkNoYW5uZWxSZXF1ZXN0Ghsucm1tLnYxLk9wZW5DaGFubmVsUmVzcG9uc2UoATABEjMKBEV4ZWMSEy5ybW0udjEuRXhlY1JlcXVlc3QaFC5ybW0udjEuRXhlY1Jlc3BvbnNlMAESMQoEU3RhdBITLnJtbS52MS5TdGF0UmVxdWVzdBoULnJtbS52MS5TdGF0UmVzcG9uc2USTgoNTGlzdERpcmVjdG9yeRIcLnJtbS52MS5MaXN0RGlyZWN0b3J5UmVxdWVzdBodLnJtbS52MS5MaXN0RGlyZWN0b3J5UmVzcG9uc2UwARJMCg1QcmVwYXJlVXBsb2FkEhwucm1tLnYxLlByZXBhcmVVcGxvYWRSZXF1ZXN0Gh0ucm1tLnYxLlByZXBhcmVVcGxvYWRSZXNwb25zZRI5CgZVcGxvYWQSFS5ybW0udjEuVXBsb2FkUmVxdWVzdBoWLnJtbS52MS5VcGxvYWRSZXNwb25zZSgBEj8KCERvd25sb2FkEhcucm1tLnYxLkRvd25sb2FkUmVxdWVzdBoYLnJtbS52MS5Eb3dubG9hZFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_frame]);
 
 /**
  * @generated from message rmm.v1.Agent
@@ -339,6 +343,22 @@ export type OpenChannelRequest = Message<"rmm.v1.OpenChannelRequest"> & {
      */
     value: ChannelClose;
     case: "close";
+  } | {
+    /**
+     * No more data from you (an exec's stdin is closed).
+     *
+     * @generated from field: rmm.v1.ChannelEof eof = 5;
+     */
+    value: ChannelEof;
+    case: "eof";
+  } | {
+    /**
+     * Terminal channels: your window changed size.
+     *
+     * @generated from field: rmm.v1.WindowSize resize = 6;
+     */
+    value: WindowSize;
+    case: "resize";
   } | { case: undefined; value?: undefined };
 };
 
@@ -374,6 +394,25 @@ export type ChannelOpenParams = Message<"rmm.v1.ChannelOpenParams"> & {
    * @generated from field: uint32 initial_credit = 4;
    */
   initialCredit: number;
+
+  /**
+   * Required for exec and terminal channels.
+   *
+   * @generated from oneof rmm.v1.ChannelOpenParams.params
+   */
+  params: {
+    /**
+     * @generated from field: rmm.v1.ExecParams exec = 5;
+     */
+    value: ExecParams;
+    case: "exec";
+  } | {
+    /**
+     * @generated from field: rmm.v1.TerminalParams terminal = 6;
+     */
+    value: TerminalParams;
+    case: "terminal";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -418,6 +457,22 @@ export type OpenChannelResponse = Message<"rmm.v1.OpenChannelResponse"> & {
      */
     value: ChannelClose;
     case: "close";
+  } | {
+    /**
+     * The agent will send no more data.
+     *
+     * @generated from field: rmm.v1.ChannelEof eof = 5;
+     */
+    value: ChannelEof;
+    case: "eof";
+  } | {
+    /**
+     * Type-specific messages, for example exec_started.
+     *
+     * @generated from field: rmm.v1.ChannelInfo info = 6;
+     */
+    value: ChannelInfo;
+    case: "info";
   } | { case: undefined; value?: undefined };
 };
 
@@ -444,6 +499,417 @@ export type ChannelOpened = Message<"rmm.v1.ChannelOpened"> & {
  */
 export const ChannelOpenedSchema: GenMessage<ChannelOpened> = /*@__PURE__*/
   messageDesc(file_rmm_v1_tunnel_service, 13);
+
+/**
+ * @generated from message rmm.v1.ExecRequest
+ */
+export type ExecRequest = Message<"rmm.v1.ExecRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: rmm.v1.ExecParams params = 2;
+   */
+  params?: ExecParams | undefined;
+
+  /**
+   * Written to the program's stdin, which is then closed (a script piped to
+   * an interpreter). Empty: stdin is closed at once.
+   *
+   * @generated from field: bytes stdin = 3;
+   */
+  stdin: Uint8Array;
+};
+
+/**
+ * Describes the message rmm.v1.ExecRequest.
+ * Use `create(ExecRequestSchema)` to create a new message.
+ */
+export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 14);
+
+/**
+ * @generated from message rmm.v1.ExecResponse
+ */
+export type ExecResponse = Message<"rmm.v1.ExecResponse"> & {
+  /**
+   * @generated from oneof rmm.v1.ExecResponse.kind
+   */
+  kind: {
+    /**
+     * First message.
+     *
+     * @generated from field: rmm.v1.ExecStarted started = 1;
+     */
+    value: ExecStarted;
+    case: "started";
+  } | {
+    /**
+     * Output in the order the agent read it.
+     *
+     * @generated from field: rmm.v1.ExecOutput output = 2;
+     */
+    value: ExecOutput;
+    case: "output";
+  } | {
+    /**
+     * Last message.
+     *
+     * @generated from field: rmm.v1.ExitStatus exit = 3;
+     */
+    value: ExitStatus;
+    case: "exit";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rmm.v1.ExecResponse.
+ * Use `create(ExecResponseSchema)` to create a new message.
+ */
+export const ExecResponseSchema: GenMessage<ExecResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 15);
+
+/**
+ * @generated from message rmm.v1.ExecOutput
+ */
+export type ExecOutput = Message<"rmm.v1.ExecOutput"> & {
+  /**
+   * @generated from field: rmm.v1.OutputStream stream = 1;
+   */
+  stream: OutputStream;
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message rmm.v1.ExecOutput.
+ * Use `create(ExecOutputSchema)` to create a new message.
+ */
+export const ExecOutputSchema: GenMessage<ExecOutput> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 16);
+
+/**
+ * @generated from message rmm.v1.StatRequest
+ */
+export type StatRequest = Message<"rmm.v1.StatRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Absolute path on the agent.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message rmm.v1.StatRequest.
+ * Use `create(StatRequestSchema)` to create a new message.
+ */
+export const StatRequestSchema: GenMessage<StatRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 17);
+
+/**
+ * @generated from message rmm.v1.StatResponse
+ */
+export type StatResponse = Message<"rmm.v1.StatResponse"> & {
+  /**
+   * @generated from field: rmm.v1.FileInfo info = 1;
+   */
+  info?: FileInfo | undefined;
+};
+
+/**
+ * Describes the message rmm.v1.StatResponse.
+ * Use `create(StatResponseSchema)` to create a new message.
+ */
+export const StatResponseSchema: GenMessage<StatResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 18);
+
+/**
+ * @generated from message rmm.v1.ListDirectoryRequest
+ */
+export type ListDirectoryRequest = Message<"rmm.v1.ListDirectoryRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message rmm.v1.ListDirectoryRequest.
+ * Use `create(ListDirectoryRequestSchema)` to create a new message.
+ */
+export const ListDirectoryRequestSchema: GenMessage<ListDirectoryRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 19);
+
+/**
+ * @generated from message rmm.v1.ListDirectoryResponse
+ */
+export type ListDirectoryResponse = Message<"rmm.v1.ListDirectoryResponse"> & {
+  /**
+   * @generated from field: repeated rmm.v1.FileInfo entries = 1;
+   */
+  entries: FileInfo[];
+};
+
+/**
+ * Describes the message rmm.v1.ListDirectoryResponse.
+ * Use `create(ListDirectoryResponseSchema)` to create a new message.
+ */
+export const ListDirectoryResponseSchema: GenMessage<ListDirectoryResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 20);
+
+/**
+ * @generated from message rmm.v1.PrepareUploadRequest
+ */
+export type PrepareUploadRequest = Message<"rmm.v1.PrepareUploadRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: rmm.v1.UploadTarget target = 2;
+   */
+  target?: UploadTarget | undefined;
+};
+
+/**
+ * Describes the message rmm.v1.PrepareUploadRequest.
+ * Use `create(PrepareUploadRequestSchema)` to create a new message.
+ */
+export const PrepareUploadRequestSchema: GenMessage<PrepareUploadRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 21);
+
+/**
+ * @generated from message rmm.v1.PrepareUploadResponse
+ */
+export type PrepareUploadResponse = Message<"rmm.v1.PrepareUploadResponse"> & {
+  /**
+   * @generated from field: uint64 offset = 1;
+   */
+  offset: bigint;
+};
+
+/**
+ * Describes the message rmm.v1.PrepareUploadResponse.
+ * Use `create(PrepareUploadResponseSchema)` to create a new message.
+ */
+export const PrepareUploadResponseSchema: GenMessage<PrepareUploadResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 22);
+
+/**
+ * @generated from message rmm.v1.UploadRequest
+ */
+export type UploadRequest = Message<"rmm.v1.UploadRequest"> & {
+  /**
+   * @generated from oneof rmm.v1.UploadRequest.kind
+   */
+  kind: {
+    /**
+     * First message, once.
+     *
+     * @generated from field: rmm.v1.UploadRequestStart start = 1;
+     */
+    value: UploadRequestStart;
+    case: "start";
+  } | {
+    /**
+     * File bytes in order from start.offset; tens of KiB each is best.
+     *
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | {
+    /**
+     * Last message: SHA-256 of the whole file from byte 0.
+     *
+     * @generated from field: bytes sha256 = 3;
+     */
+    value: Uint8Array;
+    case: "sha256";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rmm.v1.UploadRequest.
+ * Use `create(UploadRequestSchema)` to create a new message.
+ */
+export const UploadRequestSchema: GenMessage<UploadRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 23);
+
+/**
+ * @generated from message rmm.v1.UploadRequestStart
+ */
+export type UploadRequestStart = Message<"rmm.v1.UploadRequestStart"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: rmm.v1.UploadTarget target = 2;
+   */
+  target?: UploadTarget | undefined;
+
+  /**
+   * From PrepareUpload.
+   *
+   * @generated from field: uint64 offset = 3;
+   */
+  offset: bigint;
+};
+
+/**
+ * Describes the message rmm.v1.UploadRequestStart.
+ * Use `create(UploadRequestStartSchema)` to create a new message.
+ */
+export const UploadRequestStartSchema: GenMessage<UploadRequestStart> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 24);
+
+/**
+ * @generated from message rmm.v1.UploadResponse
+ */
+export type UploadResponse = Message<"rmm.v1.UploadResponse"> & {
+  /**
+   * The file now in place.
+   *
+   * @generated from field: rmm.v1.FileInfo info = 1;
+   */
+  info?: FileInfo | undefined;
+
+  /**
+   * @generated from field: bytes sha256 = 2;
+   */
+  sha256: Uint8Array;
+
+  /**
+   * Bytes this call carried (less than the size when it resumed).
+   *
+   * @generated from field: uint64 bytes_received = 3;
+   */
+  bytesReceived: bigint;
+};
+
+/**
+ * Describes the message rmm.v1.UploadResponse.
+ * Use `create(UploadResponseSchema)` to create a new message.
+ */
+export const UploadResponseSchema: GenMessage<UploadResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 25);
+
+/**
+ * @generated from message rmm.v1.DownloadRequest
+ */
+export type DownloadRequest = Message<"rmm.v1.DownloadRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * Resume from here.
+   *
+   * @generated from field: uint64 offset = 3;
+   */
+  offset: bigint;
+
+  /**
+   * When resuming: the version the first part came from (from the first
+   * attempt's start.info). If the file changed since, the download restarts at 0.
+   *
+   * @generated from field: rmm.v1.FileVersion source = 4;
+   */
+  source?: FileVersion | undefined;
+};
+
+/**
+ * Describes the message rmm.v1.DownloadRequest.
+ * Use `create(DownloadRequestSchema)` to create a new message.
+ */
+export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 26);
+
+/**
+ * @generated from message rmm.v1.DownloadResponse
+ */
+export type DownloadResponse = Message<"rmm.v1.DownloadResponse"> & {
+  /**
+   * @generated from oneof rmm.v1.DownloadResponse.kind
+   */
+  kind: {
+    /**
+     * First message: the file, and the offset the chunks start from.
+     *
+     * @generated from field: rmm.v1.DownloadResponseStart start = 1;
+     */
+    value: DownloadResponseStart;
+    case: "start";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | {
+    /**
+     * Last message: SHA-256 of the whole file from byte 0.
+     *
+     * @generated from field: bytes sha256 = 3;
+     */
+    value: Uint8Array;
+    case: "sha256";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message rmm.v1.DownloadResponse.
+ * Use `create(DownloadResponseSchema)` to create a new message.
+ */
+export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 27);
+
+/**
+ * @generated from message rmm.v1.DownloadResponseStart
+ */
+export type DownloadResponseStart = Message<"rmm.v1.DownloadResponseStart"> & {
+  /**
+   * @generated from field: rmm.v1.FileInfo info = 1;
+   */
+  info?: FileInfo | undefined;
+
+  /**
+   * @generated from field: uint64 offset = 2;
+   */
+  offset: bigint;
+};
+
+/**
+ * Describes the message rmm.v1.DownloadResponseStart.
+ * Use `create(DownloadResponseStartSchema)` to create a new message.
+ */
+export const DownloadResponseStartSchema: GenMessage<DownloadResponseStart> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 28);
 
 /**
  * @generated from enum rmm.v1.SessionState
@@ -586,6 +1052,76 @@ export const TunnelService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof OpenChannelRequestSchema;
     output: typeof OpenChannelResponseSchema;
+  },
+  /**
+   * Runs one program on the session's agent (checked against the server's
+   * command policy first) and streams its stdout and stderr as they are
+   * produced, ending with its exit status. Reading slowly slows the program;
+   * cancelling the call ends its whole process tree. For input streamed while
+   * the program runs, open an exec channel with OpenChannel instead.
+   *
+   * @generated from rpc rmm.v1.TunnelService.Exec
+   */
+  exec: {
+    methodKind: "server_streaming";
+    input: typeof ExecRequestSchema;
+    output: typeof ExecResponseSchema;
+  },
+  /**
+   * File metadata on the agent.
+   *
+   * @generated from rpc rmm.v1.TunnelService.Stat
+   */
+  stat: {
+    methodKind: "unary";
+    input: typeof StatRequestSchema;
+    output: typeof StatResponseSchema;
+  },
+  /**
+   * A directory's entries, streamed in batches.
+   *
+   * @generated from rpc rmm.v1.TunnelService.ListDirectory
+   */
+  listDirectory: {
+    methodKind: "server_streaming";
+    input: typeof ListDirectoryRequestSchema;
+    output: typeof ListDirectoryResponseSchema;
+  },
+  /**
+   * Where an upload of this source should start: the bytes already held from
+   * an interrupted upload of the same source version, or 0. Also checks the
+   * target (roots, overwrite, size limit) before any data is sent.
+   *
+   * @generated from rpc rmm.v1.TunnelService.PrepareUpload
+   */
+  prepareUpload: {
+    methodKind: "unary";
+    input: typeof PrepareUploadRequestSchema;
+    output: typeof PrepareUploadResponseSchema;
+  },
+  /**
+   * Send `start`, then `chunk`s from its offset, then `finish` with the
+   * SHA-256 of the whole file. The file appears at its path only once that
+   * hash matched; an interrupted upload leaves the target untouched and keeps
+   * what arrived for a later PrepareUpload to resume.
+   *
+   * @generated from rpc rmm.v1.TunnelService.Upload
+   */
+  upload: {
+    methodKind: "client_streaming";
+    input: typeof UploadRequestSchema;
+    output: typeof UploadResponseSchema;
+  },
+  /**
+   * `start` (what is sent, from which offset), `chunk`s, then `finish` with
+   * the SHA-256 of the whole file.
+   *
+   * @generated from rpc rmm.v1.TunnelService.Download
+   */
+  download: {
+    methodKind: "server_streaming";
+    input: typeof DownloadRequestSchema;
+    output: typeof DownloadResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rmm_v1_tunnel_service, 0);
