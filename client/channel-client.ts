@@ -4,7 +4,7 @@ import { AsyncQueue } from "../common/async-queue.js";
 import { DEFAULT_WINDOW_BYTES, ReceiveWindow, SendWindow } from "../common/credit-window.js";
 import type { ExitStatus } from "../gen/rmm/v1/exec_pb.js";
 import type { ChannelData, ChannelInfo, ChannelType } from "../gen/rmm/v1/frame_pb.js";
-import { OpenChannelRequestSchema, type ChannelOpenParams, type OpenChannelRequest, type TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import { OpenChannelRequestSchema, type ChannelOpenParamsSchema, type OpenChannelRequest, type TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 
 /** Largest data message a channel client sends. Defaults to 64 KiB: big enough for throughput, far under message limits. */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -22,7 +22,7 @@ export interface OpenChannelOptions {
   type: ChannelType;
   parameters?: Record<string, string>;
   /** Exec and terminal channels: what to run. */
-  params?: ChannelOpenParams["params"];
+  params?: MessageInitShape<typeof ChannelOpenParamsSchema>["params"];
   /** Structured messages from the agent (for example exec_started), in order with the data. */
   onInfo?: (info: ChannelInfo) => void;
   /** Receive window: bytes the agent may send before we consume them. Defaults to 256 KiB. */

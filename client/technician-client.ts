@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
@@ -8,14 +9,15 @@ export const RECEIVE_WINDOW_BYTES = 1 << 20;
 /**
  * A TunnelService client that sends `authorization: Bearer <token>` on every
  * call, speaking gRPC over HTTP/2 to `baseUrl` (e.g. http://127.0.0.1:7443).
+ * `caFile` trusts a private CA for https:// servers.
  */
-export function createTechnicianClient(baseUrl: string, token: string): Client<typeof TunnelService> {
+export function createTechnicianClient(baseUrl: string, token: string, options: { caFile?: string } = {}): Client<typeof TunnelService> {
   return createClient(
     TunnelService,
     createGrpcTransport({
       baseUrl,
       // The 64 KiB HTTP/2 default would cap channel data at one window per round trip.
-      nodeOptions: { settings: { initialWindowSize: RECEIVE_WINDOW_BYTES } },
+      nodeOptions: { settings: { initialWindowSize: RECEIVE_WINDOW_BYTES }, ...(options.caFile && { ca: readFileSync(options.caFile) }) },
       interceptors: [
         (next) => (req) => {
           req.header.set("authorization", `Bearer ${token}`);

@@ -1,0 +1,38 @@
+import type { Client } from "@connectrpc/connect";
+import { decodeJwt } from "jose";
+import { createTechnicianClient } from "../client/technician-client.js";
+import type { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import { loadConfig, type CliConfig } from "./cli-config.js";
+import { CliError, ExitCode } from "./cli-error.js";
+
+/** What every command that talks to the server needs. */
+export interface CliContext {
+  config: CliConfig;
+  client: Client<typeof TunnelService>;
+  /** The token's subject: sessions it opened are ours to reuse. */
+  subject: string;
+}
+
+/** Claims read from the token without verifying it: only the server can verify; this is for messages and session reuse. */
+export function tokenClaims(token: string): { subject: string; role: string; expiresAt: Date | undefined } {
+  let claims: ReturnType<typeof decodeJwt>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    throw new CliError("the stored token is not a JWT: run rmm login --token TOKEN", ExitCode.Config);
+  }
+  return {
+    subject: claims.sub ?? "",
+    role: typeof claims["role"] === "string" ? claims["role"] : "tech",
+    expiresAt: claims.exp === undefined ? undefined : new Date(claims.exp * 1000),
+  };
+}
+
+export function cliContext(): CliContext {
+  const config = loadConfig();
+  const { subject, expiresAt } = tokenClaims(config.token);
+  if (expiresAt && expiresAt.getTime() <= Date.now()) {
+    throw new CliError(`token expired at ${expiresAt.toISOString()}: run rmm login --token NEW_TOKEN`, ExitCode.Unauthenticated);
+  }
+  return { config, client: createTechnicianClient(config.server, config.token, config.caFile ? { caFile: config.caFile } : {}), subject };
+}

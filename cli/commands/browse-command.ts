@@ -1,0 +1,61 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Command } from "commander";
+import { FileKind, type FileInfo } from "../../gen/rmm/v1/file_pb.js";
+import { cliContext } from "../cli-context.js";
+import { formatTime, printJson } from "../output-format.js";
+import { requireRemotePath } from "../remote-path.js";
+import { withSession } from "../session-scope.js";
+
+const KIND_LETTER: Record<FileKind, string> = { [FileKind.UNSPECIFIED]: "?", [FileKind.FILE]: "-", [FileKind.DIRECTORY]: "d", [FileKind.SYMLINK]: "l", [FileKind.OTHER]: "o" };
+
+function fileJson(f: FileInfo) {
+  return {
+    path: f.path,
+    name: f.name,
+    kind: FileKind[f.kind]?.toLowerCase() ?? "unspecified",
+    size: Number(f.size),
+    mode: `0${f.mode.toString(8)}`,
+    modified: f.modifyTime ? timestampDate(f.modifyTime).toISOString() : null,
+    ...(f.symlinkTarget && { symlinkTarget: f.symlinkTarget }),
+  };
+}
+
+const row = (f: FileInfo) => [`${KIND_LETTER[f.kind]}${f.mode.toString(8).padStart(4, "0")}`, String(f.size).padStart(12), formatTime(f.modifyTime).padEnd(19), f.symlinkTarget ? `${f.name} -> ${f.symlinkTarget}` : f.name];
+
+export function registerBrowse(program: Command): void {
+  program
+    .command("ls")
+    .argument("<agent:path>", "a directory on an agent")
+    .option("--json", "machine-readable output")
+    .description("list a directory on an agent")
+    .addHelpText("after", "\nExample:\n  rmm ls web-01:/var/log")
+    .action(async (target: string, flags: { json?: boolean }) => {
+      const ctx = cliContext();
+      const { agent, path } = requireRemotePath(target);
+      await withSession(ctx, agent, async (sessionId) => {
+        const entries: FileInfo[] = [];
+        for await (const batch of ctx.client.listDirectory({ sessionId, path })) {
+          if (flags.json) entries.push(...batch.entries);
+          // Streamed batch by batch, so fixed widths rather than a table sized to the whole listing.
+          else process.stdout.write(batch.entries.map((f) => row(f).join("  ") + "\n").join(""));
+        }
+        if (flags.json) printJson(entries.map(fileJson));
+      });
+    });
+  program
+    .command("stat")
+    .argument("<agent:path>", "a file or directory on an agent")
+    .option("--json", "machine-readable output")
+    .description("show a file's kind, size, mode and modification time")
+    .addHelpText("after", "\nExample:\n  rmm stat web-01:/etc/hosts --json")
+    .action(async (target: string, flags: { json?: boolean }) => {
+      const ctx = cliContext();
+      const { agent, path } = requireRemotePath(target);
+      await withSession(ctx, agent, async (sessionId) => {
+        const { info } = await ctx.client.stat({ sessionId, path });
+        const j = fileJson(info!);
+        if (flags.json) printJson(j);
+        else process.stdout.write(`${j.path}\n  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n  size     ${j.size}\n  mode     ${j.mode}\n  modified ${j.modified ?? "-"}\n`);
+      });
+    });
+}

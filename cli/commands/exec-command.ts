@@ -1,0 +1,96 @@
+import { Code } from "@connectrpc/connect";
+import type { Command } from "commander";
+import { ChannelClient } from "../../client/channel-client.js";
+import { OutputStream } from "../../gen/rmm/v1/exec_pb.js";
+import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
+import { parseDuration } from "../../common/duration.js";
+import { cliContext } from "../cli-context.js";
+import { CliError, ExitCode, usage } from "../cli-error.js";
+import { localExitStatus } from "../remote-exit.js";
+import { withSession } from "../session-scope.js";
+import { writeWithBackpressure } from "../stream-output.js";
+import { interruptible } from "../interruptible.js";
+
+interface ExecFlags {
+  shell?: string;
+  cwd?: string;
+  env: string[];
+  timeout?: string;
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new CliError(`--env ${pair} is not NAME=VALUE`, ExitCode.Usage);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+export function registerExec(program: Command): void {
+  program
+    .command("exec")
+    .argument("<agent>", "agent id or hostname")
+    .argument("<command...>", "program and arguments (after --), or a command line with --shell")
+    .description("run a command on an agent, streaming its stdout and stderr as they arrive; exits with its exit status (128+N for signal N)")
+    .option("--shell <path>", "run the command line with this shell (e.g. /bin/sh -c LINE) instead of as a program")
+    .option("--cwd <dir>", "working directory on the agent")
+    .option("--env <NAME=VALUE>", "environment variable for the command (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--timeout <duration>", "end the remote process tree after this long (e.g. 30s, 5m)")
+    .addHelpText(
+      "after",
+      "\nLocal stdin is forwarded when it is not a terminal. Ctrl-C ends the remote process tree.\n\nExamples:\n  rmm exec web-01 -- uname -a\n  rmm exec web-01 --shell /bin/sh -- 'df -h | sort -k5'\n  rmm exec web-01 -- python3 - < script.py",
+    )
+    .action(async (agentName: string, command: string[], flags: ExecFlags) => {
+      const ctx = cliContext();
+      const timeoutMs = flags.timeout === undefined ? undefined : usage(() => parseDuration(flags.timeout!, "--timeout"));
+      const exec = {
+        argv: flags.shell ? [] : command,
+        ...(flags.shell && { shellCommand: { shell: flags.shell, commandLine: command.join(" ") } }),
+        workingDirectory: flags.cwd ?? "",
+        environment: parseEnv(flags.env),
+        ...(timeoutMs !== undefined && { timeout: { seconds: BigInt(Math.floor(timeoutMs / 1000)), nanos: (timeoutMs % 1000) * 1e6 } }),
+      };
+      const status = await withSession(ctx, agentName, (sessionId) =>
+        interruptible(async (signal) => {
+          const channel = await ChannelClient.open(ctx.client, { sessionId, type: ChannelType.EXEC, params: { case: "exec", value: exec }, signal });
+          signal.addEventListener("abort", () => channel.close(Code.Canceled, "interrupted by the technician (Ctrl-C)"), { once: true });
+          const input = forwardStdin(channel);
+          for await (const chunk of channel.chunks()) {
+            await writeWithBackpressure(chunk.stream === OutputStream.STDERR ? process.stderr : process.stdout, chunk.data);
+          }
+          const end = await channel.ended;
+          await input.catch(() => undefined);
+          if (signal.aborted) throw new CliError("interrupted: the remote process tree was ended", ExitCode.Interrupted);
+          if (end.exit) {
+            if (end.exit.timedOut) process.stderr.write(`rmm: the command timed out after ${flags.timeout} and was ended\n`);
+            return localExitStatus(end.exit);
+          }
+          if (end.code !== 0) throw channelError(end.code, end.message);
+          return 0;
+        }),
+      );
+      process.exitCode = status;
+    });
+}
+
+/** Local stdin goes to the remote program when it is a pipe or file; a terminal would wait for typing, so the remote stdin is closed at once. */
+async function forwardStdin(channel: ChannelClient): Promise<void> {
+  if (!process.stdin.isTTY) {
+    for await (const chunk of process.stdin) await channel.write(chunk as Buffer);
+  }
+  channel.endInput();
+}
+
+export function channelError(code: number, message: string): CliError {
+  const exit: Partial<Record<number, ExitCode>> = {
+    [Code.NotFound]: ExitCode.NotFound,
+    [Code.PermissionDenied]: ExitCode.PermissionDenied,
+    [Code.InvalidArgument]: ExitCode.InvalidArgument,
+    [Code.FailedPrecondition]: ExitCode.InvalidArgument,
+    [Code.Unavailable]: ExitCode.Unavailable,
+    [Code.Canceled]: ExitCode.Interrupted,
+  };
+  return new CliError(message || `the channel ended with code ${Code[code] ?? code}`, exit[code] ?? ExitCode.Failure);
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { ExitCode, toCliError } from "./cli-error.js";
+import { registerAgents } from "./commands/agents-command.js";
+import { registerBrowse } from "./commands/browse-command.js";
+import { registerExec } from "./commands/exec-command.js";
+import { registerLogin } from "./commands/login-command.js";
+import { registerShell } from "./commands/shell-command.js";
+import { registerTunnel } from "./commands/tunnel-command.js";
+
+const program = new Command("rmm")
+  .description("the technician's client: list agents, run commands, open shells and copy files through RMM tunnels")
+  .showHelpAfterError()
+  .exitOverride();
+for (const register of [registerLogin, registerAgents, registerTunnel, registerExec, registerShell, registerBrowse]) register(program);
+program.addHelpText("after", "\nStart with: rmm login --server http://127.0.0.1:7443 --token $(rmm-server token --sub you)\nEnvironment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored.");
+
+program.parseAsync().catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Help and version are not failures; usage errors were already printed by commander.
+    process.exit(err.exitCode === 0 ? 0 : ExitCode.Usage);
+  }
+  const error = toCliError(err);
+  process.stderr.write(`rmm: ${error.message}\n`);
+  process.exit(error.exitCode);
+});

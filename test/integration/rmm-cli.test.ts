@@ -1,0 +1,122 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExitCode } from "../../cli/cli-error.js";
+import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
+import { runCli, type CliResult } from "../support/run-cli.js";
+
+describe("rmm, the technician's CLI, against a real server and agent", () => {
+  let rig: AgentRig;
+  let home: string;
+  let offlineAgentId: string;
+  /** rmm with its own config directory, as a technician's machine would have. */
+  const rmm = (args: string[], opts: { env?: Record<string, string>; input?: string } = {}) => runCli(args, { ...opts, env: { XDG_CONFIG_HOME: home, RMM_SERVER: "", RMM_TOKEN: "", ...opts.env } });
+
+  beforeAll(async () => {
+    rig = await startAgentRig("sqlite");
+    home = mkdtempSync(join(tmpdir(), "rmm-cli-home-"));
+    offlineAgentId = await rig.enrollAgent("never-started");
+  });
+  afterAll(async () => {
+    await rig.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("says to log in when nothing is configured", async () => {
+    const r = await rmm(["agents"]);
+    expect(r).toMatchObject({ code: ExitCode.Config, stdout: "" });
+    expect(r.stderr).toBe("rmm: no server configured: run rmm login --server URL --token TOKEN (or set RMM_SERVER)\n");
+  });
+
+  it("refuses a token the server does not accept and stores nothing", async () => {
+    const r = await rmm(["login", "--server", rig.url, "--token", "not.a.jwt"]);
+    expect(r.code).toBe(ExitCode.Config);
+    expect(r.stderr).toMatch(/^rmm: the stored token is not a JWT/);
+    const forged = (await rig.mintToken("mallory")).replace(/\.[^.]+$/, ".AAAA");
+    const bad = await rmm(["login", "--server", rig.url, "--token", forged]);
+    expect(bad.code).toBe(ExitCode.Unauthenticated);
+    expect(bad.stderr.split("\n")).toHaveLength(2);
+    expect(() => statSync(join(home, "rmm", "config.json"))).toThrow();
+  });
+
+  it("logs in with a token read from stdin, keeps it readable only by its owner, and whoami tells who", async () => {
+    const login = await rmm(["login", "--server", rig.url], { input: `${await rig.mintToken("alice")}\n` });
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stdout).toMatch(/^logged in to http:\/\/127\.0\.0\.1:\d+ as alice \(role tech, token expires .+\); saved in .+config\.json\n$/);
+    const file = join(home, "rmm", "config.json");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ server: rig.url });
+    const who = await rmm(["whoami", "--json"]);
+    expect(parsed(who)).toMatchObject({ server: rig.url, subject: "alice", role: "tech" });
+  });
+
+  it("lets RMM_SERVER and RMM_TOKEN override the stored login", async () => {
+    const who = await rmm(["whoami"], { env: { RMM_TOKEN: await rig.mintToken("bob", "admin") } });
+    expect(who.stdout).toMatch(/^bob \(role admin\) on http:\/\/127\.0\.0\.1:\d+/);
+    const unreachable = await rmm(["agents"], { env: { RMM_SERVER: "http://127.0.0.1:1" } });
+    expect(unreachable.code).toBe(ExitCode.Unavailable);
+    expect(unreachable.stderr).toMatch(/^rmm: cannot reach the server .*is it running/);
+  });
+
+  it("says the token expired and how to fix it", async () => {
+    const r = await rmm(["agents"], { env: { RMM_TOKEN: await rig.mintToken("alice", "tech", -10) } });
+    expect(r.code).toBe(ExitCode.Unauthenticated);
+    expect(r.stderr).toMatch(/^rmm: token expired at .+: run rmm login --token NEW_TOKEN\n$/);
+  });
+
+  it("lists agents as a table and as JSON, online ones only on request", async () => {
+    const table = await rmm(["agents"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION$/);
+    expect(table.stdout).toContain(rig.agentId);
+    const all = parsed<Array<{ id: string; online: boolean }>>(await rmm(["agents", "--json"]));
+    expect(all.map((a) => [a.id, a.online]).sort()).toEqual([[rig.agentId, true], [offlineAgentId, false]].sort());
+    const online = parsed<Array<{ id: string }>>(await rmm(["agents", "--online", "--json"]));
+    expect(online.map((a) => a.id)).toEqual([rig.agentId]);
+  });
+
+  it("opens, shows and closes a tunnel by agent id, with JSON that parses", async () => {
+    const opened = parsed<{ id: string; state: string }>(await rmm(["tunnel", "open", rig.agentId, "--json"]));
+    expect(opened.state).toBe("active");
+    const status = parsed<{ id: string; technician: string }>(await rmm(["tunnel", "status", rig.agentId, "--json"]));
+    expect(status).toMatchObject({ id: opened.id, technician: "alice" });
+    const again = await rmm(["tunnel", "open", rig.agentId]);
+    expect(again.code).toBe(ExitCode.Conflict);
+    expect(again.stderr).toContain(opened.id);
+    const closed = await rmm(["tunnel", "close", opened.id]);
+    expect(closed.stdout).toMatch(/state\s+closed\n.*closed_by_technician/s);
+  });
+
+  it("explains offline, unknown and ambiguous agents in one line each, with distinct exit codes", async () => {
+    const offline = await rmm(["tunnel", "open", offlineAgentId]);
+    expect(offline).toMatchObject({ code: ExitCode.Unavailable, stderr: `rmm: agent ${hostnameOf(offline.stderr)} (${offlineAgentId}) is offline (never seen)\n` });
+    const unknown = await rmm(["tunnel", "status", "no-such-agent"]);
+    expect(unknown).toMatchObject({ code: ExitCode.NotFound, stderr: "rmm: no agent no-such-agent: rmm agents lists the enrolled ones\n" });
+    // Both enrolled agents run on this machine, so they share a hostname.
+    const hostname = hostnameOf(offline.stderr);
+    const ambiguous = await rmm(["tunnel", "open", hostname]);
+    expect(ambiguous.code).toBe(ExitCode.Conflict);
+    expect(ambiguous.stderr).toMatch(/^rmm: 2 agents have hostname .+: use an id/);
+  });
+
+  it("exits 2 with help on a usage error, 0 on --help, and shows examples", async () => {
+    const bad = await rmm(["tunnel", "open"]);
+    expect(bad.code).toBe(ExitCode.Usage);
+    expect(bad.stderr).toMatch(/missing required argument 'agent'/);
+    for (const command of [[], ["login"], ["agents"], ["tunnel", "open"], ["exec"], ["shell"], ["ls"], ["stat"]]) {
+      const help = await rmm([...command, "--help"]);
+      expect(help.code, command.join(" ")).toBe(0);
+      if (command.length > 0) expect(help.stdout, command.join(" ")).toMatch(/Examples?:/);
+    }
+  });
+});
+
+/** The JSON a successful command printed; a failure shows its stderr. */
+function parsed<T>(r: CliResult): T {
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+function hostnameOf(offlineMessage: string): string {
+  return /^rmm: agent (\S+) \(/.exec(offlineMessage)?.[1] ?? "";
+}
