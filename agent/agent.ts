@@ -9,6 +9,8 @@ import { Backoff } from "./backoff.js";
 import type { ChannelFactory } from "./channels/channel-handler.js";
 import { ChannelMux, type FrameInit } from "./channels/channel-mux.js";
 import { echoChannel } from "./channels/echo-channel.js";
+import { execChannel } from "./channels/exec-channel.js";
+import { terminalChannel } from "./channels/terminal-channel.js";
 import { probeHealth } from "./health-probe.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { AgentStream, AgentTransport } from "./transport.js";
@@ -16,7 +18,11 @@ import type { AgentStream, AgentTransport } from "./transport.js";
 type RequestKind = NonNullable<MessageInitShape<typeof ConnectRequestSchema>["kind"]>;
 
 /** Channel types an agent serves unless configured otherwise. */
-export const DEFAULT_CHANNELS: ReadonlyMap<ChannelType, ChannelFactory> = new Map([[ChannelType.ECHO, echoChannel]]);
+export const DEFAULT_CHANNELS: ReadonlyMap<ChannelType, ChannelFactory> = new Map([
+  [ChannelType.TERMINAL, terminalChannel],
+  [ChannelType.EXEC, execChannel],
+  [ChannelType.ECHO, echoChannel],
+]);
 
 export interface AgentOptions {
   agentId: string;
@@ -28,6 +34,8 @@ export interface AgentOptions {
   backoff?: Backoff;
   /** Channel types served; defaults to DEFAULT_CHANNELS. */
   channels?: ReadonlyMap<ChannelType, ChannelFactory>;
+  /** Advertised in hello; defaults to every type in `channels` (pass fewer when some are disabled). */
+  capabilities?: ChannelType[];
   /** Whose disk heartbeats report. Defaults to the filesystem root. */
   diskPath?: string;
 }
@@ -82,7 +90,7 @@ export class Agent {
       let reason = "server ended the stream";
       let refused = false;
       try {
-        this.send({ case: "hello", value: { agentId: this.opts.agentId, info: { ...this.opts.info, capabilities: [...this.channels.keys()] } } });
+        this.send({ case: "hello", value: { agentId: this.opts.agentId, info: { ...this.opts.info, capabilities: this.opts.capabilities ?? [...this.channels.keys()] } } });
         for await (const msg of stream.messages) this.handle(msg);
       } catch (err) {
         const error = ConnectError.from(err);

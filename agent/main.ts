@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { arch, hostname, platform } from "node:os";
-import { Command } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
+import { channelSet, DISABLEABLE_CHANNELS, type DisableableChannel } from "./channels/channel-set.js";
 import { createGrpcTransport } from "./grpc-transport.js";
 import { defaultStatePath, readState, writeState } from "./state-file.js";
 
@@ -40,14 +41,22 @@ program
   .command("run")
   .description("connect to the server and serve until stopped (SIGINT/SIGTERM)")
   .option("--state <path>", "state file", defaultStatePath())
-  .action(async (flags: { state: string }) => {
+  .addOption(
+    new Option("--disable-channel <type>", `refuse this channel type whatever the server allows: ${Object.keys(DISABLEABLE_CHANNELS).join(", ")} (repeatable)`)
+      .argParser((v: string, all: DisableableChannel[] = []) => {
+        if (!(v in DISABLEABLE_CHANNELS)) throw new InvalidArgumentError(`choose one of ${Object.keys(DISABLEABLE_CHANNELS).join(", ")}`);
+        return [...all, v as DisableableChannel];
+      }),
+  )
+  .action(async (flags: { state: string; disableChannel?: DisableableChannel[] }) => {
     const state = readState(flags.state);
+    const { factories, capabilities } = channelSet(DEFAULT_CHANNELS, flags.disableChannel ?? []);
     const log = createLogger("rmm-agent");
     const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
     const stop = new AbortController();
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
     log.info({ agentId: state.agentId, server: state.server }, "rmm-agent starting");
-    await new Agent({ agentId: state.agentId, credential: state.credential, info: info(), transport, log }).run(stop.signal);
+    await new Agent({ agentId: state.agentId, credential: state.credential, info: info(), transport, log, channels: factories, capabilities }).run(stop.signal);
     transport.close();
   });
 

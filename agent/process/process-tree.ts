@@ -1,0 +1,43 @@
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { constants } from "node:os";
+
+/** Time a process tree gets between SIGTERM and SIGKILL. Defaults to 2 s: enough to flush and exit, short enough that a cancel feels immediate. */
+export const KILL_GRACE_MS = 2_000;
+
+/**
+ * Starts a program as the leader of its own process group, so the whole tree it
+ * spawns (a shell's children, a build's compilers) can be ended with one
+ * signal to the group.
+ */
+export function spawnTree(program: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): ChildProcessWithoutNullStreams {
+  return spawn(program, args, { cwd: opts.cwd || undefined, env: opts.env, detached: process.platform !== "win32", stdio: "pipe", windowsHide: true });
+}
+
+/**
+ * Ends the process group led by `pid`: SIGTERM now, SIGKILL after the grace
+ * for whatever is left. Returns a function that cancels the SIGKILL (not
+ * needed: a group that is gone ignores it).
+ */
+export function killTree(pid: number, graceMs = KILL_GRACE_MS): void {
+  if (!signalGroup(pid, "SIGTERM")) return;
+  const timer = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
+  timer.unref();
+}
+
+/** False when the group no longer exists. */
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    if (process.platform === "win32") process.kill(pid, signal);
+    else process.kill(-pid, signal);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw err;
+  }
+}
+
+/** "SIGKILL" for 9; node-pty reports signals as numbers. */
+export function signalName(signal: number): string {
+  for (const [name, n] of Object.entries(constants.signals)) if (n === signal) return name;
+  return `signal ${signal}`;
+}
