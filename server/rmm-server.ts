@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -23,12 +24,16 @@ import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
 import { ChannelRelay } from "./services/channel-relay.js";
+import { CommandSupervisor } from "./services/command-supervisor.js";
+import { CommandPolicy } from "./policy/command-policy.js";
+import { loadPolicyFile } from "./policy/policy-file.js";
 import { AuditLog } from "./services/audit-log.js";
 import { LastSeenBatcher } from "./services/last-seen-batcher.js";
 import { SessionService } from "./services/session-service.js";
 import {
   AgentStore,
   AuditStore,
+  CommandAuditStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -86,6 +91,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   });
   const relay = new ChannelRelay(sessions, log);
+  const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
+  if (policy.isAllowAll) log.warn("no --policy file: every technician may run any command and open terminals");
+  const commandAudit = new CommandAuditStore(db);
+  const unfinished = await commandAudit.failRunning(Date.now());
+  if (unfinished > 0) log.warn({ commands: unfinished }, "marked commands left running by a previous server as failed");
+  const supervisor = new CommandSupervisor({ relay, sessions, audit: commandAudit, log }, {
+    policy,
+    recordingsDir: config.terminalRecording ? join(config.dataDir, "recordings") : undefined,
+    terminalIdleTimeoutMs: config.terminalIdleTimeoutMs,
+  });
   const presence = new AgentPresence({
     agents,
     registry,
@@ -107,7 +122,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const shutdown = new AbortController();
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs }));
-    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay }));
+    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, supervisor }));
     registerHealth(router, health);
     registerReflection(router, [AgentService, TunnelService]);
   };

@@ -38,6 +38,12 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Largest message accepted or sent. Defaults to 4 MiB: room for 64 KiB tunnel chunks with headroom, far under the 4 GiB default. */
   maxMessageBytes: number;
+  /** JSON command policy (see README). Undefined: every command and terminal is allowed, with a warning at start. */
+  policyFile: string | undefined;
+  /** Terminals with no input or output this long are closed, saying why. Defaults to 20 min. */
+  terminalIdleTimeoutMs: number;
+  /** Record every terminal as asciicast v2 under <dataDir>/recordings. Defaults to true. */
+  terminalRecording: boolean;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -61,6 +67,9 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     lastSeenFlushMs: 5_000,
     maxMessageBytes: 4 << 20,
     shutdownGraceMs: 3_000,
+    policyFile: undefined,
+    terminalIdleTimeoutMs: 20 * 60_000,
+    terminalRecording: true,
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

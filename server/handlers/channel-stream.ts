@@ -1,6 +1,7 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { OpenChannelRequest, OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
+import type { CommandSupervisor } from "../services/command-supervisor.js";
 import { CHANNEL_OK, type RelayedChannel } from "../services/relayed-channel.js";
 import { technicianOf } from "./technician-of.js";
 
@@ -9,7 +10,7 @@ import { technicianOf } from "./technician-of.js";
  * relayed as they arrive while the agent's are yielded. The call ends when
  * either side closes the channel; a caller that goes away closes it too.
  */
-export async function* serveChannel(relay: ChannelRelay, requests: AsyncIterable<OpenChannelRequest>, ctx: HandlerContext): AsyncGenerator<OpenChannelResponse> {
+export async function* serveChannel(relay: ChannelRelay, supervisor: CommandSupervisor, requests: AsyncIterable<OpenChannelRequest>, ctx: HandlerContext): AsyncGenerator<OpenChannelResponse> {
   const tech = technicianOf(ctx);
   const inbound = requests[Symbol.asyncIterator]();
   const first = await inbound.next();
@@ -17,12 +18,14 @@ export async function* serveChannel(relay: ChannelRelay, requests: AsyncIterable
   if (first.value.kind.case !== "open") {
     throw new ConnectError(`the first message must be open, got ${first.value.kind.case ?? "an empty message"}`, Code.InvalidArgument);
   }
-  const channel = await relay.open(tech, first.value.kind.value);
+  // Exec and terminal channels pass policy, audit and recording on the way.
+  const supervised = await supervisor.open(tech, first.value.kind.value);
+  const { channel } = supervised;
   void (async () => {
     try {
       for (let next = await inbound.next(); !next.done; next = await inbound.next()) {
         if (!relay.checkSession(channel, tech)) return;
-        channel.fromTechnician(next.value);
+        supervised.fromTechnician(next.value);
       }
       // Half-close without a close message: the technician is done with the channel.
       channel.end(CHANNEL_OK, "technician ended the call", true);
@@ -33,7 +36,7 @@ export async function* serveChannel(relay: ChannelRelay, requests: AsyncIterable
   const onAbort = () => channel.end(Code.Canceled, "technician call cancelled", true);
   ctx.signal.addEventListener("abort", onAbort);
   try {
-    yield* channel.toTechnician;
+    yield* supervised.responses;
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
     endIfOpen(channel);

@@ -3,12 +3,14 @@ import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentDirectory } from "../services/agent-directory.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
+import type { CommandSupervisor } from "../services/command-supervisor.js";
+import { serveExec } from "./exec-handler.js";
 import type { SessionService } from "../services/session-service.js";
 import { agentMessage, sessionMessage } from "./proto-convert.js";
 import { technicianOf } from "./technician-of.js";
 
-export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay }): Partial<ServiceImpl<typeof TunnelService>> {
-  const { sessions, directory, relay } = deps;
+export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay; supervisor: CommandSupervisor }): Partial<ServiceImpl<typeof TunnelService>> {
+  const { sessions, directory, relay, supervisor } = deps;
   return {
     async listAgents(req, ctx) {
       technicianOf(ctx);
@@ -24,7 +26,8 @@ export function tunnelServiceHandler(deps: { sessions: SessionService; directory
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };
     },
-    openChannel: (requests, ctx) => serveChannel(relay, requests, ctx),
+    openChannel: (requests, ctx) => serveChannel(relay, supervisor, requests, ctx),
+    exec: (req, ctx) => serveExec(supervisor, req, ctx),
     // Exec lands in exec-handler.ts, the file RPCs in file-transfer-handler.ts; this becomes a full ServiceImpl again once both are in.
   };
 }

@@ -53,10 +53,38 @@ export interface AuditEventsTable {
   reason: string | null;
 }
 
+export type CommandKind = "exec" | "terminal";
+/** `running` until the command ends; a server that starts finds none left running (see CommandAuditStore.failRunning). */
+export type CommandOutcome = "running" | "completed" | "refused" | "cancelled" | "timed_out" | "failed";
+
+export interface CommandAuditTable {
+  id: Generated<number>;
+  kind: CommandKind;
+  technician: string;
+  role: string;
+  agent_id: string;
+  session_id: string;
+  channel_id: number | null;
+  /** JSON array of strings. */
+  argv: string;
+  working_directory: string;
+  started_at: EpochMs;
+  ended_at: EpochMs | null;
+  outcome: CommandOutcome;
+  exit_code: number | null;
+  signal: string | null;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  policy_rule: string | null;
+  recording_path: string | null;
+  message: string | null;
+}
+
 export interface Database {
   agents: AgentsTable;
   tunnel_sessions: TunnelSessionsTable;
   audit_events: AuditEventsTable;
+  command_audit: CommandAuditTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,76 @@
+import type { Insertable, Selectable } from "kysely";
+import type { CommandAuditTable, CommandOutcome, Db, EpochMs } from "./database.js";
+
+export type CommandStart = Omit<Insertable<CommandAuditTable>, "id" | "ended_at">;
+export type CommandAuditRow = Selectable<CommandAuditTable>;
+
+export interface CommandEnd {
+  outcome: Exclude<CommandOutcome, "running">;
+  endedAt: EpochMs;
+  exitCode?: number | null;
+  signal?: string | null;
+  stdoutBytes: number;
+  stderrBytes: number;
+  message?: string | null;
+  channelId?: number | null;
+}
+
+/** The command audit trail: a row when a command is asked for, completed once it ends. */
+export class CommandAuditStore {
+  constructor(private readonly db: Db) {}
+
+  /** Returns the row id. */
+  async start(row: CommandStart): Promise<number> {
+    const result = await this.db.insertInto("command_audit").values(row).executeTakeFirstOrThrow();
+    return Number(result.insertId);
+  }
+
+  /** Only a running row is finished: a row ends once. */
+  async finish(id: number, end: CommandEnd): Promise<void> {
+    await this.db
+      .updateTable("command_audit")
+      .set({
+        outcome: end.outcome,
+        ended_at: end.endedAt,
+        exit_code: end.exitCode ?? null,
+        signal: end.signal || null,
+        stdout_bytes: end.stdoutBytes,
+        stderr_bytes: end.stderrBytes,
+        message: end.message ? end.message.slice(0, 1024) : null,
+        ...(end.channelId != null && { channel_id: end.channelId }),
+      })
+      .where("id", "=", id)
+      .where("outcome", "=", "running")
+      .execute();
+  }
+
+  /**
+   * Rows a previous server left running can never be finished (their channels
+   * died with it): mark them failed. Assumes one server per database, like
+   * session clean-up at start.
+   */
+  async failRunning(at: EpochMs): Promise<number> {
+    const result = await this.db
+      .updateTable("command_audit")
+      .set({ outcome: "failed", ended_at: at, message: "the server stopped while the command ran" })
+      .where("outcome", "=", "running")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async forSession(sessionId: string): Promise<CommandAuditRow[]> {
+    return (await this.db.selectFrom("command_audit").selectAll().where("session_id", "=", sessionId).orderBy("id").execute()).map(normalize);
+  }
+}
+
+/** MySQL returns BIGINT columns as strings. */
+function normalize(row: CommandAuditRow): CommandAuditRow {
+  return {
+    ...row,
+    id: Number(row.id),
+    started_at: Number(row.started_at),
+    ended_at: row.ended_at === null ? null : Number(row.ended_at),
+    stdout_bytes: Number(row.stdout_bytes),
+    stderr_bytes: Number(row.stderr_bytes),
+  };
+}
