@@ -72,7 +72,7 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
   it("keeps its credential in a state file only its owner can read, and is listed online", async () => {
     expect(statSync(statePath()).mode & 0o777).toBe(0o600);
     const listed = await alice.listAgents({ onlineOnly: true });
-    expect(listed.agents.map((a) => [a.id, a.capabilities])).toEqual([[agentId, [ChannelType.ECHO]]]);
+    expect(listed.agents.map((a) => [a.id, a.capabilities])).toEqual([[agentId, [ChannelType.TERMINAL, ChannelType.EXEC, ChannelType.ECHO]]]);
   });
 
   it("serves eight echo channels at once over one tunnel, every byte back on its own channel", async () => {
@@ -125,7 +125,7 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
 
   it("refuses channels on closed sessions and channel types the agent does not serve", async () => {
     const { session } = await alice.openTunnel({ agentId });
-    const unsupported = await ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.TERMINAL }).catch((e: unknown) => ConnectError.from(e));
+    const unsupported = await ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.SERVICE }).catch((e: unknown) => ConnectError.from(e));
     expect((unsupported as ConnectError).code).toBe(Code.Unimplemented);
     await alice.closeTunnel({ sessionId: session!.id });
     const closed = await ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO }).catch((e: unknown) => ConnectError.from(e));

@@ -15,12 +15,18 @@ const run = promisify(execFile);
 export interface AgentRig {
   dir: string;
   url: string;
+  /** The store the server uses (open it to read audit rows). */
+  dbUrl: string;
+  /** The server's --data-dir (signing secret, recordings). */
+  serverDir: string;
   agentId: string;
   server: Awaited<ReturnType<typeof startServerProcess>>;
   agent: ManagedProcess;
   mintToken(subject: string, role?: Role, ttlSeconds?: number): Promise<string>;
   /** Enrolls another agent (not started); returns its id. */
   enrollAgent(name: string): Promise<string>;
+  /** Enrolls and runs another agent with extra `run` flags; stopped with the rig. */
+  startAgent(name: string, extra?: string[]): Promise<{ agentId: string; agent: ManagedProcess }>;
   stop(): Promise<void>;
 }
 
@@ -35,17 +41,31 @@ export async function startAgentRig(dialect: Dialect, opts: { serverExtra?: stri
     return /enrolled as (\S+);/.exec(stdout)![1]!;
   };
   const agentId = await enrollAgent("agent");
-  const agent = new ManagedProcess(AGENT_MAIN, ["run", "--state", join(dir, "agent", "state.json"), ...(opts.agentExtra ?? [])]);
-  await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reach heartbeat mode");
+  const extraAgents: ManagedProcess[] = [];
+  const runAgent = async (name: string, extra: string[]) => {
+    const proc = new ManagedProcess(AGENT_MAIN, ["run", "--state", join(dir, name, "state.json"), ...extra]);
+    await proc.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reach heartbeat mode");
+    return proc;
+  };
+  const agent = await runAgent("agent", opts.agentExtra ?? []);
   return {
     dir,
     url: server.url,
+    dbUrl: db.url,
+    serverDir,
     agentId,
     server,
     agent,
     mintToken: (subject, role = "tech", ttlSeconds = 3_600) => issuer.mintTechnician(subject, role, ttlSeconds),
     enrollAgent,
+    async startAgent(name, extra = []) {
+      const id = await enrollAgent(name);
+      const proc = await runAgent(name, extra);
+      extraAgents.push(proc);
+      return { agentId: id, agent: proc };
+    },
     async stop() {
+      for (const proc of extraAgents) await proc.stop();
       await agent.stop();
       await server.proc.stop();
       await db.drop();

@@ -1,0 +1,72 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTechnicianClient } from "../../client/technician-client.js";
+import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
+import { TokenIssuer } from "../../server/auth/token-issuer.js";
+import { startServerProcess } from "../../test/support/managed-process.js";
+import { createTestDatabase } from "../../test/support/test-databases.js";
+import { Fleet } from "../fleet.js";
+import { percentile } from "./tunnel-rig.js";
+
+/** Tunnels opened at once while preparing; opening is not what this scenario times. */
+const OPEN_BATCH = 200;
+/** Every simulated agent runs this: short, and present on any POSIX endpoint. */
+const COMMAND = ["echo", "fan-out"];
+
+/**
+ * The same short command on `size` simulated agents at once (each the real
+ * Agent with its real exec channel, spawning a real process), through one
+ * real server: how long until every one has exited, and each call's latency.
+ */
+export async function execFanOut(
+  store: "sqlite" | "mysql",
+  size: number,
+  opts: { progress?: (msg: string) => void } = {},
+): Promise<{ agents: number; allExitedMs: number; p50Ms: number; p99Ms: number; failed: number }> {
+  const progress = opts.progress ?? (() => undefined);
+  const dir = mkdtempSync(join(tmpdir(), "rmm-bench-exec-"));
+  const db = await createTestDatabase(store);
+  const serverDir = join(dir, "server");
+  const identities = join(dir, "identities.jsonl");
+  const fleet = await Fleet.enroll(db.url, size, identities);
+  const server = await startServerProcess({ dataDir: serverDir, db: db.url, logLevel: "warn", heartbeatInterval: "25s", offlineAfter: "75s" });
+  try {
+    fleet.start(server.url);
+    await fleet.waitOnline(size, 120_000, progress);
+    const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
+    const client = createTechnicianClient(server.url, await issuer.mintTechnician("bench", "admin", 3_600));
+    const agentIds = readFileSync(identities, "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { agentId: string }).agentId);
+    const sessions: string[] = [];
+    for (let i = 0; i < agentIds.length; i += OPEN_BATCH) {
+      const opened = await Promise.all(agentIds.slice(i, i + OPEN_BATCH).map(async (agentId) => (await client.openTunnel({ agentId })).session!.id));
+      sessions.push(...opened);
+    }
+    progress(`${sessions.length} tunnels open; running ${COMMAND.join(" ")} on all at once`);
+    let failed = 0;
+    const latencies: number[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      sessions.map(async (sessionId) => {
+        const started = performance.now();
+        try {
+          let exitCode: number | undefined;
+          for await (const res of client.exec({ sessionId, params: { argv: COMMAND } })) if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
+          if (exitCode !== 0) failed++;
+          else latencies.push(performance.now() - started);
+        } catch {
+          failed++;
+        }
+      }),
+    );
+    const allExitedMs = performance.now() - t0;
+    latencies.sort((a, b) => a - b);
+    for (let i = 0; i < sessions.length; i += OPEN_BATCH) await Promise.all(sessions.slice(i, i + OPEN_BATCH).map((sessionId) => client.closeTunnel({ sessionId }).catch(() => undefined)));
+    return { agents: size, allExitedMs, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failed };
+  } finally {
+    await fleet.stop();
+    await server.proc.stop();
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
