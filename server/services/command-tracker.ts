@@ -91,7 +91,9 @@ export class CommandTracker {
   }
 
   private async finishAudit(exit: ExitStatus | undefined, end: { code: number; message: string }): Promise<void> {
-    const outcome: CommandEnd["outcome"] = exit?.timedOut || this.idleClosed ? "timed_out" : exit?.cancelled || (!exit && end.code === Code.Canceled) ? "cancelled" : exit ? "completed" : "failed";
+    // Like ExitStatus.cancelled: the technician cancelled, or the session or the agent's stream ended under the command.
+    const endedUnder = !exit && (end.code === Code.Canceled || end.code === Code.Unavailable);
+    const outcome: CommandEnd["outcome"] = exit?.timedOut || this.idleClosed ? "timed_out" : exit?.cancelled || endedUnder ? "cancelled" : exit ? "completed" : "failed";
     const done: CommandEnd = {
       outcome,
       endedAt: Date.now(),

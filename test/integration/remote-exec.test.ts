@@ -164,6 +164,25 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
     await until(async () => (await lastRow()).outcome === "cancelled", "the audit row to say cancelled");
   });
 
+  it("closing the session ends a running command's process tree; a new session runs commands again", async () => {
+    const pids: number[] = [];
+    let closing: Promise<unknown> | undefined;
+    const call = (async () => {
+      for await (const res of alice.exec({ sessionId, params: { shellCommand: { shell: "/bin/sh", commandLine: "sleep 300 & echo $!; sleep 300 & echo $!; wait" } } })) {
+        if (res.kind.case === "started") pids.push(res.kind.value.pid);
+        if (res.kind.case === "output") pids.push(...Buffer.from(res.kind.value.data).toString().trim().split(/\s+/).map(Number));
+        if (pids.length >= 3 && !closing) closing = alice.closeTunnel({ sessionId });
+      }
+    })().catch(errorOf);
+    expect((await call)?.code).toBe(Code.Unavailable);
+    await closing;
+    await until(() => !pids.some(isRunning), "the shell and both children to be gone");
+    await until(async () => (await lastRow()).outcome !== "running", "the audit row to complete");
+    expect((await lastRow()).outcome).toBe("cancelled");
+    sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
+    expect((await exec({ params: { argv: ["true"] } })).exit?.exitCode).toBe(0);
+  });
+
   it("refuses commands and terminals the policy forbids, naming the rule, and audits the refusal", async () => {
     const denied = await exec({ params: { argv: ["rm", "-rf", "/tmp/nothing-here"] } }).catch(errorOf);
     expect(denied).toBeInstanceOf(ConnectError);
