@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ExecParamsSchema } from "../gen/rmm/v1/exec_pb.js";
-import { processSpecOf, shellArgs } from "./process-params.js";
+import { processSpecOf } from "./process-params.js";
+import { shellArgs } from "./shell-invocation.js";
 import { checkWindowSize } from "./window-size.js";
 
 const codeOf = (fn: () => unknown) => {

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecParams } from "../gen/rmm/v1/exec_pb.js";
+import { shellArgs } from "./shell-invocation.js";
 
 /** Longest argv (all arguments together, in UTF-16 units). Defaults to 128 KiB: Linux's own ARG_MAX per string is 128 KiB. */
 export const MAX_ARGV_CHARS = 128 * 1024;
@@ -59,14 +60,6 @@ export function checkEnvironment(environment: Record<string, string>): Record<st
     if (value.includes("\0")) throw invalid(`environment variable ${name} contains a NUL character`);
   }
   return { ...environment };
-}
-
-/** How each kind of shell takes a command line. */
-export function shellArgs(shell: string, commandLine: string): string[] {
-  const name = shell.split(/[\\/]/).pop()!.toLowerCase().replace(/\.exe$/, "");
-  if (name === "cmd") return ["/d", "/s", "/c", commandLine];
-  if (name === "powershell" || name === "pwsh") return ["-NoProfile", "-NonInteractive", "-Command", commandLine];
-  return ["-c", commandLine];
 }
 
 function invalid(message: string): ConnectError {

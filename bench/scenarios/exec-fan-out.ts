@@ -30,7 +30,7 @@ export async function execFanOut(
   const serverDir = join(dir, "server");
   const identities = join(dir, "identities.jsonl");
   const fleet = await Fleet.enroll(db.url, size, identities);
-  const server = await startServerProcess({ dataDir: serverDir, db: db.url, logLevel: "warn", heartbeatInterval: "25s", offlineAfter: "75s" });
+  const server = await startServerProcess({ dataDir: serverDir, db: db.url, logLevel: "info", heartbeatInterval: "25s", offlineAfter: "75s" });
   try {
     fleet.start(server.url);
     await fleet.waitOnline(size, 120_000, progress);
