@@ -1,0 +1,67 @@
+import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../../common/logger.js";
+import { OutputStream, type ExitStatus } from "../../gen/rmm/v1/exec_pb.js";
+import { ChannelType, TunnelFrameSchema, type ChannelClose } from "../../gen/rmm/v1/frame_pb.js";
+import { until } from "../../test/support/until.js";
+import { ChannelMux, type FrameInit } from "./channel-mux.js";
+import { execChannel } from "./exec-channel.js";
+
+function setup() {
+  const sent: FrameInit[] = [];
+  const mux = new ChannelMux("s1", (f) => sent.push(f), new Map([[ChannelType.EXEC, execChannel]]), createLogger("test", "silent"));
+  let seq = 1n;
+  const frame = (payload: FrameInit["payload"]) => mux.handle(create(TunnelFrameSchema, { sessionId: "s1", channelId: 1, sequence: seq++, payload }));
+  const dataBytes = () => sent.filter((f) => f.payload?.case === "data").reduce((n, f) => n + (f.payload!.value as { data: Uint8Array }).data.length, 0);
+  const close = () => sent.find((f) => f.payload?.case === "close")?.payload?.value as (ChannelClose & { exit?: ExitStatus }) | undefined;
+  return { sent, frame, dataBytes, close };
+}
+
+describe("exec channel on the agent", () => {
+  it("never sends more output than the peer granted, and finishes once credit arrives", async () => {
+    const { frame, dataBytes, close } = setup();
+    const total = 4 * 1024 * 1024;
+    frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 64 * 1024, params: { case: "exec", value: { argv: ["head", "-c", String(total), "/dev/zero"] } } } });
+    await until(() => dataBytes() === 64 * 1024, "the first window of output");
+    // The program is blocked on its full pipe, not buffered here: nothing more goes out and it has not ended.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(dataBytes()).toBe(64 * 1024);
+    expect(close()).toBeUndefined();
+    while (!close()) {
+      const before = dataBytes();
+      frame({ case: "credit", value: { bytes: 256 * 1024 } });
+      await until(() => dataBytes() > before || close() !== undefined, "more output");
+    }
+    expect(dataBytes()).toBe(total);
+    expect(close()?.exit).toMatchObject({ exitCode: 0, stdoutBytes: BigInt(total) });
+  });
+
+  it("tags stderr, takes stdin until eof, and refuses input after eof", async () => {
+    const { sent, frame, close } = setup();
+    frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 1 << 20, params: { case: "exec", value: { argv: ["sh", "-c", "cat >&2"] } } } });
+    frame({ case: "data", value: { data: Buffer.from("to stderr") } });
+    frame({ case: "eof", value: {} });
+    await until(() => close() !== undefined, "the program to exit");
+    const data = sent.filter((f) => f.payload?.case === "data").map((f) => f.payload!.value as { data: Uint8Array; stream: OutputStream });
+    expect(data.map((d) => [d.stream, Buffer.from(d.data).toString()])).toEqual([[OutputStream.STDERR, "to stderr"]]);
+
+    const second = setup();
+    second.frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 1 << 20, params: { case: "exec", value: { argv: ["sleep", "5"] } } } });
+    second.frame({ case: "eof", value: {} });
+    second.frame({ case: "data", value: { data: Buffer.from("late") } });
+    expect(second.close()?.code).toBe(Code.FailedPrecondition);
+  });
+
+  it("refuses a missing program or working directory before spawning anything", () => {
+    for (const [params, code] of [
+      [{ argv: ["definitely-not-a-program"] }, Code.NotFound],
+      [{ argv: ["ls"], workingDirectory: "/definitely/not/here" }, Code.NotFound],
+      [{ argv: [] }, Code.InvalidArgument],
+    ] as const) {
+      const { frame, close } = setup();
+      frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 1024, params: { case: "exec", value: params } } });
+      expect(close()?.code).toBe(code);
+    }
+  });
+});
