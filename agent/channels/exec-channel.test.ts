@@ -54,11 +54,12 @@ describe("exec channel on the agent", () => {
   });
 
   it("refuses a missing program or working directory before spawning anything", () => {
-    for (const [params, code] of [
+    const cases: Array<[{ argv: string[]; workingDirectory?: string }, Code]> = [
       [{ argv: ["definitely-not-a-program"] }, Code.NotFound],
       [{ argv: ["ls"], workingDirectory: "/definitely/not/here" }, Code.NotFound],
       [{ argv: [] }, Code.InvalidArgument],
-    ] as const) {
+    ];
+    for (const [params, code] of cases) {
       const { frame, close } = setup();
       frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 1024, params: { case: "exec", value: params } } });
       expect(close()?.code).toBe(code);
