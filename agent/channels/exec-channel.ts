@@ -55,7 +55,11 @@ class ExecChannel implements ChannelHandler {
     });
     // A program that exits without reading its input makes our writes fail with EPIPE: that is its choice, not an error.
     this.child.stdin.on("error", () => undefined);
-    this.child.on("error", (err) => this.fail(Code.Internal, `could not run ${spec.program}: ${err.message}`));
+    // Preflight catches almost every spawn failure; this is the race where the program went away in between.
+    this.child.on("error", (err: NodeJS.ErrnoException) => {
+      const code = err.code === "ENOENT" ? Code.NotFound : err.code === "EACCES" ? Code.PermissionDenied : Code.Internal;
+      this.fail(code, `could not run ${spec.program}: ${err.message}`);
+    });
     this.child.on("close", (code, signal) => this.pump.whenDrained(() => this.exited(code, signal)));
     if (spec.timeoutMs > 0) {
       this.timer = setTimeout(() => this.end("timed_out"), spec.timeoutMs);

@@ -30,6 +30,7 @@ class TerminalChannel implements ChannelHandler {
   private readonly pump: OutputPump;
   private readonly startedAt = Date.now();
   private cancelled = false;
+  private shellExited = false;
   private finished = false;
   private outputBytes = 0;
 
@@ -56,13 +57,20 @@ class TerminalChannel implements ChannelHandler {
       this.outputBytes += bytes.length;
       this.pump.push(bytes);
     });
-    this.pty.onExit(({ exitCode, signal }) => this.pump.whenDrained(() => this.exited(exitCode, signal)));
+    this.pty.onExit(({ exitCode, signal }) => {
+      // Writing to a PTY whose shell has gone errors inside node-pty: input from here on is dropped.
+      this.shellExited = true;
+      this.pump.whenDrained(() => this.exited(exitCode, signal));
+    });
     const pid = this.pty.pid;
     queueMicrotask(() => io.sendInfo({ kind: { case: "execStarted", value: { pid } } }));
   }
 
   onData(data: Uint8Array): void {
-    if (this.finished) return;
+    if (this.shellExited) {
+      this.io.consumed(data.length);
+      return;
+    }
     // node-pty writes Buffers through unchanged; its typings only name strings.
     this.pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
     this.io.consumed(data.length);
@@ -81,7 +89,7 @@ class TerminalChannel implements ChannelHandler {
       this.close(e.code, e.rawMessage);
       return;
     }
-    if (!this.finished) this.pty.resize(checked.columns, checked.rows);
+    if (!this.shellExited) this.pty.resize(checked.columns, checked.rows);
   }
 
   onClose(): void {
@@ -96,7 +104,7 @@ class TerminalChannel implements ChannelHandler {
   }
 
   private kill(): void {
-    if (this.finished) return;
+    if (this.shellExited) return;
     try {
       killTree(this.pty.pid);
     } catch {
