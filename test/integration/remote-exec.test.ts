@@ -135,6 +135,13 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
     expect((await channel.ended).exit?.exitCode).toBe(0);
   });
 
+  it("runs in the given working directory with the given environment", async () => {
+    const result = await exec({ params: { argv: ["sh", "-c", 'pwd; echo "$RMM_TEST_VALUE"'], workingDirectory: "/", environment: { RMM_TEST_VALUE: "from the technician" } } });
+    expect(result.output.map((o) => o.text).join("")).toBe("/\nfrom the technician\n");
+    await until(async () => (await lastRow()).outcome === "completed", "the audit row to complete");
+    expect((await lastRow()).working_directory).toBe("/");
+  });
+
   it("reports a signal that ended the program", async () => {
     const result = await exec({ params: { shellCommand: { shell: "/bin/sh", commandLine: "kill -KILL $$" } } });
     expect(result.exit?.exitCode).toBeUndefined();
