@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { startServerProcess } from "../../test/support/managed-process.js";
 import { createTestDatabase, type Dialect } from "../../test/support/test-databases.js";
 import { Fleet } from "../fleet.js";
+import { BENCH_SERVER_NODE_ARGS } from "../server-node-args.js";
 import { CpuSampler, memoryAfterGc } from "./server-probe.js";
 
 export interface IdleFleetResult {
@@ -30,7 +31,7 @@ export async function idleFleet(store: Dialect, size: number, opts: { storm: boo
   const db = await createTestDatabase(store);
   const fleet = await Fleet.enroll(db.url, size, join(dir, "identities.jsonl"));
   const startServer = (port?: number) =>
-    startServerProcess({ dataDir: join(dir, "server"), db: db.url, nodeArgs: ["--expose-gc"], logLevel: "info", heartbeatInterval: HEARTBEAT, offlineAfter: "75s", ...(port ? { port } : {}) });
+    startServerProcess({ dataDir: join(dir, "server"), db: db.url, nodeArgs: ["--expose-gc", ...BENCH_SERVER_NODE_ARGS], logLevel: "info", heartbeatInterval: HEARTBEAT, offlineAfter: "75s", ...(port ? { port } : {}) });
   let server = await startServer();
   try {
     const before = await memoryAfterGc(server.proc);
