@@ -15,7 +15,7 @@ import { errorInterceptor } from "./handlers/error-interceptor.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
-import { createListener } from "./listener.js";
+import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
@@ -123,7 +123,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const listener = createListener(handler, config.tls);
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
-    listener.server.listen(config.port, config.host, () => {
+    listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
       listener.server.off("error", reject);
       resolve();
     });
