@@ -104,7 +104,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
 
   const health = new HealthStatus();
-  const shutdown = new AbortController();
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs }));
     router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay }));
@@ -118,7 +117,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     acceptCompression: [],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
-    shutdownSignal: shutdown.signal,
+    // No shutdownSignal: connect links it into every call's signal, one
+    // listener per call on one shared AbortSignal (10k agents, 10k listeners,
+    // each removal a walk of the list). Shutdown ends the agents' streams
+    // itself, and their sessions, pending opens and channels end with them.
   });
   const listener = createListener(handler, config.tls);
   await new Promise<void>((resolve, reject) => {
@@ -152,7 +154,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       clearInterval(sweep);
       clearInterval(idleSweep);
       for (const conn of registry.all()) conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
-      shutdown.abort();
       await listener.shutdown(config.shutdownGraceMs);
       await sessions.closeAllForShutdown().catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
       await lastSeen.stop();
