@@ -90,23 +90,25 @@ export class SessionService {
       throw new ConnectError(reason, code);
     };
 
-    const agent = await agents.get(agentId);
-    if (!agent) throw new ConnectError(`agent ${agentId} is not enrolled`, Code.NotFound);
-    if (agent.revoked_at !== null) return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) has been revoked`);
-    const conn = registry.get(agentId);
-    if (!conn) {
+    // Why an agent cannot take a tunnel, read only on that path: the happy
+    // path costs two statements (the guarded insert below and markActive).
+    const refuseUnavailable = async (): Promise<never> => {
+      const agent = await agents.get(agentId);
+      if (!agent) throw new ConnectError(`agent ${agentId} is not enrolled`, Code.NotFound);
+      if (agent.revoked_at !== null) return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) has been revoked`);
       const seen = agent.last_seen_at === null ? "never seen online" : `offline since ${new Date(agent.last_seen_at).toISOString()}`;
       return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) is ${seen}`);
-    }
+    };
+    const conn = registry.get(agentId);
+    if (!conn) return refuseUnavailable();
 
     let session: SessionRow;
     try {
-      // The row and its audit entry commit together: one fsync, and never one without the other.
-      session = await this.deps.transact(async (tx) => {
-        const created = await tx.sessions.create({ id: randomUUID(), agentId, technician: tech.subject, at: Date.now() });
-        await audit.record({ actor, action: "tunnel.open", outcome: "ok", agentId, sessionId: created.id, reason: "requested" }, tx.audit);
-        return created;
-      });
+      // One statement: inserted only for an enrolled, unrevoked agent, and
+      // its audit entry written by the database in the same statement.
+      const created = await sessions.createForActiveAgent({ id: randomUUID(), agentId, technician: tech.subject, at: Date.now() });
+      if (!created) return await refuseUnavailable();
+      session = created;
     } catch (err) {
       if (!(err instanceof LiveSessionExistsError)) throw err;
       const live = await sessions.liveForAgent(agentId);
