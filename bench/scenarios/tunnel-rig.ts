@@ -10,7 +10,6 @@ import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
 import { AGENT_MAIN, ManagedProcess, startServerProcess } from "../../test/support/managed-process.js";
 import { createTestDatabase, type Dialect } from "../../test/support/test-databases.js";
-import { BENCH_SERVER_NODE_ARGS } from "../server-node-args.js";
 
 export interface TunnelRig {
   client: Client<typeof TunnelService>;
@@ -18,11 +17,14 @@ export interface TunnelRig {
   stop(): Promise<void>;
 }
 
-/** A real rmm-server process, one real rmm-agent process enrolled through the CLI, and a technician client. */
-export async function startTunnelRig(store: Dialect): Promise<TunnelRig> {
+/**
+ * A real rmm-server process (started with `serverNodeArgs`), one real
+ * rmm-agent process enrolled through the CLI, and a technician client.
+ */
+export async function startTunnelRig(store: Dialect, serverNodeArgs: readonly string[]): Promise<TunnelRig> {
   const dir = mkdtempSync(join(tmpdir(), "rmm-bench-rig-"));
   const db = await createTestDatabase(store);
-  const server = await startServerProcess({ dataDir: join(dir, "server"), db: db.url, nodeArgs: [...BENCH_SERVER_NODE_ARGS], logLevel: "info", heartbeatInterval: "25s", offlineAfter: "75s" });
+  const server = await startServerProcess({ dataDir: join(dir, "server"), db: db.url, nodeArgs: [...serverNodeArgs], logLevel: "info", heartbeatInterval: "25s", offlineAfter: "75s" });
   let agent: ManagedProcess | undefined;
   const stop = async () => {
     await agent?.stop();
