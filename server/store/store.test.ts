@@ -85,7 +85,7 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       const id = randomUUID();
       const created = await sessions.createForActiveAgent({ id, agentId: agent.id, technician: "alice", at: 7 });
       expect(created).toMatchObject({ id, agent_id: agent.id, technician: "alice", state: "opening", opened_at: 7 });
-      expect(await sessions.get(id)).toMatchObject(created);
+      expect(await sessions.get(id)).toMatchObject(created!);
       const audit = await new AuditStore(db).forSession(id);
       expect(audit.map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, agent_id: e.agent_id, reason: e.reason }))).toEqual([
         { at: 7, actor: "tech:alice", action: "tunnel.open", outcome: "ok", agent_id: agent.id, reason: "requested" },
