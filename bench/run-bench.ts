@@ -7,7 +7,7 @@
  *   --full             1k/5k/10k agents, 512 MiB throughput, more samples
  *   --only a,b         run some of: echo, cycles, fleet
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
- *   --cpu-prof DIR     every rmm-server process writes a V8 CPU profile into DIR
+ *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
  *
  * Order: echo and throughput first, while the machine is cool (the fleet
  * scenarios leave it hot for minutes), each the median of 3 runs that
