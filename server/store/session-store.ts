@@ -20,7 +20,11 @@ export interface CloseFields {
 export class SessionStore {
   constructor(private readonly db: Db) {}
 
-  /** Inserts an `opening` session; the one-live-session-per-agent index decides races. */
+  /**
+   * Inserts an `opening` session; the one-live-session-per-agent index decides
+   * races. Like every insert here, it gets its `tunnel.open` audit entry from
+   * the 0004 trigger. The server opens sessions with createForActiveAgent.
+   */
   async create(row: { id: string; agentId: string; technician: string; at: EpochMs }): Promise<SessionRow> {
     const session: SessionRow = {
       id: row.id,
