@@ -27,13 +27,6 @@ export const MAX_MESSAGE_BYTES = 4 << 20;
 export interface GrpcTransportOptions {
   /** PEM CA for the server's certificate; the system roots when absent. Ignored for http:// URLs. */
   caFile?: string;
-  /**
-   * Give this transport its own HTTP/2 connection even when another transport
-   * in the process targets the same server (grpc-js shares them otherwise).
-   * Defaults to false; the load generator sets it so each simulated agent
-   * connects as a real one does.
-   */
-  ownConnection?: boolean;
 }
 
 const enrollMethod = grpcJsMethodDefinition(AgentService.method.enroll);
@@ -43,36 +36,57 @@ const connectMethod = grpcJsMethodDefinition(AgentService.method.connect);
  * The agent's transport: @grpc/grpc-js over HTTP/2 (keepalive PINGs and
  * connection management built in), serializing with the same generated
  * protobuf-es schemas as the server. TLS unless the URL says http://.
+ *
+ * Every call gets a channel (and so a TCP connection) of its own, closed when
+ * the call ends. After a server restart, a channel kept from the previous
+ * stream is still in grpc-js's own reconnect backoff, which delays the new
+ * attempt past the one our backoff chose; a fresh channel connects at once.
+ * It also gives each simulated agent of the load generator its own
+ * connection, as real agents have.
  */
 export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOptions = {}): AgentTransport {
   const url = new URL(serverUrl);
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`server URL "${serverUrl}" must start with https:// (or http:// for cleartext)`);
   const credentials =
     url.protocol === "http:" ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.caFile ? readFileSync(opts.caFile) : undefined);
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  const client = new grpc.Client(`${url.hostname}:${port}`, credentials, {
-    "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
-    "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
-    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-    "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
-    ...(opts.ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {}),
-    // Our own backoff decides when to reconnect; grpc-js should not add a second, unjittered one.
-    "grpc.initial_reconnect_backoff_ms": 100,
-    "grpc.max_reconnect_backoff_ms": 1_000,
-  });
+  const target = `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+  const open = new Set<{ client: grpc.Client; cancel: () => void }>();
+  const newClient = () =>
+    new grpc.Client(target, credentials, {
+      "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
+      // grpc-js otherwise shares one connection among all channels of the
+      // process with the same target and options: the old one, after a restart.
+      "grpc.use_local_subchannel_pool": 1,
+      // Our own backoff decides when to reconnect; grpc-js should not add a second, unjittered one.
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1_000,
+    });
 
   return {
     enroll: (req: EnrollRequest) =>
       new Promise<EnrollResponse>((resolve, reject) => {
-        client.makeUnaryRequest(enrollMethod.path, enrollMethod.requestSerialize, enrollMethod.responseDeserialize, req, (err, res) =>
-          err || !res ? reject(toConnectError(err)) : resolve(res),
-        );
+        const client = newClient();
+        client.makeUnaryRequest(enrollMethod.path, enrollMethod.requestSerialize, enrollMethod.responseDeserialize, req, (err, res) => {
+          client.close();
+          if (err || !res) reject(toConnectError(err));
+          else resolve(res);
+        });
       }),
     connect(credential: string): AgentStream {
+      const client = newClient();
       const metadata = new grpc.Metadata();
       metadata.set("authorization", `Bearer ${credential}`);
       const call = client.makeBidiStreamRequest(connectMethod.path, connectMethod.requestSerialize, connectMethod.responseDeserialize, metadata);
+      const entry = { client, cancel: () => call.cancel() };
+      open.add(entry);
+      call.once("status", () => {
+        open.delete(entry);
+        client.close();
+      });
       return {
         send: (msg: ConnectRequest) => {
           if (!call.writableEnded && !call.destroyed) call.write(msg);
@@ -87,7 +101,13 @@ export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOption
         close: () => call.cancel(),
       };
     },
-    close: () => client.close(),
+    close: () => {
+      for (const { client, cancel } of open) {
+        cancel();
+        client.close();
+      }
+      open.clear();
+    },
   };
 }
 

@@ -44,7 +44,7 @@ const report = setInterval(() => {
 
 for (let i = 0; i < identities.length && !stop.signal.aborted; i += START_BATCH) {
   for (const id of identities.slice(i, i + START_BATCH)) {
-    const transport = createGrpcTransport(values.server, { ownConnection: true });
+    const transport = createGrpcTransport(values.server);
     transports.push(transport);
     const agent = new Agent({ agentId: id.agentId, credential: id.credential, info: { hostname: `sim-${id.agentId.slice(0, 8)}`, os: "linux x64", agentVersion: "bench" }, transport, log, backoff: new Backoff() });
     agents.push(agent);

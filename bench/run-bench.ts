@@ -5,8 +5,13 @@
  * bench/results/latest.json.
  *
  *   --full             1k/5k/10k agents, 512 MiB throughput, more samples
- *   --only a,b         run some of: fleet, cycles, echo
+ *   --only a,b         run some of: echo, cycles, fleet
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
+ *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
+ *
+ * Order: echo and throughput first, while the machine is cool (the fleet
+ * scenarios leave it hot for minutes), each the median of 3 runs that
+ * alternate with their baselines, so drift hits both sides alike.
  */
 import { parseArgs } from "node:util";
 import { holdIdleStreams, measureEchoRtt, measureThroughput } from "./baselines/baseline-client.js";
@@ -15,13 +20,22 @@ import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-res
 import { idleFleet } from "./scenarios/idle-fleet.js";
 import { tunnelCycles } from "./scenarios/tunnel-cycles.js";
 import { tunnelEcho } from "./scenarios/tunnel-echo.js";
+import { serverNodeArgs } from "./server-node-args.js";
 import type { Dialect } from "../test/support/test-databases.js";
 
 const { values } = parseArgs({
-  options: { full: { type: "boolean", default: false }, only: { type: "string" }, stores: { type: "string", default: "sqlite,mysql" } },
+  options: {
+    full: { type: "boolean", default: false },
+    only: { type: "string" },
+    stores: { type: "string", default: "sqlite,mysql" },
+    "cpu-prof": { type: "string" },
+  },
 });
 const full = values.full;
-const only = new Set((values.only ?? "fleet,cycles,echo").split(","));
+const only = new Set((values.only ?? "echo,cycles,fleet").split(","));
+const nodeArgs = serverNodeArgs(values["cpu-prof"]);
+/** Echo and throughput runs, alternating with the baselines; the median is reported. */
+const ECHO_RUNS = 3;
 const stores = values.stores.split(",") as Dialect[];
 const plan = {
   fleetSizes: full ? [1_000, 5_000, 10_000] : [1_000],
@@ -32,6 +46,50 @@ const plan = {
 const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);
 const KiB = 1024;
 const entries: BenchEntry[] = [];
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+if (only.has("echo")) {
+  type Kind = "connect" | "grpcjs" | "tcp";
+  const bare: Record<Kind, { p50Us: number[]; mbPerSec: number[] }> = { connect: { p50Us: [], mbPerSec: [] }, grpcjs: { p50Us: [], mbPerSec: [] }, tcp: { p50Us: [], mbPerSec: [] } };
+  const tunnel = { p50Us: [] as number[], p99Us: [] as number[], mbPerSec: [] as number[] };
+  for (let run = 1; run <= ECHO_RUNS; run++) {
+    progress(`run ${run}/${ECHO_RUNS}: bare baselines, 1-hop echo round trip and throughput`);
+    for (const kind of ["connect", "grpcjs", "tcp"] as const) {
+      const server = await startBaseline(kind);
+      try {
+        bare[kind].p50Us.push((await measureEchoRtt(kind, server.port, { samples: plan.roundTrips, payloadBytes: 64 })).p50Us);
+        bare[kind].mbPerSec.push((await measureThroughput(kind, server.port, { totalBytes: plan.totalBytes, chunkBytes: 64 * KiB })).mbPerSec);
+      } finally {
+        await server.stop();
+      }
+    }
+    progress(`run ${run}/${ECHO_RUNS}: tunnel, ${plan.roundTrips} round trips, ${plan.totalBytes / KiB / KiB} MiB through an echo channel`);
+    const r = await tunnelEcho({ roundTrips: plan.roundTrips, totalBytes: plan.totalBytes, serverNodeArgs: nodeArgs });
+    tunnel.p50Us.push(r.p50Us);
+    tunnel.p99Us.push(r.p99Us);
+    tunnel.mbPerSec.push(r.mbPerSec);
+  }
+  const tput = median(tunnel.mbPerSec);
+  entries.push(
+    entry(`echo round trip p50 through the tunnel (2 hops) vs bare connect-node 1 hop, median of ${ECHO_RUNS}`, median(tunnel.p50Us), "us", median(bare.connect.p50Us), { kind: "ratio-max", limit: 2.5 }),
+    entry("echo round trip p99 through the tunnel", median(tunnel.p99Us), "us", null),
+    entry(`tunnel throughput, 64 KiB chunks, vs bare connect-node 1 hop, median of ${ECHO_RUNS}`, tput, "MB/s", median(bare.connect.mbPerSec), { kind: "ratio-min", limit: 0.5 }),
+    entry("tunnel throughput vs bare grpc-js 1 hop", tput, "MB/s", median(bare.grpcjs.mbPerSec)),
+    entry("tunnel throughput vs raw TCP loopback", tput, "MB/s", median(bare.tcp.mbPerSec)),
+  );
+}
+
+if (only.has("cycles")) {
+  for (const store of stores) {
+    progress(`${store}: ${plan.cycles} OpenTunnel -> ready -> CloseTunnel cycles`);
+    const r = await tunnelCycles(store, plan.cycles, nodeArgs);
+    entries.push(
+      entry(`OpenTunnel to ready p50 (${store})`, r.openP50Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 3 } : undefined),
+      entry(`OpenTunnel to ready p99 (${store})`, r.openP99Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 15 } : undefined),
+      entry(`open/close cycles per second (${store})`, r.cyclesPerSecond, "cycles/s", null),
+    );
+  }
+}
 
 if (only.has("fleet")) {
   for (const size of plan.fleetSizes) {
@@ -52,7 +110,7 @@ if (only.has("fleet")) {
     const storm = size === plan.fleetSizes.at(-1);
     for (const store of stores) {
       progress(`${store}: ${size} idle agents${storm ? ", then a reconnect storm" : ""}`);
-      const r = await idleFleet(store, size, { storm, progress });
+      const r = await idleFleet(store, size, { storm, progress, serverNodeArgs: nodeArgs });
       entries.push(
         entry(`server RSS per idle agent, ${size} agents (${store}) vs bare connect-node`, r.rssPerAgentBytes / KiB, "KiB", bare.connect.bytesPerStream / KiB, { kind: "ratio-max", limit: 1.2 }),
         entry(`server RSS per idle agent, ${size} agents (${store}) vs bare grpc-js`, r.rssPerAgentBytes / KiB, "KiB", bare.grpcjs.bytesPerStream / KiB),
@@ -68,42 +126,6 @@ if (only.has("fleet")) {
       }
     }
   }
-}
-
-if (only.has("cycles")) {
-  for (const store of stores) {
-    progress(`${store}: ${plan.cycles} OpenTunnel -> ready -> CloseTunnel cycles`);
-    const r = await tunnelCycles(store, plan.cycles);
-    entries.push(
-      entry(`OpenTunnel to ready p50 (${store})`, r.openP50Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 3 } : undefined),
-      entry(`OpenTunnel to ready p99 (${store})`, r.openP99Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 15 } : undefined),
-      entry(`open/close cycles per second (${store})`, r.cyclesPerSecond, "cycles/s", null),
-    );
-  }
-}
-
-if (only.has("echo")) {
-  progress("bare baselines: 1-hop echo round trip and throughput");
-  const bare: Record<"connect" | "grpcjs" | "tcp", { p50Us: number; mbPerSec: number }> = { connect: { p50Us: 0, mbPerSec: 0 }, grpcjs: { p50Us: 0, mbPerSec: 0 }, tcp: { p50Us: 0, mbPerSec: 0 } };
-  for (const kind of ["connect", "grpcjs", "tcp"] as const) {
-    const server = await startBaseline(kind);
-    try {
-      const rtt = await measureEchoRtt(kind, server.port, { samples: plan.roundTrips, payloadBytes: 64 });
-      const tput = await measureThroughput(kind, server.port, { totalBytes: plan.totalBytes, chunkBytes: 64 * KiB });
-      bare[kind] = { p50Us: rtt.p50Us, mbPerSec: tput.mbPerSec };
-    } finally {
-      await server.stop();
-    }
-  }
-  progress(`tunnel: ${plan.roundTrips} round trips, ${plan.totalBytes / KiB / KiB} MiB through an echo channel`);
-  const r = await tunnelEcho({ roundTrips: plan.roundTrips, totalBytes: plan.totalBytes });
-  entries.push(
-    entry("echo round trip p50 through the tunnel (2 hops) vs bare connect-node 1 hop", r.p50Us, "us", bare.connect.p50Us, { kind: "ratio-max", limit: 2.5 }),
-    entry("echo round trip p99 through the tunnel", r.p99Us, "us", null),
-    entry("tunnel throughput, 64 KiB chunks, vs bare connect-node 1 hop", r.mbPerSec, "MB/s", bare.connect.mbPerSec, { kind: "ratio-min", limit: 0.5 }),
-    entry("tunnel throughput vs bare grpc-js 1 hop", r.mbPerSec, "MB/s", bare.grpcjs.mbPerSec),
-    entry("tunnel throughput vs raw TCP loopback", r.mbPerSec, "MB/s", bare.tcp.mbPerSec),
-  );
 }
 
 process.stdout.write(markdownTable(entries) + "\n");

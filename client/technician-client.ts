@@ -2,9 +2,10 @@ import { readFileSync } from "node:fs";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import { STREAM_RECEIVE_WINDOW_BYTES, WideWindowSessionManager } from "./wide-window-session-manager.js";
 
 /** HTTP/2 stream receive window for technician calls. Defaults to 1 MiB. */
-export const RECEIVE_WINDOW_BYTES = 1 << 20;
+export const RECEIVE_WINDOW_BYTES = STREAM_RECEIVE_WINDOW_BYTES;
 
 /**
  * A TunnelService client that sends `authorization: Bearer <token>` on every
@@ -12,12 +13,16 @@ export const RECEIVE_WINDOW_BYTES = 1 << 20;
  * `caFile` trusts a private CA for https:// servers.
  */
 export function createTechnicianClient(baseUrl: string, token: string, options: { caFile?: string } = {}): Client<typeof TunnelService> {
+  // Wide stream and connection windows: the 64 KiB HTTP/2 defaults would cap
+  // channel data at one window per round trip.
+  const sessionManager = new WideWindowSessionManager(baseUrl, undefined, options.caFile ? { ca: readFileSync(options.caFile) } : {});
   return createClient(
     TunnelService,
     createGrpcTransport({
       baseUrl,
-      // The 64 KiB HTTP/2 default would cap channel data at one window per round trip.
-      nodeOptions: { settings: { initialWindowSize: RECEIVE_WINDOW_BYTES }, ...(options.caFile && { ca: readFileSync(options.caFile) }) },
+      sessionManager,
+      // Tunnel data is mostly compressed already; compressing it again costs more CPU than it saves.
+      acceptCompression: [],
       interceptors: [
         (next) => (req) => {
           req.header.set("authorization", `Bearer ${token}`);

@@ -19,6 +19,15 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     return this.done;
   }
 
+  /**
+   * The newest item still waiting for the consumer, or undefined when none
+   * is. Lets a producer merge into it rather than queue another item; once
+   * the consumer has taken an item it is no longer returned here.
+   */
+  last(): T | undefined {
+    return this.items[this.items.length - 1];
+  }
+
   /** False once the queue has ended: the item was not queued. */
   push(item: T): boolean {
     if (this.done) return false;

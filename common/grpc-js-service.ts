@@ -36,14 +36,22 @@ export function grpcJsMethodDefinition<M extends DescMethod>(method: M): GrpcJsM
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-    requestSerialize: (message) => Buffer.from(toBinary(input, message)),
+    requestSerialize: (message) => asBuffer(toBinary(input, message)),
     requestDeserialize: (bytes) => fromBinary(input, bytes),
-    responseSerialize: (message) => Buffer.from(toBinary(output, message)),
+    responseSerialize: (message) => asBuffer(toBinary(output, message)),
     responseDeserialize: (bytes) => fromBinary(output, bytes),
     // grpc-js also exposes each method under this name, on clients and when
     // looking up server implementations (as @grpc/proto-loader does).
     originalName: method.localName,
   };
+}
+
+/**
+ * A Buffer view of `bytes`, sharing its memory. grpc-js wants a Buffer;
+ * `Buffer.from(uint8Array)` would copy every message (64 KiB per tunnel chunk).
+ */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

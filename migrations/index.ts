@@ -1,6 +1,7 @@
 import type { Migration } from "kysely";
 import * as initial from "./0001-initial.js";
 import * as commandAudit from "./0002-command-audit.js";
+import * as sessionOpenAudit from "./0004-session-open-audit.js";
 
 /**
  * Every migration ever released, in order. Never edit or remove one that has
@@ -10,4 +11,5 @@ import * as commandAudit from "./0002-command-audit.js";
 export const migrations: Readonly<Record<string, Migration>> = {
   "0001-initial": initial,
   "0002-command-audit": commandAudit,
+  "0004-session-open-audit": sessionOpenAudit,
 };

@@ -13,6 +13,14 @@ export const STREAM_WINDOW_BYTES = 1 << 20;
 /** HTTP/2 connection window, shared by an agent's streams. Defaults to 8 MiB. */
 export const CONNECTION_WINDOW_BYTES = 8 << 20;
 
+/**
+ * Pending-connection queue asked of the kernel. Node's default (511) drops
+ * SYNs when thousands of agents reconnect at once after a restart, and each
+ * dropped SYN costs that agent a 1 s (then 3 s) TCP retransmit. The kernel
+ * caps it at net.core.somaxconn, so raise that to at least 4096 too.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface TlsFiles {
   certPath: string;
   keyPath: string;

@@ -16,7 +16,7 @@ import { errorInterceptor } from "./handlers/error-interceptor.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
-import { createListener } from "./listener.js";
+import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
@@ -119,7 +119,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
 
   const health = new HealthStatus();
-  const shutdown = new AbortController();
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs }));
     router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, supervisor }));
@@ -133,12 +132,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     acceptCompression: [],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
-    shutdownSignal: shutdown.signal,
+    // No shutdownSignal: connect links it into every call's signal, one
+    // listener per call on one shared AbortSignal (10k agents, 10k listeners,
+    // each removal a walk of the list). Shutdown ends the agents' streams
+    // itself, and their sessions, pending opens and channels end with them.
   });
   const listener = createListener(handler, config.tls);
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
-    listener.server.listen(config.port, config.host, () => {
+    listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
       listener.server.off("error", reject);
       resolve();
     });
@@ -167,7 +169,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       clearInterval(sweep);
       clearInterval(idleSweep);
       for (const conn of registry.all()) conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
-      shutdown.abort();
       await listener.shutdown(config.shutdownGraceMs);
       await sessions.closeAllForShutdown().catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
       await lastSeen.stop();

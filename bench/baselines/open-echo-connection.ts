@@ -9,10 +9,10 @@ import { once } from "node:events";
 import * as net from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { FLOW_CONTROL_WINDOW_BYTES } from "../../agent/grpc-transport.js";
-import { RECEIVE_WINDOW_BYTES } from "../../client/technician-client.js";
+import { WideWindowSessionManager } from "../../client/wide-window-session-manager.js";
 import { AsyncQueue } from "../../common/async-queue.js";
 import { grpcJsMethodDefinition } from "../../common/grpc-js-service.js";
 import { OpenChannelRequestSchema, TunnelService, type OpenChannelRequest, type OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
@@ -53,10 +53,10 @@ async function* dataOf(responses: AsyncIterable<OpenChannelResponse>): AsyncGene
 
 function openConnectEcho(port: number): EchoConnection {
   const baseUrl = `http://${BASELINE_HOST}:${port}`;
-  // createGrpcTransport makes a session manager (one HTTP/2 connection) per
-  // transport and never shares it; we make it ourselves only to be able to
-  // close that connection, which a transport has no method for.
-  const sessions = new Http2SessionManager(baseUrl, undefined, { settings: { initialWindowSize: RECEIVE_WINDOW_BYTES } });
+  // The technician client's session manager (same windows, so both are
+  // measured the same way), made here also to be able to close the
+  // connection, which a transport has no method for.
+  const sessions = new WideWindowSessionManager(baseUrl);
   const client = createClient(TunnelService, createGrpcTransport({ baseUrl, sessionManager: sessions, acceptCompression: [] }));
   // Each write resolves when connect pulls it, which it does once the
   // previous message is written: HTTP/2 flow control then holds the caller.

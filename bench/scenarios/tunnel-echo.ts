@@ -8,8 +8,8 @@ const SMALL_FRAME_BYTES = 64;
 const CHUNK_BYTES = 64 * 1024;
 
 /** Scenarios 4 and 5: echo round trip (technician -> server -> agent -> server -> technician) and throughput. */
-export async function tunnelEcho(opts: { roundTrips: number; totalBytes: number }): Promise<{ p50Us: number; p99Us: number; mbPerSec: number }> {
-  const rig = await startTunnelRig("sqlite");
+export async function tunnelEcho(opts: { roundTrips: number; totalBytes: number; serverNodeArgs: readonly string[] }): Promise<{ p50Us: number; p99Us: number; mbPerSec: number }> {
+  const rig = await startTunnelRig("sqlite", opts.serverNodeArgs);
   try {
     const { session } = await rig.client.openTunnel({ agentId: rig.agentId });
     const sessionId = session!.id;

@@ -70,6 +70,14 @@ export class SessionService {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly active = new Map<string, ActiveSession>();
   private readonly endedListeners: Array<(sessionId: string, message: string) => void> = [];
+  /**
+   * opening -> active writes still in flight, by session. OpenTunnel answers
+   * once the agent is ready without waiting for that write (on InnoDB a
+   * commit is an fsync, the largest part of the open); every later read of
+   * the session waits for it, so no caller ever sees the row behind what
+   * OpenTunnel said.
+   */
+  private readonly readyWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: SessionServiceDeps,
@@ -90,23 +98,25 @@ export class SessionService {
       throw new ConnectError(reason, code);
     };
 
-    const agent = await agents.get(agentId);
-    if (!agent) throw new ConnectError(`agent ${agentId} is not enrolled`, Code.NotFound);
-    if (agent.revoked_at !== null) return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) has been revoked`);
-    const conn = registry.get(agentId);
-    if (!conn) {
+    // Why an agent cannot take a tunnel, read only on that path: the happy
+    // path costs two statements (the guarded insert below and markActive).
+    const refuseUnavailable = async (): Promise<never> => {
+      const agent = await agents.get(agentId);
+      if (!agent) throw new ConnectError(`agent ${agentId} is not enrolled`, Code.NotFound);
+      if (agent.revoked_at !== null) return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) has been revoked`);
       const seen = agent.last_seen_at === null ? "never seen online" : `offline since ${new Date(agent.last_seen_at).toISOString()}`;
       return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) is ${seen}`);
-    }
+    };
+    const conn = registry.get(agentId);
+    if (!conn) return refuseUnavailable();
 
     let session: SessionRow;
     try {
-      // The row and its audit entry commit together: one fsync, and never one without the other.
-      session = await this.deps.transact(async (tx) => {
-        const created = await tx.sessions.create({ id: randomUUID(), agentId, technician: tech.subject, at: Date.now() });
-        await audit.record({ actor, action: "tunnel.open", outcome: "ok", agentId, sessionId: created.id, reason: "requested" }, tx.audit);
-        return created;
-      });
+      // One statement: inserted only for an enrolled, unrevoked agent, and
+      // its audit entry written by the database in the same statement.
+      const created = await sessions.createForActiveAgent({ id: randomUUID(), agentId, technician: tech.subject, at: Date.now() });
+      if (!created) return await refuseUnavailable();
+      session = created;
     } catch (err) {
       if (!(err instanceof LiveSessionExistsError)) throw err;
       const live = await sessions.liveForAgent(agentId);
@@ -120,14 +130,16 @@ export class SessionService {
 
     const outcome = await this.awaitAgent(conn, session, tech, signal);
     if (outcome.type === "ready") {
-      const readyAt = Date.now();
-      if (await sessions.markActive(session.id, readyAt)) {
-        if (conn.sessions.has(session.id)) this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn, lastActivityAt: readyAt });
-        return { ...session, state: "active", ready_at: readyAt };
+      if (!conn.sessions.has(session.id)) {
+        // Closed while we waited (agent gone, or a close raced us): report what happened.
+        const current = await sessions.get(session.id);
+        throw new ConnectError(`session ${session.id} closed before it became ready (${current?.close_reason ?? "unknown"})`, Code.Aborted);
       }
-      // Closed while we waited (agent gone, or a close raced us): report what happened.
-      const current = await sessions.get(session.id);
-      throw new ConnectError(`session ${session.id} closed before it became ready (${current?.close_reason ?? "unknown"})`, Code.Aborted);
+      const readyAt = Date.now();
+      this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn, lastActivityAt: readyAt });
+      const write = this.recordReady(session.id, readyAt).finally(() => this.readyWrites.delete(session.id));
+      this.readyWrites.set(session.id, write);
+      return { ...session, state: "active", ready_at: readyAt };
     }
     const failure = this.failureOf(outcome, agentId, session.id, signal);
     await this.closeSessions([session.id], failure.reason, failure.message, agentId, actor, "error");
@@ -242,6 +254,7 @@ export class SessionService {
   private async owned(tech: Technician, sessionId: string, what: string): Promise<SessionRow> {
     if (sessionId === "") throw new ConnectError("session_id is required", Code.InvalidArgument);
     if (!isUuid(sessionId)) throw new ConnectError(`session_id "${sessionId}" is not a UUID`, Code.InvalidArgument);
+    await this.readyWrites.get(sessionId);
     const session = await this.deps.sessions.get(sessionId);
     if (!session) throw new ConnectError(`session ${sessionId} not found`, Code.NotFound);
     if (session.technician !== tech.subject && tech.role !== "admin") {
@@ -257,6 +270,25 @@ export class SessionService {
       throw new ConnectError(reason, Code.PermissionDenied);
     }
     return session;
+  }
+
+  /**
+   * Writes opening -> active, retrying with doubling delays while the
+   * database refuses. Never rejects. A session closed meanwhile stays closed
+   * (the write only moves opening rows); one the database never hears about
+   * is closed by the next start's reconciliation like any other.
+   */
+  private async recordReady(sessionId: string, readyAt: number): Promise<void> {
+    for (let delayMs = this.cleanupRetryMs; ; delayMs = Math.min(delayMs * 2, CLEANUP_RETRY_MAX_MS)) {
+      try {
+        await this.deps.sessions.markActive(sessionId, readyAt);
+        return;
+      } catch (err) {
+        if (!this.active.has(sessionId)) return;
+        this.deps.log.warn({ err, sessionId, retryInMs: delayMs }, "could not record the session as active; will retry");
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      }
+    }
   }
 
   private awaitAgent(conn: AgentConnection, session: SessionRow, tech: Technician, signal: AbortSignal): Promise<OpenOutcome | { type: "timeout" } | { type: "cancelled" }> {

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, MysqlDialect, SqliteDialect } from "kysely";
 import { createPool } from "mysql2";
+import { withCachedStatements } from "./cached-statements.js";
 import type { Database, Db } from "./database.js";
 
 export type DatabaseUrl =
@@ -48,7 +49,7 @@ export function openDatabase(url: DatabaseUrl): Db {
     // SQLite leaves foreign keys (and so ON DELETE CASCADE) off unless asked.
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 5000");
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database: withCachedStatements(sqlite) }) });
   }
   const pool = createPool({
     uri: url.url,

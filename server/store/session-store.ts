@@ -1,4 +1,4 @@
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import type { CloseReasonName, Db, EpochMs, TunnelSessionsTable } from "./database.js";
 import { isUniqueViolation } from "./store-errors.js";
 
@@ -20,7 +20,11 @@ export interface CloseFields {
 export class SessionStore {
   constructor(private readonly db: Db) {}
 
-  /** Inserts an `opening` session; the one-live-session-per-agent index decides races. */
+  /**
+   * Inserts an `opening` session; the one-live-session-per-agent index decides
+   * races. Like every insert here, it gets its `tunnel.open` audit entry from
+   * the 0004 trigger. The server opens sessions with createForActiveAgent.
+   */
   async create(row: { id: string; agentId: string; technician: string; at: EpochMs }): Promise<SessionRow> {
     const session: SessionRow = {
       id: row.id,
@@ -40,6 +44,52 @@ export class SessionStore {
       throw err;
     }
     return session;
+  }
+
+  /**
+   * Inserts an `opening` session if the agent is enrolled and not revoked, in
+   * one statement; the migration 0004 trigger writes its `tunnel.open` audit
+   * entry in that same statement. Undefined when the agent is unknown or
+   * revoked (nothing written); LiveSessionExistsError when it already has a
+   * live session (the one-live-session-per-agent index decides races).
+   */
+  async createForActiveAgent(row: { id: string; agentId: string; technician: string; at: EpochMs }): Promise<SessionRow | undefined> {
+    let inserted: bigint;
+    try {
+      const result = await this.db
+        .insertInto("tunnel_sessions")
+        .columns(["id", "agent_id", "technician", "state", "opened_at"])
+        .expression(
+          this.db
+            .selectFrom("agents")
+            .select([
+              sql<string>`${row.id}`.as("id"),
+              sql<string>`${row.agentId}`.as("agent_id"),
+              sql<string>`${row.technician}`.as("technician"),
+              sql<string>`${"opening"}`.as("state"),
+              sql<number>`${row.at}`.as("opened_at"),
+            ])
+            .where("agents.id", "=", row.agentId)
+            .where("agents.revoked_at", "is", null),
+        )
+        .executeTakeFirst();
+      inserted = result.numInsertedOrUpdatedRows ?? 0n;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, { cause: err });
+      throw err;
+    }
+    if (inserted === 0n) return undefined;
+    return {
+      id: row.id,
+      agent_id: row.agentId,
+      technician: row.technician,
+      state: "opening",
+      close_reason: null,
+      close_message: null,
+      opened_at: row.at,
+      ready_at: null,
+      closed_at: null,
+    };
   }
 
   async get(id: string): Promise<SessionRow | undefined> {

@@ -78,6 +78,33 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       expect(rejected?.status === "rejected" && rejected.reason).toBeInstanceOf(LiveSessionExistsError);
     });
 
+    it("record a session and its tunnel.open audit entry in one statement, for an enrolled agent", async () => {
+      const agent = agentRow();
+      await new AgentStore(db).insert(agent);
+      const sessions = new SessionStore(db);
+      const id = randomUUID();
+      const created = await sessions.createForActiveAgent({ id, agentId: agent.id, technician: "alice", at: 7 });
+      expect(created).toMatchObject({ id, agent_id: agent.id, technician: "alice", state: "opening", opened_at: 7 });
+      expect(await sessions.get(id)).toMatchObject(created!);
+      const audit = await new AuditStore(db).forSession(id);
+      expect(audit.map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, agent_id: e.agent_id, reason: e.reason }))).toEqual([
+        { at: 7, actor: "tech:alice", action: "tunnel.open", outcome: "ok", agent_id: agent.id, reason: "requested" },
+      ]);
+      await expect(sessions.createForActiveAgent({ id: randomUUID(), agentId: agent.id, technician: "bob", at: 8 })).rejects.toBeInstanceOf(LiveSessionExistsError);
+      expect((await new AuditStore(db).forAgent(agent.id)).length).toBe(1);
+    });
+
+    it("write nothing when opening a session for an unknown or revoked agent", async () => {
+      const revoked = { ...agentRow(), revoked_at: 5 };
+      await new AgentStore(db).insert(revoked);
+      const sessions = new SessionStore(db);
+      for (const agentId of [revoked.id, randomUUID()]) {
+        expect(await sessions.createForActiveAgent({ id: randomUUID(), agentId, technician: "alice", at: 7 })).toBeUndefined();
+        expect(await sessions.liveIds(agentId)).toEqual([]);
+        expect(await new AuditStore(db).forAgent(agentId)).toEqual([]);
+      }
+    });
+
     it("allow a new session once the previous one is closed", async () => {
       const agent = agentRow();
       await new AgentStore(db).insert(agent);
