@@ -3,6 +3,9 @@ import { arch, hostname, platform } from "node:os";
 import { Command } from "commander";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
+import { fileChannel } from "./channels/file-channel.js";
+import { FileRoots } from "./files/file-roots.js";
+import { ChannelType } from "../gen/rmm/v1/frame_pb.js";
 import { createGrpcTransport } from "./grpc-transport.js";
 import { defaultStatePath, readState, writeState } from "./state-file.js";
 
@@ -40,14 +43,17 @@ program
   .command("run")
   .description("connect to the server and serve until stopped (SIGINT/SIGTERM)")
   .option("--state <path>", "state file", defaultStatePath())
-  .action(async (flags: { state: string }) => {
+  .option("--file-root <dir>", "allow file transfer and browsing only under this directory (repeatable; default: the whole filesystem)", (dir: string, all: string[]) => [...all, dir], [] as string[])
+  .action(async (flags: { state: string; fileRoot: string[] }) => {
     const state = readState(flags.state);
+    const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
+    const channels = new Map([...DEFAULT_CHANNELS, [ChannelType.FILE, fileChannel(fileRoots)]]);
     const log = createLogger("rmm-agent");
     const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
     const stop = new AbortController();
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
-    log.info({ agentId: state.agentId, server: state.server }, "rmm-agent starting");
-    await new Agent({ agentId: state.agentId, credential: state.credential, info: info(), transport, log }).run(stop.signal);
+    log.info({ agentId: state.agentId, server: state.server, fileRoots: fileRoots.allowed }, "rmm-agent starting");
+    await new Agent({ agentId: state.agentId, credential: state.credential, info: info(), transport, log, channels }).run(stop.signal);
     transport.close();
   });
 

@@ -1,0 +1,34 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { DownloadOperation } from "../files/download-operation.js";
+import type { FileRoots } from "../files/file-roots.js";
+import { ListOperation } from "../files/list-operation.js";
+import { PrepareUploadOperation } from "../files/prepare-upload-operation.js";
+import { StatOperation } from "../files/stat-operation.js";
+import { UploadOperation } from "../files/upload-operation.js";
+import type { ChannelFactory } from "./channel-handler.js";
+
+/**
+ * File channels: one operation each (stat, list, prepare upload, upload,
+ * download), set by the open frame and confined to `roots`. The server opens
+ * them for its file RPCs; technicians cannot open them directly.
+ */
+export function fileChannel(roots: FileRoots): ChannelFactory {
+  return (io, open) => {
+    if (open.params.case !== "file") throw new ConnectError("a file channel needs its file operation", Code.InvalidArgument);
+    const op = open.params.value.kind;
+    switch (op.case) {
+      case "statPath":
+        return new StatOperation(io, roots, op.value);
+      case "listPath":
+        return new ListOperation(io, roots, op.value);
+      case "prepareUpload":
+        return new PrepareUploadOperation(io, roots, op.value);
+      case "upload":
+        return new UploadOperation(io, roots, op.value);
+      case "download":
+        return new DownloadOperation(io, roots, op.value);
+      case undefined:
+        throw new ConnectError("the file operation is empty: set one of stat_path, list_path, prepare_upload, upload, download", Code.InvalidArgument);
+    }
+  };
+}
