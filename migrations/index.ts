@@ -1,5 +1,6 @@
 import type { Migration } from "kysely";
 import * as initial from "./0001-initial.js";
+import * as fileTransfers from "./0003-file-transfers.js";
 
 /**
  * Every migration ever released, in order. Never edit or remove one that has
@@ -8,4 +9,5 @@ import * as initial from "./0001-initial.js";
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   "0001-initial": initial,
+  "0003-file-transfers": fileTransfers,
 };

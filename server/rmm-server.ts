@@ -24,11 +24,13 @@ import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
 import { ChannelRelay } from "./services/channel-relay.js";
 import { AuditLog } from "./services/audit-log.js";
+import { FileTransferLog } from "./services/file-transfer-log.js";
 import { LastSeenBatcher } from "./services/last-seen-batcher.js";
 import { SessionService } from "./services/session-service.js";
 import {
   AgentStore,
   AuditStore,
+  FileTransferStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -86,6 +88,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   });
   const relay = new ChannelRelay(sessions, log);
+  const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
   const presence = new AgentPresence({
     agents,
     registry,
@@ -107,7 +110,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const shutdown = new AbortController();
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs }));
-    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay }));
+    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes } }));
     registerHealth(router, health);
     registerReflection(router, [AgentService, TunnelService]);
   };

@@ -38,10 +38,13 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Largest message accepted or sent. Defaults to 4 MiB: room for 64 KiB tunnel chunks with headroom, far under the 4 GiB default. */
   maxMessageBytes: number;
+  /** Largest file one Upload or Download may carry; 0: no limit. Defaults to 4 GiB. */
+  maxTransferBytes: number;
 }
 
 export const DEFAULT_PORT = 7443;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
+export const DEFAULT_MAX_TRANSFER_BYTES = 4 * 1024 ** 3;
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   const dataDir = resolve(overrides.dataDir ?? "data");
@@ -60,6 +63,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     helloTimeoutMs: 10_000,
     lastSeenFlushMs: 5_000,
     maxMessageBytes: 4 << 20,
+    maxTransferBytes: DEFAULT_MAX_TRANSFER_BYTES,
     shutdownGraceMs: 3_000,
     ...overrides,
     dataDir,

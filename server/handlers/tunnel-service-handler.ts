@@ -3,12 +3,14 @@ import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentDirectory } from "../services/agent-directory.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
+import { fileTransferHandler, type FileTransferDeps } from "./file-transfer-handler.js";
 import type { SessionService } from "../services/session-service.js";
 import { agentMessage, sessionMessage } from "./proto-convert.js";
 import { technicianOf } from "./technician-of.js";
 
-export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay }): Partial<ServiceImpl<typeof TunnelService>> {
+export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay; files: Omit<FileTransferDeps, "relay"> }): Partial<ServiceImpl<typeof TunnelService>> {
   const { sessions, directory, relay } = deps;
+  const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
       technicianOf(ctx);
@@ -25,6 +27,11 @@ export function tunnelServiceHandler(deps: { sessions: SessionService; directory
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };
     },
     openChannel: (requests, ctx) => serveChannel(relay, requests, ctx),
+    stat: (req, ctx) => files.stat(req, ctx),
+    listDirectory: (req, ctx) => files.listDirectory(req, ctx),
+    prepareUpload: (req, ctx) => files.prepareUpload(req, ctx),
+    upload: (requests, ctx) => files.upload(requests, ctx),
+    download: (req, ctx) => files.download(req, ctx),
     // Exec lands in exec-handler.ts, the file RPCs in file-transfer-handler.ts; this becomes a full ServiceImpl again once both are in.
   };
 }

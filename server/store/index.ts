@@ -1,4 +1,4 @@
-export type { Database, Db, EpochMs, CloseReasonName, SessionStateName, AuditOutcome } from "./database.js";
+export type { Database, Db, EpochMs, CloseReasonName, SessionStateName, AuditOutcome, FileOperationName, FileTransferOutcome } from "./database.js";
 export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
 export { migrateToLatest, migrateTo, migrateAllDown, migrationNames } from "./migrate.js";
 export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } from "./agent-store.js";
@@ -6,3 +6,4 @@ export { SessionStore, LiveSessionExistsError, type SessionRow, type CloseFields
 export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { transactor, type Transact, type TxStores } from "./transact.js";
+export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";
