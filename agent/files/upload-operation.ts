@@ -49,6 +49,8 @@ export class UploadOperation extends FileOperation {
     });
     this.hash = offset > 0 ? await hashPrefix(this.handle, offset) : createHash("sha256");
     this.position = offset;
+    // Tells the opener the target passed the checks and data may flow from here.
+    if (!this.closed) this.io.sendInfo({ kind: { case: "uploadOffset", value: { offset: BigInt(offset) } } });
     this.resolveStarted();
   }
 

@@ -26,7 +26,13 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
   const driver: ChannelDriver = await openFileChannel(deps, tech, start.sessionId, { case: "upload", value: { $typeName: "rmm.v1.UploadStart", target, offset: start.offset } }, { signal: ctx.signal });
   const entry = { technician: tech.subject, agentId: driver.session.agentId, sessionId: start.sessionId, operation: "upload" as const, path: target.path, size, resumedFrom: offset };
   let received = 0;
+  const events = driver.events()[Symbol.asyncIterator]();
   try {
+    // The agent confirms the target and offset before we read data from the caller, so a refusal comes back at once.
+    const ready = await events.next();
+    if (ready.done || ready.value.type !== "info" || ready.value.info.kind.case !== "uploadOffset") {
+      throw new ConnectError("the agent ended the upload before accepting it", Code.Unavailable);
+    }
     let digest: Uint8Array | undefined;
     for (let next = await inbound.next(); !next.done; next = await inbound.next()) {
       const kind = next.value.kind;
@@ -44,7 +50,9 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
     if (!digest) throw new ConnectError(`the upload ended without its sha256 after ${offset + received} of ${size} bytes; the agent keeps them: PrepareUpload and Upload again to resume`, Code.InvalidArgument);
     driver.sendInfo({ $typeName: "rmm.v1.ChannelInfo", kind: { case: "digest", value: { $typeName: "rmm.v1.TransferDigest", sha256: digest, size: BigInt(size) } } });
     let info: FileInfo | undefined;
-    for await (const ev of driver.events()) if (ev.type === "info" && ev.info.kind.case === "fileInfo") info = ev.info.kind.value;
+    for (let ev = await events.next(); !ev.done; ev = await events.next()) {
+      if (ev.value.type === "info" && ev.value.info.kind.case === "fileInfo") info = ev.value.info.kind.value;
+    }
     if (!info) throw new ConnectError("the agent ended the upload without confirming the file", Code.Internal);
     const sha256 = Buffer.from(digest).toString("hex");
     await deps.transfers.record({ ...entry, bytesTransferred: received, sha256, outcome: "ok" });
