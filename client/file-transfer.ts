@@ -117,9 +117,8 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
   const partial = downloadPartialPaths(opts.localPath);
   const sidecar = await readSidecar(partial.sidecar);
   const held = sidecar && sidecar.remotePath === opts.remotePath ? ((await stat(partial.data).catch(() => undefined))?.size ?? 0) : 0;
-  const handle = await open(partial.data, constants.O_RDWR | constants.O_CREAT, 0o600).catch((err: unknown) => {
-    throw localError(err, "cannot write beside", opts.localPath);
-  });
+  // Opened once the agent answered, so a refused download leaves nothing behind here.
+  let handle: FileHandle | undefined;
   let verified = false;
   try {
     const stream = client.download(
@@ -138,6 +137,9 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
         const version: FileVersionKey | undefined = versionFromProto(kind.value.info ? { size: kind.value.info.size, modifyTime: kind.value.info.modifyTime } : undefined);
         total = version?.size ?? 0;
         if (resumedFrom > held) throw new ConnectError(`the agent resumed at ${resumedFrom}, past the ${held} bytes held here`, Code.Internal);
+        handle = await open(partial.data, constants.O_RDWR | constants.O_CREAT, 0o600).catch((err: unknown) => {
+          throw localError(err, "cannot write beside", opts.localPath);
+        });
         // Fewer bytes than we hold (0 when the remote file changed): drop the rest.
         await handle.truncate(resumedFrom);
         hash = resumedFrom > 0 ? await hashPrefix(handle, resumedFrom) : createHash("sha256");
@@ -145,6 +147,7 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
         if (version && !(resumedFrom > 0 && sameVersion(sidecar, version))) await writeSidecar(partial.sidecar, { remotePath: opts.remotePath, ...version });
         opts.onProgress?.({ transferred: position, total, resumedFrom });
       } else if (kind.case === "chunk") {
+        if (!handle) throw new ConnectError("the download sent data before its start", Code.Internal);
         await writeAll(handle, kind.value, position);
         hash.update(kind.value);
         position += kind.value.length;
@@ -153,7 +156,7 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
         remoteSha = kind.value;
       }
     }
-    if (!remoteSha) throw new ConnectError("the download ended without its sha256", Code.DataLoss);
+    if (!remoteSha || !handle) throw new ConnectError("the download ended without its sha256", Code.DataLoss);
     const actual = hash.digest();
     if (position !== total || !actual.equals(remoteSha)) {
       await handle.close().catch(() => undefined);
@@ -171,7 +174,7 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
     await rm(partial.sidecar, { force: true });
     return { path: opts.localPath, size: total, sha256: actual.toString("hex"), resumedFrom };
   } finally {
-    if (!verified) await handle.close().catch(() => undefined);
+    if (!verified) await handle?.close().catch(() => undefined);
   }
 }
 
