@@ -4,6 +4,13 @@ import type { FileHandle } from "node:fs/promises";
 /** Bytes per data message of a transfer. 64 KiB: tens of KiB for throughput, far under message limits, four per default window. */
 export const FILE_CHUNK_BYTES = 64 * 1024;
 
+/**
+ * Credit window of a file channel, each way. 2 MiB: a transfer crosses two
+ * hops, and with the default 256 KiB the credit round trips, not the
+ * network, set the pace. Memory stays one window per hop per transfer.
+ */
+export const FILE_WINDOW_BYTES = 2 * 1024 * 1024;
+
 /** Reads `handle` from `start` to `end` (exclusive; default: end of file) in chunks of at most `chunkBytes`. Each chunk is a fresh buffer the caller may keep. */
 export async function* readChunks(handle: FileHandle, start: number, end = Number.POSITIVE_INFINITY, chunkBytes = FILE_CHUNK_BYTES): AsyncGenerator<Uint8Array> {
   for (let position = start; position < end; ) {

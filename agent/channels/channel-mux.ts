@@ -110,7 +110,7 @@ export class ChannelMux {
     const factory = this.factories.get(type);
     if (!factory) return this.refuse(channelId, Code.Unimplemented, `channel type ${ChannelType[type] ?? type} is not served by this agent`);
     const state: ChannelState = { handler: undefined as unknown as ChannelHandler, io: undefined as unknown as ChannelIo, nextIn: 2n, lastOut: 0n };
-    const receiveWindow = new ReceiveWindow();
+    const receiveWindow = new ReceiveWindow(factory.windowBytes);
     const io: ChannelIo = {
       channelId,
       sendWindow: new SendWindow(initialCredit),

@@ -5,7 +5,9 @@ import { ListOperation } from "../files/list-operation.js";
 import { PrepareUploadOperation } from "../files/prepare-upload-operation.js";
 import { StatOperation } from "../files/stat-operation.js";
 import { UploadOperation } from "../files/upload-operation.js";
-import type { ChannelFactory } from "./channel-handler.js";
+import { FILE_WINDOW_BYTES } from "../../common/file-chunks.js";
+import type { ChannelOpen } from "../../gen/rmm/v1/frame_pb.js";
+import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
 
 /**
  * File channels: one operation each (stat, list, prepare upload, upload,
@@ -13,7 +15,7 @@ import type { ChannelFactory } from "./channel-handler.js";
  * them for its file RPCs; technicians cannot open them directly.
  */
 export function fileChannel(roots: FileRoots): ChannelFactory {
-  return (io, open) => {
+  const factory = (io: ChannelIo, open: ChannelOpen): ChannelHandler => {
     if (open.params.case !== "file") throw new ConnectError("a file channel needs its file operation", Code.InvalidArgument);
     const op = open.params.value.kind;
     switch (op.case) {
@@ -31,4 +33,5 @@ export function fileChannel(roots: FileRoots): ChannelFactory {
         throw new ConnectError("the file operation is empty: set one of stat_path, list_path, prepare_upload, upload, download", Code.InvalidArgument);
     }
   };
+  return Object.assign(factory, { windowBytes: FILE_WINDOW_BYTES });
 }

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { FILE_WINDOW_BYTES } from "../../common/file-chunks.js";
 import type { FileOperation } from "../../gen/rmm/v1/file_pb.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { Technician } from "../auth/claims.js";
@@ -16,7 +17,7 @@ export interface FileTransferDeps {
 
 /** Opens the file channel for one operation on the technician's session. */
 export function openFileChannel(deps: FileTransferDeps, tech: Technician, sessionId: string, kind: FileOperation["kind"], opts: ChannelDriverOptions): Promise<ChannelDriver> {
-  return ChannelDriver.open(deps.relay, tech, { sessionId, type: ChannelType.FILE, params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind } } }, opts);
+  return ChannelDriver.open(deps.relay, tech, { sessionId, type: ChannelType.FILE, params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind } } }, { windowBytes: FILE_WINDOW_BYTES, ...opts });
 }
 
 export function outcomeOf(err: unknown): FileTransferOutcome {
