@@ -24,6 +24,15 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
   let offset = 0;
   let sent = 0;
   let sha256: string | undefined;
+  let recorded = false;
+  const recordCancelled = () => {
+    if (recorded) return;
+    recorded = true;
+    driver.close(Code.Canceled, "download call ended");
+    void recordFailure(deps, { ...entry, size, resumedFrom: offset, bytesTransferred: sent }, new ConnectError("download call cancelled", Code.Canceled));
+  };
+  // A cancelled call may leave this generator suspended at a yield for good; the abort still ends and audits it.
+  ctx.signal.addEventListener("abort", recordCancelled, { once: true });
   try {
     for await (const ev of driver.events()) {
       if (ev.type === "data") {
@@ -42,17 +51,19 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
       }
     }
     if (sha256 === undefined) throw new ConnectError("the agent ended the download without its digest", Code.Internal);
+    recorded = true;
     await deps.transfers.record({ ...entry, size, resumedFrom: offset, bytesTransferred: sent, sha256, outcome: "ok" });
   } catch (err) {
     const e = ConnectError.from(err);
     driver.close(e.code, e.rawMessage);
-    await recordFailure(deps, { ...entry, size, resumedFrom: offset, bytesTransferred: sent }, e);
+    if (!recorded) {
+      recorded = true;
+      await recordFailure(deps, { ...entry, size, resumedFrom: offset, bytesTransferred: sent }, e);
+    }
     throw e;
   } finally {
-    // The caller went away mid-download (generator returned early): end the agent's side too.
-    if (!driver.ended) {
-      driver.close(Code.Canceled, "download call ended");
-      if (sha256 === undefined) await recordFailure(deps, { ...entry, size, resumedFrom: offset, bytesTransferred: sent }, new ConnectError("download call ended", Code.Canceled));
-    }
+    ctx.signal.removeEventListener("abort", recordCancelled);
+    // The caller went away mid-download (the generator was returned early): end the agent's side too.
+    recordCancelled();
   }
 }

@@ -22,7 +22,8 @@ export function openFileChannel(deps: FileTransferDeps, tech: Technician, sessio
 
 export function outcomeOf(err: unknown): FileTransferOutcome {
   const code = err instanceof ConnectError ? err.code : Code.Internal;
-  if (code === Code.PermissionDenied || code === Code.AlreadyExists || code === Code.ResourceExhausted && /--max-transfer-bytes/.test((err as ConnectError).rawMessage)) return "refused";
+  const overLimit = code === Code.ResourceExhausted && /--max-transfer-bytes/.test((err as ConnectError).rawMessage);
+  if (code === Code.PermissionDenied || code === Code.AlreadyExists || overLimit) return "refused";
   if (code === Code.Canceled) return "cancelled";
   return "error";
 }

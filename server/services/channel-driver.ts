@@ -90,9 +90,11 @@ export class ChannelDriver {
     if (!this.finished) this.channel.sendInfo(info);
   }
 
-  /** Ends the channel from our side (no-op once ended). */
+  /** Ends the channel from our side (no-op once ended); events() then ends with this code, unless it is CHANNEL_OK. */
   close(code: number, message: string): void {
     if (this.finished) return;
+    this.finished = true;
+    if (code !== CHANNEL_OK) this.endError = new ConnectError(message, code as Code);
     this.toAgent({ case: "close", value: { code, message } });
   }
 
@@ -102,12 +104,15 @@ export class ChannelDriver {
     return new Promise<void>((resolveOpened, rejectOpened) => {
       let accepted = false;
       const end = (error: ConnectError | undefined) => {
-        this.finished = true;
-        this.endError = error;
+        // Closed by us first: our reason stands, not the relay's echo of it.
+        if (!this.finished) {
+          this.finished = true;
+          this.endError = error;
+        }
         this.sendWindow.cancel();
         this.events_.end();
         onEnd();
-        if (!accepted) rejectOpened(error ?? new ConnectError("the agent closed the channel before accepting it", Code.Unavailable));
+        if (!accepted) rejectOpened(this.endError ?? new ConnectError("the agent closed the channel before accepting it", Code.Unavailable));
       };
       void (async () => {
         try {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, type Client } from "@connectrpc/connect";
@@ -42,6 +42,7 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
   });
   afterAll(async () => {
+    if (process.env.DUMP_LOGS) for (const l of [...rig.server.proc.logs, ...rig.agent.logs]) if ((l as {level?: number}).level! >= Number(process.env.DUMP_LOGS)) console.log(JSON.stringify(l).slice(0, 600));
     await rig?.stop();
     rmSync(work, { recursive: true, force: true });
   });
@@ -206,6 +207,15 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     expect(res.resumedFrom).toBeGreaterThanOrEqual(8 * 1024 * 1024);
     expect(res.sha256).toBe(sha);
     expect(fileSha256(dest)).toBe(sha);
+    // Both calls are in the trail: the cut one as cancelled, the resumed one with its offset and hash.
+    const db = openDatabase(parseDatabaseUrl(rig.dbUrl));
+    try {
+      const rows = (await new FileTransferStore(db).forSession(sessionId)).filter((r) => r.path === remote);
+      expect(rows.map((r) => [r.operation, r.outcome])).toEqual([["download", "cancelled"], ["download", "ok"]]);
+      expect(rows[1]).toMatchObject({ size: 16 * 1024 * 1024, resumed_from: res.resumedFrom, bytes_transferred: 16 * 1024 * 1024 - res.resumedFrom, sha256: sha });
+    } finally {
+      await db.destroy();
+    }
   });
 
   it("restarts a download from 0 when the remote file changed since the first part", async () => {
@@ -268,7 +278,8 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     mkdirSync(join(root, "a-dir"), { recursive: true });
     await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "a-dir") }), Code.FailedPrecondition, /is a directory/);
     await expectSessionAlive();
-    await expectCode(alice.listDirectory({ sessionId, path: join(root, "ow") })[Symbol.asyncIterator]().next(), Code.FailedPrecondition);
+    writeFileSync(join(root, "plain"), "a file");
+    await expectCode(alice.listDirectory({ sessionId, path: join(root, "plain") })[Symbol.asyncIterator]().next(), Code.FailedPrecondition, /not a directory/);
     await expectSessionAlive();
     // An offset past the end of the file, and past what the agent holds.
     writeFileSync(join(root, "small"), "12345");
@@ -282,6 +293,11 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     // The server's size limit, before any data moves.
     await expectCode(alice.prepareUpload({ sessionId, target: { ...target, source: { size: BigInt(LIMIT_BYTES + 1), modifyTime: { seconds: 5n, nanos: 0 } } } }), Code.ResourceExhausted, /--max-transfer-bytes/);
     await expectCode(alice.prepareUpload({ sessionId, target: { path: "", source: target.source } }), Code.InvalidArgument, /empty/);
+    // A sparse file over the limit costs no disk.
+    writeFileSync(join(root, "huge"), "");
+    truncateSync(join(root, "huge"), LIMIT_BYTES + 1);
+    await expectCode(downloadFile(alice, { sessionId, remotePath: join(root, "huge"), localPath: join(local, "huge") }), Code.ResourceExhausted, /over this server's limit/);
+    expect(readdirSync(local).filter((n) => n.includes("huge"))).toEqual([]);
     // Technicians cannot open file channels themselves.
     await expectCode(ChannelClient.open(alice, { sessionId, type: ChannelType.FILE }), Code.InvalidArgument, /opened by the server/);
     await expectSessionAlive();
