@@ -138,6 +138,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const sweep = setInterval(() => {
     for (const conn of registry.endSilent(Date.now(), config.offlineAfterMs)) {
       log.warn({ agentId: conn.agentId }, "agent missed its heartbeats; stream ended");
+      // Not left to the stream handler alone: a write to a vanished agent can wait on flow control forever.
+      void presence.disconnected(conn, "missed heartbeats").catch((err: unknown) => log.warn({ err, agentId: conn.agentId }, "could not record the agent's disconnect"));
     }
   }, Math.max(250, Math.floor(config.offlineAfterMs / 4)));
   sweep.unref();
