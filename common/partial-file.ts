@@ -10,7 +10,12 @@ export const PARTIAL_MARKER = ".rmm-partial";
  * after the source version, so a changed source never resumes onto old bytes.
  */
 export function uploadPartialPath(target: string, source: FileVersionKey): string {
-  return join(dirname(target), `.${basename(target)}${PARTIAL_MARKER}-${source.size}-${source.mtimeMs}`);
+  return join(dirname(target), `${uploadPartialPrefix(target)}${source.size}-${source.mtimeMs}`);
+}
+
+/** Name prefix shared by every upload partial of `target`, whatever the source version. */
+export function uploadPartialPrefix(target: string): string {
+  return `.${basename(target)}${PARTIAL_MARKER}-`;
 }
 
 /** Where a download is written until verified; its sidecar records which remote version the bytes came from. */

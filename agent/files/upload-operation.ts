@@ -1,9 +1,11 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { open, stat, truncate, unlink, type FileHandle } from "node:fs/promises";
+import { open, readdir, stat, truncate, unlink, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { installFile } from "../../common/atomic-install.js";
 import { hashPrefix } from "../../common/file-chunks.js";
+import { uploadPartialPrefix } from "../../common/partial-file.js";
 import type { UploadStart } from "../../gen/rmm/v1/file_pb.js";
 import type { ChannelInfo } from "../../gen/rmm/v1/frame_pb.js";
 import type { ChannelIo } from "../channels/channel-handler.js";
@@ -109,6 +111,7 @@ export class UploadOperation extends FileOperation {
     await installFile(target.partialPath, target.path, target.overwrite).catch((err: unknown) => {
       throw fileError(err, "cannot install", target.path);
     });
+    await removeStalePartials(target.path);
     const info = await describeResolved(target.path);
     if (this.closed) return;
     this.io.sendInfo({ kind: { case: "fileInfo", value: info } });
@@ -120,4 +123,12 @@ export class UploadOperation extends FileOperation {
     this.handle = undefined;
     await handle?.close().catch(() => undefined);
   }
+}
+
+/** Partials of older versions of this target, left by uploads that never resumed: the target is now complete, so they are garbage. */
+async function removeStalePartials(target: string): Promise<void> {
+  const prefix = uploadPartialPrefix(target);
+  const dir = dirname(target);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => unlink(join(dir, n)).catch(() => undefined)));
 }

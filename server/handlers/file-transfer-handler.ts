@@ -73,6 +73,6 @@ function ackInfo() {
   return { $typeName: "rmm.v1.ChannelInfo" as const, kind: { case: "fileEntries" as const, value: { $typeName: "rmm.v1.FileEntries" as const, entries: [] } } };
 }
 
-export function entryFor(driver: ChannelDriver, technician: string, sessionId: string, operation: "stat" | "list" | "prepare_upload" | "upload" | "download", path: string) {
+function entryFor(driver: ChannelDriver, technician: string, sessionId: string, operation: "stat" | "list" | "prepare_upload" | "upload" | "download", path: string) {
   return { technician, agentId: driver.session.agentId, sessionId, operation, path };
 }

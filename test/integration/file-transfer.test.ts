@@ -255,9 +255,11 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     await rig.restartAgent();
     await until(async () => (await alice.getTunnelStatus({ sessionId })).session?.state === 3, "the old session to close");
     sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
-    const prepared = await alice.prepareUpload({ sessionId, target: { path: remote, source: { size: 32n * 1024n * 1024n, modifyTime: (await alice.stat({ sessionId, path: root })).info!.modifyTime! } } });
-    // A different source version holds nothing.
-    expect(prepared.offset).toBe(0n);
+    // A different version of the source holds nothing.
+    const other = await alice.prepareUpload({ sessionId, target: { path: remote, source: { size: 32n * 1024n * 1024n, modifyTime: { seconds: 12345n, nanos: 0 } } } });
+    expect(other.offset).toBe(0n);
+    // Left by an upload of an older version that never resumed: cleared once the target is in place.
+    writeFileSync(join(root, `.up-resume${PARTIAL_MARKER}-1-1`), "x");
     const res = await uploadFile(alice, { sessionId, localPath: src, remotePath: remote });
     expect(res.resumedFrom).toBeGreaterThan(0);
     expect(res.sha256).toBe(sha);
