@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DownloadOperation } from "../files/download-operation.js";
 import type { FileRoots } from "../files/file-roots.js";
 import { ListOperation } from "../files/list-operation.js";
+import { PartialLocks } from "../files/partial-locks.js";
 import { PrepareUploadOperation } from "../files/prepare-upload-operation.js";
 import { StatOperation } from "../files/stat-operation.js";
 import { UploadOperation } from "../files/upload-operation.js";
@@ -15,6 +16,7 @@ import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handle
  * them for its file RPCs; technicians cannot open them directly.
  */
 export function fileChannel(roots: FileRoots): ChannelFactory {
+  const locks = new PartialLocks();
   const factory = (io: ChannelIo, open: ChannelOpen): ChannelHandler => {
     if (open.params.case !== "file") throw new ConnectError("a file channel needs its file operation", Code.InvalidArgument);
     const op = open.params.value.kind;
@@ -24,9 +26,9 @@ export function fileChannel(roots: FileRoots): ChannelFactory {
       case "listPath":
         return new ListOperation(io, roots, op.value);
       case "prepareUpload":
-        return new PrepareUploadOperation(io, roots, op.value);
+        return new PrepareUploadOperation(io, roots, locks, op.value);
       case "upload":
-        return new UploadOperation(io, roots, op.value);
+        return new UploadOperation(io, roots, locks, op.value);
       case "download":
         return new DownloadOperation(io, roots, op.value);
       case undefined:

@@ -13,6 +13,7 @@ import { describeResolved } from "./file-info.js";
 import { fileError } from "./file-error.js";
 import { FileOperation } from "./file-operation.js";
 import type { FileRoots } from "./file-roots.js";
+import type { PartialLocks } from "./partial-locks.js";
 import { checkUploadTarget, type CheckedTarget } from "./upload-target.js";
 
 /**
@@ -31,7 +32,11 @@ export class UploadOperation extends FileOperation {
   private chain: Promise<void>;
   private resolveStarted!: () => void;
 
-  constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly request: UploadStart) {
+  private unlock: (() => void) | undefined;
+  /** Set once we opened the partial file: from then on a failure deletes it (a refusal before leaves held bytes alone). */
+  private opened = false;
+
+  constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly locks: PartialLocks, private readonly request: UploadStart) {
     super(io);
     this.chain = new Promise<void>((resolve) => (this.resolveStarted = resolve));
   }
@@ -39,6 +44,8 @@ export class UploadOperation extends FileOperation {
   protected async start(): Promise<void> {
     const target = await checkUploadTarget(this.roots, this.request.target, true);
     this.target = target;
+    this.unlock = await this.locks.acquire(target.partialPath);
+    if (this.closed) return this.release();
     const offset = Number(this.request.offset);
     const held = (await stat(target.partialPath).catch(() => undefined))?.size ?? 0;
     if (offset > held) {
@@ -49,6 +56,7 @@ export class UploadOperation extends FileOperation {
     this.handle = await open(target.partialPath, constants.O_RDWR | constants.O_CREAT, 0o600).catch((err: unknown) => {
       throw fileError(err, "cannot write beside", target.path);
     });
+    this.opened = true;
     this.hash = offset > 0 ? await hashPrefix(this.handle, offset) : createHash("sha256");
     this.position = offset;
     // Tells the opener the target passed the checks and data may flow from here.
@@ -74,9 +82,12 @@ export class UploadOperation extends FileOperation {
   }
 
   protected override async cleanupAfterError(): Promise<void> {
-    await this.release();
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => undefined);
     // Failed for good (bad hash, disk full, refused install): nothing half-written stays behind.
-    if (this.target) await unlink(this.target.partialPath).catch(() => undefined);
+    if (this.target && this.opened) await unlink(this.target.partialPath).catch(() => undefined);
+    this.unlock?.();
   }
 
   private async write(data: Uint8Array): Promise<void> {
@@ -122,6 +133,7 @@ export class UploadOperation extends FileOperation {
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close().catch(() => undefined);
+    this.unlock?.();
   }
 }
 

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, type Client } from "@connectrpc/connect";
@@ -231,6 +232,24 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     const res = await downloadFile(alice, { sessionId, remotePath: remote, localPath: dest });
     expect(res).toMatchObject({ resumedFrom: 0, sha256: sha });
     expect(fileSha256(dest)).toBe(sha);
+  });
+
+  it("resumes an upload whose call was cancelled halfway, on the same session", async () => {
+    const src = join(local, "up-cancel");
+    const sha = writeRandomFile(src, 16 * 1024 * 1024);
+    const remote = join(root, "up-cancel");
+    const abort = new AbortController();
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: remote, signal: abort.signal, onProgress: (p) => p.transferred >= 8 * 1024 * 1024 && abort.abort() }),
+      Code.Canceled,
+    );
+    expect(existsSync(remote)).toBe(false);
+    // Asked at once: the agent finishes writing what arrived before the cancel, then answers.
+    const held = (await alice.prepareUpload({ sessionId, target: { path: remote, source: { size: 16n * 1024n * 1024n, modifyTime: timestampFromMs(Math.trunc(statSync(src).mtimeMs)) } } })).offset;
+    expect(held).toBeGreaterThan(0n);
+    const res = await uploadFile(alice, { sessionId, localPath: src, remotePath: remote });
+    expect(res).toMatchObject({ resumedFrom: Number(held), sha256: sha });
+    expect(fileSha256(remote)).toBe(sha);
   });
 
   it("resumes an upload cut by the agent dying halfway, byte-identical, without a half-written target", async () => {
