@@ -118,11 +118,15 @@ export class UploadOperation extends FileOperation {
       throw new ConnectError(`SHA-256 mismatch: the agent received ${actual.toString("hex")}, the sender hashed ${Buffer.from(sha256).toString("hex")}; the partial upload was discarded and ${target.path} is untouched`, Code.DataLoss);
     }
     await this.handle.chmod(target.mode);
-    await this.release();
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle.close();
+    // Still holding the partial's lock: no retry can touch it while it is renamed into place.
     await installFile(target.partialPath, target.path, target.overwrite).catch((err: unknown) => {
       throw fileError(err, "cannot install", target.path);
     });
     await removeStalePartials(target.path);
+    await this.release();
     const info = await describeResolved(target.path);
     if (this.closed) return;
     this.io.sendInfo({ kind: { case: "fileInfo", value: info } });
