@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { createHash, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, type Client } from "@connectrpc/connect";
@@ -155,19 +156,23 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     await expectSessionAlive();
   });
 
-  it("detects a corrupted upload (wrong digest) with DataLoss and leaves the target untouched", async () => {
+  it("detects a corrupted chunk in an upload with DataLoss and leaves the target untouched", async () => {
     const remote = join(root, "corrupt");
-    const data = new Uint8Array(200_000).fill(7);
-    const wrong = new Uint8Array(32).fill(1);
-    const target = { path: remote, source: { size: BigInt(data.length), modifyTime: { seconds: 1n, nanos: 0 } } };
+    writeFileSync(remote, "the old version");
+    const data = randomBytes(200_000);
+    const digest = createHash("sha256").update(data).digest();
+    // One bit flipped in the second chunk, after the sender hashed the original.
+    const sent = Buffer.from(data);
+    sent[FILE_CHUNK_BYTES + 5]! ^= 0x01;
+    const target = { path: remote, overwrite: true, source: { size: BigInt(data.length), modifyTime: { seconds: 1n, nanos: 0 } } };
     await alice.prepareUpload({ sessionId, target });
     async function* requests() {
       yield { kind: { case: "start" as const, value: { sessionId, target, offset: 0n } } };
-      for (let i = 0; i < data.length; i += FILE_CHUNK_BYTES) yield { kind: { case: "chunk" as const, value: data.subarray(i, i + FILE_CHUNK_BYTES) } };
-      yield { kind: { case: "sha256" as const, value: wrong } };
+      for (let i = 0; i < sent.length; i += FILE_CHUNK_BYTES) yield { kind: { case: "chunk" as const, value: sent.subarray(i, i + FILE_CHUNK_BYTES) } };
+      yield { kind: { case: "sha256" as const, value: digest } };
     }
     await expectCode(alice.upload(requests()), Code.DataLoss, /SHA-256 mismatch/);
-    expect(existsSync(remote)).toBe(false);
+    expect(readFileSync(remote, "utf8")).toBe("the old version");
     expect(readdirSync(root).filter((n) => n.includes(PARTIAL_MARKER))).toEqual([]);
     await expectSessionAlive();
   });
