@@ -21,6 +21,8 @@ export class DownloadOperation extends FileOperation {
   private position = 0;
   private size = 0;
   private reading = false;
+  /** Data may flow only after download_start went out. */
+  private started = false;
 
   constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly request: DownloadStart) {
     super(io);
@@ -45,6 +47,7 @@ export class DownloadOperation extends FileOperation {
     this.size = s.size;
     if (this.closed) return this.release();
     this.io.sendInfo({ kind: { case: "downloadStart", value: { path: real, offset: BigInt(offset), info: fileInfoFromStats(real, s) } } });
+    this.started = true;
     await this.pump();
   }
 
@@ -62,7 +65,7 @@ export class DownloadOperation extends FileOperation {
   }
 
   private async pump(): Promise<void> {
-    if (this.reading || !this.handle) return;
+    if (this.reading || !this.started || !this.handle) return;
     this.reading = true;
     try {
       while (!this.closed && this.position < this.size) {
