@@ -10,6 +10,9 @@ import { fileError } from "./file-error.js";
 import { FileOperation } from "./file-operation.js";
 import type { FileRoots } from "./file-roots.js";
 
+/** Bytes read from disk at once, sent as 64 KiB chunks: fewer, larger reads cost the agent less CPU per byte. */
+const READ_BYTES = 4 * FILE_CHUNK_BYTES;
+
 /**
  * Sends a file from an offset, as fast as the opener's credit allows, hashing
  * the whole file (the part before the offset is hashed from disk first), then
@@ -69,17 +72,16 @@ export class DownloadOperation extends FileOperation {
     this.reading = true;
     try {
       while (!this.closed && this.position < this.size) {
-        const want = Math.min(this.io.sendWindow.credit, FILE_CHUNK_BYTES, this.size - this.position);
+        const want = Math.min(this.io.sendWindow.credit, READ_BYTES, this.size - this.position);
         if (want === 0) return;
         const buffer = Buffer.allocUnsafe(want);
         const { bytesRead } = await this.handle.read(buffer, 0, want, this.position);
         if (bytesRead === 0) throw new ConnectError(`${this.request.path} shrank while being sent: download again`, Code.Aborted);
         if (this.closed) return;
-        const chunk = buffer.subarray(0, bytesRead);
         this.io.sendWindow.take(bytesRead);
-        this.hash.update(chunk);
+        this.hash.update(buffer.subarray(0, bytesRead));
         this.position += bytesRead;
-        this.io.sendData(chunk);
+        for (let at = 0; at < bytesRead; at += FILE_CHUNK_BYTES) this.io.sendData(buffer.subarray(at, Math.min(at + FILE_CHUNK_BYTES, bytesRead)));
       }
       if (this.closed) return;
       this.io.sendInfo({ kind: { case: "digest", value: { sha256: this.hash.digest(), size: BigInt(this.size) } } });
