@@ -44,7 +44,6 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
   });
   afterAll(async () => {
-    if (process.env.DUMP_LOGS) for (const l of [...rig.server.proc.logs, ...rig.agent.logs]) if ((l as {level?: number}).level! >= Number(process.env.DUMP_LOGS)) console.log(JSON.stringify(l).slice(0, 600));
     await rig?.stop();
     rmSync(work, { recursive: true, force: true });
   });
