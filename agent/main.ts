@@ -4,6 +4,9 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
 import { channelSet, DISABLEABLE_CHANNELS, type DisableableChannel } from "./channels/channel-set.js";
+import { fileChannel } from "./channels/file-channel.js";
+import { FileRoots } from "./files/file-roots.js";
+import { ChannelType } from "../gen/rmm/v1/frame_pb.js";
 import { createGrpcTransport } from "./grpc-transport.js";
 import { defaultStatePath, readState, writeState } from "./state-file.js";
 
@@ -48,14 +51,16 @@ program
         return [...all, v as DisableableChannel];
       }),
   )
-  .action(async (flags: { state: string; disableChannel?: DisableableChannel[] }) => {
+  .option("--file-root <dir>", "allow file transfer and browsing only under this directory (repeatable; default: the whole filesystem)", (dir: string, all: string[]) => [...all, dir], [] as string[])
+  .action(async (flags: { state: string; disableChannel?: DisableableChannel[]; fileRoot: string[] }) => {
     const state = readState(flags.state);
-    const { factories, capabilities } = channelSet(DEFAULT_CHANNELS, flags.disableChannel ?? []);
+    const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
+    const { factories, capabilities } = channelSet(new Map([...DEFAULT_CHANNELS, [ChannelType.FILE, fileChannel(fileRoots)]]), flags.disableChannel ?? []);
     const log = createLogger("rmm-agent");
     const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
     const stop = new AbortController();
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
-    log.info({ agentId: state.agentId, server: state.server }, "rmm-agent starting");
+    log.info({ agentId: state.agentId, server: state.server, fileRoots: fileRoots.allowed }, "rmm-agent starting");
     await new Agent({ agentId: state.agentId, credential: state.credential, info: info(), transport, log, channels: factories, capabilities }).run(stop.signal);
     transport.close();
   });

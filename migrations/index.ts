@@ -1,6 +1,7 @@
 import type { Migration } from "kysely";
 import * as initial from "./0001-initial.js";
 import * as commandAudit from "./0002-command-audit.js";
+import * as fileTransfers from "./0003-file-transfers.js";
 import * as sessionOpenAudit from "./0004-session-open-audit.js";
 
 /**
@@ -11,5 +12,6 @@ import * as sessionOpenAudit from "./0004-session-open-audit.js";
 export const migrations: Readonly<Record<string, Migration>> = {
   "0001-initial": initial,
   "0002-command-audit": commandAudit,
+  "0003-file-transfers": fileTransfers,
   "0004-session-open-audit": sessionOpenAudit,
 };

@@ -2,6 +2,7 @@
 import { userInfo } from "node:os";
 import { Command, Option } from "commander";
 import { parseDuration } from "../common/duration.js";
+import { parseByteSize } from "../common/byte-size.js";
 import { createLogger } from "../common/logger.js";
 import { ROLES, TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT, type Role } from "./auth/claims.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
@@ -55,11 +56,12 @@ withCommonFlags(program.command("serve", { isDefault: true }))
   .option("--offline-after <duration>", "agent silent this long is offline (default: 3 heartbeats)")
   .option("--open-timeout <duration>", "how long OpenTunnel waits for the agent", "10s")
   .option("--session-idle-timeout <duration>", "close a tunnel session with no channel traffic for this long", "30m")
+  .option("--max-transfer-bytes <size>", "largest file one upload or download may carry (0: no limit)", "4GiB")
   .option("--policy <file>", "JSON command policy: per role, which commands may run and whether terminals may open (default: allow all, with a warning)")
   .option("--terminal-idle-timeout <duration>", "close a terminal with no input or output for this long", "20m")
   .option("--no-terminal-recording", "do not record terminals (asciicast v2 files under <data-dir>/recordings)")
   .addHelpText("after", "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem")
-  .action(async (flags: CommonFlags & { listen: string; tlsCert?: string; tlsKey?: string; jwks?: string; heartbeatInterval: string; offlineAfter?: string; openTimeout: string; sessionIdleTimeout: string; policy?: string; terminalIdleTimeout: string; terminalRecording: boolean }) => {
+  .action(async (flags: CommonFlags & { listen: string; tlsCert?: string; tlsKey?: string; jwks?: string; heartbeatInterval: string; offlineAfter?: string; openTimeout: string; sessionIdleTimeout: string; policy?: string; terminalIdleTimeout: string; terminalRecording: boolean; maxTransferBytes: string }) => {
     if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
     const heartbeatIntervalMs = parseDuration(flags.heartbeatInterval, "--heartbeat-interval");
     const config: ServerConfig = {
@@ -74,6 +76,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
       policyFile: flags.policy,
       terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
       terminalRecording: flags.terminalRecording,
+      maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
     };
     const log = createLogger("rmm-server");
     const server = await startServer(config, log);

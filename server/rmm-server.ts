@@ -28,12 +28,14 @@ import { CommandSupervisor } from "./services/command-supervisor.js";
 import { CommandPolicy } from "./policy/command-policy.js";
 import { loadPolicyFile } from "./policy/policy-file.js";
 import { AuditLog } from "./services/audit-log.js";
+import { FileTransferLog } from "./services/file-transfer-log.js";
 import { LastSeenBatcher } from "./services/last-seen-batcher.js";
 import { SessionService } from "./services/session-service.js";
 import {
   AgentStore,
   AuditStore,
   CommandAuditStore,
+  FileTransferStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -101,6 +103,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     recordingsDir: config.terminalRecording ? join(config.dataDir, "recordings") : undefined,
     terminalIdleTimeoutMs: config.terminalIdleTimeoutMs,
   });
+  const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
   const presence = new AgentPresence({
     agents,
     registry,
@@ -121,7 +124,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const health = new HealthStatus();
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs }));
-    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, supervisor }));
+    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, supervisor, files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes } }));
     registerHealth(router, health);
     registerReflection(router, [AgentService, TunnelService]);
   };
@@ -152,6 +155,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const sweep = setInterval(() => {
     for (const conn of registry.endSilent(Date.now(), config.offlineAfterMs)) {
       log.warn({ agentId: conn.agentId }, "agent missed its heartbeats; stream ended");
+      // Not left to the stream handler alone: a write to a vanished agent can wait on flow control forever.
+      void presence.disconnected(conn, "missed heartbeats").catch((err: unknown) => log.warn({ err, agentId: conn.agentId }, "could not record the agent's disconnect"));
     }
   }, Math.max(250, Math.floor(config.offlineAfterMs / 4)));
   sweep.unref();

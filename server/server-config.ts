@@ -44,10 +44,13 @@ export interface ServerConfig {
   terminalIdleTimeoutMs: number;
   /** Record every terminal as asciicast v2 under <dataDir>/recordings. Defaults to true. */
   terminalRecording: boolean;
+  /** Largest file one Upload or Download may carry; 0: no limit. Defaults to 4 GiB. */
+  maxTransferBytes: number;
 }
 
 export const DEFAULT_PORT = 7443;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
+export const DEFAULT_MAX_TRANSFER_BYTES = 4 * 1024 ** 3;
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   const dataDir = resolve(overrides.dataDir ?? "data");
@@ -66,6 +69,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     helloTimeoutMs: 10_000,
     lastSeenFlushMs: 5_000,
     maxMessageBytes: 4 << 20,
+    maxTransferBytes: DEFAULT_MAX_TRANSFER_BYTES,
     shutdownGraceMs: 3_000,
     policyFile: undefined,
     terminalIdleTimeoutMs: 20 * 60_000,

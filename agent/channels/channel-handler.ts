@@ -42,4 +42,7 @@ export interface ChannelHandler {
  * refuses the channel with that code and message (bad parameters, a
  * disabled type); the session carries on.
  */
-export type ChannelFactory = (io: ChannelIo, open: ChannelOpen) => ChannelHandler;
+export type ChannelFactory = ((io: ChannelIo, open: ChannelOpen) => ChannelHandler) & {
+  /** Receive window granted to the opener; defaults to DEFAULT_WINDOW_BYTES. Bulk channels (file transfer) want more in flight. */
+  readonly windowBytes?: number;
+};

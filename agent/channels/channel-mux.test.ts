@@ -56,6 +56,17 @@ describe("ChannelMux", () => {
     expect(mux.size).toBe(1);
   });
 
+  it("drops late frames of a channel that just ended instead of answering them with a close", () => {
+    const { sent, frame, closes } = setup();
+    frame(1, 1n, { case: "open", value: { type: ChannelType.ECHO, initialCredit: 10 } });
+    frame(1, 2n, { case: "close", value: { code: 0 } });
+    // Data the peer sent before it saw the close.
+    frame(1, 3n, { case: "credit", value: { bytes: 5 } });
+    frame(1, 4n, { case: "data", value: { data: bytes(1) } });
+    expect(closes()).toEqual([]);
+    expect(sent).toHaveLength(1);
+  });
+
   it("never answers a close with a close", () => {
     const { sent, frame } = setup();
     frame(5, 1n, { case: "close", value: { code: 0 } });

@@ -8,6 +8,9 @@ import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handle
 export type FrameInit = MessageInitShape<typeof TunnelFrameSchema>;
 type Payload = NonNullable<FrameInit["payload"]>;
 
+/** Ended channel ids remembered per session so their late frames are dropped quietly. 64: far more than can be in flight at once. */
+export const RECENTLY_ENDED_KEPT = 64;
+
 interface ChannelState {
   handler: ChannelHandler;
   io: ChannelIo;
@@ -25,6 +28,12 @@ interface ChannelState {
  */
 export class ChannelMux {
   private readonly channels = new Map<number, ChannelState>();
+  /**
+   * Channels that ended lately, whose peer may still have frames in flight
+   * (data sent before it saw our close): those are dropped quietly instead of
+   * answered with a NotFound close.
+   */
+  private readonly recentlyEnded = new Set<number>();
 
   constructor(
     readonly sessionId: string,
@@ -42,6 +51,7 @@ export class ChannelMux {
     if (payload.case === "open") return this.open(channelId, frame.sequence, payload.value);
     const state = this.channels.get(channelId);
     if (!state) {
+      if (this.recentlyEnded.has(channelId)) return;
       if (payload.case !== "close") this.refuse(channelId, Code.NotFound, `no channel ${channelId} in session ${this.sessionId}`);
       return;
     }
@@ -68,7 +78,7 @@ export class ChannelMux {
         state.handler.onCredit();
         return;
       case "close":
-        this.channels.delete(channelId);
+        this.forget(channelId);
         state.handler.onClose(payload.value.code, payload.value.message);
         return;
       case "eof":
@@ -88,7 +98,7 @@ export class ChannelMux {
   /** The tunnel is ending: every channel is told, so processes it started are ended. */
   closeAll(reason: string): void {
     for (const [channelId, state] of this.channels) {
-      this.channels.delete(channelId);
+      this.forget(channelId);
       state.handler.onClose(Code.Unavailable, reason);
     }
   }
@@ -100,7 +110,7 @@ export class ChannelMux {
     const factory = this.factories.get(type);
     if (!factory) return this.refuse(channelId, Code.Unimplemented, `channel type ${ChannelType[type] ?? type} is not served by this agent`);
     const state: ChannelState = { handler: undefined as unknown as ChannelHandler, io: undefined as unknown as ChannelIo, nextIn: 2n, lastOut: 0n };
-    const receiveWindow = new ReceiveWindow();
+    const receiveWindow = new ReceiveWindow(factory.windowBytes);
     const io: ChannelIo = {
       channelId,
       sendWindow: new SendWindow(initialCredit),
@@ -114,7 +124,7 @@ export class ChannelMux {
       },
       close: (code, message, exit) => {
         if (this.channels.get(channelId) !== state) return;
-        this.channels.delete(channelId);
+        this.forget(channelId);
         this.emit(state, channelId, { case: "close", value: { code, message, ...(exit && { exit }) } });
       },
     };
@@ -137,9 +147,15 @@ export class ChannelMux {
     const state = this.channels.get(channelId);
     this.log.warn({ sessionId: this.sessionId, channelId, code: Code[code] }, message);
     if (!state) return this.refuse(channelId, code, message);
-    this.channels.delete(channelId);
+    this.forget(channelId);
     state.handler.onClose(code, message);
     this.emit(state, channelId, { case: "close", value: { code, message } });
+  }
+
+  private forget(channelId: number): void {
+    this.channels.delete(channelId);
+    this.recentlyEnded.add(channelId);
+    if (this.recentlyEnded.size > RECENTLY_ENDED_KEPT) this.recentlyEnded.delete(this.recentlyEnded.values().next().value!);
   }
 
   /** An error for a channel we hold no state for. */

@@ -46,7 +46,14 @@ async function* serveStream(
   }
 
   const conn = await deps.presence.connected(agent, hello.info);
-  const onAbort = () => conn.end();
+  let disconnected: Promise<void> | undefined;
+  const disconnect = (reason: string) => (disconnected ??= deps.presence.disconnected(conn, reason));
+  // A dead agent can leave this generator suspended at a yield for good (its write waits on HTTP/2
+  // flow control the agent will never grant), so losing the connection disconnects without it.
+  const onAbort = () => {
+    conn.end();
+    void disconnect("connection lost");
+  };
   ctx.signal.addEventListener("abort", onAbort);
   let endReason = "stream closed";
   void pumpInbound(deps.presence, inbound, conn).then((reason) => (endReason = reason));
@@ -54,7 +61,7 @@ async function* serveStream(
     yield* conn.outbound;
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
-    await deps.presence.disconnected(conn, ctx.signal.aborted ? "connection lost" : endReason);
+    await disconnect(ctx.signal.aborted ? "connection lost" : endReason);
   }
 }
 

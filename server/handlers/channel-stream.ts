@@ -1,4 +1,5 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { OpenChannelRequest, OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
@@ -17,6 +18,9 @@ export async function* serveChannel(relay: ChannelRelay, supervisor: CommandSupe
   if (first.done) return;
   if (first.value.kind.case !== "open") {
     throw new ConnectError(`the first message must be open, got ${first.value.kind.case ?? "an empty message"}`, Code.InvalidArgument);
+  }
+  if (first.value.kind.value.type === ChannelType.FILE) {
+    throw new ConnectError("file channels are opened by the server for Stat, ListDirectory, PrepareUpload, Upload and Download: call those instead", Code.InvalidArgument);
   }
   // Exec and terminal channels pass policy, audit and recording on the way.
   const supervised = await supervisor.open(tech, first.value.kind.value);

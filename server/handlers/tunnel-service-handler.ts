@@ -5,12 +5,14 @@ import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
 import { serveExec } from "./exec-handler.js";
+import { fileTransferHandler, type FileTransferDeps } from "./file-transfer-handler.js";
 import type { SessionService } from "../services/session-service.js";
 import { agentMessage, sessionMessage } from "./proto-convert.js";
 import { technicianOf } from "./technician-of.js";
 
-export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay; supervisor: CommandSupervisor }): Partial<ServiceImpl<typeof TunnelService>> {
+export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay; supervisor: CommandSupervisor; files: Omit<FileTransferDeps, "relay"> }): ServiceImpl<typeof TunnelService> {
   const { sessions, directory, relay, supervisor } = deps;
+  const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
       technicianOf(ctx);
@@ -28,6 +30,10 @@ export function tunnelServiceHandler(deps: { sessions: SessionService; directory
     },
     openChannel: (requests, ctx) => serveChannel(relay, supervisor, requests, ctx),
     exec: (req, ctx) => serveExec(supervisor, req, ctx),
-    // Exec lands in exec-handler.ts, the file RPCs in file-transfer-handler.ts; this becomes a full ServiceImpl again once both are in.
+    stat: (req, ctx) => files.stat(req, ctx),
+    listDirectory: (req, ctx) => files.listDirectory(req, ctx),
+    prepareUpload: (req, ctx) => files.prepareUpload(req, ctx),
+    upload: (requests, ctx) => files.upload(requests, ctx),
+    download: (req, ctx) => files.download(req, ctx),
   };
 }

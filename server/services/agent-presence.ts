@@ -27,6 +27,8 @@ export interface AgentPresenceDeps {
 
 /** What happens as agent streams come, speak and go. */
 export class AgentPresence {
+  private readonly gone = new WeakSet<AgentConnection>();
+
   constructor(private readonly deps: AgentPresenceDeps) {}
 
   /** Registers a stream after a valid hello; the ack is the first message queued on it. */
@@ -75,7 +77,10 @@ export class AgentPresence {
     }
   }
 
+  /** Idempotent: the stream handler and the silence sweep may both report the same stream. */
   async disconnected(conn: AgentConnection, reason: string): Promise<void> {
+    if (this.gone.has(conn)) return;
+    this.gone.add(conn);
     conn.end();
     const wasCurrent = this.deps.registry.unregister(conn);
     this.deps.lastSeen.mark(conn.agentId);

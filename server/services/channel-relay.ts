@@ -10,10 +10,15 @@ import type { SessionService } from "./session-service.js";
 /** Channels one session may hold at once. Defaults to 256: plenty for a person, a cap for a runaway script. */
 export const MAX_CHANNELS_PER_SESSION = 256;
 
+/** Ended channel ids remembered per session so the agent's late frames for them are dropped quietly. 64: far more than can be in flight at once. */
+const RECENTLY_ENDED_KEPT = 64;
+
 /** Every relayed channel of this server, by session and channel id. */
 export class ChannelRelay {
   private readonly bySession = new Map<string, Map<number, RelayedChannel>>();
   private readonly nextChannelId = new Map<string, number>();
+  /** Per session, channels that ended lately: the agent may still have frames of theirs in flight, which are dropped quietly. */
+  private readonly recentlyEnded = new Map<string, Set<number>>();
 
   constructor(
     private readonly sessions: SessionService,
@@ -21,6 +26,7 @@ export class ChannelRelay {
   ) {
     sessions.onSessionEnded((sessionId, message) => {
       for (const channel of this.bySession.get(sessionId)?.values() ?? []) channel.end(Code.Unavailable, message, false);
+      this.recentlyEnded.delete(sessionId);
     });
   }
 
@@ -69,6 +75,7 @@ export class ChannelRelay {
       channel.fromAgent(frame);
       return;
     }
+    if (this.recentlyEnded.get(frame.sessionId)?.has(frame.channelId)) return;
     this.log.warn({ agentId: conn.agentId, sessionId: frame.sessionId, channelId: frame.channelId, payload: frame.payload.case }, "agent frame for no open channel");
     // Answer with a close for that channel, unless it is itself a close (two sides must never ping-pong closes).
     if (frame.payload.case !== "close") {
@@ -83,9 +90,16 @@ export class ChannelRelay {
   private remove(channel: RelayedChannel): void {
     const channels = this.bySession.get(channel.session.id);
     channels?.delete(channel.channelId);
+    const ended = this.recentlyEnded.get(channel.session.id) ?? new Set<number>();
+    ended.add(channel.channelId);
+    if (ended.size > RECENTLY_ENDED_KEPT) ended.delete(ended.values().next().value!);
+    this.recentlyEnded.set(channel.session.id, ended);
     if (channels?.size === 0) {
       this.bySession.delete(channel.session.id);
-      if (!this.sessions.activeSession(channel.session.id)) this.nextChannelId.delete(channel.session.id);
+      if (!this.sessions.activeSession(channel.session.id)) {
+        this.nextChannelId.delete(channel.session.id);
+        this.recentlyEnded.delete(channel.session.id);
+      }
     }
   }
 }

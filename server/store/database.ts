@@ -80,11 +80,36 @@ export interface CommandAuditTable {
   message: string | null;
 }
 
+export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload";
+export type FileTransferOutcome = "ok" | "refused" | "error" | "cancelled";
+
+export interface FileTransfersTable {
+  id: Generated<number>;
+  at: EpochMs;
+  /** Subject of the technician's token. */
+  technician: string;
+  agent_id: string;
+  session_id: string;
+  operation: FileOperationName;
+  /** The path as the technician gave it. */
+  path: string;
+  /** Size of the whole file, when known. */
+  size: number | null;
+  /** Bytes this call carried (less than size when it resumed). */
+  bytes_transferred: number;
+  resumed_from: number;
+  /** Hex SHA-256 of the whole file, once verified. */
+  sha256: string | null;
+  outcome: FileTransferOutcome;
+  reason: string | null;
+}
+
 export interface Database {
   agents: AgentsTable;
   tunnel_sessions: TunnelSessionsTable;
   audit_events: AuditEventsTable;
   command_audit: CommandAuditTable;
+  file_transfers: FileTransfersTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,4 +1,4 @@
-export type { Database, Db, EpochMs, CloseReasonName, SessionStateName, AuditOutcome, CommandKind, CommandOutcome } from "./database.js";
+export type { Database, Db, EpochMs, CloseReasonName, SessionStateName, AuditOutcome, CommandKind, CommandOutcome, FileOperationName, FileTransferOutcome } from "./database.js";
 export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
 export { migrateToLatest, migrateTo, migrateAllDown, migrationNames } from "./migrate.js";
 export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } from "./agent-store.js";
@@ -7,3 +7,4 @@ export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { transactor, type Transact, type TxStores } from "./transact.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
+export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";

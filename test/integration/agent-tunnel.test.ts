@@ -72,7 +72,7 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
   it("keeps its credential in a state file only its owner can read, and is listed online", async () => {
     expect(statSync(statePath()).mode & 0o777).toBe(0o600);
     const listed = await alice.listAgents({ onlineOnly: true });
-    expect(listed.agents.map((a) => [a.id, a.capabilities])).toEqual([[agentId, [ChannelType.TERMINAL, ChannelType.EXEC, ChannelType.ECHO]]]);
+    expect(listed.agents.map((a) => [a.id, a.capabilities])).toEqual([[agentId, [ChannelType.TERMINAL, ChannelType.EXEC, ChannelType.ECHO, ChannelType.FILE]]]);
   });
 
   it("serves eight echo channels at once over one tunnel, every byte back on its own channel", async () => {

@@ -91,4 +91,17 @@ describe("the channel relay", () => {
     })().catch((e: unknown) => ConnectError.from(e));
     expect(err).toMatchObject({ code: Code.InvalidArgument, rawMessage: "the first message must be open, got credit" });
   });
+
+  it("drops the agent's late frames for a channel that just ended, without answering them", async () => {
+    const { channel, channelId } = await acceptedChannel(1024);
+    const client = await channel;
+    client.close();
+    await agent.waitFor("frame", (f) => f.channelId === channelId && f.payload.case === "close");
+    agent.send({ case: "frame", value: { sessionId, channelId, sequence: 2n, payload: { case: "data", value: { data: new Uint8Array(3) } } } });
+    // A frame for a channel that never existed is still answered, so its answer marks when the late one was handled.
+    agent.send({ case: "frame", value: { sessionId, channelId: 999, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(1) } } } });
+    await agent.waitFor("frame", (f) => f.channelId === 999);
+    const closes = agent.received.filter((m) => m.kind.case === "frame" && m.kind.value.channelId === channelId && m.kind.value.payload.case === "close");
+    expect(closes).toHaveLength(1);
+  });
 });

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -21,33 +21,70 @@ export interface AgentRig {
   serverDir: string;
   agentId: string;
   server: Awaited<ReturnType<typeof startServerProcess>>;
-  agent: ManagedProcess;
+  /** The agent process running now (a new one after restartAgent). */
+  readonly agent: ManagedProcess;
   mintToken(subject: string, role?: Role, ttlSeconds?: number): Promise<string>;
   /** Enrolls another agent (not started); returns its id. */
   enrollAgent(name: string): Promise<string>;
   /** Enrolls and runs another agent with extra `run` flags; stopped with the rig. */
   startAgent(name: string, extra?: string[]): Promise<{ agentId: string; agent: ManagedProcess }>;
+  /** Stops the agent (SIGKILL: a crash) and starts it again with the same flags; resolves once it is back in heartbeat mode. */
+  restartAgent(signal?: NodeJS.Signals): Promise<ManagedProcess>;
   stop(): Promise<void>;
 }
 
-export async function startAgentRig(dialect: Dialect, opts: { serverExtra?: string[]; agentExtra?: string[] } = {}): Promise<AgentRig> {
+export interface AgentRigOptions {
+  serverExtra?: string[];
+  agentExtra?: string[];
+  /** Runs the agent through this command, which must exec node in place (e.g. ["prlimit", "--fsize=1048576"]). */
+  agentWrapper?: string[];
+  /**
+   * Runs the agent as this uid/gid (via setpriv; needs root). Its state is
+   * chowned to it and the rig directory made traversable. For tests of
+   * permissions that root would bypass.
+   */
+  agentUser?: { uid: number; gid: number };
+  /** Server node flags (e.g. --expose-gc). */
+  serverNodeArgs?: string[];
+  /** Server log level; defaults to debug. */
+  logLevel?: string;
+}
+
+export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}): Promise<AgentRig> {
   const db: TestDatabase = await createTestDatabase(dialect);
   const dir = mkdtempSync(join(tmpdir(), "rmm-rig-"));
   const serverDir = join(dir, "server");
-  const server = await startServerProcess({ dataDir: serverDir, db: db.url, ...(opts.serverExtra && { extra: opts.serverExtra }) });
+  const server = await startServerProcess({
+    dataDir: serverDir,
+    db: db.url,
+    ...(opts.serverExtra && { extra: opts.serverExtra }),
+    ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }),
+    ...(opts.logLevel && { logLevel: opts.logLevel }),
+  });
   const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
   const enrollAgent = async (name: string) => {
     const { stdout } = await run(process.execPath, [AGENT_MAIN, "enroll", "--server", server.url, "--token", await issuer.mintEnrollment(600), "--state", join(dir, name, "state.json")]);
     return /enrolled as (\S+);/.exec(stdout)![1]!;
   };
   const agentId = await enrollAgent("agent");
+  const wrapper = [...(opts.agentWrapper ?? [])];
+  if (opts.agentUser) {
+    const { uid, gid } = opts.agentUser;
+    chmodSync(dir, 0o755);
+    chownSync(join(dir, "agent"), uid, gid);
+    chownSync(join(dir, "agent", "state.json"), uid, gid);
+    wrapper.unshift("setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups");
+  }
   const extraAgents: ManagedProcess[] = [];
   const runAgent = async (name: string, extra: string[]) => {
-    const proc = new ManagedProcess(AGENT_MAIN, ["run", "--state", join(dir, name, "state.json"), ...extra]);
+    const proc = new ManagedProcess(AGENT_MAIN, ["run", "--state", join(dir, name, "state.json"), ...extra], {
+      ...(wrapper.length > 0 && { wrapper }),
+      ...(opts.logLevel && { logLevel: opts.logLevel }),
+    });
     await proc.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reach heartbeat mode");
     return proc;
   };
-  const agent = await runAgent("agent", opts.agentExtra ?? []);
+  let agent = await runAgent("agent", opts.agentExtra ?? []);
   return {
     dir,
     url: server.url,
@@ -55,7 +92,9 @@ export async function startAgentRig(dialect: Dialect, opts: { serverExtra?: stri
     serverDir,
     agentId,
     server,
-    agent,
+    get agent() {
+      return agent;
+    },
     mintToken: (subject, role = "tech", ttlSeconds = 3_600) => issuer.mintTechnician(subject, role, ttlSeconds),
     enrollAgent,
     async startAgent(name, extra = []) {
@@ -63,6 +102,11 @@ export async function startAgentRig(dialect: Dialect, opts: { serverExtra?: stri
       const proc = await runAgent(name, extra);
       extraAgents.push(proc);
       return { agentId: id, agent: proc };
+    },
+    async restartAgent(signal: NodeJS.Signals = "SIGKILL") {
+      await agent.stop(signal);
+      agent = await runAgent("agent", opts.agentExtra ?? []);
+      return agent;
     },
     async stop() {
       for (const proc of extraAgents) await proc.stop();

@@ -19,9 +19,11 @@ export class ManagedProcess {
   private readonly child: ChildProcess;
   private waiters: Array<() => void> = [];
 
-  constructor(main: string, args: string[], opts: { nodeArgs?: string[]; logLevel?: string } = {}) {
+  /** `wrapper`: a command that execs node in place (e.g. `prlimit --fsize=N`, `setpriv --reuid=U`), so signals still reach node. */
+  constructor(main: string, args: string[], opts: { nodeArgs?: string[]; logLevel?: string; wrapper?: string[] } = {}) {
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, ...args], {
+    const command = [...(opts.wrapper ?? []), process.execPath, ...(opts.nodeArgs ?? []), main, ...args];
+    this.child = spawn(command[0]!, command.slice(1), {
       env: { ...process.env, RMM_LOG_LEVEL: opts.logLevel ?? "debug" },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -178,8 +178,9 @@ export type FileOperation = Message<"rmm.v1.FileOperation"> & {
     case: "prepareUpload";
   } | {
     /**
-     * The opener sends data from `offset`, then digest; the agent answers
-     * with file_info once the hash matched and the file is in place.
+     * The agent answers upload_offset once the target passed its checks;
+     * the opener then sends data from `offset`, then digest, and the agent
+     * answers with file_info once the hash matched and the file is in place.
      *
      * @generated from field: rmm.v1.UploadStart upload = 4;
      */

@@ -1,0 +1,50 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FileRoots } from "./file-roots.js";
+
+describe("FileRoots", () => {
+  let base: string;
+  let root: string;
+  let roots: FileRoots;
+  const codeOf = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof ConnectError ? Code[e.code] : String(e)));
+
+  beforeAll(() => {
+    base = realpathSync(mkdtempSync(join(tmpdir(), "rmm-roots-")));
+    root = join(base, "root");
+    mkdirSync(join(root, "sub"), { recursive: true });
+    mkdirSync(join(base, "root-evil"));
+    writeFileSync(join(base, "state.json"), "{}");
+    symlinkSync(join(base, "root-evil"), join(root, "out"));
+    symlinkSync(join(root, "sub"), join(root, "in"));
+    symlinkSync(join(base, "state.json"), join(root, "state-link"));
+    roots = new FileRoots([root], [join(base, "state.json")]);
+  });
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it("resolves paths inside a root, through symlinks that stay inside, and targets that do not exist yet", async () => {
+    expect(await roots.resolve(root)).toBe(root);
+    expect(await roots.resolve(join(root, "in", "new", "file"))).toBe(join(root, "sub", "new", "file"));
+    expect(await roots.resolve(join(root, "sub", "..", "sub"))).toBe(join(root, "sub"));
+  });
+
+  it("refuses .., symlinks pointing out, absolute paths elsewhere and a sibling sharing the root's prefix", async () => {
+    for (const path of [join(root, "..", "state.json"), join(root, "out"), join(root, "out", "planted"), "/etc/passwd", join(base, "root-evil", "x")]) {
+      expect(await codeOf(roots.resolve(path)), path).toBe("PermissionDenied");
+    }
+  });
+
+  it("never serves the agent's state file, even through a symlink inside a root", async () => {
+    const everywhere = new FileRoots([], [join(base, "state.json")]);
+    await expect(everywhere.resolve(join(base, "state.json"))).rejects.toThrow(/agent's own state file/);
+    expect(await codeOf(everywhere.resolve(join(root, "state-link")))).toBe("PermissionDenied");
+    expect(await everywhere.resolve("/etc")).toBe("/etc");
+  });
+
+  it("refuses empty and relative paths as InvalidArgument", async () => {
+    expect(await codeOf(roots.resolve(""))).toBe("InvalidArgument");
+    expect(await codeOf(roots.resolve("sub/file"))).toBe("InvalidArgument");
+  });
+});

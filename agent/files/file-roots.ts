@@ -1,0 +1,60 @@
+import { realpathSync } from "node:fs";
+import { realpath } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/**
+ * Where file channels may reach on this agent. Every path is resolved the way
+ * the kernel would (symlinks included) BEFORE the check, and the resolved path
+ * is what gets opened, so neither `..` nor a symlink pointing outside can
+ * escape a root. The agent's own state file (its credential) is always refused.
+ */
+export class FileRoots {
+  private readonly roots: string[];
+  private readonly forbidden: string[];
+
+  /** `roots`: allowed directories; empty means the whole filesystem. `forbidden`: files never served (the state file). */
+  constructor(roots: readonly string[], forbidden: readonly string[] = []) {
+    this.roots = roots.length === 0 ? [sep] : roots.map((r) => realpathSync(resolve(r)));
+    this.forbidden = forbidden.map((f) => {
+      try {
+        return realpathSync(f);
+      } catch {
+        return resolve(f);
+      }
+    });
+  }
+
+  get allowed(): readonly string[] {
+    return this.roots;
+  }
+
+  /**
+   * The real path `path` refers to, if it lies inside a root. A path that does
+   * not exist yet (an upload target) resolves through its nearest existing parent.
+   */
+  async resolve(path: string): Promise<string> {
+    if (!path) throw new ConnectError("path is empty: give an absolute path on the agent", Code.InvalidArgument);
+    if (!isAbsolute(path)) throw new ConnectError(`path "${path}" is not absolute: give an absolute path on the agent`, Code.InvalidArgument);
+    if (path.includes("\0")) throw new ConnectError("path contains a NUL byte", Code.InvalidArgument);
+    const real = await realpathAllowingMissing(resolve(path));
+    if (this.forbidden.includes(real)) throw new ConnectError(`${path} is the agent's own state file, which is never served`, Code.PermissionDenied);
+    if (!this.roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
+      throw new ConnectError(`${path} resolves to ${real}, outside this agent's file roots (${this.roots.join(", ")})`, Code.PermissionDenied);
+    }
+    return real;
+  }
+}
+
+async function realpathAllowingMissing(path: string): Promise<string> {
+  const missing: string[] = [];
+  for (let current = path; ; current = dirname(current)) {
+    try {
+      return join(await realpath(current), ...missing.reverse());
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" || current === dirname(current)) throw err;
+      missing.push(basename(current));
+    }
+  }
+}
