@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ExitCode, toCliError } from "./cli-error.js";
 import { registerAgents } from "./commands/agents-command.js";
 import { registerBrowse } from "./commands/browse-command.js";
+import { registerCopy } from "./commands/copy-command.js";
 import { registerExec } from "./commands/exec-command.js";
 import { registerLogin } from "./commands/login-command.js";
 import { registerShell } from "./commands/shell-command.js";
@@ -12,7 +13,7 @@ const program = new Command("rmm")
   .description("the technician's client: list agents, run commands, open shells and copy files through RMM tunnels")
   .showHelpAfterError()
   .exitOverride();
-for (const register of [registerLogin, registerAgents, registerTunnel, registerExec, registerShell, registerBrowse]) register(program);
+for (const register of [registerLogin, registerAgents, registerTunnel, registerExec, registerShell, registerCopy, registerBrowse]) register(program);
 program.addHelpText("after", "\nStart with: rmm login --server http://127.0.0.1:7443 --token $(rmm-server token --sub you)\nEnvironment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored.");
 
 program.parseAsync().catch((err: unknown) => {

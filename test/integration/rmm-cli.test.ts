@@ -103,7 +103,7 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     const bad = await rmm(["tunnel", "open"]);
     expect(bad.code).toBe(ExitCode.Usage);
     expect(bad.stderr).toMatch(/missing required argument 'agent'/);
-    for (const command of [[], ["login"], ["agents"], ["tunnel", "open"], ["exec"], ["shell"], ["ls"], ["stat"]]) {
+    for (const command of [[], ["login"], ["agents"], ["tunnel", "open"], ["exec"], ["shell"], ["cp"], ["ls"], ["stat"]]) {
       const help = await rmm([...command, "--help"]);
       expect(help.code, command.join(" ")).toBe(0);
       if (command.length > 0) expect(help.stdout, command.join(" ")).toMatch(/Examples?:/);
