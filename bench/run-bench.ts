@@ -4,8 +4,8 @@
  * as a ratio, because absolute figures on a shared machine drift. Writes
  * bench/results/latest.json.
  *
- *   --full             1k/5k/10k agents, 512 MiB throughput, more samples
- *   --only a,b         run some of: echo, cycles, fleet
+ *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, more samples
+ *   --only a,b         run some of: echo, cycles, exec, files, fleet
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
  *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
  *
@@ -15,8 +15,11 @@
  */
 import { parseArgs } from "node:util";
 import { holdIdleStreams, measureEchoRtt, measureThroughput } from "./baselines/baseline-client.js";
+import { bareSpawn } from "./baselines/bare-spawn.js";
 import { startBaseline } from "./baselines/spawn-baseline.js";
 import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-result.js";
+import { execFanOut } from "./scenarios/exec-fan-out.js";
+import { fileTransfer } from "./scenarios/file-transfer.js";
 import { idleFleet } from "./scenarios/idle-fleet.js";
 import { tunnelCycles } from "./scenarios/tunnel-cycles.js";
 import { tunnelEcho } from "./scenarios/tunnel-echo.js";
@@ -32,7 +35,7 @@ const { values } = parseArgs({
   },
 });
 const full = values.full;
-const only = new Set((values.only ?? "echo,cycles,fleet").split(","));
+const only = new Set((values.only ?? "echo,cycles,exec,files,fleet").split(","));
 const nodeArgs = serverNodeArgs(values["cpu-prof"]);
 /** Echo and throughput runs, alternating with the baselines; the median is reported. */
 const ECHO_RUNS = 3;
@@ -42,10 +45,14 @@ const plan = {
   cycles: full ? 1_000 : 200,
   roundTrips: full ? 5_000 : 2_000,
   totalBytes: (full ? 512 : 128) * 1024 * 1024,
+  fanOut: full ? 500 : 200,
+  fileBytes: (full ? 1024 : 256) * 1024 * 1024,
 };
 const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);
 const KiB = 1024;
 const entries: BenchEntry[] = [];
+/** Bare connect-node 1-hop throughput, when the echo scenario ran: what file transfer is compared with. */
+let bareConnectMBps: number | null = null;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (only.has("echo")) {
@@ -70,6 +77,7 @@ if (only.has("echo")) {
     tunnel.mbPerSec.push(r.mbPerSec);
   }
   const tput = median(tunnel.mbPerSec);
+  bareConnectMBps = median(bare.connect.mbPerSec);
   entries.push(
     entry(`echo round trip p50 through the tunnel (2 hops) vs bare connect-node 1 hop, median of ${ECHO_RUNS}`, median(tunnel.p50Us), "us", median(bare.connect.p50Us), { kind: "ratio-max", limit: 2.5 }),
     entry("echo round trip p99 through the tunnel", median(tunnel.p99Us), "us", null),
@@ -89,6 +97,31 @@ if (only.has("cycles")) {
       entry(`open/close cycles per second (${store})`, r.cyclesPerSecond, "cycles/s", null),
     );
   }
+}
+
+if (only.has("exec")) {
+  const command = ["echo", "fan-out"];
+  progress(`bare baseline: ${plan.fanOut} local spawns of ${command.join(" ")} at once from one process`);
+  const bare = await bareSpawn(command, plan.fanOut);
+  for (const store of stores) {
+    progress(`${store}: exec fan-out, ${command.join(" ")} on ${plan.fanOut} agents at once`);
+    const r = await execFanOut(store, plan.fanOut, { progress, serverNodeArgs: nodeArgs });
+    entries.push(
+      entry(`exec fan-out: all ${plan.fanOut} exit codes back (${store}) vs bare local spawns from one process`, r.allExitedMs / 1000, "s", bare.allExitedMs / 1000),
+      entry(`exec fan-out: p50 per command (${store})`, r.p50Ms, "ms", null),
+      entry(`exec fan-out: commands that failed (${store})`, r.failed, "commands", null, { kind: "value-max", limit: 0 }),
+    );
+  }
+}
+
+if (only.has("files")) {
+  const mib = plan.fileBytes / 1024 / 1024;
+  progress(`file transfer: ${mib} MiB up and down through a real server and agent, SHA-256 verified`);
+  const r = await fileTransfer({ bytes: plan.fileBytes, serverNodeArgs: nodeArgs });
+  entries.push(
+    entry(`file upload, ${mib} MiB, verified and installed, vs bare connect-node 1 hop`, r.uploadMBps, "MB/s", bareConnectMBps),
+    entry(`file download, ${mib} MiB, verified, vs bare connect-node 1 hop`, r.downloadMBps, "MB/s", bareConnectMBps),
+  );
 }
 
 if (only.has("fleet")) {

@@ -22,7 +22,7 @@ const COMMAND = ["echo", "fan-out"];
 export async function execFanOut(
   store: "sqlite" | "mysql",
   size: number,
-  opts: { progress?: (msg: string) => void } = {},
+  opts: { progress?: (msg: string) => void; serverNodeArgs?: string[] } = {},
 ): Promise<{ agents: number; allExitedMs: number; p50Ms: number; p99Ms: number; failed: number }> {
   const progress = opts.progress ?? (() => undefined);
   const dir = mkdtempSync(join(tmpdir(), "rmm-bench-exec-"));
@@ -30,7 +30,7 @@ export async function execFanOut(
   const serverDir = join(dir, "server");
   const identities = join(dir, "identities.jsonl");
   const fleet = await Fleet.enroll(db.url, size, identities);
-  const server = await startServerProcess({ dataDir: serverDir, db: db.url, logLevel: "info", heartbeatInterval: "25s", offlineAfter: "75s" });
+  const server = await startServerProcess({ dataDir: serverDir, db: db.url, logLevel: "info", heartbeatInterval: "25s", offlineAfter: "75s", ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }) });
   try {
     fleet.start(server.url);
     await fleet.waitOnline(size, 120_000, progress);

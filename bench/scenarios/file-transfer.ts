@@ -14,11 +14,11 @@ import { writeLargeRandomFile } from "../../test/support/file-fixtures.js";
  *
  * Reproduce: npm run build && node -e 'import("./dist/bench/scenarios/file-transfer.js").then((m) => m.fileTransfer({ bytes: 2 ** 30 })).then(console.log)'
  */
-export async function fileTransfer(opts: { bytes: number; store?: "sqlite" | "mysql" }): Promise<{ uploadMBps: number; downloadMBps: number; bytes: number }> {
+export async function fileTransfer(opts: { bytes: number; store?: "sqlite" | "mysql"; serverNodeArgs?: string[] }): Promise<{ uploadMBps: number; downloadMBps: number; bytes: number }> {
   const work = mkdtempSync(join(tmpdir(), "rmm-bench-files-"));
   const root = join(work, "root");
   mkdirSync(root);
-  const rig = await startAgentRig(opts.store ?? "sqlite", { agentExtra: ["--file-root", root], serverExtra: ["--max-transfer-bytes", "0"], logLevel: "info" });
+  const rig = await startAgentRig(opts.store ?? "sqlite", { agentExtra: ["--file-root", root], serverExtra: ["--max-transfer-bytes", "0"], logLevel: "info", ...(opts.serverNodeArgs && { serverNodeArgs: opts.serverNodeArgs }) });
   try {
     const client = createTechnicianClient(rig.url, await rig.mintToken("bench"));
     const sessionId = (await client.openTunnel({ agentId: rig.agentId })).session!.id;

@@ -276,7 +276,7 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
   it("an agent with exec and terminal disabled refuses them and does not advertise them", async () => {
     const locked = await rig.startAgent(`locked-${dialect}`, ["--disable-channel", "exec", "--disable-channel", "terminal"]);
     const listed = await alice.listAgents({});
-    expect(listed.agents.find((a) => a.id === locked.agentId)?.capabilities).toEqual([ChannelType.ECHO]);
+    expect(listed.agents.find((a) => a.id === locked.agentId)?.capabilities).toEqual([ChannelType.ECHO, ChannelType.FILE]);
     const other = (await alice.openTunnel({ agentId: locked.agentId })).session!.id;
     const err = await (async () => {
       for await (const _ of alice.exec({ sessionId: other, params: { argv: ["true"] } }));
