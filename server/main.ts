@@ -79,8 +79,9 @@ withCommonFlags(program.command("serve", { isDefault: true }))
       maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
     };
     const log = createLogger("rmm-server");
-    const server = await startServer(config, log);
+    // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
     reportMemoryOnSignal(log);
+    const server = await startServer(config, log);
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.once(signal, () => {
         log.info({ signal }, "shutting down");
