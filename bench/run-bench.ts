@@ -53,9 +53,23 @@ const KiB = 1024;
 const entries: BenchEntry[] = [];
 /** Bare connect-node 1-hop throughput, when the echo scenario ran: what file transfer is compared with. */
 let bareConnectMBps: number | null = null;
+/**
+ * Runs one scenario if it was asked for. A scenario that throws is reported as
+ * a failed entry and the run goes on: one broken scenario must not lose the
+ * figures of the others.
+ */
+async function scenario(name: string, run: () => Promise<void>): Promise<void> {
+  if (!only.has(name)) return;
+  try {
+    await run();
+  } catch (err) {
+    progress(`scenario ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    entries.push({ name: `scenario ${name} failed: ${err instanceof Error ? err.message : String(err)}`, value: 0, unit: "", baseline: null, ratio: null, target: "completes", met: false });
+  }
+}
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-if (only.has("echo")) {
+await scenario("echo", async () => {
   type Kind = "connect" | "grpcjs" | "tcp";
   const bare: Record<Kind, { p50Us: number[]; mbPerSec: number[] }> = { connect: { p50Us: [], mbPerSec: [] }, grpcjs: { p50Us: [], mbPerSec: [] }, tcp: { p50Us: [], mbPerSec: [] } };
   const tunnel = { p50Us: [] as number[], p99Us: [] as number[], mbPerSec: [] as number[] };
@@ -85,9 +99,9 @@ if (only.has("echo")) {
     entry("tunnel throughput vs bare grpc-js 1 hop", tput, "MB/s", median(bare.grpcjs.mbPerSec)),
     entry("tunnel throughput vs raw TCP loopback", tput, "MB/s", median(bare.tcp.mbPerSec)),
   );
-}
+});
 
-if (only.has("cycles")) {
+await scenario("cycles", async () => {
   for (const store of stores) {
     progress(`${store}: ${plan.cycles} OpenTunnel -> ready -> CloseTunnel cycles`);
     const r = await tunnelCycles(store, plan.cycles, nodeArgs);
@@ -97,9 +111,9 @@ if (only.has("cycles")) {
       entry(`open/close cycles per second (${store})`, r.cyclesPerSecond, "cycles/s", null),
     );
   }
-}
+});
 
-if (only.has("exec")) {
+await scenario("exec", async () => {
   const command = ["echo", "fan-out"];
   progress(`bare baseline: ${plan.fanOut} local spawns of ${command.join(" ")} at once from one process`);
   const bare = await bareSpawn(command, plan.fanOut);
@@ -112,9 +126,9 @@ if (only.has("exec")) {
       entry(`exec fan-out: commands that failed (${store})`, r.failed, "commands", null, { kind: "value-max", limit: 0 }),
     );
   }
-}
+});
 
-if (only.has("files")) {
+await scenario("files", async () => {
   const mib = plan.fileBytes / 1024 / 1024;
   progress(`file transfer: ${mib} MiB up and down through a real server and agent, SHA-256 verified`);
   const r = await fileTransfer({ bytes: plan.fileBytes, serverNodeArgs: nodeArgs });
@@ -122,9 +136,9 @@ if (only.has("files")) {
     entry(`file upload, ${mib} MiB, verified and installed, vs bare connect-node 1 hop`, r.uploadMBps, "MB/s", bareConnectMBps),
     entry(`file download, ${mib} MiB, verified, vs bare connect-node 1 hop`, r.downloadMBps, "MB/s", bareConnectMBps),
   );
-}
+});
 
-if (only.has("fleet")) {
+await scenario("fleet", async () => {
   for (const size of plan.fleetSizes) {
     progress(`bare baselines: ${size} idle streams`);
     const bare: Record<"connect" | "grpcjs", { establishMs: number; bytesPerStream: number }> = { connect: { establishMs: 0, bytesPerStream: 0 }, grpcjs: { establishMs: 0, bytesPerStream: 0 } };
@@ -159,7 +173,7 @@ if (only.has("fleet")) {
       }
     }
   }
-}
+});
 
 process.stdout.write(markdownTable(entries) + "\n");
 writeResults("bench/results/latest.json", entries);

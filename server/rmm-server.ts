@@ -41,7 +41,6 @@ import {
   migrateToLatest,
   openDatabase,
   parseDatabaseUrl,
-  transactor,
   type Db,
 } from "./store/index.js";
 
@@ -79,7 +78,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const sessionStore = new SessionStore(db);
   const audit = new AuditLog(new AuditStore(db), log);
   const registry = new AgentRegistry();
-  const sessions = new SessionService({ agents, sessions: sessionStore, transact: transactor(db), audit, registry, log }, {
+  const sessions = new SessionService({ agents, sessions: sessionStore, audit, registry, log }, {
     openTimeoutMs: config.openTimeoutMs,
     idleTimeoutMs: config.sessionIdleTimeoutMs,
   });

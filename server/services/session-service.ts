@@ -9,7 +9,6 @@ import {
   type CloseReasonName,
   type SessionRow,
   type SessionStore,
-  type Transact,
 } from "../store/index.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
@@ -49,7 +48,6 @@ export interface ActiveSession {
 export interface SessionServiceDeps {
   agents: AgentStore;
   sessions: SessionStore;
-  transact: Transact;
   audit: AuditLog;
   registry: AgentRegistry;
   log: Logger;

@@ -5,6 +5,5 @@ export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } fr
 export { SessionStore, LiveSessionExistsError, type SessionRow, type CloseFields } from "./session-store.js";
 export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
-export { transactor, type Transact, type TxStores } from "./transact.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";

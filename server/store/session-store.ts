@@ -17,6 +17,18 @@ export interface CloseFields {
   at: EpochMs;
 }
 
+export interface NewSession {
+  id: string;
+  agentId: string;
+  technician: string;
+  at: EpochMs;
+}
+
+/** The row a new session starts as, whichever way it was inserted. */
+function openingRow(row: NewSession): SessionRow {
+  return { id: row.id, agent_id: row.agentId, technician: row.technician, state: "opening", close_reason: null, close_message: null, opened_at: row.at, ready_at: null, closed_at: null };
+}
+
 export class SessionStore {
   constructor(private readonly db: Db) {}
 
@@ -25,18 +37,8 @@ export class SessionStore {
    * races. Like every insert here, it gets its `tunnel.open` audit entry from
    * the 0004 trigger. The server opens sessions with createForActiveAgent.
    */
-  async create(row: { id: string; agentId: string; technician: string; at: EpochMs }): Promise<SessionRow> {
-    const session: SessionRow = {
-      id: row.id,
-      agent_id: row.agentId,
-      technician: row.technician,
-      state: "opening",
-      close_reason: null,
-      close_message: null,
-      opened_at: row.at,
-      ready_at: null,
-      closed_at: null,
-    };
+  async create(row: NewSession): Promise<SessionRow> {
+    const session = openingRow(row);
     try {
       await this.db.insertInto("tunnel_sessions").values(session).execute();
     } catch (err) {
@@ -53,7 +55,7 @@ export class SessionStore {
    * revoked (nothing written); LiveSessionExistsError when it already has a
    * live session (the one-live-session-per-agent index decides races).
    */
-  async createForActiveAgent(row: { id: string; agentId: string; technician: string; at: EpochMs }): Promise<SessionRow | undefined> {
+  async createForActiveAgent(row: NewSession): Promise<SessionRow | undefined> {
     let inserted: bigint;
     try {
       const result = await this.db
@@ -78,18 +80,7 @@ export class SessionStore {
       if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, { cause: err });
       throw err;
     }
-    if (inserted === 0n) return undefined;
-    return {
-      id: row.id,
-      agent_id: row.agentId,
-      technician: row.technician,
-      state: "opening",
-      close_reason: null,
-      close_message: null,
-      opened_at: row.at,
-      ready_at: null,
-      closed_at: null,
-    };
+    return inserted === 0n ? undefined : openingRow(row);
   }
 
   async get(id: string): Promise<SessionRow | undefined> {
