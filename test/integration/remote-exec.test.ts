@@ -286,7 +286,7 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
     await locked.agent.stop();
   });
 
-  it.runIf(dialect === "sqlite")(
+  it(
     "100 MB of output to a deliberately slow reader arrives whole, with bounded memory on server and agent",
     async () => {
       const total = 100 * MiB;
