@@ -105,11 +105,12 @@ class TerminalChannel implements ChannelHandler {
 
   private kill(): void {
     if (this.shellExited) return;
+    if (killTree(this.pty.pid)) return;
+    // No group to signal (gone, or the shell left it): end the shell itself; its exit event finishes the channel.
     try {
-      killTree(this.pty.pid);
-    } catch {
-      // The shell is already gone; its exit event finishes the channel.
       this.pty.kill();
+    } catch {
+      // Already gone.
     }
   }
 

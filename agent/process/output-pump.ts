@@ -23,10 +23,6 @@ export class OutputPump {
     private readonly flow: { pause(): void; resume(): void },
   ) {}
 
-  get isEmpty(): boolean {
-    return this.queue.length === 0;
-  }
-
   push(data: Uint8Array, stream?: OutputStream): void {
     this.queue.push({ data, stream });
     this.pump();

@@ -13,11 +13,12 @@ export function spawnTree(program: string, args: string[], opts: { cwd?: string;
   return spawn(program, args, { cwd: opts.cwd || undefined, env: opts.env, detached: process.platform !== "win32", stdio: "pipe", windowsHide: true });
 }
 
-/** Ends the process group led by `pid`: SIGTERM now, SIGKILL after the grace for whatever is left. */
-export function killTree(pid: number, graceMs = KILL_GRACE_MS): void {
-  if (!signalGroup(pid, "SIGTERM")) return;
+/** Ends the process group led by `pid`: SIGTERM now, SIGKILL after the grace for whatever is left. False when there was no group to signal. */
+export function killTree(pid: number, graceMs = KILL_GRACE_MS): boolean {
+  if (!signalGroup(pid, "SIGTERM")) return false;
   const timer = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
   timer.unref();
+  return true;
 }
 
 /** False when the group no longer exists. */

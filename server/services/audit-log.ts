@@ -34,9 +34,9 @@ export class AuditLog {
     private readonly log: Logger,
   ) {}
 
-  /** Writes the entry (into `store` when it is part of a larger transaction); fails if the database does. */
-  async record(entry: AuditEntry, store: AuditStore = this.store): Promise<void> {
-    await store.append({
+  /** Writes the entry; fails if the database does. */
+  async record(entry: AuditEntry): Promise<void> {
+    await this.store.append({
       at: Date.now(),
       actor: entry.actor,
       action: entry.action,

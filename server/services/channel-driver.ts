@@ -59,10 +59,6 @@ export class ChannelDriver {
     return this.channel.session;
   }
 
-  get ended(): boolean {
-    return this.finished;
-  }
-
   /** What the agent sends, until the channel closes; a close with an error code is thrown as that ConnectError. */
   async *events(): AsyncGenerator<DriverEvent> {
     yield* this.events_;

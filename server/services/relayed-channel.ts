@@ -205,13 +205,25 @@ export class RelayedChannel {
   }
 }
 
+/**
+ * Spare room behind a merged message's data: a backlog of many small writes
+ * (a chatty terminal behind a slow technician) then costs one copy per byte,
+ * not a fresh copy of everything merged so far on every write.
+ */
+const mergeRoom = new WeakMap<ChannelData, Uint8Array>();
+
 /** Appends `next` to `into` (same output stream, within the size cap); false when it may not. */
 function mergeData(into: ChannelData, next: ChannelData): boolean {
-  if (into.stream !== next.stream || into.data.length + next.data.length > MAX_COALESCED_DATA_BYTES) return false;
-  const merged = new Uint8Array(into.data.length + next.data.length);
-  merged.set(into.data);
-  merged.set(next.data, into.data.length);
-  into.data = merged;
+  const total = into.data.length + next.data.length;
+  if (into.stream !== next.stream || total > MAX_COALESCED_DATA_BYTES) return false;
+  let room = mergeRoom.get(into);
+  if (!room || room.length < total) {
+    room = new Uint8Array(Math.min(MAX_COALESCED_DATA_BYTES, Math.max(2 * total, 16 * 1024)));
+    room.set(into.data);
+    mergeRoom.set(into, room);
+  }
+  room.set(next.data, into.data.length);
+  into.data = room.subarray(0, total);
   return true;
 }
 
