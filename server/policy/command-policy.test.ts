@@ -180,6 +180,8 @@ describe("command policy: file access", () => {
     expect(p.checkFile("tech", "read", "/var/logs-elsewhere/x").type).toBe("deny");
     expect(p.checkFile("tech", "read", "/srv/web/reports/deep/june.csv").type).toBe("deny");
     expect(p.checkFile("tech", "read", "/var/log/./app/../syslog")).toMatchObject({ type: "allow", path: "/var/log/syslog" });
+    expect(p.checkFile("tech", "read", "/srv/web/reports/june.csv/")).toMatchObject({ type: "allow", path: "/srv/web/reports/june.csv" });
+    expect(p.checkFile("tech", "read", "/")).toMatchObject({ type: "deny", path: "/" });
   });
 
   it("normalises Windows paths and matches them without regard to case", () => {

@@ -18,14 +18,15 @@ export interface FileAccessPolicy {
 const WINDOWS_PATH = /^[A-Za-z]:[\\/]/;
 
 /**
- * The path a policy judges: `.` and `..` resolved lexically, Windows
+ * The path a policy judges: `.` and `..` resolved lexically, a trailing "/" dropped, Windows
  * separators turned into "/", so `/srv/share/../../etc/shadow` is judged as
  * `/etc/shadow`. Symlinks are the agent's to resolve (its root check uses
  * realpath); the agent is sent this same normalised path.
  */
 export function normalizeAgentPath(path: string): string {
-  if (WINDOWS_PATH.test(path)) return win32.normalize(path).replace(/\\/g, "/");
-  return posix.normalize(path);
+  const normalized = WINDOWS_PATH.test(path) ? win32.normalize(path).replace(/\\/g, "/") : posix.normalize(path);
+  // A trailing "/" would slip past a glob like /etc/hosts; the root ("/", "C:/") keeps its own.
+  return /^(?:[A-Za-z]:)?\/$/.test(normalized) ? normalized : normalized.replace(/\/+$/, "");
 }
 
 /** One role's compiled file settings. */
