@@ -25,7 +25,7 @@ const WINDOWS_PATH = /^[A-Za-z]:[\\/]/;
  */
 export function normalizeAgentPath(path: string): string {
   const normalized = WINDOWS_PATH.test(path) ? win32.normalize(path).replace(/\\/g, "/") : posix.normalize(path);
-  // A trailing "/" would slip past a glob like /etc/hosts; the root ("/", "C:/") keeps its own.
+  // "/srv/share/" names the same directory as "/srv/share" and is judged as it; the root ("/", "C:/") keeps its "/".
   return /^(?:[A-Za-z]:)?\/$/.test(normalized) ? normalized : normalized.replace(/\/+$/, "");
 }
 
