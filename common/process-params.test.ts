@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ExecParamsSchema } from "../gen/rmm/v1/exec_pb.js";
-import { processSpecOf } from "./process-params.js";
+import { MAX_ARGV_CHARS, MAX_WORKING_DIRECTORY_CHARS, processSpecOf } from "./process-params.js";
 import { shellArgs } from "./shell-invocation.js";
 import { checkWindowSize } from "./window-size.js";
 
@@ -34,9 +34,17 @@ describe("exec parameters", () => {
       { argv: ["ls"], environment: { "1BAD": "x" } },
       { argv: ["ls"], timeout: { seconds: -1n } },
       { argv: ["ls"], timeout: { seconds: 10n ** 9n } },
+      { argv: ["echo", "x".repeat(MAX_ARGV_CHARS)] },
+      { argv: ["ls"], workingDirectory: "/" + "d".repeat(MAX_WORKING_DIRECTORY_CHARS) },
+      { argv: ["ls"], workingDirectory: "/tmp\0x" },
     ]) {
       expect(codeOf(() => processSpecOf(create(ExecParamsSchema, init))), JSON.stringify(init, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).toBe(Code.InvalidArgument);
     }
+  });
+
+  it("keep argv within 32 Ki characters and the working directory within 4096, what the audit columns hold", () => {
+    expect(MAX_ARGV_CHARS).toBe(32 * 1024);
+    expect(processSpecOf(create(ExecParamsSchema, { argv: ["echo", "x".repeat(MAX_ARGV_CHARS - 4)], workingDirectory: "/" + "d".repeat(MAX_WORKING_DIRECTORY_CHARS - 1) })).cwd).toHaveLength(MAX_WORKING_DIRECTORY_CHARS);
   });
 
   it("accept window sizes from 1 to 10,000 only", () => {

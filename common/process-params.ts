@@ -2,8 +2,14 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecParams } from "../gen/rmm/v1/exec_pb.js";
 import { shellArgs } from "./shell-invocation.js";
 
-/** Longest argv (all arguments together, in UTF-16 units). Defaults to 128 KiB: Linux's own ARG_MAX per string is 128 KiB. */
-export const MAX_ARGV_CHARS = 128 * 1024;
+/**
+ * Longest argv (all arguments together, in UTF-16 units): 32 Ki. The server
+ * stores argv whole in the audit trail, a MySQL `text` column of 64 KiB, and
+ * checks the stored form's bytes too (escapes and multi-byte characters grow it).
+ */
+export const MAX_ARGV_CHARS = 32 * 1024;
+/** Longest working directory (and terminal shell path): 4096, Linux's PATH_MAX and the audit column's varchar(4096). */
+export const MAX_WORKING_DIRECTORY_CHARS = 4096;
 /** Longest exec timeout. Defaults to 7 days: longer runs belong in a service, not a tunnel. */
 export const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -43,6 +49,8 @@ export function processSpecOf(params: ExecParams | undefined): ProcessSpec {
   }
   if ([program, ...args].some((a) => a.includes("\0"))) throw invalid("arguments may not contain NUL characters");
   if ([program, ...args].reduce((n, a) => n + a.length, 0) > MAX_ARGV_CHARS) throw invalid(`argv is longer than ${MAX_ARGV_CHARS} characters`);
+  if (params.workingDirectory.length > MAX_WORKING_DIRECTORY_CHARS) throw invalid(`working_directory is longer than ${MAX_WORKING_DIRECTORY_CHARS} characters`);
+  if (params.workingDirectory.includes("\0")) throw invalid("working_directory may not contain NUL characters");
   const env = checkEnvironment(params.environment);
   let timeoutMs = 0;
   if (params.timeout) {

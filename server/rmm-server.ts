@@ -93,7 +93,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const relay = new ChannelRelay(sessions, log);
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
-  if (policy.isAllowAll) log.warn("no --policy file: every technician may run any command and open terminals");
+  if (policy.isAllowAll) log.warn("no --policy file: every technician may run any command, open terminals and read and write any file the agent allows");
   const commandAudit = new CommandAuditStore(db);
   const unfinished = await commandAudit.failRunning(Date.now());
   if (unfinished > 0) log.warn({ commands: unfinished }, "marked commands left running by a previous server as failed");
@@ -123,7 +123,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const health = new HealthStatus();
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs }));
-    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, supervisor, files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes } }));
+    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, supervisor, files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions } }));
     registerHealth(router, health);
     registerReflection(router, [AgentService, TunnelService]);
   };

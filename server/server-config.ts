@@ -38,7 +38,7 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Largest message accepted or sent. Defaults to 4 MiB: room for 64 KiB tunnel chunks with headroom, far under the 4 GiB default. */
   maxMessageBytes: number;
-  /** JSON command policy (see README). Undefined: every command and terminal is allowed, with a warning at start. */
+  /** JSON command and file policy (see README). Undefined: every command, terminal and file request is allowed, with a warning at start. */
   policyFile: string | undefined;
   /** Terminals with no input or output this long are closed, saying why. Defaults to 20 min. */
   terminalIdleTimeoutMs: number;

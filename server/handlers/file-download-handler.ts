@@ -1,7 +1,7 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { DownloadRequest } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { checkTransferSize, requireAgentPath } from "./file-request-checks.js";
-import { openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
+import { authorizeFile, openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
 import { technicianOf } from "./technician-of.js";
 
 /**
@@ -11,15 +11,15 @@ import { technicianOf } from "./technician-of.js";
  */
 export async function* serveDownload(deps: FileTransferDeps, req: DownloadRequest, ctx: HandlerContext) {
   const tech = technicianOf(ctx);
-  requireAgentPath(req.path);
+  const path = await authorizeFile(deps, tech, req.sessionId, "download", requireAgentPath(req.path));
   const driver = await openFileChannel(
     deps,
     tech,
     req.sessionId,
-    { case: "download", value: { $typeName: "rmm.v1.DownloadStart", path: req.path, offset: req.offset, ...(req.source && { source: req.source }) } },
+    { case: "download", value: { $typeName: "rmm.v1.DownloadStart", path, offset: req.offset, ...(req.source && { source: req.source }) } },
     { signal: ctx.signal },
   );
-  const entry = { technician: tech.subject, agentId: driver.session.agentId, sessionId: req.sessionId, operation: "download" as const, path: req.path };
+  const entry = { technician: tech.subject, agentId: driver.session.agentId, sessionId: req.sessionId, operation: "download" as const, path };
   let size: number | undefined;
   let offset = 0;
   let sent = 0;
@@ -43,7 +43,7 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
         const start = ev.info.kind.value;
         size = Number(start.info?.size ?? 0);
         offset = Number(start.offset);
-        checkTransferSize(size, deps.maxTransferBytes, req.path);
+        checkTransferSize(size, deps.maxTransferBytes, path);
         yield { kind: { case: "start" as const, value: { info: start.info, offset: start.offset } } };
       } else if (ev.type === "info" && ev.info.kind.case === "digest") {
         sha256 = Buffer.from(ev.info.kind.value.sha256).toString("hex");

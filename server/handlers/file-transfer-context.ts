@@ -3,16 +3,41 @@ import { FILE_WINDOW_BYTES } from "../../common/file-chunks.js";
 import type { FileOperation } from "../../gen/rmm/v1/file_pb.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { Technician } from "../auth/claims.js";
+import type { CommandPolicy } from "../policy/command-policy.js";
 import { ChannelDriver, type ChannelDriverOptions } from "../services/channel-driver.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import type { FileTransferEntry, FileTransferLog } from "../services/file-transfer-log.js";
-import type { FileTransferOutcome } from "../store/index.js";
+import type { SessionService } from "../services/session-service.js";
+import type { FileOperationName, FileTransferOutcome } from "../store/index.js";
 
 export interface FileTransferDeps {
   relay: ChannelRelay;
   transfers: FileTransferLog;
   /** Largest file one Upload or Download may carry; 0: no limit. */
   maxTransferBytes: number;
+  /** Decides per role which files may be read or written. */
+  policy: CommandPolicy;
+  /** Ownership of the session, and its agent for auditing a refusal. */
+  sessions: SessionService;
+}
+
+const NEED: Record<FileOperationName, "read" | "write"> = { stat: "read", list: "read", download: "read", prepare_upload: "write", upload: "write" };
+
+/**
+ * The policy's word on one file request, before any channel opens. Returns
+ * the path to send to the agent (normalised, so the agent opens what the
+ * policy judged); a refusal is audited as refused and thrown as
+ * PermissionDenied naming the role and the setting.
+ */
+export async function authorizeFile(deps: FileTransferDeps, tech: Technician, sessionId: string, operation: FileOperationName, path: string, size?: number): Promise<string> {
+  if (deps.policy.isAllowAll) return path;
+  // Ownership first (NotFound / PermissionDenied), as for commands: a refusal is audited against the session's agent.
+  const session = await deps.sessions.status(tech, sessionId);
+  const decision = deps.policy.checkFile(tech.role, NEED[operation], path);
+  if (decision.type === "allow") return decision.path;
+  const err = new ConnectError(decision.reason, Code.PermissionDenied);
+  await deps.transfers.record({ technician: tech.subject, agentId: session.agent_id, sessionId: session.id, operation, path: decision.path, size, outcome: "refused", reason: `PermissionDenied: ${decision.reason}` });
+  throw err;
 }
 
 /** Opens the file channel for one operation on the technician's session. */

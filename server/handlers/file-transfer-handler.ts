@@ -4,7 +4,7 @@ import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelDriver } from "../services/channel-driver.js";
 import { serveDownload } from "./file-download-handler.js";
 import { checkUploadTarget, requireAgentPath } from "./file-request-checks.js";
-import { openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
+import { authorizeFile, openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
 import { serveUpload } from "./file-upload-handler.js";
 import { technicianOf } from "./technician-of.js";
 
@@ -17,23 +17,23 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
   return {
     async stat(req, ctx) {
       const tech = technicianOf(ctx);
-      requireAgentPath(req.path);
-      const driver = await openFileChannel(deps, tech, req.sessionId, { case: "statPath", value: req.path }, { signal: ctx.signal });
+      const path = await authorizeFile(deps, tech, req.sessionId, "stat", requireAgentPath(req.path));
+      const driver = await openFileChannel(deps, tech, req.sessionId, { case: "statPath", value: path }, { signal: ctx.signal });
       try {
         let info: FileInfo | undefined;
         for await (const ev of driver.events()) if (ev.type === "info" && ev.info.kind.case === "fileInfo") info = ev.info.kind.value;
         if (!info) throw new ConnectError("the agent ended the stat without an answer", Code.Internal);
         return { info };
       } catch (err) {
-        await recordFailure(deps, entryFor(driver, tech.subject, req.sessionId, "stat", req.path), err);
+        await recordFailure(deps, entryFor(driver, tech.subject, req.sessionId, "stat", path), err);
         throw err;
       }
     },
 
     async *listDirectory(req, ctx) {
       const tech = technicianOf(ctx);
-      requireAgentPath(req.path);
-      const driver = await openFileChannel(deps, tech, req.sessionId, { case: "listPath", value: req.path }, { signal: ctx.signal });
+      const path = await authorizeFile(deps, tech, req.sessionId, "list", requireAgentPath(req.path));
+      const driver = await openFileChannel(deps, tech, req.sessionId, { case: "listPath", value: path }, { signal: ctx.signal });
       try {
         for await (const ev of driver.events()) {
           if (ev.type !== "info" || ev.info.kind.case !== "fileEntries") continue;
@@ -42,7 +42,7 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
           driver.sendInfo(ackInfo());
         }
       } catch (err) {
-        await recordFailure(deps, entryFor(driver, tech.subject, req.sessionId, "list", req.path), err);
+        await recordFailure(deps, entryFor(driver, tech.subject, req.sessionId, "list", path), err);
         throw err;
       } finally {
         driver.close(Code.Canceled, "listing call ended");
@@ -51,7 +51,8 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
 
     async prepareUpload(req, ctx) {
       const tech = technicianOf(ctx);
-      const { target } = checkUploadTarget(req.target, deps.maxTransferBytes);
+      const checked = checkUploadTarget(req.target, deps.maxTransferBytes);
+      const target = { ...checked.target, path: await authorizeFile(deps, tech, req.sessionId, "prepare_upload", checked.target.path, checked.size) };
       const driver = await openFileChannel(deps, tech, req.sessionId, { case: "prepareUpload", value: target }, { signal: ctx.signal });
       try {
         let offset: bigint | undefined;

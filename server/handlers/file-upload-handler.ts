@@ -3,7 +3,7 @@ import type { FileInfo } from "../../gen/rmm/v1/file_pb.js";
 import type { UploadRequest } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelDriver } from "../services/channel-driver.js";
 import { checkSha256, checkUploadTarget } from "./file-request-checks.js";
-import { openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
+import { authorizeFile, openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
 import { technicianOf } from "./technician-of.js";
 
 /**
@@ -20,7 +20,9 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
     throw new ConnectError(`the first upload message must be start, got ${first.done ? "nothing" : (first.value.kind.case ?? "an empty message")}`, Code.InvalidArgument);
   }
   const start = first.value.kind.value;
-  const { target, size } = checkUploadTarget(start.target, deps.maxTransferBytes);
+  const checked = checkUploadTarget(start.target, deps.maxTransferBytes);
+  const size = checked.size;
+  const target = { ...checked.target, path: await authorizeFile(deps, tech, start.sessionId, "upload", checked.target.path, size) };
   const offset = Number(start.offset);
   if (offset > size) throw new ConnectError(`offset ${offset} is past the end of the ${size}-byte source`, Code.OutOfRange);
   const driver: ChannelDriver = await openFileChannel(deps, tech, start.sessionId, { case: "upload", value: { $typeName: "rmm.v1.UploadStart", target, offset: start.offset } }, { signal: ctx.signal });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ROLES } from "../auth/claims.js";
-import { CommandPolicy, type PolicyDocument, type PolicyRule } from "./command-policy.js";
+import { CommandPolicy, type PolicyDocument, type PolicyRule, type RolePolicy } from "./command-policy.js";
+import { FILE_ACCESS_LEVELS, type FileAccessLevel } from "./file-access.js";
 
 /**
  * Reads and checks a JSON policy file; every mistake is reported with where it
@@ -29,6 +30,15 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
     if (!isObject(value)) fail(at, "must be an object");
     const v = value as Record<string, unknown>;
     if (v.terminal !== undefined && typeof v.terminal !== "boolean") fail(`${at}.terminal`, "must be true or false");
+    if (v.allowEnvironment !== undefined && typeof v.allowEnvironment !== "boolean") fail(`${at}.allowEnvironment`, "must be true or false");
+    if (v.files !== undefined && !(FILE_ACCESS_LEVELS as readonly unknown[]).includes(v.files)) fail(`${at}.files`, `must be one of ${FILE_ACCESS_LEVELS.map((l) => `"${l}"`).join(", ")}`);
+    if (v.paths !== undefined) {
+      if (v.files === undefined || v.files === "none") fail(`${at}.paths`, "limits file access, but the role has none: set files to \"read\" or \"read-write\"");
+      if (!(Array.isArray(v.paths) && v.paths.length > 0 && v.paths.every((g) => typeof g === "string"))) fail(`${at}.paths`, "must be a non-empty array of path globs");
+      for (const [i, g] of (v.paths as string[]).entries()) {
+        if (!g.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(g)) fail(`${at}.paths[${i}]`, `"${g}" must be an absolute path glob, for example /var/log/**`);
+      }
+    }
     if (!Array.isArray(v.rules)) fail(`${at}.rules`, "must be an array");
     const rules = (v.rules as unknown[]).map((r, i): PolicyRule => {
       const rat = `${at}.rules[${i}]`;
@@ -38,9 +48,23 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
       if (rule.effect !== "allow" && rule.effect !== "deny") fail(`${rat}.effect`, "must be \"allow\" or \"deny\"");
       if (typeof rule.program !== "string" || !rule.program) fail(`${rat}.program`, "must be a non-empty glob");
       if (rule.args !== undefined && !(Array.isArray(rule.args) && rule.args.every((a) => typeof a === "string"))) fail(`${rat}.args`, "must be an array of globs");
-      return { name: rule.name as string, effect: rule.effect as "allow" | "deny", program: rule.program as string, ...(rule.args !== undefined && { args: rule.args as string[] }) };
+      if (rule.effect === "deny" && Array.isArray(rule.args) && rule.args.length === 0) fail(`${rat}.args`, "is empty, so the deny rule could never match: leave args out to deny every invocation");
+      if (rule.allowEnvironment !== undefined && typeof rule.allowEnvironment !== "boolean") fail(`${rat}.allowEnvironment`, "must be true or false");
+      if (rule.effect === "deny" && rule.allowEnvironment !== undefined) fail(`${rat}.allowEnvironment`, "applies to allow rules only");
+      return {
+        name: rule.name as string,
+        effect: rule.effect as "allow" | "deny",
+        program: rule.program as string,
+        ...(rule.args !== undefined && { args: rule.args as string[] }),
+        ...(rule.allowEnvironment !== undefined && { allowEnvironment: rule.allowEnvironment as boolean }),
+      };
     });
-    roles[role as keyof PolicyDocument["roles"]] = { ...(v.terminal !== undefined && { terminal: v.terminal as boolean }), rules };
+    const parsed: RolePolicy = { rules };
+    if (v.terminal !== undefined) parsed.terminal = v.terminal as boolean;
+    if (v.allowEnvironment !== undefined) parsed.allowEnvironment = v.allowEnvironment as boolean;
+    if (v.files !== undefined) parsed.files = v.files as FileAccessLevel;
+    if (v.paths !== undefined) parsed.paths = v.paths as string[];
+    roles[role as keyof PolicyDocument["roles"]] = parsed;
   }
   return { roles };
 }

@@ -78,7 +78,8 @@ export class CommandTracker {
     }
     this.responses.end();
     clearInterval(this.idleTimer);
-    await this.opts.recorder?.close().catch((err: unknown) => this.log.warn({ err, path: this.opts.recorder?.path }, "could not finish the terminal recording"));
+    // Never rejects: a write failure is logged by the recorder and clears the row's recording path below.
+    await this.opts.recorder?.close();
     await this.finishAudit(exit, end);
   }
 
@@ -102,6 +103,8 @@ export class CommandTracker {
       stdoutBytes: exit ? Math.max(Number(exit.stdoutBytes), this.stdoutBytes) : this.stdoutBytes,
       stderrBytes: exit ? Math.max(Number(exit.stderrBytes), this.stderrBytes) : this.stderrBytes,
       message: end.message || null,
+      channelId: this.channel.channelId,
+      ...(this.opts.recorder?.failed && { recordingPath: null }),
     };
     try {
       await this.audit.finish(this.opts.auditId, done);

@@ -56,4 +56,21 @@ describe.each(DIALECTS)("command audit store on %s", (dialect) => {
     expect(await store.failRunning(Date.now())).toBe(1);
     expect((await store.forSession(sessionId)).map((r) => r.outcome)).toEqual(["completed", "failed"]);
   });
+
+  it("takes the channel id at the end (the row is written before the channel exists) and clears a recording path that could not be written", async () => {
+    const sessionId = randomUUID();
+    const id = await store.start({ ...started(sessionId, ["/bin/sh"]), kind: "terminal", channel_id: null, recording_path: "/recordings/s/1.cast" });
+    expect((await store.forSession(sessionId))[0]).toMatchObject({ channel_id: null, recording_path: "/recordings/s/1.cast" });
+    await store.finish(id, { outcome: "completed", endedAt: Date.now(), exitCode: 0, stdoutBytes: 0, stderrBytes: 0, channelId: 7, recordingPath: null });
+    expect((await store.forSession(sessionId))[0]).toMatchObject({ channel_id: 7, recording_path: null });
+  });
+
+  it("holds the longest argv and working directory the server lets through", async () => {
+    const sessionId = randomUUID();
+    // Three-byte characters: the server's byte check, not the character cap, is what keeps this within the column.
+    const argv = ["echo", "✓".repeat(Math.floor((65_535 - 20) / 3))];
+    expect(Buffer.byteLength(JSON.stringify(argv))).toBeLessThanOrEqual(65_535);
+    await store.start({ ...started(sessionId, argv), working_directory: "/" + "d".repeat(4095) });
+    expect((await store.forSession(sessionId))[0]).toMatchObject({ argv: JSON.stringify(argv), working_directory: "/" + "d".repeat(4095) });
+  });
 });

@@ -12,7 +12,10 @@ export interface CommandEnd {
   stdoutBytes: number;
   stderrBytes: number;
   message?: string | null;
+  /** The channel the command ran on: known only after the row was written (the row comes first). */
   channelId?: number | null;
+  /** null clears the recording path (the recording could not be written); undefined leaves it. */
+  recordingPath?: null;
 }
 
 /** The command audit trail: a row when a command is asked for, completed once it ends. */
@@ -38,6 +41,7 @@ export class CommandAuditStore {
         stderr_bytes: end.stderrBytes,
         message: end.message ? end.message.slice(0, 1024) : null,
         ...(end.channelId != null && { channel_id: end.channelId }),
+        ...(end.recordingPath === null && { recording_path: null }),
       })
       .where("id", "=", id)
       .where("outcome", "=", "running")

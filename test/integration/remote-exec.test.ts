@@ -23,10 +23,18 @@ const POLICY = {
       rules: [
         { name: "no-shutdown", effect: "deny", program: "shutdown" },
         { name: "no-recursive-rm", effect: "deny", program: "rm", args: ["-r*", "-*r*"] },
+        // A program given as a path matches only a rule whose program has a "/".
         { name: "everything-else", effect: "allow", program: "*" },
+        { name: "everything-else-by-path", effect: "allow", program: "/*" },
       ],
     },
-    admin: { terminal: true, rules: [{ name: "admin-all", effect: "allow", program: "*" }] },
+    admin: {
+      terminal: true,
+      rules: [
+        { name: "admin-all", effect: "allow", program: "*" },
+        { name: "admin-all-by-path", effect: "allow", program: "/*" },
+      ],
+    },
   },
 };
 /** Short, so the idle test is quick; every other terminal test keeps output flowing. */
@@ -116,7 +124,7 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
       exit_code: 3,
       stdout_bytes: 15,
       stderr_bytes: 15,
-      policy_rule: "everything-else",
+      policy_rule: "everything-else-by-path",
     });
   });
 
@@ -200,6 +208,39 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
     const terminal = await ChannelClient.open(alice, { sessionId, type: ChannelType.TERMINAL, params: { case: "terminal", value: { shell: "/bin/sh" } } }).catch(errorOf);
     expect((terminal as ConnectError).code).toBe(Code.PermissionDenied);
     expect(await lastRow()).toMatchObject({ kind: "terminal", outcome: "refused", policy_rule: "roles.tech.terminal" });
+  });
+
+  it("refuses an exec channel opened with OpenChannel (not Exec) by the same policy, and audits the refusal", async () => {
+    const before = (await auditRows()).length;
+    const channel = await ChannelClient.open(alice, { sessionId, type: ChannelType.EXEC, params: { case: "exec", value: { argv: ["shutdown", "-h", "now"] } } }).catch(errorOf);
+    expect(channel).toBeInstanceOf(ConnectError);
+    expect([(channel as ConnectError).code, (channel as ConnectError).rawMessage]).toEqual([Code.PermissionDenied, expect.stringContaining("no-shutdown")]);
+    const rows = await auditRows();
+    expect(rows).toHaveLength(before + 1);
+    expect(rows.at(-1)).toMatchObject({ kind: "exec", technician: "alice", outcome: "refused", policy_rule: "no-shutdown", argv: JSON.stringify(["shutdown", "-h", "now"]), channel_id: null });
+  });
+
+  it("refuses an environment that sets PATH or LD_PRELOAD, naming the variable, and audits the refusal", async () => {
+    for (const name of ["PATH", "LD_PRELOAD"]) {
+      const err = (await exec({ params: { argv: ["true"], environment: { [name]: "/tmp/evil" } } }).catch(errorOf)) as ConnectError;
+      expect([err.code, err.rawMessage]).toEqual([Code.PermissionDenied, expect.stringContaining(name)]);
+      expect(await lastRow()).toMatchObject({ outcome: "refused", policy_rule: "roles.tech.allowEnvironment" });
+    }
+  });
+
+  it("refuses an argv or working directory too long for the audit trail with InvalidArgument, before anything is audited or run", async () => {
+    const before = (await auditRows()).length;
+    const long = await exec({ params: { argv: ["echo", "x".repeat(40 * 1024)] } }).catch(errorOf);
+    expect([(long as ConnectError).code, (long as ConnectError).rawMessage]).toEqual([Code.InvalidArgument, expect.stringMatching(/argv is longer than 32768/)]);
+    // Under the character cap but over the column's bytes once stored: control characters grow sixfold as JSON escapes.
+    const escaped = await exec({ params: { argv: ["echo", "\u0001".repeat(30 * 1024)] } }).catch(errorOf);
+    expect([(escaped as ConnectError).code, (escaped as ConnectError).rawMessage]).toEqual([Code.InvalidArgument, expect.stringMatching(/bytes as the audit trail stores it/)]);
+    const cwd = await exec({ params: { argv: ["pwd"], workingDirectory: "/" + "d".repeat(5000) } }).catch(errorOf);
+    expect([(cwd as ConnectError).code, (cwd as ConnectError).rawMessage]).toEqual([Code.InvalidArgument, expect.stringMatching(/working_directory is longer than 4096/)]);
+    const channel = await ChannelClient.open(alice, { sessionId, type: ChannelType.EXEC, params: { case: "exec", value: { argv: ["echo", "x".repeat(40 * 1024)] } } }).catch(errorOf);
+    expect((channel as ConnectError).code).toBe(Code.InvalidArgument);
+    expect(await auditRows()).toHaveLength(before);
+    expect((await exec({ params: { argv: ["true"] } })).exit?.exitCode).toBe(0);
   });
 
   it("answers bad input with the right code, and the session and agent carry on", async () => {
