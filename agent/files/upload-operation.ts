@@ -140,7 +140,7 @@ export class UploadOperation extends FileOperation {
     await installFile(target.partialPath, target.path, target.overwrite).catch((err: unknown) => {
       throw fileError(err, "cannot install", target.path);
     });
-    await removeStalePartials(target.path);
+    await removeStalePartials(target.path, this.locks);
     await this.release();
     const info = await describeResolved(target.path);
     if (this.closed) return;
@@ -156,10 +156,28 @@ export class UploadOperation extends FileOperation {
   }
 }
 
-/** Partials of older versions of this target, left by uploads that never resumed: the target is now complete, so they are garbage. */
-async function removeStalePartials(target: string): Promise<void> {
+/**
+ * Partials of other versions of this target, left by uploads that never
+ * resumed: the target is now complete, so they are garbage. A partial whose
+ * lock is held belongs to an upload of another version running right now
+ * (its own install will replace this one): that one stays.
+ */
+async function removeStalePartials(target: string, locks: PartialLocks): Promise<void> {
   const prefix = uploadPartialPrefix(target);
   const dir = dirname(target);
   const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => unlink(join(dir, n)).catch(() => undefined)));
+  await Promise.all(
+    names
+      .filter((n) => n.startsWith(prefix))
+      .map(async (n) => {
+        const path = join(dir, n);
+        const release = locks.tryAcquire(path);
+        if (!release) return;
+        try {
+          await unlink(path).catch(() => undefined);
+        } finally {
+          release();
+        }
+      }),
+  );
 }
