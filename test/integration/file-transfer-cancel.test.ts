@@ -129,6 +129,8 @@ describe.each(DIALECTS)("uploads cut while the agent opens them, and uploads rac
       }
     }
     const uploadA = alice.upload(requestsA());
+    // Awaited below; until then a failure must not surface as an unhandled rejection.
+    uploadA.catch(() => undefined);
     await until(() => existsSync(partialA) && statSync(partialA).size === 2 * MiB, "upload A to hold 2 MiB");
     // Upload B, another version of the source, completes meanwhile.
     const b = join(local, "raced.b");
