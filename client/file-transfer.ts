@@ -6,6 +6,7 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { installFile } from "../common/atomic-install.js";
 import { FILE_CHUNK_BYTES, hashPrefix, readChunks } from "../common/file-chunks.js";
 import { sameVersion, versionFromProto, versionOf, versionToProto, type FileVersionKey } from "../common/file-version.js";
+import { errnoCode } from "../common/errno-code.js";
 import { downloadPartialPaths } from "../common/partial-file.js";
 import { UploadRequestSchema, type TunnelService, type UploadRequest } from "../gen/rmm/v1/tunnel_service_pb.js";
 
@@ -214,7 +215,5 @@ async function exists(path: string): Promise<boolean> {
 /** Local filesystem errors as ConnectErrors, so callers handle one error type. */
 function localError(err: unknown, what: string, path: string): ConnectError {
   if (err instanceof ConnectError) return err;
-  const errno = (err as NodeJS.ErrnoException).code;
-  const code = errno === "ENOENT" ? Code.NotFound : errno === "EACCES" || errno === "EPERM" ? Code.PermissionDenied : errno === "EEXIST" ? Code.AlreadyExists : errno === "ENOSPC" ? Code.ResourceExhausted : errno === "EISDIR" ? Code.FailedPrecondition : Code.Internal;
-  return new ConnectError(`${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, code);
+  return new ConnectError(`${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, errnoCode(err));
 }

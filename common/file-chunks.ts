@@ -22,10 +22,18 @@ export async function* readChunks(handle: FileHandle, start: number, end = Numbe
   }
 }
 
-/** SHA-256 of the first `length` bytes of `handle`: a resumed transfer hashes what it already holds before the rest arrives. */
-export async function hashPrefix(handle: FileHandle, length: number): Promise<Hash> {
+/**
+ * SHA-256 of the first `length` bytes of `handle`: a resumed transfer hashes
+ * what it already holds before the rest arrives. Aborting `signal` stops the
+ * reading between two reads and rejects with its reason: hashing gigabytes
+ * for a transfer already cancelled only delays its retry.
+ */
+export async function hashPrefix(handle: FileHandle, length: number, signal?: AbortSignal): Promise<Hash> {
   const hash = createHash("sha256");
   // Bigger reads than a chunk: this is local disk only, and resuming 1 GiB should not take 16k reads.
-  for await (const chunk of readChunks(handle, 0, length, 1 << 20)) hash.update(chunk);
+  for await (const chunk of readChunks(handle, 0, length, 1 << 20)) {
+    signal?.throwIfAborted();
+    hash.update(chunk);
+  }
   return hash;
 }

@@ -2,14 +2,12 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CreditOverrunError, ReceiveWindow, SendWindow } from "../../common/credit-window.js";
 import type { Logger } from "../../common/logger.js";
+import { RECENTLY_ENDED_KEPT, RecentIds } from "../../common/recent-ids.js";
 import { ChannelType, type ChannelOpen, type TunnelFrame, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
 import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
 
 export type FrameInit = MessageInitShape<typeof TunnelFrameSchema>;
 type Payload = NonNullable<FrameInit["payload"]>;
-
-/** Ended channel ids remembered per session so their late frames are dropped quietly. 64: far more than can be in flight at once. */
-export const RECENTLY_ENDED_KEPT = 64;
 
 interface ChannelState {
   handler: ChannelHandler;
@@ -33,7 +31,7 @@ export class ChannelMux {
    * (data sent before it saw our close): those are dropped quietly instead of
    * answered with a NotFound close.
    */
-  private readonly recentlyEnded = new Set<number>();
+  private readonly recentlyEnded = new RecentIds(RECENTLY_ENDED_KEPT);
 
   constructor(
     readonly sessionId: string,
@@ -155,7 +153,6 @@ export class ChannelMux {
   private forget(channelId: number): void {
     this.channels.delete(channelId);
     this.recentlyEnded.add(channelId);
-    if (this.recentlyEnded.size > RECENTLY_ENDED_KEPT) this.recentlyEnded.delete(this.recentlyEnded.values().next().value!);
   }
 
   /** An error for a channel we hold no state for. */

@@ -26,6 +26,8 @@ export class DownloadOperation extends FileOperation {
   private reading = false;
   /** Data may flow only after download_start went out. */
   private started = false;
+  /** Aborted when the channel is cut, so hashing a large prefix for a resume stops early. */
+  private readonly cut = new AbortController();
 
   constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly request: DownloadStart) {
     super(io);
@@ -37,6 +39,7 @@ export class DownloadOperation extends FileOperation {
     this.handle = await open(real, "r").catch((err: unknown) => {
       throw fileError(err, "cannot read", request.path);
     });
+    if (this.closed) return this.release();
     const s = await this.handle.stat();
     if (s.isDirectory()) throw new ConnectError(`${request.path} is a directory: download a file (list it with ListDirectory)`, Code.FailedPrecondition);
     if (!s.isFile()) throw new ConnectError(`${request.path} is not a regular file`, Code.FailedPrecondition);
@@ -45,7 +48,7 @@ export class DownloadOperation extends FileOperation {
     // The first part came from another version of the file: start over rather than splice two versions.
     if (offset > 0 && source && !sameVersion(source, versionOf(s))) offset = 0;
     if (offset > s.size) throw new ConnectError(`offset ${offset} is past the end of ${request.path} (${s.size} bytes)`, Code.OutOfRange);
-    this.hash = offset > 0 ? await hashPrefix(this.handle, offset) : createHash("sha256");
+    this.hash = offset > 0 ? await hashPrefix(this.handle, offset, this.cut.signal) : createHash("sha256");
     this.position = offset;
     this.size = s.size;
     if (this.closed) return this.release();
@@ -60,7 +63,9 @@ export class DownloadOperation extends FileOperation {
 
   override onClose(): void {
     super.onClose();
-    if (!this.reading) void this.release();
+    this.cut.abort(new ConnectError("the download channel closed", Code.Canceled));
+    // After start() settled: closing the handle under its open or hashing would leak it or fail them. A read in progress releases it itself.
+    void this.startSettled.then(() => (this.reading ? undefined : this.release()));
   }
 
   protected override async cleanupAfterError(): Promise<void> {

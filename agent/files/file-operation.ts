@@ -5,12 +5,19 @@ import type { ChannelHandler, ChannelIo } from "../channels/channel-handler.js";
  * Base of every file channel operation: it starts after the channel is
  * accepted (factories must not send first), and any error it throws closes
  * the channel with that error's code; the session carries on.
+ *
+ * The channel may close while start() is still awaiting the disk. Subclasses
+ * check `closed` after each await in start() and stop there; whatever start()
+ * opened is released only once `startSettled` resolves, so a release never
+ * races the opening it undoes (and a file opened after the close is not leaked).
  */
 export abstract class FileOperation implements ChannelHandler {
   protected closed = false;
+  /** Resolves once start() returned or threw, its cleanup after an error included. Never rejects. */
+  protected readonly startSettled: Promise<void>;
 
   constructor(protected readonly io: ChannelIo) {
-    queueMicrotask(() => void this.guard(() => this.start()));
+    this.startSettled = new Promise<void>((resolve) => queueMicrotask(() => void this.guard(() => this.start()).then(resolve, resolve)));
   }
 
   protected abstract start(): Promise<void>;
@@ -29,6 +36,15 @@ export abstract class FileOperation implements ChannelHandler {
   /** Called before an error closes the channel (release files, delete what must not stay). */
   protected async cleanupAfterError(): Promise<void> {}
 
+  /**
+   * Ends the channel for a frame this operation does not take. It fails like
+   * any other error, so what the operation holds is released; after start()
+   * settled, so that release does not race the opening.
+   */
+  protected refuse(code: Code, message: string): void {
+    void this.startSettled.then(() => this.guard(() => Promise.reject(new ConnectError(message, code))));
+  }
+
   protected finish(code: number, message = ""): void {
     if (this.closed) return;
     this.closed = true;
@@ -36,7 +52,7 @@ export abstract class FileOperation implements ChannelHandler {
   }
 
   onData(_data: Uint8Array): void {
-    this.finish(Code.InvalidArgument, "this file operation takes no data");
+    this.refuse(Code.InvalidArgument, "this file operation takes no data");
   }
 
   onCredit(): void {}

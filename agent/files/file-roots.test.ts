@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -20,6 +20,8 @@ describe("FileRoots", () => {
     symlinkSync(join(base, "root-evil"), join(root, "out"));
     symlinkSync(join(root, "sub"), join(root, "in"));
     symlinkSync(join(base, "state.json"), join(root, "state-link"));
+    writeFileSync(join(root, "plain"), "a regular file");
+    symlinkSync("loop", join(root, "loop"));
     roots = new FileRoots([root], [join(base, "state.json")]);
   });
   afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -46,5 +48,22 @@ describe("FileRoots", () => {
   it("refuses empty and relative paths as InvalidArgument", async () => {
     expect(await codeOf(roots.resolve(""))).toBe("InvalidArgument");
     expect(await codeOf(roots.resolve("sub/file"))).toBe("InvalidArgument");
+  });
+
+  it("maps a path through a regular file, a symlink loop and an unreadable directory to their codes, naming the path", async () => {
+    const underFile = join(root, "plain", "x");
+    await expect(roots.resolve(underFile)).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: `cannot resolve ${underFile}: a parent is not a directory (ENOTDIR)` });
+    // Not yet existing below a regular file: still the file's fault, not a missing path.
+    expect(await codeOf(roots.resolve(join(root, "plain", "x", "y")))).toBe("FailedPrecondition");
+    await expect(roots.resolve(join(root, "loop", "x"))).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/loop\/x: too many levels of symbolic links \(ELOOP\)/) });
+    // Root reads any directory, so the permission case only means something for other users.
+    if (process.getuid?.() === 0) return;
+    mkdirSync(join(root, "closed"));
+    chmodSync(join(root, "closed"), 0o000);
+    try {
+      await expect(roots.resolve(join(root, "closed", "x"))).rejects.toMatchObject({ code: Code.PermissionDenied, rawMessage: expect.stringMatching(/closed\/x: permission denied/) });
+    } finally {
+      chmodSync(join(root, "closed"), 0o755);
+    }
   });
 });

@@ -2,6 +2,8 @@ import { realpathSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { errnoOf } from "../../common/errno-code.js";
+import { fileError } from "./file-error.js";
 
 /**
  * Where file channels may reach on this agent. Every path is resolved the way
@@ -37,7 +39,10 @@ export class FileRoots {
     if (!path) throw new ConnectError("path is empty: give an absolute path on the agent", Code.InvalidArgument);
     if (!isAbsolute(path)) throw new ConnectError(`path "${path}" is not absolute: give an absolute path on the agent`, Code.InvalidArgument);
     if (path.includes("\0")) throw new ConnectError("path contains a NUL byte", Code.InvalidArgument);
-    const real = await realpathAllowingMissing(resolve(path));
+    // A path through a regular file (ENOTDIR), a symlink loop (ELOOP) or an unreadable directory (EACCES) gets its own code, not Internal.
+    const real = await realpathAllowingMissing(resolve(path)).catch((err: unknown) => {
+      throw fileError(err, "cannot resolve", path);
+    });
     if (this.forbidden.includes(real)) throw new ConnectError(`${path} is the agent's own state file, which is never served`, Code.PermissionDenied);
     if (!this.roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
       throw new ConnectError(`${path} resolves to ${real}, outside this agent's file roots (${this.roots.join(", ")})`, Code.PermissionDenied);
@@ -52,8 +57,7 @@ async function realpathAllowingMissing(path: string): Promise<string> {
     try {
       return join(await realpath(current), ...missing.reverse());
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT" || current === dirname(current)) throw err;
+      if (errnoOf(err) !== "ENOENT" || current === dirname(current)) throw err;
       missing.push(basename(current));
     }
   }

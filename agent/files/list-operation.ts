@@ -31,21 +31,25 @@ export class ListOperation extends FileOperation {
 
   protected async start(): Promise<void> {
     const real = await this.roots.resolve(this.path);
-    this.dir = await opendir(real, { bufferSize: LIST_BATCH_ENTRIES }).catch((err: unknown) => {
+    const dir = await opendir(real, { bufferSize: LIST_BATCH_ENTRIES }).catch((err: unknown) => {
       throw fileError(err, "cannot list", this.path);
     });
+    // Closed while the directory was being opened: onClose found nothing to release, so this Dir is ours to close.
+    if (this.closed) return dir.close().catch(() => undefined);
+    this.dir = dir;
     await this.pump();
   }
 
   onInfo(info: ChannelInfo): void {
-    if (info.kind.case !== "fileEntries") return this.finish(Code.InvalidArgument, `a listing takes only acks, got ${info.kind.case ?? "empty"} info`);
+    if (info.kind.case !== "fileEntries") return this.refuse(Code.InvalidArgument, `a listing takes only acks, got ${info.kind.case ?? "empty"} info`);
     this.unacked = Math.max(0, this.unacked - 1);
     void this.guard(() => this.pump());
   }
 
   override onClose(): void {
     super.onClose();
-    void this.release();
+    // A batch being read keeps the Dir until pump() sees the close and releases it.
+    if (!this.reading) void this.release();
   }
 
   protected override async cleanupAfterError(): Promise<void> {
@@ -59,7 +63,7 @@ export class ListOperation extends FileOperation {
     try {
       while (!this.closed && !this.done && this.unacked < LIST_MAX_UNACKED) {
         const batch: FileInfoInit[] = [];
-        for (let entry = await dir.read(); entry; entry = batch.length < LIST_BATCH_ENTRIES ? await dir.read() : null) {
+        for (let entry = await dir.read(); entry; entry = batch.length < LIST_BATCH_ENTRIES && !this.closed ? await dir.read() : null) {
           const path = join(dir.path, entry.name);
           // An entry deleted while we list is skipped rather than failing the whole listing.
           const info = await describeEntry(path).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? undefined : Promise.reject(fileError(err, "cannot stat", path))));
@@ -78,6 +82,7 @@ export class ListOperation extends FileOperation {
       }
     } finally {
       this.reading = false;
+      if (this.closed) await this.release();
     }
   }
 

@@ -15,6 +15,25 @@ export class PartialLocks {
     const tail = previous.then(() => mine);
     this.tails.set(path, tail);
     await previous;
+    return this.releaser(path, tail, release);
+  }
+
+  /** Takes `path` only if nobody holds or waits for it; undefined otherwise. For clean-ups that must not wait on, or disturb, a live upload. */
+  tryAcquire(path: string): (() => void) | undefined {
+    if (this.tails.has(path)) return undefined;
+    let release!: () => void;
+    const tail = new Promise<void>((resolve) => (release = resolve));
+    this.tails.set(path, tail);
+    return this.releaser(path, tail, release);
+  }
+
+  /** Waits until nobody holds `path` (for reading how much of it exists). */
+  async settled(path: string): Promise<void> {
+    (await this.acquire(path))();
+  }
+
+  /** Frees `path` once, whoever calls it how often; forgets the path when nobody waits behind. */
+  private releaser(path: string, tail: Promise<void>, release: () => void): () => void {
     let released = false;
     return () => {
       if (released) return;
@@ -22,10 +41,5 @@ export class PartialLocks {
       release();
       if (this.tails.get(path) === tail) this.tails.delete(path);
     };
-  }
-
-  /** Waits until nobody holds `path` (for reading how much of it exists). */
-  async settled(path: string): Promise<void> {
-    (await this.acquire(path))();
   }
 }

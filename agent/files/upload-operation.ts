@@ -28,40 +28,49 @@ export class UploadOperation extends FileOperation {
   private handle: FileHandle | undefined;
   private hash: Hash = createHash("sha256");
   private position = 0;
-  /** Writes run one after another, in arrival order. */
+  /** Writes run one after another, in arrival order, once start() settled; so does the release after a close. */
   private chain: Promise<void>;
-  private resolveStarted!: () => void;
-
   private unlock: (() => void) | undefined;
   /** Set once we opened the partial file: from then on a failure deletes it (a refusal before leaves held bytes alone). */
   private opened = false;
+  /** Aborted when the channel is cut, so hashing a large held prefix stops early and the retry waiting on the lock gets it sooner. */
+  private readonly cut = new AbortController();
 
   constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly locks: PartialLocks, private readonly request: UploadStart) {
     super(io);
-    this.chain = new Promise<void>((resolve) => (this.resolveStarted = resolve));
+    this.chain = this.startSettled;
   }
 
+  /**
+   * Each `if (this.closed) return` below is a cut channel: stop touching the
+   * partial (a retry may want its bytes) and leave the handle and the lock to
+   * the release that onClose queued behind this start.
+   */
   protected async start(): Promise<void> {
     const target = await checkUploadTarget(this.roots, this.request.target, true);
     this.target = target;
+    if (this.closed) return;
     this.unlock = await this.locks.acquire(target.partialPath);
-    if (this.closed) return this.release();
+    if (this.closed) return;
     const offset = Number(this.request.offset);
     const held = (await stat(target.partialPath).catch(() => undefined))?.size ?? 0;
+    if (this.closed) return;
     if (offset > held) {
       throw new ConnectError(`offset ${offset} is past the ${held} bytes the agent holds for this upload: call PrepareUpload for the offset`, Code.OutOfRange);
     }
     if (offset > target.source.size) throw new ConnectError(`offset ${offset} is past the end of the ${target.source.size}-byte source`, Code.OutOfRange);
     if (held > offset) await truncate(target.partialPath, offset);
+    if (this.closed) return;
     this.handle = await open(target.partialPath, constants.O_RDWR | constants.O_CREAT, 0o600).catch((err: unknown) => {
       throw fileError(err, "cannot write beside", target.path);
     });
     this.opened = true;
-    this.hash = offset > 0 ? await hashPrefix(this.handle, offset) : createHash("sha256");
+    if (this.closed) return;
+    this.hash = offset > 0 ? await hashPrefix(this.handle, offset, this.cut.signal) : createHash("sha256");
+    if (this.closed) return;
     this.position = offset;
     // Tells the opener the target passed the checks and data may flow from here.
-    if (!this.closed) this.io.sendInfo({ kind: { case: "uploadOffset", value: { offset: BigInt(offset) } } });
-    this.resolveStarted();
+    this.io.sendInfo({ kind: { case: "uploadOffset", value: { offset: BigInt(offset) } } });
   }
 
   override onData(data: Uint8Array): void {
@@ -69,16 +78,21 @@ export class UploadOperation extends FileOperation {
   }
 
   onInfo(info: ChannelInfo): void {
-    if (info.kind.case !== "digest") return this.finish(Code.InvalidArgument, `an upload takes only its digest, got ${info.kind.case ?? "empty"} info`);
+    if (info.kind.case !== "digest") return this.refuse(Code.InvalidArgument, `an upload takes only its digest, got ${info.kind.case ?? "empty"} info`);
     const digest = info.kind.value;
     this.chain = this.chain.then(() => this.guard(() => this.complete(digest.sha256, Number(digest.size))));
   }
 
   override onClose(): void {
     super.onClose();
-    // Cut off (technician gone, tunnel closed): keep the partial file for a resume.
+    this.cut.abort(new ConnectError("the upload channel closed", Code.Canceled));
+    // Cut off (technician gone, tunnel closed): keep the partial file for a resume, released once start() and the writes before the close are done.
     this.chain = this.chain.then(() => this.release());
-    this.resolveStarted?.();
+  }
+
+  /** Queued behind the writes, like everything else that touches the partial file. */
+  protected override refuse(code: Code, message: string): void {
+    this.chain = this.chain.then(() => this.guard(() => Promise.reject(new ConnectError(message, code))));
   }
 
   protected override async cleanupAfterError(): Promise<void> {
@@ -86,7 +100,8 @@ export class UploadOperation extends FileOperation {
     this.handle = undefined;
     await handle?.close().catch(() => undefined);
     // Failed for good (bad hash, disk full, refused install): nothing half-written stays behind.
-    if (this.target && this.opened) await unlink(this.target.partialPath).catch(() => undefined);
+    // An error caused by the cut itself (the aborted hashing) is no such failure: the bytes stay for the retry.
+    if (this.target && this.opened && !this.cut.signal.aborted) await unlink(this.target.partialPath).catch(() => undefined);
     this.unlock?.();
   }
 
@@ -125,7 +140,7 @@ export class UploadOperation extends FileOperation {
     await installFile(target.partialPath, target.path, target.overwrite).catch((err: unknown) => {
       throw fileError(err, "cannot install", target.path);
     });
-    await removeStalePartials(target.path);
+    await removeStalePartials(target.path, this.locks);
     await this.release();
     const info = await describeResolved(target.path);
     if (this.closed) return;
@@ -141,10 +156,28 @@ export class UploadOperation extends FileOperation {
   }
 }
 
-/** Partials of older versions of this target, left by uploads that never resumed: the target is now complete, so they are garbage. */
-async function removeStalePartials(target: string): Promise<void> {
+/**
+ * Partials of other versions of this target, left by uploads that never
+ * resumed: the target is now complete, so they are garbage. A partial whose
+ * lock is held belongs to an upload of another version running right now
+ * (its own install will replace this one): that one stays.
+ */
+async function removeStalePartials(target: string, locks: PartialLocks): Promise<void> {
   const prefix = uploadPartialPrefix(target);
   const dir = dirname(target);
   const names = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => unlink(join(dir, n)).catch(() => undefined)));
+  await Promise.all(
+    names
+      .filter((n) => n.startsWith(prefix))
+      .map(async (n) => {
+        const path = join(dir, n);
+        const release = locks.tryAcquire(path);
+        if (!release) return;
+        try {
+          await unlink(path).catch(() => undefined);
+        } finally {
+          release();
+        }
+      }),
+  );
 }

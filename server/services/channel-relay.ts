@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES } from "../../common/credit-window.js";
 import type { Logger } from "../../common/logger.js";
+import { RECENTLY_ENDED_KEPT, RecentIds } from "../../common/recent-ids.js";
 import { ChannelType, type TunnelFrame } from "../../gen/rmm/v1/frame_pb.js";
 import type { Technician } from "../auth/claims.js";
 import type { AgentConnection } from "./agent-connection.js";
@@ -10,15 +11,12 @@ import type { SessionService } from "./session-service.js";
 /** Channels one session may hold at once. Defaults to 256: plenty for a person, a cap for a runaway script. */
 export const MAX_CHANNELS_PER_SESSION = 256;
 
-/** Ended channel ids remembered per session so the agent's late frames for them are dropped quietly. 64: far more than can be in flight at once. */
-const RECENTLY_ENDED_KEPT = 64;
-
 /** Every relayed channel of this server, by session and channel id. */
 export class ChannelRelay {
   private readonly bySession = new Map<string, Map<number, RelayedChannel>>();
   private readonly nextChannelId = new Map<string, number>();
   /** Per session, channels that ended lately: the agent may still have frames of theirs in flight, which are dropped quietly. */
-  private readonly recentlyEnded = new Map<string, Set<number>>();
+  private readonly recentlyEnded = new Map<string, RecentIds>();
 
   constructor(
     private readonly sessions: SessionService,
@@ -90,9 +88,8 @@ export class ChannelRelay {
   private remove(channel: RelayedChannel): void {
     const channels = this.bySession.get(channel.session.id);
     channels?.delete(channel.channelId);
-    const ended = this.recentlyEnded.get(channel.session.id) ?? new Set<number>();
+    const ended = this.recentlyEnded.get(channel.session.id) ?? new RecentIds(RECENTLY_ENDED_KEPT);
     ended.add(channel.channelId);
-    if (ended.size > RECENTLY_ENDED_KEPT) ended.delete(ended.values().next().value!);
     this.recentlyEnded.set(channel.session.id, ended);
     if (channels?.size === 0) {
       this.bySession.delete(channel.session.id);

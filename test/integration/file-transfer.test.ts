@@ -306,6 +306,10 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     writeFileSync(join(root, "plain"), "a file");
     await expectCode(alice.listDirectory({ sessionId, path: join(root, "plain") })[Symbol.asyncIterator]().next(), Code.FailedPrecondition, /not a directory/);
     await expectSessionAlive();
+    // A path through a regular file is the caller's mistake, not an agent fault (Internal).
+    await expectCode(alice.stat({ sessionId, path: join(root, "plain", "x") }), Code.FailedPrecondition, /plain\/x: a parent is not a directory/);
+    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "plain", "x") }), Code.FailedPrecondition, /plain\/x: a parent is not a directory/);
+    await expectSessionAlive();
     // An offset past the end of the file, and past what the agent holds.
     writeFileSync(join(root, "small"), "12345");
     await expectCode((async () => { for await (const _ of alice.download({ sessionId, path: join(root, "small"), offset: 6n })) void _; })(), Code.OutOfRange, /past the end/);
