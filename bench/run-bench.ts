@@ -14,7 +14,7 @@
  * alternate with their baselines, so drift hits both sides alike.
  */
 import { parseArgs } from "node:util";
-import { holdIdleStreams, measureEchoRtt, measureThroughput } from "./baselines/baseline-client.js";
+import { holdIdleStreams, measureEchoRtt, measureThroughput, measureUnaryRtt } from "./baselines/baseline-client.js";
 import { bareSpawn } from "./baselines/bare-spawn.js";
 import { startBaseline } from "./baselines/spawn-baseline.js";
 import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-result.js";
@@ -102,12 +102,20 @@ await scenario("echo", async () => {
 });
 
 await scenario("cycles", async () => {
+  progress("bare baseline: unary calls that do nothing, on connect-node");
+  const server = await startBaseline("connect");
+  let bareUnary: { p50Us: number; p99Us: number };
+  try {
+    bareUnary = await measureUnaryRtt(server.port, plan.cycles);
+  } finally {
+    await server.stop();
+  }
   for (const store of stores) {
     progress(`${store}: ${plan.cycles} OpenTunnel -> ready -> CloseTunnel cycles`);
     const r = await tunnelCycles(store, plan.cycles, nodeArgs);
     entries.push(
-      entry(`OpenTunnel to ready p50 (${store})`, r.openP50Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 3 } : undefined),
-      entry(`OpenTunnel to ready p99 (${store})`, r.openP99Ms, "ms", null, store === "mysql" ? { kind: "value-max", limit: 15 } : undefined),
+      entry(`OpenTunnel to ready p50 (${store}) vs a bare connect-node unary call`, r.openP50Ms, "ms", bareUnary.p50Us / 1000, store === "mysql" ? { kind: "value-max", limit: 3 } : undefined),
+      entry(`OpenTunnel to ready p99 (${store}) vs a bare connect-node unary call`, r.openP99Ms, "ms", bareUnary.p99Us / 1000, store === "mysql" ? { kind: "value-max", limit: 15 } : undefined),
       entry(`open/close cycles per second (${store})`, r.cyclesPerSecond, "cycles/s", null),
     );
   }

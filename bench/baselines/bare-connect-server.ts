@@ -1,6 +1,7 @@
 /**
  * The bare connect-node baseline: TunnelService.OpenChannel as a trivial echo
- * (no auth, no database, no tunnel) on cleartext HTTP/2, with the real
+ * and GetTunnelStatus as a unary call that does nothing (no auth, no
+ * database, no tunnel) on cleartext HTTP/2, with the real
  * server's transport settings (compression off, 1 MiB stream window, 8 MiB
  * connection window, no Nagle), so a ratio against it isolates what
  * rmm-server adds.
@@ -22,6 +23,8 @@ import { runBaselineProcess, type StartedBaseline } from "./run-baseline-process
 async function startBareConnectServer(port: number): Promise<StartedBaseline> {
   const routes = (router: ConnectRouter) =>
     router.service(TunnelService, {
+      // A unary call that does nothing: the floor under every technician RPC (OpenTunnel and the rest).
+      getTunnelStatus: async () => ({}),
       async *openChannel(requests) {
         for await (const req of requests) {
           if (req.kind.case === "data") yield { kind: { case: "data", value: { data: req.kind.value.data } } };

@@ -16,7 +16,7 @@
  */
 import { percentile } from "../scenarios/tunnel-rig.js";
 import type { BaselineKind, RpcBaselineKind } from "./baseline-kind.js";
-import { openEchoConnection, type EchoConnection } from "./open-echo-connection.js";
+import { openEchoConnection, openUnaryClient, type EchoConnection } from "./open-echo-connection.js";
 
 /** Round trips not timed, so connection set-up and JIT warm-up stay out of the figures (as in the tunnel echo scenario). */
 const WARM_UP_ROUND_TRIPS = 200;
@@ -62,6 +62,23 @@ export async function measureEchoRtt(kind: BaselineKind, port: number, opts: Ech
     return { p50Us: percentile(samplesUs, 50), p99Us: percentile(samplesUs, 99) };
   } finally {
     await conn.close();
+  }
+}
+
+/** Sequential unary calls (GetTunnelStatus, which the bare connect server answers with nothing) on one connection, as the technician client makes them. */
+export async function measureUnaryRtt(port: number, samples: number): Promise<EchoRtt> {
+  const client = openUnaryClient(port);
+  try {
+    const samplesUs: number[] = [];
+    for (let i = 0; i < WARM_UP_ROUND_TRIPS + samples; i++) {
+      const t0 = process.hrtime.bigint();
+      await client.call();
+      if (i >= WARM_UP_ROUND_TRIPS) samplesUs.push(Number(process.hrtime.bigint() - t0) / 1_000);
+    }
+    samplesUs.sort((a, b) => a - b);
+    return { p50Us: percentile(samplesUs, 50), p99Us: percentile(samplesUs, 99) };
+  } finally {
+    client.close();
   }
 }
 

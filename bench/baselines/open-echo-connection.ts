@@ -83,6 +83,19 @@ function openConnectEcho(port: number): EchoConnection {
   };
 }
 
+/** A connect-node client for the bare connect server's unary call, made as the technician client is; `close` ends its connection. */
+export function openUnaryClient(port: number): { call(): Promise<void>; close(): void } {
+  const baseUrl = `http://${BASELINE_HOST}:${port}`;
+  const sessions = new WideWindowSessionManager(baseUrl);
+  const client = createClient(TunnelService, createGrpcTransport({ baseUrl, sessionManager: sessions, acceptCompression: [] }));
+  return {
+    call: async () => {
+      await client.getTunnelStatus({});
+    },
+    close: () => sessions.abort(),
+  };
+}
+
 const openChannelMethod = grpcJsMethodDefinition(TunnelService.method.openChannel);
 
 function openGrpcJsEcho(port: number): EchoConnection {
