@@ -18,9 +18,6 @@ import type { SessionService } from "./session-service.js";
 /** Longest argv the audit trail holds, as the JSON it stores, in UTF-8 bytes: the argv column is MySQL `text` (65,535 bytes). */
 export const MAX_AUDIT_ARGV_BYTES = 65_535;
 
-/** Terminals with no input or output this long are closed. Defaults to 20 min. */
-export const TERMINAL_IDLE_TIMEOUT_MS = 20 * 60_000;
-
 export interface SupervisorOptions {
   policy: CommandPolicy;
   /** Where terminal recordings go; undefined turns recording off. */
