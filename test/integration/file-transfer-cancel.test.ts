@@ -1,18 +1,17 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadFile } from "../../client/file-transfer.js";
-import { createTechnicianClient } from "../../client/technician-client.js";
 import { FILE_CHUNK_BYTES, readChunks } from "../../common/file-chunks.js";
 import { versionOf, versionToProto } from "../../common/file-version.js";
 import { PARTIAL_MARKER, uploadPartialPath } from "../../common/partial-file.js";
 import type { TunnelService, UploadRequestSchema } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
+import type { AgentRig } from "../support/agent-rig.js";
+import { startFileSession, type FileSession } from "../support/file-session.js";
 import { expectCode, fileSha256Streaming, writeLargeRandomFile, writeRandomFile } from "../support/file-fixtures.js";
 import { DIALECTS } from "../support/test-databases.js";
 import { until } from "../support/until.js";
@@ -24,23 +23,16 @@ describe.each(DIALECTS)("uploads cut while the agent opens them, and uploads rac
   let rig: AgentRig;
   let alice: Client<typeof TunnelService>;
   let sessionId: string;
-  let work: string;
   let root: string;
   let local: string;
 
+  let session: FileSession;
+
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), "rmm-files-cancel-"));
-    root = join(work, "root");
-    local = join(work, "local");
-    for (const d of [root, local]) mkdirSync(d);
-    rig = await startAgentRig(dialect, { agentExtra: ["--file-root", root], logLevel: "info" });
-    alice = createTechnicianClient(rig.url, await rig.mintToken("alice"));
-    sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
+    session = await startFileSession(dialect, { prefix: "rmm-files-cancel-" });
+    ({ rig, alice, sessionId, root, local } = session);
   });
-  afterAll(async () => {
-    await rig?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => session?.stop());
 
   const agentFds = () => readdirSync(`/proc/${rig.agent.pid}/fd`).length;
 

@@ -1,15 +1,13 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
-import { createTechnicianClient } from "../../client/technician-client.js";
 import { PARTIAL_MARKER } from "../../common/partial-file.js";
 import { FileKind } from "../../gen/rmm/v1/file_pb.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
+import { startFileSession, type FileSession } from "../support/file-session.js";
 import { expectCode, writeRandomFile } from "../support/file-fixtures.js";
 import { DIALECTS } from "../support/test-databases.js";
 
@@ -23,41 +21,32 @@ const has = (tool: string) => spawnSync(tool, ["--version"]).status === 0;
 const toolsMissing = !has("prlimit") || (isRoot && !has("setpriv"));
 
 describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (dialect) => {
-  let rig: AgentRig;
   let alice: Client<typeof TunnelService>;
   let sessionId: string;
-  let work: string;
   let root: string;
   let local: string;
 
+  let session: FileSession;
+
   beforeAll(async () => {
     if (toolsMissing) throw new Error("these tests need prlimit and setpriv from util-linux (apt-get install util-linux)");
-    work = mkdtempSync(join(tmpdir(), "rmm-files-fail-"));
-    root = join(work, "root");
-    local = join(work, "local");
-    mkdirSync(root);
-    mkdirSync(local);
-    writeFileSync(join(root, "locked"), "no one may read this");
-    mkdirSync(join(root, "read-only"));
-    if (isRoot) {
-      chmodSync(work, 0o755);
-      for (const p of [root, join(root, "locked"), join(root, "read-only")]) chownSync(p, NOBODY.uid, NOBODY.gid);
-    }
-    chmodSync(join(root, "locked"), 0o000);
-    chmodSync(join(root, "read-only"), 0o555);
-    rig = await startAgentRig(dialect, {
-      agentExtra: ["--file-root", root],
-      agentWrapper: ["prlimit", `--fsize=${FSIZE_LIMIT}`],
-      ...(isRoot && { agentUser: NOBODY }),
-      logLevel: "info",
+    session = await startFileSession(dialect, {
+      prefix: "rmm-files-fail-",
+      prepare: ({ work, root }) => {
+        writeFileSync(join(root, "locked"), "no one may read this");
+        mkdirSync(join(root, "read-only"));
+        if (isRoot) {
+          chmodSync(work, 0o755);
+          for (const p of [root, join(root, "locked"), join(root, "read-only")]) chownSync(p, NOBODY.uid, NOBODY.gid);
+        }
+        chmodSync(join(root, "locked"), 0o000);
+        chmodSync(join(root, "read-only"), 0o555);
+      },
+      rig: { agentWrapper: ["prlimit", `--fsize=${FSIZE_LIMIT}`], ...(isRoot && { agentUser: NOBODY }) },
     });
-    alice = createTechnicianClient(rig.url, await rig.mintToken("alice"));
-    sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
+    ({ alice, sessionId, root, local } = session);
   });
-  afterAll(async () => {
-    await rig?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => session?.stop());
 
   async function expectSessionAlive(): Promise<void> {
     expect((await alice.stat({ sessionId, path: root })).info?.kind).toBe(FileKind.DIRECTORY);

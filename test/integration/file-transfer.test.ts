@@ -1,12 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createHash, randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
-import { createTechnicianClient } from "../../client/technician-client.js";
 import { ChannelClient } from "../../client/channel-client.js";
 import { FILE_CHUNK_BYTES } from "../../common/file-chunks.js";
 import { PARTIAL_MARKER } from "../../common/partial-file.js";
@@ -14,7 +12,8 @@ import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { FileKind } from "../../gen/rmm/v1/file_pb.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FileTransferStore, openDatabase, parseDatabaseUrl } from "../../server/store/index.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
+import type { AgentRig } from "../support/agent-rig.js";
+import { startFileSession, type FileSession } from "../support/file-session.js";
 import { expectCode, fileSha256, writeRandomFile } from "../support/file-fixtures.js";
 import { DIALECTS } from "../support/test-databases.js";
 import { until } from "../support/until.js";
@@ -31,22 +30,22 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
   let outside: string;
   let local: string;
 
+  let session: FileSession;
+
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), "rmm-files-"));
-    root = join(work, "root");
+    session = await startFileSession(dialect, {
+      prefix: "rmm-files-",
+      prepare: ({ work, root }) => {
+        mkdirSync(join(work, "outside"));
+        writeFileSync(join(work, "outside", "secret"), "not for technicians");
+        symlinkSync(join(work, "outside"), join(root, "link-out"));
+      },
+      rig: { serverExtra: ["--max-transfer-bytes", String(LIMIT_BYTES)] },
+    });
+    ({ rig, alice, sessionId, work, root, local } = session);
     outside = join(work, "outside");
-    local = join(work, "local");
-    for (const d of [root, outside, local]) mkdirSync(d);
-    writeFileSync(join(outside, "secret"), "not for technicians");
-    symlinkSync(outside, join(root, "link-out"));
-    rig = await startAgentRig(dialect, { agentExtra: ["--file-root", root], serverExtra: ["--max-transfer-bytes", String(LIMIT_BYTES)], logLevel: "info" });
-    alice = createTechnicianClient(rig.url, await rig.mintToken("alice"));
-    sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
   });
-  afterAll(async () => {
-    await rig?.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => session?.stop());
 
   async function expectSessionAlive(): Promise<void> {
     const res = await alice.stat({ sessionId, path: root });
