@@ -3,6 +3,7 @@ import * as initial from "./0001-initial.js";
 import * as commandAudit from "./0002-command-audit.js";
 import * as fileTransfers from "./0003-file-transfers.js";
 import * as sessionOpenAudit from "./0004-session-open-audit.js";
+import * as sessionCloseAudit from "./0005-session-close-audit.js";
 
 /**
  * Every migration ever released, in order. Never edit or remove one that has
@@ -14,4 +15,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0002-command-audit": commandAudit,
   "0003-file-transfers": fileTransfers,
   "0004-session-open-audit": sessionOpenAudit,
+  "0005-session-close-audit": sessionCloseAudit,
 };

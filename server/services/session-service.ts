@@ -45,6 +45,11 @@ export interface ActiveSession {
   lastActivityAt: number;
 }
 
+/** An active session with the row OpenTunnel reported, so a close by its owner needs no read. */
+interface HeldSession extends ActiveSession {
+  row: SessionRow;
+}
+
 export interface SessionServiceDeps {
   agents: AgentStore;
   sessions: SessionStore;
@@ -66,7 +71,7 @@ export class SessionService {
   private readonly cleanupRetryMs: number;
   readonly idleTimeoutMs: number;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
-  private readonly active = new Map<string, ActiveSession>();
+  private readonly active = new Map<string, HeldSession>();
   private readonly endedListeners: Array<(sessionId: string, message: string) => void> = [];
   /**
    * opening -> active writes still in flight, by session. OpenTunnel answers
@@ -108,14 +113,32 @@ export class SessionService {
     const conn = registry.get(agentId);
     if (!conn) return refuseUnavailable();
 
+    const row = { id: randomUUID(), agentId, technician: tech.subject, at: Date.now() };
+    // The agent is asked while the row is written, so an open costs the
+    // slower of the two rather than both in turn. Nothing can use the
+    // tunnel before the row exists: channels need the session active, and
+    // it becomes active only below. A stream already holding a session is
+    // not asked at all (the agent would refuse, and the database's answer
+    // names the live session), and an agent asked for a session the
+    // database then refuses is told to close it.
+    const askedEarly = conn.sessions.size === 0;
+    const answer = askedEarly ? this.awaitAgent(conn, row.id, tech, signal) : undefined;
+    const retract = (): void => {
+      this.pendingOpens.get(row.id)?.({ type: "disconnected" });
+      if (conn.sessions.delete(row.id)) conn.send({ case: "closeTunnel", value: { sessionId: row.id, reason: closeReasonEnum("closed_by_technician") } });
+    };
     let session: SessionRow;
     try {
       // One statement: inserted only for an enrolled, unrevoked agent, and
       // its audit entry written by the database in the same statement.
-      const created = await sessions.createForActiveAgent({ id: randomUUID(), agentId, technician: tech.subject, at: Date.now() });
-      if (!created) return await refuseUnavailable();
+      const created = await sessions.createForActiveAgent(row);
+      if (!created) {
+        retract();
+        return await refuseUnavailable();
+      }
       session = created;
     } catch (err) {
+      retract();
       if (!(err instanceof LiveSessionExistsError)) throw err;
       const live = await sessions.liveForAgent(agentId);
       return refuse(
@@ -126,7 +149,7 @@ export class SessionService {
       );
     }
 
-    const outcome = await this.awaitAgent(conn, session, tech, signal);
+    const outcome = await (answer ?? this.awaitAgent(conn, session.id, tech, signal));
     if (outcome.type === "ready") {
       if (!conn.sessions.has(session.id)) {
         // Closed while we waited (agent gone, or a close raced us): report what happened.
@@ -134,10 +157,11 @@ export class SessionService {
         throw new ConnectError(`session ${session.id} closed before it became ready (${current?.close_reason ?? "unknown"})`, Code.Aborted);
       }
       const readyAt = Date.now();
-      this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn, lastActivityAt: readyAt });
+      const activeRow: SessionRow = { ...session, state: "active", ready_at: readyAt };
+      this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn, lastActivityAt: readyAt, row: activeRow });
       const write = this.recordReady(session.id, readyAt).finally(() => this.readyWrites.delete(session.id));
       this.readyWrites.set(session.id, write);
-      return { ...session, state: "active", ready_at: readyAt };
+      return activeRow;
     }
     const failure = this.failureOf(outcome, agentId, session.id, signal);
     await this.closeSessions([session.id], failure.reason, failure.message, agentId, actor, "error");
@@ -149,15 +173,21 @@ export class SessionService {
   }
 
   async close(tech: Technician, sessionId: string): Promise<SessionRow> {
-    const session = await this.owned(tech, sessionId, "close");
+    // An active session this technician opened is known without a read.
+    const held = this.active.get(sessionId);
+    if (held?.technician === tech.subject) await this.readyWrites.get(sessionId);
+    const session = held?.technician === tech.subject ? held.row : await this.owned(tech, sessionId, "close");
     if (session.state === "closed") return session;
-    await this.closeSessions([session.id], "closed_by_technician", `closed by ${tech.subject}`, session.agent_id, actorOf.technician(tech.subject), "ok");
+    const message = `closed by ${tech.subject}`;
+    const at = Date.now();
+    const closed = await this.closeSessions([session.id], "closed_by_technician", message, session.agent_id, actorOf.technician(tech.subject), "ok", at);
     const conn = this.deps.registry.get(session.agent_id);
     if (conn?.sessions.delete(session.id)) {
       conn.send({ case: "closeTunnel", value: { sessionId: session.id, reason: closeReasonEnum("closed_by_technician") } });
     }
     this.pendingOpens.get(session.id)?.({ type: "disconnected" });
-    return (await this.deps.sessions.get(session.id)) ?? session;
+    if (closed === 0) return (await this.deps.sessions.get(session.id)) ?? session;
+    return { ...session, state: "closed", close_reason: "closed_by_technician", close_message: message, closed_at: at, closed_by: actorOf.technician(tech.subject), close_outcome: "ok" };
   }
 
   async status(tech: Technician, sessionId: string): Promise<SessionRow> {
@@ -289,21 +319,21 @@ export class SessionService {
     }
   }
 
-  private awaitAgent(conn: AgentConnection, session: SessionRow, tech: Technician, signal: AbortSignal): Promise<OpenOutcome | { type: "timeout" } | { type: "cancelled" }> {
+  private awaitAgent(conn: AgentConnection, sessionId: string, tech: Technician, signal: AbortSignal): Promise<OpenOutcome | { type: "timeout" } | { type: "cancelled" }> {
     return new Promise((resolve) => {
       const finish = (outcome: OpenOutcome | { type: "timeout" } | { type: "cancelled" }) => {
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
-        this.pendingOpens.delete(session.id);
+        this.pendingOpens.delete(sessionId);
         resolve(outcome);
       };
       const timer = setTimeout(() => finish({ type: "timeout" }), this.openTimeoutMs);
       const onAbort = () => finish({ type: "cancelled" });
       signal.addEventListener("abort", onAbort);
-      this.pendingOpens.set(session.id, finish);
-      conn.sessions.add(session.id);
+      this.pendingOpens.set(sessionId, finish);
+      conn.sessions.add(sessionId);
       // The stream may have ended between the registry lookup and now.
-      if (!conn.send({ case: "openTunnel", value: { sessionId: session.id, technician: tech.subject } })) finish({ type: "disconnected" });
+      if (!conn.send({ case: "openTunnel", value: { sessionId: sessionId, technician: tech.subject } })) finish({ type: "disconnected" });
       if (signal.aborted) finish({ type: "cancelled" });
     });
   }
@@ -352,14 +382,13 @@ export class SessionService {
     agentId: string | undefined,
     actor: string,
     outcome: "ok" | "error",
-  ): Promise<void> {
+    at = Date.now(),
+  ): Promise<number> {
     this.forget(ids, `session closed: ${reason}`);
-    const closed = await this.deps.sessions.close(ids, { reason, message, at: Date.now() });
-    if (closed === 0) return;
-    for (const sessionId of ids) {
-      await this.deps.audit.recordBestEffort({ actor, action: "tunnel.close", outcome, agentId, sessionId, reason: `${reason}: ${message}` });
-    }
-    this.deps.log.info({ sessions: ids, reason, agentId }, "sessions closed");
+    // The database writes each closed session's audit entry (migration 0005).
+    const closed = await this.deps.sessions.close(ids, { reason, message, at, actor, outcome });
+    if (closed > 0) this.deps.log.info({ sessions: ids, reason, agentId }, "sessions closed");
+    return closed;
   }
 
   /**

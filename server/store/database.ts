@@ -39,6 +39,10 @@ export interface TunnelSessionsTable {
   opened_at: EpochMs;
   ready_at: EpochMs | null;
   closed_at: EpochMs | null;
+  /** Actor that closed the session (`tech:<sub>` or `system`); the close audit entry's actor. */
+  closed_by: string | null;
+  /** The close audit entry's outcome. */
+  close_outcome: "ok" | "error" | null;
 }
 
 export interface AuditEventsTable {

@@ -11,10 +11,17 @@ export class LiveSessionExistsError extends Error {
   }
 }
 
+/** close_message is varchar(1024); an agent's error text can be longer, and must not make the close fail. */
+const MAX_CLOSE_MESSAGE = 1_024;
+
 export interface CloseFields {
   reason: CloseReasonName;
   message: string;
   at: EpochMs;
+  /** Who closed it, as the audit entry names actors; the 0005 trigger writes the entry. Defaults to `system`. */
+  actor?: string;
+  /** Defaults to `ok`. */
+  outcome?: "ok" | "error";
 }
 
 export interface NewSession {
@@ -26,7 +33,7 @@ export interface NewSession {
 
 /** The row a new session starts as, whichever way it was inserted. */
 function openingRow(row: NewSession): SessionRow {
-  return { id: row.id, agent_id: row.agentId, technician: row.technician, state: "opening", close_reason: null, close_message: null, opened_at: row.at, ready_at: null, closed_at: null };
+  return { id: row.id, agent_id: row.agentId, technician: row.technician, state: "opening", close_reason: null, close_message: null, opened_at: row.at, ready_at: null, closed_at: null, closed_by: null, close_outcome: null };
 }
 
 export class SessionStore {
@@ -117,12 +124,12 @@ export class SessionStore {
     return result.numUpdatedRows > 0n;
   }
 
-  /** Closes the given sessions that are still live; returns how many it closed. */
+  /** Closes the given sessions that are still live, each with its `tunnel.close` audit entry; returns how many it closed. */
   async close(ids: readonly string[], fields: CloseFields): Promise<number> {
     if (ids.length === 0) return 0;
     const result = await this.db
       .updateTable("tunnel_sessions")
-      .set({ state: "closed", close_reason: fields.reason, close_message: fields.message, closed_at: fields.at })
+      .set({ state: "closed", close_reason: fields.reason, close_message: fields.message.slice(0, MAX_CLOSE_MESSAGE), closed_at: fields.at, closed_by: fields.actor ?? "system", close_outcome: fields.outcome ?? "ok" })
       .where("id", "in", ids)
       .where("state", "<>", "closed")
       .executeTakeFirst();

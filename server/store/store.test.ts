@@ -119,6 +119,23 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       expect((await sessions.liveForAgent(agent.id))?.id).toBe(second.id);
     });
 
+    it("close sessions with one tunnel.close audit entry each, written in the closing statement, and none for a second close; an overlong message is cut, not refused", async () => {
+      const agent = agentRow();
+      await new AgentStore(db).insert(agent);
+      const sessions = new SessionStore(db);
+      const s = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "alice", at: 1 });
+      const closeOnly = async () => (await new AuditStore(db).forSession(s.id)).filter((e) => e.action === "tunnel.close");
+      expect(await sessions.close([s.id], { reason: "agent_error", message: "x".repeat(1_100), at: 3, actor: "tech:alice", outcome: "error" })).toBe(1);
+      await sessions.close([s.id], { reason: "timeout", message: "", at: 4 });
+      const entries = await closeOnly();
+      expect(entries.map((e) => ({ at: e.at, actor: e.actor, outcome: e.outcome, agent_id: e.agent_id, session_id: e.session_id }))).toEqual([
+        { at: 3, actor: "tech:alice", outcome: "error", agent_id: agent.id, session_id: s.id },
+      ]);
+      // Cut to what the column holds, as the server's own audit entries are.
+      expect(entries[0]?.reason).toBe(`agent_error: ${"x".repeat(1_100)}`.slice(0, 1_000));
+      expect(await sessions.get(s.id)).toMatchObject({ state: "closed", closed_by: "tech:alice", close_outcome: "error", close_message: "x".repeat(1_024) });
+    });
+
     it("cascade an agent's deletion to its sessions", async () => {
       const agent = agentRow();
       await new AgentStore(db).insert(agent);

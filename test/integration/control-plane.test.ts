@@ -214,6 +214,21 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       await expectCode(alice.openTunnel({ agentId }), Code.FailedPrecondition, /\(sleepy\) is never seen online/);
     });
 
+    it("tell an agent asked while the session was being recorded to close it when the database refuses it, leaving no row", async () => {
+      const agent = await onlineAgent();
+      // Revoked behind the server's back, so its stream is still up when the open asks it.
+      const handle = openDatabase(parseDatabaseUrl(db.url));
+      try {
+        await handle.updateTable("agents").set({ revoked_at: Date.now() }).where("id", "=", agent.agentId).execute();
+        await expectCode(alice.openTunnel({ agentId: agent.agentId }), Code.FailedPrecondition, /has been revoked/);
+        const { sessionId } = await agent.waitFor("openTunnel");
+        expect(await agent.waitFor("closeTunnel")).toMatchObject({ sessionId });
+        expect(await handle.selectFrom("tunnel_sessions").select("id").where("agent_id", "=", agent.agentId).execute()).toEqual([]);
+      } finally {
+        await handle.destroy();
+      }
+    });
+
     it("fail with the agent's own error, and the session is closed as agent_error", async () => {
       const agent = await onlineAgent();
       agent.onOpen = { error: { code: Code.ResourceExhausted, message: "a tunnel is already open" } };
