@@ -1,7 +1,8 @@
+import { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createServiceImplSpec, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
@@ -16,6 +17,7 @@ import { errorInterceptor } from "./handlers/error-interceptor.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
+import { grpcUnaryFastPath } from "./grpc-unary-fast-path.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
@@ -121,15 +123,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
 
   const health = new HealthStatus();
+  const agentImpl = agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs });
+  const tunnelImpl = tunnelServiceHandler({ sessions, directory, relay, supervisor, files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions } });
   const routes = (router: ConnectRouter) => {
-    router.service(AgentService, agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs }));
-    router.service(TunnelService, tunnelServiceHandler({ sessions, directory, relay, supervisor, files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions } }));
+    router.service(AgentService, agentImpl);
+    router.service(TunnelService, tunnelImpl);
     registerHealth(router, health);
     registerReflection(router, [AgentService, TunnelService]);
   };
-  const handler = connectNodeAdapter({
+  const interceptors = [errorInterceptor(log), authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) })];
+  const connectHandler = connectNodeAdapter({
     routes,
-    interceptors: [errorInterceptor(log), authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) })],
+    interceptors,
     // Measured here: gzip cut stream throughput from 374 to 126 MB/s, and tunnel data is mostly compressed already.
     acceptCompression: [],
     readMaxBytes: config.maxMessageBytes,
@@ -139,6 +144,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // each removal a walk of the list). Shutdown ends the agents' streams
     // itself, and their sessions, pending opens and channels end with them.
   });
+  const fastUnary = grpcUnaryFastPath({
+    services: [createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl)],
+    interceptors,
+    readMaxBytes: config.maxMessageBytes,
+    writeMaxBytes: config.maxMessageBytes,
+  });
+  const handler: typeof connectHandler = (req, res) => {
+    if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastUnary(req, res)) return;
+    connectHandler(req, res);
+  };
   const listener = createListener(handler, config.tls);
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
