@@ -18,8 +18,14 @@ import { percentile } from "../scenarios/tunnel-rig.js";
 import type { BaselineKind, RpcBaselineKind } from "./baseline-kind.js";
 import { openEchoConnection, openUnaryClient, type EchoConnection } from "./open-echo-connection.js";
 
-/** Round trips not timed, so connection set-up and JIT warm-up stay out of the figures (as in the tunnel echo scenario). */
-const WARM_UP_ROUND_TRIPS = 200;
+/**
+ * Round trips not timed, here and in the tunnel echo scenario, so connection
+ * set-up and JIT warm-up stay out of the figures. Measured here, tunnel echo
+ * p50 over consecutive blocks of 1,000 round trips: 1,307, 604, 408, 302,
+ * 264, 251 us, then 242-256 us for the next six blocks; three processes'
+ * paths take about 5,000 round trips to settle.
+ */
+export const ECHO_WARM_UP_ROUND_TRIPS = 5_000;
 /**
  * Bytes sent but not yet echoed back during a throughput run. Bounds the
  * memory a run holds, and at 4 MiB keeps both directions' 1 MiB HTTP/2
@@ -52,11 +58,11 @@ export async function measureEchoRtt(kind: BaselineKind, port: number, opts: Ech
   try {
     const payload = new Uint8Array(opts.payloadBytes).fill(7);
     const samplesUs: number[] = [];
-    for (let i = 0; i < WARM_UP_ROUND_TRIPS + opts.samples; i++) {
+    for (let i = 0; i < ECHO_WARM_UP_ROUND_TRIPS + opts.samples; i++) {
       const t0 = process.hrtime.bigint();
       await conn.write(payload);
       await receiveBytes(conn, payload.length);
-      if (i >= WARM_UP_ROUND_TRIPS) samplesUs.push(Number(process.hrtime.bigint() - t0) / 1_000);
+      if (i >= ECHO_WARM_UP_ROUND_TRIPS) samplesUs.push(Number(process.hrtime.bigint() - t0) / 1_000);
     }
     samplesUs.sort((a, b) => a - b);
     return { p50Us: percentile(samplesUs, 50), p99Us: percentile(samplesUs, 99) };
@@ -70,10 +76,10 @@ export async function measureUnaryRtt(port: number, samples: number): Promise<Ec
   const client = openUnaryClient(port);
   try {
     const samplesUs: number[] = [];
-    for (let i = 0; i < WARM_UP_ROUND_TRIPS + samples; i++) {
+    for (let i = 0; i < ECHO_WARM_UP_ROUND_TRIPS + samples; i++) {
       const t0 = process.hrtime.bigint();
       await client.call();
-      if (i >= WARM_UP_ROUND_TRIPS) samplesUs.push(Number(process.hrtime.bigint() - t0) / 1_000);
+      if (i >= ECHO_WARM_UP_ROUND_TRIPS) samplesUs.push(Number(process.hrtime.bigint() - t0) / 1_000);
     }
     samplesUs.sort((a, b) => a - b);
     return { p50Us: percentile(samplesUs, 50), p99Us: percentile(samplesUs, 99) };
@@ -100,7 +106,8 @@ export interface Throughput {
   mbPerSec: number;
 }
 
-const DEFAULT_WARM_UP_BYTES = 128 << 20;
+/** Bytes echoed untimed before a timed throughput run, here and in the tunnel echo scenario. */
+export const THROUGHPUT_WARM_UP_BYTES = 128 << 20;
 
 /**
  * Sends `totalBytes` on one stream while reading the echo concurrently, with
@@ -111,7 +118,7 @@ export async function measureThroughput(kind: BaselineKind, port: number, opts: 
   const conn = await openEchoConnection(kind, port);
   try {
     const chunk = new Uint8Array(opts.chunkBytes).fill(7);
-    await echoBulk(conn, chunk, opts.warmUpBytes ?? DEFAULT_WARM_UP_BYTES);
+    await echoBulk(conn, chunk, opts.warmUpBytes ?? THROUGHPUT_WARM_UP_BYTES);
     const t0 = performance.now();
     await echoBulk(conn, chunk, opts.totalBytes);
     const seconds = (performance.now() - t0) / 1_000;

@@ -2,8 +2,8 @@ import { ChannelClient } from "../../client/channel-client.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { percentile, startTunnelRig } from "./tunnel-rig.js";
 
-/** Round trips not timed, for warm-up. */
-const WARM_UP_ROUND_TRIPS = 200;
+import { ECHO_WARM_UP_ROUND_TRIPS, THROUGHPUT_WARM_UP_BYTES } from "../baselines/baseline-client.js";
+
 const SMALL_FRAME_BYTES = 64;
 const CHUNK_BYTES = 64 * 1024;
 
@@ -18,24 +18,33 @@ export async function tunnelEcho(opts: { roundTrips: number; totalBytes: number;
     const replies = rtt.data()[Symbol.asyncIterator]();
     const small = new Uint8Array(SMALL_FRAME_BYTES);
     const samples: number[] = [];
-    for (let i = 0; i < WARM_UP_ROUND_TRIPS + opts.roundTrips; i++) {
+    for (let i = 0; i < ECHO_WARM_UP_ROUND_TRIPS + opts.roundTrips; i++) {
       const t0 = process.hrtime.bigint();
       await rtt.write(small);
       for (let got = 0; got < small.length; ) got += (await replies.next()).value!.length;
-      if (i >= WARM_UP_ROUND_TRIPS) samples.push(Number(process.hrtime.bigint() - t0) / 1_000);
+      if (i >= ECHO_WARM_UP_ROUND_TRIPS) samples.push(Number(process.hrtime.bigint() - t0) / 1_000);
     }
     rtt.close();
     samples.sort((a, b) => a - b);
 
     const bulk = await ChannelClient.open(rig.client, { sessionId, type: ChannelType.ECHO });
     const chunk = new Uint8Array(CHUNK_BYTES).fill(7);
+    const received = bulk.data()[Symbol.asyncIterator]();
+    const echoBulk = async (totalBytes: number) => {
+      const reading = (async () => {
+        for (let got = 0; got < totalBytes; ) {
+          const next = await received.next();
+          if (next.done) throw new Error(`echo channel ended after ${got} of ${totalBytes} bytes`);
+          got += next.value.length;
+        }
+      })();
+      for (let sent = 0; sent < totalBytes; sent += chunk.length) await bulk.write(chunk);
+      await reading;
+    };
+    // Untimed first, on the same channel, as the bare baselines are.
+    await echoBulk(THROUGHPUT_WARM_UP_BYTES);
     const t0 = performance.now();
-    const reading = (async () => {
-      let got = 0;
-      for await (const c of bulk.data()) if ((got += c.length) >= opts.totalBytes) return;
-    })();
-    for (let sent = 0; sent < opts.totalBytes; sent += chunk.length) await bulk.write(chunk);
-    await reading;
+    await echoBulk(opts.totalBytes);
     const seconds = (performance.now() - t0) / 1000;
     bulk.close();
     await rig.client.closeTunnel({ sessionId });
