@@ -1,35 +1,14 @@
-import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeAgent } from "../support/fake-agent.js";
+import { grpcEnvelope, rawGrpcCall } from "../support/raw-grpc-call.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /** Sends one raw gRPC frame on the agent stream and returns the grpc-status and message the server ends with. */
 async function rawConnect(url: string, credential: string, payload: Buffer): Promise<{ status: number; message: string }> {
-  const session = http2.connect(url);
-  try {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": "/rmm.v1.AgentService/Connect",
-      "content-type": "application/grpc+proto",
-      te: "trailers",
-      authorization: `Bearer ${credential}`,
-    });
-    const header = Buffer.alloc(5);
-    header.writeUInt32BE(payload.length, 1);
-    stream.end(Buffer.concat([header, payload]));
-    stream.resume();
-    return await new Promise((resolve, reject) => {
-      let headers: http2.IncomingHttpHeaders = {};
-      stream.on("response", (h) => (headers = h));
-      stream.on("trailers", (t) => resolve({ status: Number(t["grpc-status"]), message: decodeURIComponent(String(t["grpc-message"] ?? "")) }));
-      stream.on("end", () => resolve({ status: Number(headers["grpc-status"]), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) }));
-      stream.on("error", reject);
-    });
-  } finally {
-    session.close();
-  }
+  const answer = await rawGrpcCall(url, { path: "/rmm.v1.AgentService/Connect", token: credential, body: grpcEnvelope(payload) });
+  return { status: answer.grpcStatus, message: answer.grpcMessage };
 }
 
 describe("a misbehaving agent stream", () => {

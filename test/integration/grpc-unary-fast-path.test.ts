@@ -1,72 +1,12 @@
-import * as http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloseReason, ListAgentsRequestSchema, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FakeAgent } from "../support/fake-agent.js";
+import { grpcEnvelope as envelope, rawGrpcCall } from "../support/raw-grpc-call.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 import { until } from "../support/until.js";
-
-/** A gRPC envelope around `message` (flags, 4-byte big-endian length). */
-function envelope(message: Uint8Array, flags = 0): Uint8Array {
-  const out = new Uint8Array(5 + message.length);
-  out[0] = flags;
-  new DataView(out.buffer).setUint32(1, message.length);
-  out.set(message, 5);
-  return out;
-}
-
-interface RawAnswer {
-  status: number;
-  contentType: string | undefined;
-  grpcStatus: number;
-  grpcMessage: string;
-  body: Buffer;
-}
-
-/** One gRPC call written by hand, so the request can be anything a broken or hostile client sends. */
-async function rawCall(url: string, token: string, body: Uint8Array, headers: http2.OutgoingHttpHeaders = {}, opts: { endRequest?: boolean } = {}): Promise<RawAnswer> {
-  const session = http2.connect(url);
-  try {
-    return await new Promise<RawAnswer>((resolve, reject) => {
-      const req = session.request({
-        ":method": "POST",
-        ":path": "/rmm.v1.TunnelService/ListAgents",
-        "content-type": "application/grpc",
-        te: "trailers",
-        authorization: `Bearer ${token}`,
-        ...headers,
-      });
-      const chunks: Buffer[] = [];
-      let status = 0;
-      let contentType: string | undefined;
-      let trailers: http2.IncomingHttpHeaders = {};
-      req.on("response", (h) => {
-        status = Number(h[":status"]);
-        contentType = h["content-type"] as string | undefined;
-        // A trailers-only answer carries its status in the headers.
-        if (h["grpc-status"] !== undefined) trailers = h;
-      });
-      req.on("trailers", (t) => (trailers = t));
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("error", reject);
-      req.on("end", () =>
-        resolve({
-          status,
-          contentType,
-          grpcStatus: Number(trailers["grpc-status"]),
-          grpcMessage: decodeURIComponent(String(trailers["grpc-message"] ?? "")),
-          body: Buffer.concat(chunks),
-        }),
-      );
-      if (opts.endRequest === false) req.write(body);
-      else req.end(body);
-    });
-  } finally {
-    session.close();
-  }
-}
 
 // The fast path is transport code in front of the same handlers: one store is enough to pin it down.
 describe("binary gRPC unary calls on the fast path", () => {
@@ -96,8 +36,11 @@ describe("binary gRPC unary calls on the fast path", () => {
     return agent;
   }
 
+  const LIST_AGENTS = "/rmm.v1.TunnelService/ListAgents";
+  const rawCall = (body: Uint8Array, headers = {}, endRequest = true) => rawGrpcCall(ts.url, { path: LIST_AGENTS, token, body, headers, endRequest });
+
   it("answers a well-formed call with a gRPC response and status 0", async () => {
-    const answer = await rawCall(ts.url, token, envelope(listAgents));
+    const answer = await rawCall(envelope(listAgents));
     expect(answer).toMatchObject({ status: 200, contentType: "application/grpc+proto", grpcStatus: 0 });
     expect(answer.body.length).toBeGreaterThanOrEqual(5);
   });
@@ -112,7 +55,7 @@ describe("binary gRPC unary calls on the fast path", () => {
     ["a malformed grpc-timeout", () => envelope(listAgents), { "grpc-timeout": "soon" }, Code.InvalidArgument, /invalid grpc timeout/],
     ["no token", () => envelope(listAgents), { authorization: "" }, Code.Unauthenticated, /./],
   ] as const)("refuses %s with a status the caller can act on, and keeps serving", async (_what, body, headers, code, message) => {
-    const answer = await rawCall(ts.url, token, body(), headers);
+    const answer = await rawCall(body(), headers);
     expect(answer.status).toBe(200);
     expect(Code[answer.grpcStatus]).toBe(Code[code]);
     expect(answer.grpcMessage).toMatch(message);
@@ -120,7 +63,7 @@ describe("binary gRPC unary calls on the fast path", () => {
   });
 
   it("times out a caller that never finishes sending its message", async () => {
-    const answer = await rawCall(ts.url, token, envelope(listAgents).subarray(0, 3), { "grpc-timeout": "200m" }, { endRequest: false });
+    const answer = await rawCall(envelope(listAgents).subarray(0, 3), { "grpc-timeout": "200m" }, false);
     expect(Code[answer.grpcStatus]).toBe(Code[Code.DeadlineExceeded]);
   });
 
