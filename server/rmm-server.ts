@@ -17,7 +17,7 @@ import { errorInterceptor } from "./handlers/error-interceptor.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
-import { grpcUnaryFastPath } from "./grpc-unary-fast-path.js";
+import { grpcFastPath } from "./grpc-fast-path.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
@@ -144,14 +144,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // each removal a walk of the list). Shutdown ends the agents' streams
     // itself, and their sessions, pending opens and channels end with them.
   });
-  const fastUnary = grpcUnaryFastPath({
-    services: [createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl)],
+  const fastPath = grpcFastPath({
+    services: [createServiceImplSpec<typeof AgentService>(AgentService, agentImpl), createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl)],
     interceptors,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
   });
   const handler: typeof connectHandler = (req, res) => {
-    if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastUnary(req, res)) return;
+    if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
     connectHandler(req, res);
   };
   const listener = createListener(handler, config.tls);

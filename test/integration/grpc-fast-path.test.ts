@@ -1,7 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloseReason, ListAgentsRequestSchema, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import { CloseReason, ListAgentsRequestSchema, OpenChannelRequestSchema, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FakeAgent } from "../support/fake-agent.js";
 import { grpcEnvelope as envelope, rawGrpcCall } from "../support/raw-grpc-call.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
 import { until } from "../support/until.js";
 
 // The fast path is transport code in front of the same handlers: one store is enough to pin it down.
-describe("binary gRPC unary calls on the fast path", () => {
+describe("binary gRPC calls on the fast path", () => {
   let db: TestDatabase;
   let ts: TestServer;
   let token: string;
@@ -65,6 +65,16 @@ describe("binary gRPC unary calls on the fast path", () => {
   it("times out a caller that never finishes sending its message", async () => {
     const answer = await rawCall(envelope(listAgents).subarray(0, 3), { "grpc-timeout": "200m" }, false);
     expect(Code[answer.grpcStatus]).toBe(Code[Code.DeadlineExceeded]);
+  });
+
+  it.each([
+    ["a message cut short by the end of the stream", (open: Uint8Array) => open.subarray(0, open.length - 1), Code.InvalidArgument, /incomplete envelope/],
+    ["a message over the size limit", () => envelope(new Uint8Array(2048)), Code.ResourceExhausted, /readMaxBytes 1024/],
+  ] as const)("ends a stream that sends %s with a clear status", async (_what, body, code, message) => {
+    const open = envelope(toBinary(OpenChannelRequestSchema, create(OpenChannelRequestSchema, { kind: { case: "open", value: { sessionId: "x" } } })));
+    const answer = await rawGrpcCall(ts.url, { path: "/rmm.v1.TunnelService/OpenChannel", token, body: body(open) });
+    expect(Code[answer.grpcStatus]).toBe(Code[code]);
+    expect(answer.grpcMessage).toMatch(message);
   });
 
   it("ends an open at the caller's deadline and closes the session it started", async () => {
