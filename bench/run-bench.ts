@@ -78,8 +78,12 @@ await scenario("echo", async () => {
     for (const kind of ["connect", "grpcjs", "tcp"] as const) {
       const server = await startBaseline(kind);
       try {
-        bare[kind].p50Us.push((await measureEchoRtt(kind, server.port, { samples: plan.roundTrips, payloadBytes: 64 })).p50Us);
-        bare[kind].mbPerSec.push((await measureThroughput(kind, server.port, { totalBytes: plan.totalBytes, chunkBytes: 64 * KiB })).mbPerSec);
+        const { p50Us } = await measureEchoRtt(kind, server.port, { samples: plan.roundTrips, payloadBytes: 64 });
+        const { mbPerSec } = await measureThroughput(kind, server.port, { totalBytes: plan.totalBytes, chunkBytes: 64 * KiB });
+        bare[kind].p50Us.push(p50Us);
+        bare[kind].mbPerSec.push(mbPerSec);
+        // Each run's figures, not only the medians: on a shared machine the spread is part of the result.
+        progress(`run ${run}/${ECHO_RUNS}: bare ${kind}: echo p50 ${p50Us.toFixed(0)} us, ${mbPerSec.toFixed(1)} MB/s`);
       } finally {
         await server.stop();
       }
@@ -89,6 +93,7 @@ await scenario("echo", async () => {
     tunnel.p50Us.push(r.p50Us);
     tunnel.p99Us.push(r.p99Us);
     tunnel.mbPerSec.push(r.mbPerSec);
+    progress(`run ${run}/${ECHO_RUNS}: tunnel: echo p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us, ${r.mbPerSec.toFixed(1)} MB/s`);
   }
   const tput = median(tunnel.mbPerSec);
   bareConnectMBps = median(bare.connect.mbPerSec);

@@ -159,7 +159,11 @@ export class SessionService {
       const readyAt = Date.now();
       const activeRow: SessionRow = { ...session, state: "active", ready_at: readyAt };
       this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn, lastActivityAt: readyAt, row: activeRow });
-      const write = this.recordReady(session.id, readyAt).finally(() => this.readyWrites.delete(session.id));
+      // Started after this call has answered (setImmediate runs once the response is written), so
+      // the write's query building is not on the caller's path.
+      const write = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this.recordReady(session.id, readyAt))
+        .finally(() => this.readyWrites.delete(session.id));
       this.readyWrites.set(session.id, write);
       return activeRow;
     }
