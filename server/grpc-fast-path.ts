@@ -152,9 +152,13 @@ class ResponseWriter {
   /** Trailers with the call's status; nothing when the caller already hung up. */
   finish(): void {
     if (this.gone) return;
-    this.sendHeaders();
-    this.res.addTrailers(toNodeHeaders(this.context.responseTrailer));
-    this.res.end();
+    try {
+      this.sendHeaders();
+      this.res.addTrailers(toNodeHeaders(this.context.responseTrailer));
+      this.res.end();
+    } catch {
+      // The stream closed between the check and the write: nobody is left to tell.
+    }
   }
 
   private sendHeaders(): void {
