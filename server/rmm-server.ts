@@ -17,7 +17,7 @@ import { errorInterceptor } from "./handlers/error-interceptor.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
-import { grpcFastPath } from "./grpc-fast-path.js";
+import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { grpcEnvelope as envelope } from "../test/support/raw-grpc-call.js";
+import { grpcEnvelope as envelope } from "../../test/support/raw-grpc-call.js";
 import { EnvelopeDecoder } from "./envelope-decoder.js";
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);

@@ -1,0 +1,113 @@
+import type { Http2ServerRequest } from "node:http2";
+import type { Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Serialization } from "@connectrpc/connect/protocol";
+import { AsyncQueue } from "../../common/async-queue.js";
+import { asCallError } from "./call-error.js";
+import { EnvelopeDecoder } from "./envelope-decoder.js";
+
+/**
+ * Inbound messages parsed but not yet taken by the handler before the
+ * request stops being read (HTTP/2 flow control then holds the sender), and
+ * the level at which reading resumes.
+ */
+const INBOUND_HIGH_WATER = 64;
+const INBOUND_LOW_WATER = 16;
+
+/**
+ * The request's messages as the handler iterates them, parsed as they
+ * arrive. Reading pauses while the handler is behind, so a client cannot
+ * queue more than INBOUND_HIGH_WATER messages here.
+ */
+export function inboundMessages(req: Http2ServerRequest, input: Serialization<Message>, readMaxBytes: number, signal: AbortSignal): AsyncIterable<Message> {
+  const queue = new AsyncQueue<Message>();
+  const decoder = new EnvelopeDecoder(readMaxBytes);
+  const stop = (error?: unknown) => {
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onError);
+    signal.removeEventListener("abort", onAbort);
+    queue.end(error);
+  };
+  const onData = (chunk: Buffer) => {
+    try {
+      for (const message of decoder.push(chunk)) queue.push(input.parse(message));
+    } catch (err) {
+      stop(asCallError(err));
+      return;
+    }
+    if (queue.size >= INBOUND_HIGH_WATER) req.pause();
+  };
+  const onEnd = () => stop(decoder.pending ? new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument) : undefined);
+  const onError = (err: Error) => stop(ConnectError.from(err, Code.Canceled));
+  const onAbort = () => stop(ConnectError.from(signal.reason, Code.Canceled));
+  if (signal.aborted) onAbort();
+  else {
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    signal.addEventListener("abort", onAbort);
+  }
+  const messages = queue[Symbol.asyncIterator]();
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        const next = messages.next();
+        if (queue.size <= INBOUND_LOW_WATER && req.isPaused()) req.resume();
+        return next;
+      },
+      return: (value?: unknown) => {
+        stop();
+        return messages.return ? messages.return(value) : Promise.resolve({ done: true as const, value: undefined });
+      },
+    }),
+  };
+}
+
+/** The whole request body; a caller that hangs up or runs out of time while sending ends the wait. */
+export function readBody(req: Http2ServerRequest, readMaxBytes: number, signal: AbortSignal): Promise<Uint8Array[]> {
+  return new Promise((resolve, reject) => {
+    const decoder = new EnvelopeDecoder(readMaxBytes);
+    const messages: Uint8Array[] = [];
+    const onData = (chunk: Buffer) => {
+      try {
+        messages.push(...decoder.push(chunk));
+      } catch (err) {
+        cleanup();
+        req.resume();
+        reject(err);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      if (decoder.pending) reject(new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument));
+      else resolve(messages);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(ConnectError.from(err, Code.Canceled));
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(ConnectError.from(signal.reason, Code.Canceled));
+    };
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      signal.removeEventListener("abort", onAbort);
+    };
+    if (signal.aborted) return onAbort();
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    signal.addEventListener("abort", onAbort);
+  });
+}
+
+/** The one message of a unary request, checked as connect checks it. */
+export function singleMessage(messages: Uint8Array[]): Uint8Array {
+  if (messages.length === 0) throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
+  if (messages.length > 1) throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+  return messages[0]!;
+}
