@@ -25,7 +25,7 @@ import { openEchoConnection, openUnaryClient, type EchoConnection } from "./open
  * 264, 251 us, then 242-256 us for the next six blocks; three processes'
  * paths take about 5,000 round trips to settle.
  */
-export const ECHO_WARM_UP_ROUND_TRIPS = 5_000;
+const ECHO_WARM_UP_ROUND_TRIPS = 5_000;
 /**
  * Bytes sent but not yet echoed back during a throughput run. Bounds the
  * memory a run holds, and at 4 MiB keeps both directions' 1 MiB HTTP/2
@@ -41,7 +41,7 @@ const ESTABLISH_CONCURRENCY = 200;
 const HELLO = new Uint8Array([1]);
 
 export interface EchoRttOptions {
-  /** Round trips timed, after 200 untimed warm-up ones. */
+  /** Round trips timed, after ECHO_WARM_UP_ROUND_TRIPS untimed ones. */
   samples: number;
   /** Bytes per round trip; the bench uses 64 (a small interactive frame). */
   payloadBytes: number;
@@ -56,19 +56,24 @@ export interface EchoRtt {
 export async function measureEchoRtt(kind: BaselineKind, port: number, opts: EchoRttOptions): Promise<EchoRtt> {
   const conn = await openEchoConnection(kind, port);
   try {
-    const payload = new Uint8Array(opts.payloadBytes).fill(7);
-    const samplesUs: number[] = [];
-    for (let i = 0; i < ECHO_WARM_UP_ROUND_TRIPS + opts.samples; i++) {
-      const t0 = process.hrtime.bigint();
-      await conn.write(payload);
-      await receiveBytes(conn, payload.length);
-      if (i >= ECHO_WARM_UP_ROUND_TRIPS) samplesUs.push(Number(process.hrtime.bigint() - t0) / 1_000);
-    }
-    samplesUs.sort((a, b) => a - b);
-    return { p50Us: percentile(samplesUs, 50), p99Us: percentile(samplesUs, 99) };
+    return await echoRttOn(conn, opts);
   } finally {
     await conn.close();
   }
+}
+
+/** measureEchoRtt on a connection the caller opened (the tunnel echo scenario passes its channel). */
+export async function echoRttOn(conn: EchoConnection, opts: EchoRttOptions): Promise<EchoRtt> {
+  const payload = new Uint8Array(opts.payloadBytes).fill(7);
+  const samplesUs: number[] = [];
+  for (let i = 0; i < ECHO_WARM_UP_ROUND_TRIPS + opts.samples; i++) {
+    const t0 = process.hrtime.bigint();
+    await conn.write(payload);
+    await receiveBytes(conn, payload.length);
+    if (i >= ECHO_WARM_UP_ROUND_TRIPS) samplesUs.push(Number(process.hrtime.bigint() - t0) / 1_000);
+  }
+  samplesUs.sort((a, b) => a - b);
+  return { p50Us: percentile(samplesUs, 50), p99Us: percentile(samplesUs, 99) };
 }
 
 /** Sequential unary calls (GetTunnelStatus, which the bare connect server answers with nothing) on one connection, as the technician client makes them. */
@@ -107,7 +112,7 @@ export interface Throughput {
 }
 
 /** Bytes echoed untimed before a timed throughput run, here and in the tunnel echo scenario. */
-export const THROUGHPUT_WARM_UP_BYTES = 128 << 20;
+const THROUGHPUT_WARM_UP_BYTES = 128 << 20;
 
 /**
  * Sends `totalBytes` on one stream while reading the echo concurrently, with
@@ -117,15 +122,20 @@ export const THROUGHPUT_WARM_UP_BYTES = 128 << 20;
 export async function measureThroughput(kind: BaselineKind, port: number, opts: ThroughputOptions): Promise<Throughput> {
   const conn = await openEchoConnection(kind, port);
   try {
-    const chunk = new Uint8Array(opts.chunkBytes).fill(7);
-    await echoBulk(conn, chunk, opts.warmUpBytes ?? THROUGHPUT_WARM_UP_BYTES);
-    const t0 = performance.now();
-    await echoBulk(conn, chunk, opts.totalBytes);
-    const seconds = (performance.now() - t0) / 1_000;
-    return { mbPerSec: opts.totalBytes / seconds / 1e6 };
+    return await throughputOn(conn, opts);
   } finally {
     await conn.close();
   }
+}
+
+/** measureThroughput on a connection the caller opened (the tunnel echo scenario passes its channel). */
+export async function throughputOn(conn: EchoConnection, opts: ThroughputOptions): Promise<Throughput> {
+  const chunk = new Uint8Array(opts.chunkBytes).fill(7);
+  await echoBulk(conn, chunk, opts.warmUpBytes ?? THROUGHPUT_WARM_UP_BYTES);
+  const t0 = performance.now();
+  await echoBulk(conn, chunk, opts.totalBytes);
+  const seconds = (performance.now() - t0) / 1_000;
+  return { mbPerSec: opts.totalBytes / seconds / 1e6 };
 }
 
 /** Sends `totalBytes` in `chunk`s and reads them back concurrently, keeping at most 4 MiB in flight. */

@@ -1,8 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { asCallerError } from "../handlers/error-interceptor.js";
 
-/** As connect reports them: ConnectErrors as they are, undecodable input as the caller's bad input, the rest as internal. */
+/** Errors raised outside the interceptors (decoding, limits, timeouts), reported as the interceptors report theirs. */
 export function asCallError(err: unknown): ConnectError {
-  if (!(err instanceof ConnectError)) return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
-  if (err.code === Code.Internal && err.rawMessage.startsWith("parse ")) return new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument);
-  return err;
+  return err instanceof ConnectError ? asCallerError(err) : new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }

@@ -4,7 +4,7 @@ import { Code, ConnectError, createContextValues, createHandlerContext, type Int
 import { createMethodSerializationLookup, invokeUnaryImplementation, transformInvokeImplementation, type Serialization } from "@connectrpc/connect/protocol";
 import { grpcStatusOk, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { asCallError } from "./call-error.js";
-import { inboundMessages, readBody, singleMessage } from "./request-messages.js";
+import { inboundMessages, singleMessage } from "./request-messages.js";
 import { ResponseWriter } from "./response-writer.js";
 
 export interface GrpcFastPathOptions {
@@ -88,12 +88,11 @@ async function serve(route: Route, req: Http2ServerRequest, res: Http2ServerResp
   const out = new ResponseWriter(res, context);
   try {
     if (timeout.error) throw timeout.error;
+    const input = inboundMessages(req, route.io.input, readMaxBytes, context.signal);
     if (route.spec.kind === "unary") {
-      const input = route.io.input.parse(singleMessage(await readBody(req, readMaxBytes, context.signal)));
-      const output = await invokeUnaryImplementation(route.spec, context, input, interceptors);
+      const output = await invokeUnaryImplementation(route.spec, context, await singleMessage(input), interceptors);
       await out.send(route.io.output.serialize(output));
     } else {
-      const input = inboundMessages(req, route.io.input, readMaxBytes, context.signal);
       const output = transformInvokeImplementation(route.spec, context, interceptors)(input)[Symbol.asyncIterator]();
       try {
         for (let next = await output.next(); !next.done; next = await output.next()) {

@@ -64,50 +64,15 @@ export function inboundMessages(req: Http2ServerRequest, input: Serialization<Me
   };
 }
 
-/** The whole request body; a caller that hangs up or runs out of time while sending ends the wait. */
-export function readBody(req: Http2ServerRequest, readMaxBytes: number, signal: AbortSignal): Promise<Uint8Array[]> {
-  return new Promise((resolve, reject) => {
-    const decoder = new EnvelopeDecoder(readMaxBytes);
-    const messages: Uint8Array[] = [];
-    const onData = (chunk: Buffer) => {
-      try {
-        messages.push(...decoder.push(chunk));
-      } catch (err) {
-        cleanup();
-        req.resume();
-        reject(err);
-      }
-    };
-    const onEnd = () => {
-      cleanup();
-      if (decoder.pending) reject(new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument));
-      else resolve(messages);
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(ConnectError.from(err, Code.Canceled));
-    };
-    const onAbort = () => {
-      cleanup();
-      reject(ConnectError.from(signal.reason, Code.Canceled));
-    };
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      signal.removeEventListener("abort", onAbort);
-    };
-    if (signal.aborted) return onAbort();
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onError);
-    signal.addEventListener("abort", onAbort);
-  });
-}
-
 /** The one message of a unary request, checked as connect checks it. */
-export function singleMessage(messages: Uint8Array[]): Uint8Array {
-  if (messages.length === 0) throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
-  if (messages.length > 1) throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
-  return messages[0]!;
+export async function singleMessage(messages: AsyncIterable<Message>): Promise<Message> {
+  const it = messages[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
+  const second = await it.next();
+  if (!second.done) {
+    await it.return?.();
+    throw new ConnectError("protocol error: received extra input message for unary method", Code.Unimplemented);
+  }
+  return first.value;
 }

@@ -9,15 +9,14 @@ import { isStoreUnavailable } from "../store/index.js";
  * reached becomes Unavailable (retry later); anything else is a bug, logged in
  * full under an id the caller is given, and never leaks internals.
  */
+/** connect reports a request it cannot decode as Internal ("parse ..."); it is the caller's bad input. */
+export function asCallerError(err: ConnectError): ConnectError {
+  return err.code === Code.Internal && err.rawMessage.startsWith("parse ") ? new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument) : err;
+}
+
 export function errorInterceptor(log: Logger): Interceptor {
   const map = (err: unknown, procedure: string): ConnectError => {
-    if (err instanceof ConnectError) {
-      // connect reports a request it cannot decode as Internal; it is the caller's bad input.
-      if (err.code === Code.Internal && err.rawMessage.startsWith("parse ")) {
-        return new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument);
-      }
-      return err;
-    }
+    if (err instanceof ConnectError) return asCallerError(err);
     if (isStoreUnavailable(err)) {
       log.warn({ err, procedure }, "database unavailable");
       return new ConnectError("database unavailable; try again shortly", Code.Unavailable);

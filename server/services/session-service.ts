@@ -179,8 +179,9 @@ export class SessionService {
   async close(tech: Technician, sessionId: string): Promise<SessionRow> {
     // An active session this technician opened is known without a read.
     const held = this.active.get(sessionId);
-    if (held?.technician === tech.subject) await this.readyWrites.get(sessionId);
-    const session = held?.technician === tech.subject ? held.row : await this.owned(tech, sessionId, "close");
+    const ownHeld = held?.technician === tech.subject ? held : undefined;
+    if (ownHeld) await this.readyWrites.get(sessionId);
+    const session = ownHeld ? ownHeld.row : await this.owned(tech, sessionId, "close");
     if (session.state === "closed") return session;
     const message = `closed by ${tech.subject}`;
     const at = Date.now();
@@ -337,7 +338,7 @@ export class SessionService {
       this.pendingOpens.set(sessionId, finish);
       conn.sessions.add(sessionId);
       // The stream may have ended between the registry lookup and now.
-      if (!conn.send({ case: "openTunnel", value: { sessionId: sessionId, technician: tech.subject } })) finish({ type: "disconnected" });
+      if (!conn.send({ case: "openTunnel", value: { sessionId, technician: tech.subject } })) finish({ type: "disconnected" });
       if (signal.aborted) finish({ type: "cancelled" });
     });
   }
