@@ -40,9 +40,26 @@ describe("ModeMachine", () => {
     ["heartbeat", "connecting"],
   ] as const)("refuses %s -> %s", (from, to) => {
     const { m } = machine();
-    const path = { idle: [], connecting: ["connecting"], backoff: ["connecting", "backoff"], heartbeat: ["connecting", "heartbeat"] }[from];
-    for (const step of path) m.transition(step === "connecting" ? { type: "connecting", attempt: 1 } : step === "backoff" ? { type: "backoff", delayMs: 1, reason: "x" } : { type: "heartbeat" });
-    const target = to === "tunnel" ? { type: "tunnel" as const, sessionId: "s" } : to === "heartbeat" ? { type: "heartbeat" as const } : { type: "connecting" as const, attempt: 1 };
+    const path = {
+      idle: [],
+      connecting: ["connecting"],
+      backoff: ["connecting", "backoff"],
+      heartbeat: ["connecting", "heartbeat"],
+    }[from];
+    for (const step of path)
+      m.transition(
+        step === "connecting"
+          ? { type: "connecting", attempt: 1 }
+          : step === "backoff"
+            ? { type: "backoff", delayMs: 1, reason: "x" }
+            : { type: "heartbeat" },
+      );
+    const target =
+      to === "tunnel"
+        ? { type: "tunnel" as const, sessionId: "s" }
+        : to === "heartbeat"
+          ? { type: "heartbeat" as const }
+          : { type: "connecting" as const, attempt: 1 };
     expect(() => m.transition(target)).toThrow(IllegalTransitionError);
     expect(m.mode.type).toBe(from);
   });

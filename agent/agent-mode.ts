@@ -28,7 +28,10 @@ const LEGAL: Record<ModeName, readonly ModeName[]> = {
 };
 
 export class IllegalTransitionError extends Error {
-  constructor(readonly from: ModeName, readonly to: ModeName) {
+  constructor(
+    readonly from: ModeName,
+    readonly to: ModeName,
+  ) {
     super(`illegal agent mode transition ${from} -> ${to}`);
   }
 }

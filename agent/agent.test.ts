@@ -94,7 +94,11 @@ describe("Agent", () => {
     expect(await t.sent("tunnelReady")).toMatchObject([{ sessionId: "s1" }]);
     t.reply({ case: "openTunnel", value: { sessionId: "s2", technician: "bob" } });
     const [refusal] = await t.sent("tunnelError");
-    expect(refusal).toMatchObject({ sessionId: "s2", code: Code.AlreadyExists, message: "agent already serves tunnel session s1" });
+    expect(refusal).toMatchObject({
+      sessionId: "s2",
+      code: Code.AlreadyExists,
+      message: "agent already serves tunnel session s1",
+    });
     expect(agent.mode).toEqual({ type: "tunnel", sessionId: "s1" });
   });
 
@@ -102,9 +106,21 @@ describe("Agent", () => {
     const t = new MemoryTransport();
     start(t);
     t.reply(helloAck);
-    t.reply({ case: "frame", value: { sessionId: "nope", channelId: 3, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(1) } } } });
+    t.reply({
+      case: "frame",
+      value: {
+        sessionId: "nope",
+        channelId: 3,
+        sequence: 1n,
+        payload: { case: "data", value: { data: new Uint8Array(1) } },
+      },
+    });
     const [frame] = await t.sent("frame");
-    expect(frame).toMatchObject({ sessionId: "nope", channelId: 3, payload: { case: "close", value: { code: Code.NotFound } } });
+    expect(frame).toMatchObject({
+      sessionId: "nope",
+      channelId: 3,
+      payload: { case: "close", value: { code: Code.NotFound } },
+    });
   });
 
   it("reconnects on a new stream after the old one fails, leaving tunnel mode", async () => {

@@ -59,10 +59,18 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.backoff = opts.backoff ?? new Backoff();
     this.channels = opts.channels ?? DEFAULT_CHANNELS;
-    this.heartbeat = new Heartbeat({ sendHeartbeat: (value) => this.send({ case: "heartbeat", value }) }, () => probeHealth(opts.diskPath ?? "/"));
+    this.heartbeat = new Heartbeat({ sendHeartbeat: (value) => this.send({ case: "heartbeat", value }) }, () =>
+      probeHealth(opts.diskPath ?? "/"),
+    );
     this.machine = new ModeMachine(
       {
-        enterTunnel: (sessionId) => (this.mux = new ChannelMux(sessionId, (frame) => this.send({ case: "frame", value: frame }), this.channels, opts.log)),
+        enterTunnel: (sessionId) =>
+          (this.mux = new ChannelMux(
+            sessionId,
+            (frame) => this.send({ case: "frame", value: frame }),
+            this.channels,
+            opts.log,
+          )),
         leaveTunnel: (_sessionId, reason) => {
           this.mux?.closeAll(reason);
           this.mux = undefined;
@@ -90,7 +98,13 @@ export class Agent {
       let reason = "server ended the stream";
       let refused = false;
       try {
-        this.send({ case: "hello", value: { agentId: this.opts.agentId, info: { ...this.opts.info, capabilities: this.opts.capabilities ?? [...this.channels.keys()] } } });
+        this.send({
+          case: "hello",
+          value: {
+            agentId: this.opts.agentId,
+            info: { ...this.opts.info, capabilities: this.opts.capabilities ?? [...this.channels.keys()] },
+          },
+        });
         for await (const msg of stream.messages) this.handle(msg);
       } catch (err) {
         const error = ConnectError.from(err);
@@ -126,7 +140,14 @@ export class Agent {
       case "openTunnel": {
         const { sessionId } = msg.kind.value;
         if (mode.type === "tunnel") {
-          this.send({ case: "tunnelError", value: { sessionId, code: Code.AlreadyExists, message: `agent already serves tunnel session ${mode.sessionId}` } });
+          this.send({
+            case: "tunnelError",
+            value: {
+              sessionId,
+              code: Code.AlreadyExists,
+              message: `agent already serves tunnel session ${mode.sessionId}`,
+            },
+          });
           return;
         }
         if (mode.type !== "heartbeat") return;
@@ -135,7 +156,8 @@ export class Agent {
         return;
       }
       case "closeTunnel":
-        if (mode.type === "tunnel" && mode.sessionId === msg.kind.value.sessionId) this.machine.transition({ type: "heartbeat" }, "server closed the tunnel");
+        if (mode.type === "tunnel" && mode.sessionId === msg.kind.value.sessionId)
+          this.machine.transition({ type: "heartbeat" }, "server closed the tunnel");
         else log.warn({ sessionId: msg.kind.value.sessionId }, "close for a tunnel this agent does not hold");
         return;
       case "frame":
@@ -154,13 +176,22 @@ export class Agent {
       } catch (err) {
         // A bug in one channel must not take the stream down: close that channel and carry on.
         this.opts.log.error({ err, channelId: frame.channelId }, "channel failed");
-        this.send({ case: "frame", value: closeFrame(frame, Code.Internal, `agent error on channel ${frame.channelId}`) });
+        this.send({
+          case: "frame",
+          value: closeFrame(frame, Code.Internal, `agent error on channel ${frame.channelId}`),
+        });
       }
       return;
     }
-    this.opts.log.warn({ sessionId: frame.sessionId, channelId: frame.channelId }, "frame for a session this agent does not hold");
+    this.opts.log.warn(
+      { sessionId: frame.sessionId, channelId: frame.channelId },
+      "frame for a session this agent does not hold",
+    );
     if (frame.payload.case !== "close") {
-      this.send({ case: "frame", value: closeFrame(frame, Code.NotFound, `agent holds no tunnel session ${frame.sessionId}`) });
+      this.send({
+        case: "frame",
+        value: closeFrame(frame, Code.NotFound, `agent holds no tunnel session ${frame.sessionId}`),
+      });
     }
   }
 
@@ -170,5 +201,10 @@ export class Agent {
 }
 
 function closeFrame(frame: TunnelFrame, code: Code, message: string): FrameInit {
-  return { sessionId: frame.sessionId, channelId: frame.channelId, sequence: 1n, payload: { case: "close", value: { code, message } } };
+  return {
+    sessionId: frame.sessionId,
+    channelId: frame.channelId,
+    sequence: 1n,
+    payload: { case: "close", value: { code, message } },
+  };
 }

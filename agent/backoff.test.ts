@@ -16,7 +16,13 @@ describe("Backoff", () => {
   });
 
   it("starts over only after a connection that stayed up long enough", () => {
-    const b = new Backoff({ initialMs: 100, multiplier: 2, maxMs: 10_000, stableAfterMs: 1_000, random: () => 0.999999 });
+    const b = new Backoff({
+      initialMs: 100,
+      multiplier: 2,
+      maxMs: 10_000,
+      stableAfterMs: 1_000,
+      random: () => 0.999999,
+    });
     b.next();
     b.next();
     b.connectionEnded(50);

@@ -46,9 +46,12 @@ const connectMethod = grpcJsMethodDefinition(AgentService.method.connect);
  */
 export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOptions = {}): AgentTransport {
   const url = new URL(serverUrl);
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`server URL "${serverUrl}" must start with https:// (or http:// for cleartext)`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new Error(`server URL "${serverUrl}" must start with https:// (or http:// for cleartext)`);
   const credentials =
-    url.protocol === "http:" ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(opts.caFile ? readFileSync(opts.caFile) : undefined);
+    url.protocol === "http:"
+      ? grpc.credentials.createInsecure()
+      : grpc.credentials.createSsl(opts.caFile ? readFileSync(opts.caFile) : undefined);
   const target = `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
   const open = new Set<{ client: grpc.Client; cancel: () => void }>();
   const newClient = () =>
@@ -70,17 +73,28 @@ export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOption
     enroll: (req: EnrollRequest) =>
       new Promise<EnrollResponse>((resolve, reject) => {
         const client = newClient();
-        client.makeUnaryRequest(enrollMethod.path, enrollMethod.requestSerialize, enrollMethod.responseDeserialize, req, (err, res) => {
-          client.close();
-          if (err || !res) reject(toConnectError(err));
-          else resolve(res);
-        });
+        client.makeUnaryRequest(
+          enrollMethod.path,
+          enrollMethod.requestSerialize,
+          enrollMethod.responseDeserialize,
+          req,
+          (err, res) => {
+            client.close();
+            if (err || !res) reject(toConnectError(err));
+            else resolve(res);
+          },
+        );
       }),
     connect(credential: string): AgentStream {
       const client = newClient();
       const metadata = new grpc.Metadata();
       metadata.set("authorization", `Bearer ${credential}`);
-      const call = client.makeBidiStreamRequest(connectMethod.path, connectMethod.requestSerialize, connectMethod.responseDeserialize, metadata);
+      const call = client.makeBidiStreamRequest(
+        connectMethod.path,
+        connectMethod.requestSerialize,
+        connectMethod.responseDeserialize,
+        metadata,
+      );
       const entry = { client, cancel: () => call.cancel() };
       open.add(entry);
       call.once("status", () => {

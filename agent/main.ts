@@ -15,7 +15,9 @@ export const AGENT_VERSION = "0.1.0";
 
 const info = () => ({ hostname: hostname(), os: `${platform()} ${arch()}`, agentVersion: AGENT_VERSION });
 
-const program = new Command("rmm-agent").description("RMM endpoint agent: one persistent stream to the server, tunnels on demand").showHelpAfterError();
+const program = new Command("rmm-agent")
+  .description("RMM endpoint agent: one persistent stream to the server, tunnels on demand")
+  .showHelpAfterError();
 
 program
   .command("enroll")
@@ -24,7 +26,10 @@ program
   .requiredOption("--token <token>", "enrollment token from `rmm-server enroll-token`")
   .option("--state <path>", "state file", defaultStatePath())
   .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
-  .addHelpText("after", "\nExample:\n  rmm-agent enroll --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem")
+  .addHelpText(
+    "after",
+    "\nExample:\n  rmm-agent enroll --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem",
+  )
   .action(async (flags: { server: string; token: string; state: string; ca?: string }) => {
     const transport = createGrpcTransport(flags.server, flags.ca ? { caFile: flags.ca } : {});
     try {
@@ -33,7 +38,12 @@ program
         enrollmentToken: flags.token,
         info: { $typeName: "rmm.v1.AgentInfo", ...info(), capabilities: [...DEFAULT_CHANNELS.keys()] },
       });
-      writeState(flags.state, { server: flags.server, agentId: res.agentId, credential: res.credential, ...(flags.ca ? { caFile: flags.ca } : {}) });
+      writeState(flags.state, {
+        server: flags.server,
+        agentId: res.agentId,
+        credential: res.credential,
+        ...(flags.ca ? { caFile: flags.ca } : {}),
+      });
       process.stdout.write(`enrolled as ${res.agentId}; state in ${flags.state}\n`);
     } finally {
       transport.close();
@@ -45,23 +55,42 @@ program
   .description("connect to the server and serve until stopped (SIGINT/SIGTERM)")
   .option("--state <path>", "state file", defaultStatePath())
   .addOption(
-    new Option("--disable-channel <type>", `refuse this channel type whatever the server allows: ${Object.keys(DISABLEABLE_CHANNELS).join(", ")} (repeatable)`)
-      .argParser((v: string, all: DisableableChannel[] = []) => {
-        if (!(v in DISABLEABLE_CHANNELS)) throw new InvalidArgumentError(`choose one of ${Object.keys(DISABLEABLE_CHANNELS).join(", ")}`);
-        return [...all, v as DisableableChannel];
-      }),
+    new Option(
+      "--disable-channel <type>",
+      `refuse this channel type whatever the server allows: ${Object.keys(DISABLEABLE_CHANNELS).join(", ")} (repeatable)`,
+    ).argParser((v: string, all: DisableableChannel[] = []) => {
+      if (!(v in DISABLEABLE_CHANNELS))
+        throw new InvalidArgumentError(`choose one of ${Object.keys(DISABLEABLE_CHANNELS).join(", ")}`);
+      return [...all, v as DisableableChannel];
+    }),
   )
-  .option("--file-root <dir>", "allow file transfer and browsing only under this directory (repeatable; default: the whole filesystem)", (dir: string, all: string[]) => [...all, dir], [] as string[])
+  .option(
+    "--file-root <dir>",
+    "allow file transfer and browsing only under this directory (repeatable; default: the whole filesystem)",
+    (dir: string, all: string[]) => [...all, dir],
+    [] as string[],
+  )
   .action(async (flags: { state: string; disableChannel?: DisableableChannel[]; fileRoot: string[] }) => {
     const state = readState(flags.state);
     const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
-    const { factories, capabilities } = channelSet(new Map([...DEFAULT_CHANNELS, [ChannelType.FILE, fileChannel(fileRoots)]]), flags.disableChannel ?? []);
+    const { factories, capabilities } = channelSet(
+      new Map([...DEFAULT_CHANNELS, [ChannelType.FILE, fileChannel(fileRoots)]]),
+      flags.disableChannel ?? [],
+    );
     const log = createLogger("rmm-agent");
     const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
     const stop = new AbortController();
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
     log.info({ agentId: state.agentId, server: state.server, fileRoots: fileRoots.allowed }, "rmm-agent starting");
-    await new Agent({ agentId: state.agentId, credential: state.credential, info: info(), transport, log, channels: factories, capabilities }).run(stop.signal);
+    await new Agent({
+      agentId: state.agentId,
+      credential: state.credential,
+      info: info(),
+      transport,
+      log,
+      channels: factories,
+      capabilities,
+    }).run(stop.signal);
     transport.close();
   });
 

@@ -20,7 +20,10 @@ export interface AgentState {
 export function defaultStatePath(): string {
   const os = platform();
   if (os === "win32") return join(process.env.ProgramData ?? "C:\\ProgramData", "rmm-agent", "state.json");
-  if (os === "darwin") return process.getuid?.() === 0 ? "/Library/Application Support/rmm-agent/state.json" : join(homedir(), "Library", "Application Support", "rmm-agent", "state.json");
+  if (os === "darwin")
+    return process.getuid?.() === 0
+      ? "/Library/Application Support/rmm-agent/state.json"
+      : join(homedir(), "Library", "Application Support", "rmm-agent", "state.json");
   if (process.getuid?.() === 0) return "/var/lib/rmm-agent/state.json";
   return join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "rmm-agent", "state.json");
 }
@@ -30,11 +33,16 @@ export function readState(path: string): AgentState {
   try {
     raw = readFileSync(path, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`no agent state at ${path}: run \`rmm-agent enroll --server URL --token TOKEN\` first`);
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new Error(`no agent state at ${path}: run \`rmm-agent enroll --server URL --token TOKEN\` first`);
     throw err;
   }
   const parsed = JSON.parse(raw) as Partial<AgentState>;
-  if (typeof parsed.server !== "string" || typeof parsed.agentId !== "string" || typeof parsed.credential !== "string") {
+  if (
+    typeof parsed.server !== "string" ||
+    typeof parsed.agentId !== "string" ||
+    typeof parsed.credential !== "string"
+  ) {
     throw new Error(`${path} is not an agent state file (server, agentId and credential are required): enroll again`);
   }
   return parsed as AgentState;

@@ -22,15 +22,24 @@ export function entry(name: string, value: number, unit: string, baseline: numbe
   const ratio = baseline ? round(value / baseline) : null;
   let target: string | null = null;
   let met: boolean | null = null;
-  if (check?.kind === "ratio-max") ((target = `ratio <= ${check.limit}`), (met = ratio !== null && ratio <= check.limit));
-  if (check?.kind === "ratio-min") ((target = `ratio >= ${check.limit}`), (met = ratio !== null && ratio >= check.limit));
+  if (check?.kind === "ratio-max")
+    ((target = `ratio <= ${check.limit}`), (met = ratio !== null && ratio <= check.limit));
+  if (check?.kind === "ratio-min")
+    ((target = `ratio >= ${check.limit}`), (met = ratio !== null && ratio >= check.limit));
   if (check?.kind === "value-max") ((target = `<= ${check.limit} ${unit}`), (met = value <= check.limit));
   return { name, value: round(value), unit, baseline: baseline === null ? null : round(baseline), ratio, target, met };
 }
 
 export function markdownTable(entries: BenchEntry[]): string {
-  const rows = entries.map((e) => `| ${e.name} | ${e.value} ${e.unit} | ${e.baseline ?? "-"} | ${e.ratio ?? "-"} | ${e.target ?? "-"} | ${e.met === null ? "-" : e.met ? "yes" : "**no**"} |`);
-  return ["| figure | value | bare baseline | ratio | target | met |", "| --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
+  const rows = entries.map(
+    (e) =>
+      `| ${e.name} | ${e.value} ${e.unit} | ${e.baseline ?? "-"} | ${e.ratio ?? "-"} | ${e.target ?? "-"} | ${e.met === null ? "-" : e.met ? "yes" : "**no**"} |`,
+  );
+  return [
+    "| figure | value | bare baseline | ratio | target | met |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
 }
 
 export function writeResults(path: string, entries: BenchEntry[]): void {

@@ -34,7 +34,17 @@ export class Fleet {
           const id = randomUUID();
           const { credential, hash } = newAgentCredential(id);
           lines.push(JSON.stringify({ agentId: id, credential }));
-          return { id, hostname: `sim-${id.slice(0, 8)}`, os: "linux x64", agent_version: "bench", capabilities: "[5]", credential_hash: hash, enrolled_at: Date.now(), last_seen_at: null, revoked_at: null };
+          return {
+            id,
+            hostname: `sim-${id.slice(0, 8)}`,
+            os: "linux x64",
+            agent_version: "bench",
+            capabilities: "[5]",
+            credential_hash: hash,
+            enrolled_at: Date.now(),
+            last_seen_at: null,
+            revoked_at: null,
+          };
         });
         await db.insertInto("agents").values(rows).execute();
       }
@@ -50,9 +60,22 @@ export class Fleet {
     for (let from = 0; from < this.size; from += AGENTS_PER_GENERATOR) {
       const count = Math.min(AGENTS_PER_GENERATOR, this.size - from);
       this.generators.push(
-        new ManagedProcess(LOAD_GENERATOR, ["--server", serverUrl, "--identities", this.identitiesFile, "--from", String(from), "--count", String(count)], {
-          nodeArgs: ["--max-old-space-size=4096"],
-        }),
+        new ManagedProcess(
+          LOAD_GENERATOR,
+          [
+            "--server",
+            serverUrl,
+            "--identities",
+            this.identitiesFile,
+            "--from",
+            String(from),
+            "--count",
+            String(count),
+          ],
+          {
+            nodeArgs: ["--max-old-space-size=4096"],
+          },
+        ),
       );
     }
   }
@@ -73,7 +96,8 @@ export class Fleet {
       const online = this.online();
       const elapsed = performance.now() - started;
       if (online >= count) return elapsed;
-      if (elapsed > timeoutMs) throw new Error(`only ${online} of ${count} agents online after ${Math.round(timeoutMs / 1000)} s`);
+      if (elapsed > timeoutMs)
+        throw new Error(`only ${online} of ${count} agents online after ${Math.round(timeoutMs / 1000)} s`);
       if (elapsed - lastReport > 2_000) {
         progress(`${online}/${count} agents online after ${(elapsed / 1000).toFixed(1)} s`);
         lastReport = elapsed;

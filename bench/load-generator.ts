@@ -20,9 +20,15 @@ const REPORT_INTERVAL_MS = 250;
 const START_BATCH = 200;
 
 const { values } = parseArgs({
-  options: { server: { type: "string" }, identities: { type: "string" }, from: { type: "string", default: "0" }, count: { type: "string" } },
+  options: {
+    server: { type: "string" },
+    identities: { type: "string" },
+    from: { type: "string", default: "0" },
+    count: { type: "string" },
+  },
 });
-if (!values.server || !values.identities || !values.count) throw new Error("usage: load-generator --server URL --identities FILE --from I --count N");
+if (!values.server || !values.identities || !values.count)
+  throw new Error("usage: load-generator --server URL --identities FILE --from I --count N");
 const from = Number(values.from);
 const identities = readFileSync(values.identities, "utf8")
   .split("\n")
@@ -46,7 +52,14 @@ for (let i = 0; i < identities.length && !stop.signal.aborted; i += START_BATCH)
   for (const id of identities.slice(i, i + START_BATCH)) {
     const transport = createGrpcTransport(values.server);
     transports.push(transport);
-    const agent = new Agent({ agentId: id.agentId, credential: id.credential, info: { hostname: `sim-${id.agentId.slice(0, 8)}`, os: "linux x64", agentVersion: "bench" }, transport, log, backoff: new Backoff() });
+    const agent = new Agent({
+      agentId: id.agentId,
+      credential: id.credential,
+      info: { hostname: `sim-${id.agentId.slice(0, 8)}`, os: "linux x64", agentVersion: "bench" },
+      transport,
+      log,
+      backoff: new Backoff(),
+    });
     agents.push(agent);
     running.push(agent.run(stop.signal));
   }

@@ -64,14 +64,26 @@ async function scenario(name: string, run: () => Promise<void>): Promise<void> {
     await run();
   } catch (err) {
     progress(`scenario ${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    entries.push({ name: `scenario ${name} failed: ${err instanceof Error ? err.message : String(err)}`, value: 0, unit: "", baseline: null, ratio: null, target: "completes", met: false });
+    entries.push({
+      name: `scenario ${name} failed: ${err instanceof Error ? err.message : String(err)}`,
+      value: 0,
+      unit: "",
+      baseline: null,
+      ratio: null,
+      target: "completes",
+      met: false,
+    });
   }
 }
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 await scenario("echo", async () => {
   type Kind = "connect" | "grpcjs" | "tcp";
-  const bare: Record<Kind, { p50Us: number[]; mbPerSec: number[] }> = { connect: { p50Us: [], mbPerSec: [] }, grpcjs: { p50Us: [], mbPerSec: [] }, tcp: { p50Us: [], mbPerSec: [] } };
+  const bare: Record<Kind, { p50Us: number[]; mbPerSec: number[] }> = {
+    connect: { p50Us: [], mbPerSec: [] },
+    grpcjs: { p50Us: [], mbPerSec: [] },
+    tcp: { p50Us: [], mbPerSec: [] },
+  };
   const tunnel = { p50Us: [] as number[], p99Us: [] as number[], mbPerSec: [] as number[] };
   for (let run = 1; run <= ECHO_RUNS; run++) {
     progress(`run ${run}/${ECHO_RUNS}: bare baselines, 1-hop echo round trip and throughput`);
@@ -79,7 +91,10 @@ await scenario("echo", async () => {
       const server = await startBaseline(kind);
       try {
         const { p50Us } = await measureEchoRtt(kind, server.port, { samples: plan.roundTrips, payloadBytes: 64 });
-        const { mbPerSec } = await measureThroughput(kind, server.port, { totalBytes: plan.totalBytes, chunkBytes: 64 * KiB });
+        const { mbPerSec } = await measureThroughput(kind, server.port, {
+          totalBytes: plan.totalBytes,
+          chunkBytes: 64 * KiB,
+        });
         bare[kind].p50Us.push(p50Us);
         bare[kind].mbPerSec.push(mbPerSec);
         // Each run's figures, not only the medians: on a shared machine the spread is part of the result.
@@ -88,19 +103,35 @@ await scenario("echo", async () => {
         await server.stop();
       }
     }
-    progress(`run ${run}/${ECHO_RUNS}: tunnel, ${plan.roundTrips} round trips, ${plan.totalBytes / KiB / KiB} MiB through an echo channel`);
+    progress(
+      `run ${run}/${ECHO_RUNS}: tunnel, ${plan.roundTrips} round trips, ${plan.totalBytes / KiB / KiB} MiB through an echo channel`,
+    );
     const r = await tunnelEcho({ roundTrips: plan.roundTrips, totalBytes: plan.totalBytes, serverNodeArgs: nodeArgs });
     tunnel.p50Us.push(r.p50Us);
     tunnel.p99Us.push(r.p99Us);
     tunnel.mbPerSec.push(r.mbPerSec);
-    progress(`run ${run}/${ECHO_RUNS}: tunnel: echo p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us, ${r.mbPerSec.toFixed(1)} MB/s`);
+    progress(
+      `run ${run}/${ECHO_RUNS}: tunnel: echo p50 ${r.p50Us.toFixed(0)} us, p99 ${r.p99Us.toFixed(0)} us, ${r.mbPerSec.toFixed(1)} MB/s`,
+    );
   }
   const tput = median(tunnel.mbPerSec);
   bareConnectMBps = median(bare.connect.mbPerSec);
   entries.push(
-    entry(`echo round trip p50 through the tunnel (2 hops) vs bare connect-node 1 hop, median of ${ECHO_RUNS}`, median(tunnel.p50Us), "us", median(bare.connect.p50Us), { kind: "ratio-max", limit: 2.5 }),
+    entry(
+      `echo round trip p50 through the tunnel (2 hops) vs bare connect-node 1 hop, median of ${ECHO_RUNS}`,
+      median(tunnel.p50Us),
+      "us",
+      median(bare.connect.p50Us),
+      { kind: "ratio-max", limit: 2.5 },
+    ),
     entry("echo round trip p99 through the tunnel", median(tunnel.p99Us), "us", null),
-    entry(`tunnel throughput, 64 KiB chunks, vs bare connect-node 1 hop, median of ${ECHO_RUNS}`, tput, "MB/s", median(bare.connect.mbPerSec), { kind: "ratio-min", limit: 0.5 }),
+    entry(
+      `tunnel throughput, 64 KiB chunks, vs bare connect-node 1 hop, median of ${ECHO_RUNS}`,
+      tput,
+      "MB/s",
+      median(bare.connect.mbPerSec),
+      { kind: "ratio-min", limit: 0.5 },
+    ),
     entry("tunnel throughput vs bare grpc-js 1 hop", tput, "MB/s", median(bare.grpcjs.mbPerSec)),
     entry("tunnel throughput vs raw TCP loopback", tput, "MB/s", median(bare.tcp.mbPerSec)),
   );
@@ -119,8 +150,20 @@ await scenario("cycles", async () => {
     progress(`${store}: ${plan.cycles} OpenTunnel -> ready -> CloseTunnel cycles`);
     const r = await tunnelCycles(store, plan.cycles, nodeArgs);
     entries.push(
-      entry(`OpenTunnel to ready p50 (${store}) vs a bare connect-node unary call`, r.openP50Ms, "ms", bareUnary.p50Us / 1000, store === "mysql" ? { kind: "value-max", limit: 3 } : undefined),
-      entry(`OpenTunnel to ready p99 (${store}) vs a bare connect-node unary call`, r.openP99Ms, "ms", bareUnary.p99Us / 1000, store === "mysql" ? { kind: "value-max", limit: 15 } : undefined),
+      entry(
+        `OpenTunnel to ready p50 (${store}) vs a bare connect-node unary call`,
+        r.openP50Ms,
+        "ms",
+        bareUnary.p50Us / 1000,
+        store === "mysql" ? { kind: "value-max", limit: 3 } : undefined,
+      ),
+      entry(
+        `OpenTunnel to ready p99 (${store}) vs a bare connect-node unary call`,
+        r.openP99Ms,
+        "ms",
+        bareUnary.p99Us / 1000,
+        store === "mysql" ? { kind: "value-max", limit: 15 } : undefined,
+      ),
       entry(`open/close cycles per second (${store})`, r.cyclesPerSecond, "cycles/s", null),
     );
   }
@@ -134,9 +177,17 @@ await scenario("exec", async () => {
     progress(`${store}: exec fan-out, ${command.join(" ")} on ${plan.fanOut} agents at once`);
     const r = await execFanOut(store, plan.fanOut, { progress, serverNodeArgs: nodeArgs });
     entries.push(
-      entry(`exec fan-out: all ${plan.fanOut} exit codes back (${store}) vs bare local spawns from one process`, r.allExitedMs / 1000, "s", bare.allExitedMs / 1000),
+      entry(
+        `exec fan-out: all ${plan.fanOut} exit codes back (${store}) vs bare local spawns from one process`,
+        r.allExitedMs / 1000,
+        "s",
+        bare.allExitedMs / 1000,
+      ),
       entry(`exec fan-out: p50 per command (${store})`, r.p50Ms, "ms", null),
-      entry(`exec fan-out: commands that failed (${store})`, r.failed, "commands", null, { kind: "value-max", limit: 0 }),
+      entry(`exec fan-out: commands that failed (${store})`, r.failed, "commands", null, {
+        kind: "value-max",
+        limit: 0,
+      }),
     );
   }
 });
@@ -146,7 +197,12 @@ await scenario("files", async () => {
   progress(`file transfer: ${mib} MiB up and down through a real server and agent, SHA-256 verified`);
   const r = await fileTransfer({ bytes: plan.fileBytes, serverNodeArgs: nodeArgs });
   entries.push(
-    entry(`file upload, ${mib} MiB, verified and installed, vs bare connect-node 1 hop`, r.uploadMBps, "MB/s", bareConnectMBps),
+    entry(
+      `file upload, ${mib} MiB, verified and installed, vs bare connect-node 1 hop`,
+      r.uploadMBps,
+      "MB/s",
+      bareConnectMBps,
+    ),
     entry(`file download, ${mib} MiB, verified, vs bare connect-node 1 hop`, r.downloadMBps, "MB/s", bareConnectMBps),
   );
 });
@@ -154,7 +210,10 @@ await scenario("files", async () => {
 await scenario("fleet", async () => {
   for (const size of plan.fleetSizes) {
     progress(`bare baselines: ${size} idle streams`);
-    const bare: Record<"connect" | "grpcjs", { establishMs: number; bytesPerStream: number }> = { connect: { establishMs: 0, bytesPerStream: 0 }, grpcjs: { establishMs: 0, bytesPerStream: 0 } };
+    const bare: Record<"connect" | "grpcjs", { establishMs: number; bytesPerStream: number }> = {
+      connect: { establishMs: 0, bytesPerStream: 0 },
+      grpcjs: { establishMs: 0, bytesPerStream: 0 },
+    };
     for (const kind of ["connect", "grpcjs"] as const) {
       const server = await startBaseline(kind);
       try {
@@ -172,15 +231,40 @@ await scenario("fleet", async () => {
       progress(`${store}: ${size} idle agents${storm ? ", then a reconnect storm" : ""}`);
       const r = await idleFleet(store, size, { storm, progress, serverNodeArgs: nodeArgs });
       entries.push(
-        entry(`server RSS per idle agent, ${size} agents (${store}) vs bare connect-node`, r.rssPerAgentBytes / KiB, "KiB", bare.connect.bytesPerStream / KiB, { kind: "ratio-max", limit: 1.2 }),
-        entry(`server RSS per idle agent, ${size} agents (${store}) vs bare grpc-js`, r.rssPerAgentBytes / KiB, "KiB", bare.grpcjs.bytesPerStream / KiB),
+        entry(
+          `server RSS per idle agent, ${size} agents (${store}) vs bare connect-node`,
+          r.rssPerAgentBytes / KiB,
+          "KiB",
+          bare.connect.bytesPerStream / KiB,
+          { kind: "ratio-max", limit: 1.2 },
+        ),
+        entry(
+          `server RSS per idle agent, ${size} agents (${store}) vs bare grpc-js`,
+          r.rssPerAgentBytes / KiB,
+          "KiB",
+          bare.grpcjs.bytesPerStream / KiB,
+        ),
         entry(`server heap per idle agent, ${size} agents (${store})`, r.heapPerAgentBytes / KiB, "KiB", null),
-        entry(`${size} agents online from cold start (${store}) vs bare connect-node establish`, r.onlineMs / 1000, "s", bare.connect.establishMs / 1000),
+        entry(
+          `${size} agents online from cold start (${store}) vs bare connect-node establish`,
+          r.onlineMs / 1000,
+          "s",
+          bare.connect.establishMs / 1000,
+        ),
       );
       if (r.reconnectMs !== undefined) {
         entries.push(
-          entry(`${size} agents online after a server kill and restart (${store}) vs bare establish`, r.reconnectMs / 1000, "s", bare.connect.establishMs / 1000, { kind: "ratio-max", limit: 2 }),
-          entry(`agents not back after the restart (${store})`, r.reconnectFailed ?? 0, "agents", null, { kind: "value-max", limit: 0 }),
+          entry(
+            `${size} agents online after a server kill and restart (${store}) vs bare establish`,
+            r.reconnectMs / 1000,
+            "s",
+            bare.connect.establishMs / 1000,
+            { kind: "ratio-max", limit: 2 },
+          ),
+          entry(`agents not back after the restart (${store})`, r.reconnectFailed ?? 0, "agents", null, {
+            kind: "value-max",
+            limit: 0,
+          }),
           entry(`peak server CPU during the reconnect storm (${store})`, r.reconnectPeakCpu ?? 0, "cores", null),
         );
       }

@@ -23,7 +23,11 @@ export async function resolveAgent(client: Client<typeof TunnelService>, name: s
   if (byId) return byId;
   const byHost = agents.filter((a) => a.hostname === name && !a.revoked);
   if (byHost.length === 1) return byHost[0]!;
-  if (byHost.length > 1) throw new CliError(`${byHost.length} agents have hostname ${name}: use an id (${byHost.map((a) => a.id).join(", ")})`, ExitCode.Conflict);
+  if (byHost.length > 1)
+    throw new CliError(
+      `${byHost.length} agents have hostname ${name}: use an id (${byHost.map((a) => a.id).join(", ")})`,
+      ExitCode.Conflict,
+    );
   throw new CliError(`no agent ${name}: rmm agents lists the enrolled ones`, ExitCode.NotFound);
 }
 

@@ -47,7 +47,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, path = configPa
   const server = env["RMM_SERVER"] || stored.server;
   const token = env["RMM_TOKEN"] || stored.token;
   const caFile = env["RMM_CA_FILE"] || stored.caFile;
-  if (!server) throw new CliError("no server configured: run rmm login --server URL --token TOKEN (or set RMM_SERVER)", ExitCode.Config);
-  if (!token) throw new CliError("no token configured: run rmm login --token TOKEN (or set RMM_TOKEN)", ExitCode.Config);
+  if (!server)
+    throw new CliError(
+      "no server configured: run rmm login --server URL --token TOKEN (or set RMM_SERVER)",
+      ExitCode.Config,
+    );
+  if (!token)
+    throw new CliError("no token configured: run rmm login --token TOKEN (or set RMM_TOKEN)", ExitCode.Config);
   return { server, token, ...(caFile && { caFile }) };
 }

@@ -32,7 +32,14 @@ export function cliContext(): CliContext {
   const config = loadConfig();
   const { subject, expiresAt } = tokenClaims(config.token);
   if (expiresAt && expiresAt.getTime() <= Date.now()) {
-    throw new CliError(`token expired at ${expiresAt.toISOString()}: run rmm login --token NEW_TOKEN`, ExitCode.Unauthenticated);
+    throw new CliError(
+      `token expired at ${expiresAt.toISOString()}: run rmm login --token NEW_TOKEN`,
+      ExitCode.Unauthenticated,
+    );
   }
-  return { config, client: createTechnicianClient(config.server, config.token, config.caFile ? { caFile: config.caFile } : {}), subject };
+  return {
+    config,
+    client: createTechnicianClient(config.server, config.token, config.caFile ? { caFile: config.caFile } : {}),
+    subject,
+  };
 }

@@ -53,15 +53,22 @@ export function toCliError(err: unknown): CliError {
     const exitCode = byCode[err.code] ?? ExitCode.Failure;
     if (err.code === Code.Unauthenticated) {
       const expired = /exp/i.test(err.rawMessage);
-      return new CliError(expired ? `token expired: run rmm login --token NEW_TOKEN` : `not signed in (${err.rawMessage}): run rmm login`, exitCode);
+      return new CliError(
+        expired ? `token expired: run rmm login --token NEW_TOKEN` : `not signed in (${err.rawMessage}): run rmm login`,
+        exitCode,
+      );
     }
     if (err.code === Code.Unavailable && /ECONNREFUSED|connect|socket|network/i.test(err.rawMessage)) {
-      return new CliError(`cannot reach the server (${err.rawMessage}): is it running, and is the URL in rmm login right?`, exitCode);
+      return new CliError(
+        `cannot reach the server (${err.rawMessage}): is it running, and is the URL in rmm login right?`,
+        exitCode,
+      );
     }
     return new CliError(err.rawMessage, exitCode);
   }
   const sys = err as NodeJS.ErrnoException;
-  if (sys?.code === "ENOENT" || sys?.code === "EACCES" || sys?.code === "EISDIR") return new CliError(sys.message, sys.code === "EACCES" ? ExitCode.PermissionDenied : ExitCode.NotFound);
+  if (sys?.code === "ENOENT" || sys?.code === "EACCES" || sys?.code === "EISDIR")
+    return new CliError(sys.message, sys.code === "EACCES" ? ExitCode.PermissionDenied : ExitCode.NotFound);
   return new CliError(err instanceof Error ? err.message : String(err), ExitCode.Failure);
 }
 

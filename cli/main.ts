@@ -13,8 +13,20 @@ const program = new Command("rmm")
   .description("the technician's client: list agents, run commands, open shells and copy files through RMM tunnels")
   .showHelpAfterError()
   .exitOverride();
-for (const register of [registerLogin, registerAgents, registerTunnel, registerExec, registerShell, registerCopy, registerBrowse]) register(program);
-program.addHelpText("after", "\nStart with: rmm login --server http://127.0.0.1:7443 --token $(rmm-server token --sub you)\nEnvironment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored.");
+for (const register of [
+  registerLogin,
+  registerAgents,
+  registerTunnel,
+  registerExec,
+  registerShell,
+  registerCopy,
+  registerBrowse,
+])
+  register(program);
+program.addHelpText(
+  "after",
+  "\nStart with: rmm login --server http://127.0.0.1:7443 --token $(rmm-server token --sub you)\nEnvironment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored.",
+);
 
 program.parseAsync().catch((err: unknown) => {
   if (err instanceof CommanderError) {

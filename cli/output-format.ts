@@ -11,7 +11,11 @@ export function formatTime(ts: Timestamp | undefined, now = new Date()): string 
 /** A plain text table: columns padded to their widest cell, no borders (greppable, like kubectl's). */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -28,5 +32,12 @@ export function formatBytes(bytes: number): string {
 
 /** JSON for --json output: bigints as numbers when safe, Timestamps as ISO strings. */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v), 2) + "\n");
+  process.stdout.write(
+    JSON.stringify(
+      value,
+      (_key, v: unknown) =>
+        typeof v === "bigint" ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v,
+      2,
+    ) + "\n",
+  );
 }

@@ -8,7 +8,11 @@ import type { CliContext } from "./cli-context.js";
  * active session when there is one (it stays open), otherwise a new one that
  * is closed again afterwards, whatever happens in between.
  */
-export async function withSession<T>(ctx: CliContext, agentName: string, work: (sessionId: string, agent: Agent) => Promise<T>): Promise<T> {
+export async function withSession<T>(
+  ctx: CliContext,
+  agentName: string,
+  work: (sessionId: string, agent: Agent) => Promise<T>,
+): Promise<T> {
   const agent = await resolveAgent(ctx.client, agentName);
   requireOnline(agent);
   const reused = await ownActiveSession(ctx, agent);

@@ -30,7 +30,11 @@ export function transferProgressBar(stream: NodeJS.WriteStream): TransferProgres
       if (!startedAt) {
         startedAt = performance.now();
         startedFrom = transferred;
-        bar.start(total, transferred, { done: formatBytes(transferred), size: formatBytes(total), rate: formatBytes(0) });
+        bar.start(total, transferred, {
+          done: formatBytes(transferred),
+          size: formatBytes(total),
+          rate: formatBytes(0),
+        });
         return;
       }
       const seconds = (performance.now() - startedAt) / 1000;

@@ -4,7 +4,12 @@ import { AsyncQueue } from "../common/async-queue.js";
 import { DEFAULT_WINDOW_BYTES, ReceiveWindow, SendWindow } from "../common/credit-window.js";
 import type { ExitStatus } from "../gen/rmm/v1/exec_pb.js";
 import type { ChannelData, ChannelInfo, ChannelType } from "../gen/rmm/v1/frame_pb.js";
-import { OpenChannelRequestSchema, type ChannelOpenParamsSchema, type OpenChannelRequest, type TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import {
+  OpenChannelRequestSchema,
+  type ChannelOpenParamsSchema,
+  type OpenChannelRequest,
+  type TunnelService,
+} from "../gen/rmm/v1/tunnel_service_pb.js";
 
 /** Largest data message a channel client sends. Defaults to 64 KiB: big enough for throughput, far under message limits. */
 export const MAX_CHUNK_BYTES = 64 * 1024;
@@ -65,13 +70,24 @@ export class ChannelClient {
     const receiveWindow = new ReceiveWindow(windowBytes);
     const sendWindow = new SendWindow(0);
     const push = (kind: RequestKind) => requests.push(create(OpenChannelRequestSchema, { kind }));
-    push({ case: "open", value: { sessionId: opts.sessionId, type: opts.type, parameters: opts.parameters ?? {}, initialCredit: windowBytes, params: opts.params ?? { case: undefined } } });
+    push({
+      case: "open",
+      value: {
+        sessionId: opts.sessionId,
+        type: opts.type,
+        parameters: opts.parameters ?? {},
+        initialCredit: windowBytes,
+        params: opts.params ?? { case: undefined },
+      },
+    });
 
     const responses = client.openChannel(requests, opts.signal ? { signal: opts.signal } : {})[Symbol.asyncIterator]();
     const first = await responses.next();
     if (first.done) throw new ConnectError("channel call ended before the agent answered", Code.Unavailable);
-    if (first.value.kind.case === "close") throw new ConnectError(first.value.kind.value.message, (first.value.kind.value.code || Code.Unknown) as Code);
-    if (first.value.kind.case !== "opened") throw new ConnectError(`expected opened, got ${first.value.kind.case}`, Code.Internal);
+    if (first.value.kind.case === "close")
+      throw new ConnectError(first.value.kind.value.message, (first.value.kind.value.code || Code.Unknown) as Code);
+    if (first.value.kind.case !== "opened")
+      throw new ConnectError(`expected opened, got ${first.value.kind.case}`, Code.Internal);
     const channelId = first.value.kind.value.channelId;
 
     const ended = (async (): Promise<ChannelEnd> => {
@@ -88,7 +104,11 @@ export class ChannelClient {
           } else if (kind.case === "info") {
             opts.onInfo?.(kind.value);
           } else if (kind.case === "close") {
-            return { code: kind.value.code, message: kind.value.message, ...(kind.value.exit && { exit: kind.value.exit }) };
+            return {
+              code: kind.value.code,
+              message: kind.value.message,
+              ...(kind.value.exit && { exit: kind.value.exit }),
+            };
           }
         }
         return { code: 0, message: "" };
@@ -106,11 +126,16 @@ export class ChannelClient {
 
   /** Sends `data`, in chunks, as fast as the agent's credit allows. Throws if the channel ends first. */
   async write(data: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < data.length; ) {
+    for (let offset = 0; offset < data.length;) {
       await this.sendWindow.ready(this.signal);
-      if (this.requests.ended || this.signal?.aborted) throw new ConnectError("channel closed while writing", Code.Aborted);
+      if (this.requests.ended || this.signal?.aborted)
+        throw new ConnectError("channel closed while writing", Code.Aborted);
       const n = this.sendWindow.take(Math.min(MAX_CHUNK_BYTES, data.length - offset));
-      this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "data", value: { data: data.subarray(offset, offset + n) } } }));
+      this.requests.push(
+        create(OpenChannelRequestSchema, {
+          kind: { case: "data", value: { data: data.subarray(offset, offset + n) } },
+        }),
+      );
       offset += n;
     }
   }
@@ -146,6 +171,7 @@ export class ChannelClient {
 
   private consumed(bytes: number): void {
     const grant = this.receiveWindow.processed(bytes);
-    if (grant > 0) this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "credit", value: { bytes: grant } } }));
+    if (grant > 0)
+      this.requests.push(create(OpenChannelRequestSchema, { kind: { case: "credit", value: { bytes: grant } } }));
   }
 }

@@ -5,7 +5,13 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { installFile } from "../common/atomic-install.js";
 import { FILE_CHUNK_BYTES, hashPrefix, readChunks } from "../common/file-chunks.js";
-import { sameVersion, versionFromProto, versionOf, versionToProto, type FileVersionKey } from "../common/file-version.js";
+import {
+  sameVersion,
+  versionFromProto,
+  versionOf,
+  versionToProto,
+  type FileVersionKey,
+} from "../common/file-version.js";
 import { errnoCode } from "../common/errno-code.js";
 import { downloadPartialPaths } from "../common/partial-file.js";
 import { UploadRequestSchema, type TunnelService, type UploadRequest } from "../gen/rmm/v1/tunnel_service_pb.js";
@@ -79,7 +85,9 @@ export async function uploadFile(client: Client<typeof TunnelService>, opts: Upl
     const hash = resumedFrom > 0 ? await hashPrefix(handle, resumedFrom) : createHash("sha256");
     const progress = (transferred: number) => opts.onProgress?.({ transferred, total: version.size, resumedFrom });
     async function* requests(): AsyncGenerator<UploadRequest> {
-      yield create(UploadRequestSchema, { kind: { case: "start", value: { sessionId: opts.sessionId, target, offset: prepared.offset } } });
+      yield create(UploadRequestSchema, {
+        kind: { case: "start", value: { sessionId: opts.sessionId, target, offset: prepared.offset } },
+      });
       let sent = resumedFrom;
       for await (const chunk of readChunks(handle, resumedFrom, version.size, FILE_CHUNK_BYTES)) {
         hash.update(chunk);
@@ -87,11 +95,17 @@ export async function uploadFile(client: Client<typeof TunnelService>, opts: Upl
         sent += chunk.length;
         progress(sent);
       }
-      if (sent !== version.size) throw new ConnectError(`${opts.localPath} changed while being uploaded: upload again`, Code.Aborted);
+      if (sent !== version.size)
+        throw new ConnectError(`${opts.localPath} changed while being uploaded: upload again`, Code.Aborted);
       yield create(UploadRequestSchema, { kind: { case: "sha256", value: hash.digest() } });
     }
     const res = await client.upload(requests(), callOptions);
-    return { path: res.info?.path ?? opts.remotePath, size: Number(res.info?.size ?? version.size), sha256: Buffer.from(res.sha256).toString("hex"), resumedFrom };
+    return {
+      path: res.info?.path ?? opts.remotePath,
+      size: Number(res.info?.size ?? version.size),
+      sha256: Buffer.from(res.sha256).toString("hex"),
+      resumedFrom,
+    };
   } finally {
     await handle.close();
   }
@@ -111,19 +125,30 @@ interface DownloadSidecar {
  * place. A mismatch deletes the partial file and throws DataLoss; `localPath`
  * is never half-written.
  */
-export async function downloadFile(client: Client<typeof TunnelService>, opts: DownloadOptions): Promise<TransferResult> {
+export async function downloadFile(
+  client: Client<typeof TunnelService>,
+  opts: DownloadOptions,
+): Promise<TransferResult> {
   if (!opts.overwrite && (await exists(opts.localPath))) {
     throw new ConnectError(`${opts.localPath} already exists: pass overwrite to replace it`, Code.AlreadyExists);
   }
   const partial = downloadPartialPaths(opts.localPath);
   const sidecar = await readSidecar(partial.sidecar);
-  const held = sidecar && sidecar.remotePath === opts.remotePath ? ((await stat(partial.data).catch(() => undefined))?.size ?? 0) : 0;
+  const held =
+    sidecar && sidecar.remotePath === opts.remotePath
+      ? ((await stat(partial.data).catch(() => undefined))?.size ?? 0)
+      : 0;
   // Opened once the agent answered, so a refused download leaves nothing behind here.
   let handle: FileHandle | undefined;
   let verified = false;
   try {
     const stream = client.download(
-      { sessionId: opts.sessionId, path: opts.remotePath, offset: BigInt(held), ...(held > 0 && sidecar && { source: versionToProto(sidecar) }) },
+      {
+        sessionId: opts.sessionId,
+        path: opts.remotePath,
+        offset: BigInt(held),
+        ...(held > 0 && sidecar && { source: versionToProto(sidecar) }),
+      },
       opts.signal ? { signal: opts.signal } : {},
     );
     let resumedFrom = 0;
@@ -135,9 +160,15 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
       const kind = res.kind;
       if (kind.case === "start") {
         resumedFrom = Number(kind.value.offset);
-        const version: FileVersionKey | undefined = versionFromProto(kind.value.info ? { size: kind.value.info.size, modifyTime: kind.value.info.modifyTime } : undefined);
+        const version: FileVersionKey | undefined = versionFromProto(
+          kind.value.info ? { size: kind.value.info.size, modifyTime: kind.value.info.modifyTime } : undefined,
+        );
         total = version?.size ?? 0;
-        if (resumedFrom > held) throw new ConnectError(`the agent resumed at ${resumedFrom}, past the ${held} bytes held here`, Code.Internal);
+        if (resumedFrom > held)
+          throw new ConnectError(
+            `the agent resumed at ${resumedFrom}, past the ${held} bytes held here`,
+            Code.Internal,
+          );
         handle = await open(partial.data, constants.O_RDWR | constants.O_CREAT, 0o600).catch((err: unknown) => {
           throw localError(err, "cannot write beside", opts.localPath);
         });
@@ -145,7 +176,8 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
         await handle.truncate(resumedFrom);
         hash = resumedFrom > 0 ? await hashPrefix(handle, resumedFrom) : createHash("sha256");
         position = resumedFrom;
-        if (version && !(resumedFrom > 0 && sameVersion(sidecar, version))) await writeSidecar(partial.sidecar, { remotePath: opts.remotePath, ...version });
+        if (version && !(resumedFrom > 0 && sameVersion(sidecar, version)))
+          await writeSidecar(partial.sidecar, { remotePath: opts.remotePath, ...version });
         opts.onProgress?.({ transferred: position, total, resumedFrom });
       } else if (kind.case === "chunk") {
         if (!handle) throw new ConnectError("the download sent data before its start", Code.Internal);
@@ -180,7 +212,7 @@ export async function downloadFile(client: Client<typeof TunnelService>, opts: D
 }
 
 async function writeAll(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  for (let written = 0; written < data.length; ) {
+  for (let written = 0; written < data.length;) {
     const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
     written += bytesWritten;
   }
@@ -189,7 +221,8 @@ async function writeAll(handle: FileHandle, data: Uint8Array, position: number):
 async function readSidecar(path: string): Promise<DownloadSidecar | undefined> {
   try {
     const parsed = JSON.parse(await readFile(path, "utf8")) as Partial<DownloadSidecar>;
-    if (typeof parsed.remotePath === "string" && typeof parsed.size === "number" && typeof parsed.mtimeMs === "number") return parsed as DownloadSidecar;
+    if (typeof parsed.remotePath === "string" && typeof parsed.size === "number" && typeof parsed.mtimeMs === "number")
+      return parsed as DownloadSidecar;
   } catch {
     // Missing or unreadable: the partial cannot be trusted, so the download starts over.
   }
@@ -208,7 +241,8 @@ async function discard(partial: { data: string; sidecar: string }): Promise<void
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
-    (err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? false : Promise.reject(localError(err, "cannot check", path))),
+    (err: NodeJS.ErrnoException) =>
+      err.code === "ENOENT" ? false : Promise.reject(localError(err, "cannot check", path)),
   );
 }
 

@@ -12,10 +12,18 @@ export const RECEIVE_WINDOW_BYTES = STREAM_RECEIVE_WINDOW_BYTES;
  * call, speaking gRPC over HTTP/2 to `baseUrl` (e.g. http://127.0.0.1:7443).
  * `caFile` trusts a private CA for https:// servers.
  */
-export function createTechnicianClient(baseUrl: string, token: string, options: { caFile?: string } = {}): Client<typeof TunnelService> {
+export function createTechnicianClient(
+  baseUrl: string,
+  token: string,
+  options: { caFile?: string } = {},
+): Client<typeof TunnelService> {
   // Wide stream and connection windows: the 64 KiB HTTP/2 defaults would cap
   // channel data at one window per round trip.
-  const sessionManager = new WideWindowSessionManager(baseUrl, undefined, options.caFile ? { ca: readFileSync(options.caFile) } : {});
+  const sessionManager = new WideWindowSessionManager(
+    baseUrl,
+    undefined,
+    options.caFile ? { ca: readFileSync(options.caFile) } : {},
+  );
   return createClient(
     TunnelService,
     createGrpcTransport({

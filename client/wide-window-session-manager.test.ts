@@ -1,7 +1,11 @@
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CONNECTION_RECEIVE_WINDOW_BYTES, STREAM_RECEIVE_WINDOW_BYTES, WideWindowSessionManager } from "./wide-window-session-manager.js";
+import {
+  CONNECTION_RECEIVE_WINDOW_BYTES,
+  STREAM_RECEIVE_WINDOW_BYTES,
+  WideWindowSessionManager,
+} from "./wide-window-session-manager.js";
 
 describe("WideWindowSessionManager", () => {
   let server: http2.Http2Server;

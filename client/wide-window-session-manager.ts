@@ -26,8 +26,15 @@ export class WideWindowSessionManager extends Http2SessionManager {
   // Sessions already widened; weak, so closed ones are forgotten with no bookkeeping.
   private readonly widened = new WeakSet<http2.Http2Session>();
 
-  constructor(url: URL | string, pingOptions?: Http2SessionOptions, sessionOptions: http2.ClientSessionOptions | http2.SecureClientSessionOptions = {}) {
-    super(url, pingOptions, { ...sessionOptions, settings: { initialWindowSize: STREAM_RECEIVE_WINDOW_BYTES, ...sessionOptions.settings } });
+  constructor(
+    url: URL | string,
+    pingOptions?: Http2SessionOptions,
+    sessionOptions: http2.ClientSessionOptions | http2.SecureClientSessionOptions = {},
+  ) {
+    super(url, pingOptions, {
+      ...sessionOptions,
+      settings: { initialWindowSize: STREAM_RECEIVE_WINDOW_BYTES, ...sessionOptions.settings },
+    });
   }
 
   override async request(

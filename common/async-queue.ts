@@ -61,7 +61,9 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
         const item = this.items.shift();
         if (item !== undefined) return Promise.resolve({ value: item, done: false });
         if (this.done) {
-          return this.error !== undefined ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
+          return this.error !== undefined
+            ? Promise.reject(this.error)
+            : Promise.resolve({ value: undefined, done: true });
         }
         return new Promise<IteratorResult<T>>((resolve, reject) => {
           this.waiter = resolve;

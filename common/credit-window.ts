@@ -10,7 +10,10 @@ export const DEFAULT_WINDOW_BYTES = 256 * 1024;
 export const MAX_WINDOW_BYTES = 64 * 1024 * 1024;
 
 export class CreditOverrunError extends Error {
-  constructor(readonly received: number, readonly granted: number) {
+  constructor(
+    readonly received: number,
+    readonly granted: number,
+  ) {
     super(`peer sent ${received} bytes with only ${granted} granted`);
   }
 }
@@ -31,8 +34,10 @@ export class SendWindow {
 
   /** Adds a grant from the peer's credit frame. */
   grant(bytes: number): void {
-    if (!Number.isInteger(bytes) || bytes <= 0) throw new RangeError(`credit grant must be a positive integer, got ${bytes}`);
-    if (this.available + bytes > MAX_WINDOW_BYTES) throw new CreditOverrunError(this.available + bytes, MAX_WINDOW_BYTES);
+    if (!Number.isInteger(bytes) || bytes <= 0)
+      throw new RangeError(`credit grant must be a positive integer, got ${bytes}`);
+    if (this.available + bytes > MAX_WINDOW_BYTES)
+      throw new CreditOverrunError(this.available + bytes, MAX_WINDOW_BYTES);
     this.available += bytes;
     for (const wake of this.waiters.splice(0)) wake();
   }

@@ -12,8 +12,13 @@ export const FILE_CHUNK_BYTES = 64 * 1024;
 export const FILE_WINDOW_BYTES = 2 * 1024 * 1024;
 
 /** Reads `handle` from `start` to `end` (exclusive; default: end of file) in chunks of at most `chunkBytes`. Each chunk is a fresh buffer the caller may keep. */
-export async function* readChunks(handle: FileHandle, start: number, end = Number.POSITIVE_INFINITY, chunkBytes = FILE_CHUNK_BYTES): AsyncGenerator<Uint8Array> {
-  for (let position = start; position < end; ) {
+export async function* readChunks(
+  handle: FileHandle,
+  start: number,
+  end = Number.POSITIVE_INFINITY,
+  chunkBytes = FILE_CHUNK_BYTES,
+): AsyncGenerator<Uint8Array> {
+  for (let position = start; position < end;) {
     const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, end - position));
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) return;

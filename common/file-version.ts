@@ -15,7 +15,9 @@ export function versionOf(stat: { size: number; mtimeMs: number }): FileVersionK
   return { size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) };
 }
 
-export function versionFromProto(v: { size: bigint; modifyTime?: Timestamp | undefined } | undefined): FileVersionKey | undefined {
+export function versionFromProto(
+  v: { size: bigint; modifyTime?: Timestamp | undefined } | undefined,
+): FileVersionKey | undefined {
   if (!v) return undefined;
   return { size: Number(v.size), mtimeMs: v.modifyTime ? Math.trunc(timestampMs(v.modifyTime)) : 0 };
 }

@@ -17,7 +17,12 @@ import {
   type GetTunnelStatusRequest,
   type GetTunnelStatusResponse,
 } from "../gen/rmm/v1/tunnel_service_pb.js";
-import { createGrpcJsClient, grpcJsMethodDefinition, grpcJsServiceDefinition, type GrpcJsServiceClient } from "./grpc-js-service.js";
+import {
+  createGrpcJsClient,
+  grpcJsMethodDefinition,
+  grpcJsServiceDefinition,
+  type GrpcJsServiceClient,
+} from "./grpc-js-service.js";
 
 const KNOWN_SESSION = "3f1c9a2e-5b7d-4e8f-9a01-23456789abcd";
 
@@ -42,7 +47,10 @@ const connect: grpc.handleBidiStreamingCall<ConnectRequest, ConnectResponse> = (
       case "hello":
         call.write(
           create(ConnectResponseSchema, {
-            kind: { case: "helloAck", value: { heartbeatIntervalMs: 30_000, offlineAfterMs: 90_000, maxMessageBytes: 4 << 20 } },
+            kind: {
+              case: "helloAck",
+              value: { heartbeatIntervalMs: 30_000, offlineAfterMs: 90_000, maxMessageBytes: 4 << 20 },
+            },
           }),
         );
         break;
@@ -65,9 +73,14 @@ function callUnary<M extends DescMethod>(
   type Output = MessageShape<M["output"]>;
   // ServiceClient types its generated methods as `Function`; this is the
   // grpc-js signature for a unary method called with a request and a callback.
-  const fn = client[method.name] as (req: MessageShape<M["input"]>, cb: grpc.requestCallback<Output>) => grpc.ClientUnaryCall;
+  const fn = client[method.name] as (
+    req: MessageShape<M["input"]>,
+    cb: grpc.requestCallback<Output>,
+  ) => grpc.ClientUnaryCall;
   return new Promise((resolve, reject) => {
-    fn.call(client, request, (err: grpc.ServiceError | null, res?: Output) => (err || !res ? reject(err) : resolve(res)));
+    fn.call(client, request, (err: grpc.ServiceError | null, res?: Output) =>
+      err || !res ? reject(err) : resolve(res),
+    );
   });
 }
 
@@ -75,7 +88,9 @@ describe("grpcJsServiceDefinition", () => {
   it("maps every RPC to its gRPC path and streaming flags", () => {
     const tunnel = grpcJsServiceDefinition(TunnelService);
     expect(Object.keys(tunnel)).toEqual(TunnelService.methods.map((m) => m.name));
-    expect(Object.keys(tunnel)).toEqual(expect.arrayContaining(["ListAgents", "OpenTunnel", "CloseTunnel", "GetTunnelStatus"]));
+    expect(Object.keys(tunnel)).toEqual(
+      expect.arrayContaining(["ListAgents", "OpenTunnel", "CloseTunnel", "GetTunnelStatus"]),
+    );
     expect(tunnel["GetTunnelStatus"]).toMatchObject({
       path: "/rmm.v1.TunnelService/GetTunnelStatus",
       requestStream: false,
@@ -110,7 +125,9 @@ describe("a real grpc-js server and client built from the protobuf-es descriptor
     // Implemented by protobuf-es local name, found through originalName.
     server.addService(grpcJsServiceDefinition(AgentService), { connect });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     address = `127.0.0.1:${port}`;
     tunnelClient = createGrpcJsClient(TunnelService, address, grpc.credentials.createInsecure());
@@ -126,9 +143,18 @@ describe("a real grpc-js server and client built from the protobuf-es descriptor
   });
 
   it("round-trips a unary call", async () => {
-    const res = await callUnary(tunnelClient, TunnelService.method.getTunnelStatus, create(GetTunnelStatusRequestSchema, { sessionId: KNOWN_SESSION }));
+    const res = await callUnary(
+      tunnelClient,
+      TunnelService.method.getTunnelStatus,
+      create(GetTunnelStatusRequestSchema, { sessionId: KNOWN_SESSION }),
+    );
     expect(res.$typeName).toBe("rmm.v1.GetTunnelStatusResponse");
-    expect(res.session).toMatchObject({ id: KNOWN_SESSION, agentId: "agent-1", technician: "alice", state: SessionState.ACTIVE });
+    expect(res.session).toMatchObject({
+      id: KNOWN_SESSION,
+      agentId: "agent-1",
+      technician: "alice",
+      state: SessionState.ACTIVE,
+    });
   });
 
   it("exposes each RPC under its local name too", () => {
@@ -137,7 +163,11 @@ describe("a real grpc-js server and client built from the protobuf-es descriptor
   });
 
   it("passes a handler's status code to the caller", async () => {
-    const err = await callUnary(tunnelClient, TunnelService.method.getTunnelStatus, create(GetTunnelStatusRequestSchema, { sessionId: "nope" })).then(
+    const err = await callUnary(
+      tunnelClient,
+      TunnelService.method.getTunnelStatus,
+      create(GetTunnelStatusRequestSchema, { sessionId: "nope" }),
+    ).then(
       () => undefined,
       (e: grpc.ServiceError) => e,
     );
@@ -153,12 +183,24 @@ describe("a real grpc-js server and client built from the protobuf-es descriptor
     call.on("data", (res: ConnectResponse) => received.push(res));
     const ended = once(call, "end");
 
-    call.write(create(ConnectRequestSchema, { kind: { case: "hello", value: { agentId: "agent-1", info: { hostname: "host-1", os: "linux x64" } } } }));
+    call.write(
+      create(ConnectRequestSchema, {
+        kind: { case: "hello", value: { agentId: "agent-1", info: { hostname: "host-1", os: "linux x64" } } },
+      }),
+    );
     const payloads = [Uint8Array.of(0), Uint8Array.of(1, 2, 3), new Uint8Array(64 * 1024).fill(7)];
     payloads.forEach((data, i) =>
       call.write(
         create(ConnectRequestSchema, {
-          kind: { case: "frame", value: { sessionId: KNOWN_SESSION, channelId: 1, sequence: BigInt(i), payload: { case: "data", value: { data } } } },
+          kind: {
+            case: "frame",
+            value: {
+              sessionId: KNOWN_SESSION,
+              channelId: 1,
+              sequence: BigInt(i),
+              payload: { case: "data", value: { data } },
+            },
+          },
         }),
       ),
     );
@@ -178,7 +220,8 @@ describe("a real grpc-js server and client built from the protobuf-es descriptor
       const payload = res.kind.value.payload;
       expect(payload.case).toBe("data");
       // Deserialized from a Buffer, so `data` is a Buffer view: compare bytes, not classes.
-      if (payload.case === "data") expect(Buffer.from(payload.value.data).equals(payloads[i] ?? new Uint8Array())).toBe(true);
+      if (payload.case === "data")
+        expect(Buffer.from(payload.value.data).equals(payloads[i] ?? new Uint8Array())).toBe(true);
     });
   });
 });

@@ -17,8 +17,12 @@ const codeOf = (fn: () => unknown) => {
 
 describe("exec parameters", () => {
   it("turn argv or a shell command line into a program and arguments", () => {
-    expect(processSpecOf(create(ExecParamsSchema, { argv: ["ls", "-l"], timeout: { seconds: 2n, nanos: 500_000_000 } }))).toMatchObject({ program: "ls", args: ["-l"], timeoutMs: 2_500 });
-    expect(processSpecOf(create(ExecParamsSchema, { shellCommand: { shell: "/bin/bash", commandLine: "echo hi" } }))).toMatchObject({ program: "/bin/bash", args: ["-c", "echo hi"] });
+    expect(
+      processSpecOf(create(ExecParamsSchema, { argv: ["ls", "-l"], timeout: { seconds: 2n, nanos: 500_000_000 } })),
+    ).toMatchObject({ program: "ls", args: ["-l"], timeoutMs: 2_500 });
+    expect(
+      processSpecOf(create(ExecParamsSchema, { shellCommand: { shell: "/bin/bash", commandLine: "echo hi" } })),
+    ).toMatchObject({ program: "/bin/bash", args: ["-c", "echo hi"] });
     expect(shellArgs("C:\\Windows\\System32\\cmd.exe", "dir")).toEqual(["/d", "/s", "/c", "dir"]);
     expect(shellArgs("pwsh", "Get-Date")).toEqual(["-NoProfile", "-NonInteractive", "-Command", "Get-Date"]);
   });
@@ -38,13 +42,23 @@ describe("exec parameters", () => {
       { argv: ["ls"], workingDirectory: "/" + "d".repeat(MAX_WORKING_DIRECTORY_CHARS) },
       { argv: ["ls"], workingDirectory: "/tmp\0x" },
     ]) {
-      expect(codeOf(() => processSpecOf(create(ExecParamsSchema, init))), JSON.stringify(init, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).toBe(Code.InvalidArgument);
+      expect(
+        codeOf(() => processSpecOf(create(ExecParamsSchema, init))),
+        JSON.stringify(init, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v)),
+      ).toBe(Code.InvalidArgument);
     }
   });
 
   it("keep argv within 32 Ki characters and the working directory within 4096, what the audit columns hold", () => {
     expect(MAX_ARGV_CHARS).toBe(32 * 1024);
-    expect(processSpecOf(create(ExecParamsSchema, { argv: ["echo", "x".repeat(MAX_ARGV_CHARS - 4)], workingDirectory: "/" + "d".repeat(MAX_WORKING_DIRECTORY_CHARS - 1) })).cwd).toHaveLength(MAX_WORKING_DIRECTORY_CHARS);
+    expect(
+      processSpecOf(
+        create(ExecParamsSchema, {
+          argv: ["echo", "x".repeat(MAX_ARGV_CHARS - 4)],
+          workingDirectory: "/" + "d".repeat(MAX_WORKING_DIRECTORY_CHARS - 1),
+        }),
+      ).cwd,
+    ).toHaveLength(MAX_WORKING_DIRECTORY_CHARS);
   });
 
   it("accept window sizes from 1 to 10,000 only", () => {

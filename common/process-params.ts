@@ -48,8 +48,10 @@ export function processSpecOf(params: ExecParams | undefined): ProcessSpec {
     [program, ...args] = argv as [string, ...string[]];
   }
   if ([program, ...args].some((a) => a.includes("\0"))) throw invalid("arguments may not contain NUL characters");
-  if ([program, ...args].reduce((n, a) => n + a.length, 0) > MAX_ARGV_CHARS) throw invalid(`argv is longer than ${MAX_ARGV_CHARS} characters`);
-  if (params.workingDirectory.length > MAX_WORKING_DIRECTORY_CHARS) throw invalid(`working_directory is longer than ${MAX_WORKING_DIRECTORY_CHARS} characters`);
+  if ([program, ...args].reduce((n, a) => n + a.length, 0) > MAX_ARGV_CHARS)
+    throw invalid(`argv is longer than ${MAX_ARGV_CHARS} characters`);
+  if (params.workingDirectory.length > MAX_WORKING_DIRECTORY_CHARS)
+    throw invalid(`working_directory is longer than ${MAX_WORKING_DIRECTORY_CHARS} characters`);
   if (params.workingDirectory.includes("\0")) throw invalid("working_directory may not contain NUL characters");
   const env = checkEnvironment(params.environment);
   let timeoutMs = 0;
@@ -64,7 +66,10 @@ export function processSpecOf(params: ExecParams | undefined): ProcessSpec {
 /** Environment names must be portable identifiers; values may not hold NUL. */
 export function checkEnvironment(environment: Record<string, string>): Record<string, string> {
   for (const [name, value] of Object.entries(environment)) {
-    if (!ENV_NAME.test(name)) throw invalid(`environment variable name "${name}" is not a valid name (letters, digits and _, not starting with a digit)`);
+    if (!ENV_NAME.test(name))
+      throw invalid(
+        `environment variable name "${name}" is not a valid name (letters, digits and _, not starting with a digit)`,
+      );
     if (value.includes("\0")) throw invalid(`environment variable ${name} contains a NUL character`);
   }
   return { ...environment };

@@ -12,7 +12,8 @@ export class RecentIds {
 
   /** `capacity`: how many ids are kept (at least 1). */
   constructor(private readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`RecentIds capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`RecentIds capacity must be a positive integer, got ${capacity}`);
   }
 
   add(id: number): void {

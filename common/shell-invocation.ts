@@ -4,7 +4,11 @@
  * PowerShell -Command (without profile or prompts).
  */
 export function shellArgs(shell: string, commandLine: string): string[] {
-  const name = shell.split(/[\\/]/).pop()!.toLowerCase().replace(/\.exe$/, "");
+  const name = shell
+    .split(/[\\/]/)
+    .pop()!
+    .toLowerCase()
+    .replace(/\.exe$/, "");
   if (name === "cmd") return ["/d", "/s", "/c", commandLine];
   if (name === "powershell" || name === "pwsh") return ["-NoProfile", "-NonInteractive", "-Command", commandLine];
   return ["-c", commandLine];

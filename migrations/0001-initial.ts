@@ -22,9 +22,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   let sessions = db.schema
     .createTable("tunnel_sessions")
     .addColumn("id", "char(36)", (c) => c.primaryKey())
-    .addColumn("agent_id", "varchar(64)", (c) =>
-      c.notNull().references("agents.id").onDelete("cascade"),
-    )
+    .addColumn("agent_id", "varchar(64)", (c) => c.notNull().references("agents.id").onDelete("cascade"))
     .addColumn("technician", "varchar(255)", (c) => c.notNull())
     .addColumn("state", "varchar(16)", (c) => c.notNull())
     .addColumn("close_reason", "varchar(32)")

@@ -12,7 +12,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   if (isMysql(db)) {
     await sql`create trigger tunnel_sessions_open_audit after insert on tunnel_sessions for each row
       insert into audit_events (at, actor, action, outcome, agent_id, session_id, reason)
-      values (new.opened_at, concat('tech:', new.technician), 'tunnel.open', 'ok', new.agent_id, new.id, 'requested')`.execute(db);
+      values (new.opened_at, concat('tech:', new.technician), 'tunnel.open', 'ok', new.agent_id, new.id, 'requested')`.execute(
+      db,
+    );
   } else {
     await sql`create trigger tunnel_sessions_open_audit after insert on tunnel_sessions for each row begin
       insert into audit_events (at, actor, action, outcome, agent_id, session_id, reason)

@@ -55,7 +55,8 @@ function check(tmp) {
   const freshDir = join(tmp, "gen");
   const fresh = listFiles(freshDir);
   const current = listFiles(genDir);
-  if (fresh.length === 0) fail(`\`buf generate\` wrote nothing under ${freshDir}; is buf.gen.yaml's out still \`gen\`?`);
+  if (fresh.length === 0)
+    fail(`\`buf generate\` wrote nothing under ${freshDir}; is buf.gen.yaml's out still \`gen\`?`);
 
   const currentSet = new Set(current);
   const freshSet = new Set(fresh);

@@ -3,7 +3,10 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 
-type RequestHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
 
 /**
  * HTTP/2 per-stream window. The default 64 KiB caps one stream at a window per
@@ -92,7 +95,9 @@ export function createListener(handler: RequestHandler, tls?: TlsFiles): Listene
       const head: Buffer | null = socket.read();
       if (head === null) return;
       socket.unshift(head);
-      const isH2 = head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(head.length, H2_PREFACE.length)));
+      const isH2 = head
+        .subarray(0, H2_PREFACE.length)
+        .equals(H2_PREFACE.subarray(0, Math.min(head.length, H2_PREFACE.length)));
       (isH2 ? h2 : h1).emit("connection", socket);
     });
   });

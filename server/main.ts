@@ -23,7 +23,12 @@ interface CommonFlags {
 function withCommonFlags(cmd: Command): Command {
   return cmd
     .option("--data-dir <dir>", "signing secret and default SQLite file", "./data")
-    .addOption(new Option("--db <url>", "sqlite:PATH or mysql://user:pass@host:port/db (default: sqlite:<data-dir>/rmm.sqlite)").env("RMM_DATABASE_URL"))
+    .addOption(
+      new Option(
+        "--db <url>",
+        "sqlite:PATH or mysql://user:pass@host:port/db (default: sqlite:<data-dir>/rmm.sqlite)",
+      ).env("RMM_DATABASE_URL"),
+    )
     .option("--jwt-issuer <iss>", "issuer of every token", TOKEN_ISSUER_DEFAULT)
     .option("--jwt-audience <aud>", "audience of technician tokens", TECHNICIAN_AUDIENCE_DEFAULT);
 }
@@ -57,38 +62,64 @@ withCommonFlags(program.command("serve", { isDefault: true }))
   .option("--open-timeout <duration>", "how long OpenTunnel waits for the agent", "10s")
   .option("--session-idle-timeout <duration>", "close a tunnel session with no channel traffic for this long", "30m")
   .option("--max-transfer-bytes <size>", "largest file one upload or download may carry (0: no limit)", "4GiB")
-  .option("--policy <file>", "JSON policy: per role, which commands may run, whether terminals may open and which files may be read or written (default: allow all, with a warning)")
+  .option(
+    "--policy <file>",
+    "JSON policy: per role, which commands may run, whether terminals may open and which files may be read or written (default: allow all, with a warning)",
+  )
   .option("--terminal-idle-timeout <duration>", "close a terminal with no input or output for this long", "20m")
   .option("--no-terminal-recording", "do not record terminals (asciicast v2 files under <data-dir>/recordings)")
-  .addHelpText("after", "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem")
-  .action(async (flags: CommonFlags & { listen: string; tlsCert?: string; tlsKey?: string; jwks?: string; heartbeatInterval: string; offlineAfter?: string; openTimeout: string; sessionIdleTimeout: string; policy?: string; terminalIdleTimeout: string; terminalRecording: boolean; maxTransferBytes: string }) => {
-    if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
-    const heartbeatIntervalMs = parseDuration(flags.heartbeatInterval, "--heartbeat-interval");
-    const config: ServerConfig = {
-      ...baseConfig(flags),
-      ...parseListen(flags.listen),
-      tls: flags.tlsCert && flags.tlsKey ? { certPath: flags.tlsCert, keyPath: flags.tlsKey } : undefined,
-      jwks: flags.jwks,
-      heartbeatIntervalMs,
-      offlineAfterMs: flags.offlineAfter ? parseDuration(flags.offlineAfter, "--offline-after") : heartbeatIntervalMs * 3,
-      openTimeoutMs: parseDuration(flags.openTimeout, "--open-timeout"),
-      sessionIdleTimeoutMs: parseDuration(flags.sessionIdleTimeout, "--session-idle-timeout"),
-      policyFile: flags.policy,
-      terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
-      terminalRecording: flags.terminalRecording,
-      maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
-    };
-    const log = createLogger("rmm-server");
-    // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
-    reportMemoryOnSignal(log);
-    const server = await startServer(config, log);
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      process.once(signal, () => {
-        log.info({ signal }, "shutting down");
-        void server.close().then(() => process.exit(0));
-      });
-    }
-  });
+  .addHelpText(
+    "after",
+    "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem",
+  )
+  .action(
+    async (
+      flags: CommonFlags & {
+        listen: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        jwks?: string;
+        heartbeatInterval: string;
+        offlineAfter?: string;
+        openTimeout: string;
+        sessionIdleTimeout: string;
+        policy?: string;
+        terminalIdleTimeout: string;
+        terminalRecording: boolean;
+        maxTransferBytes: string;
+      },
+    ) => {
+      if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
+        throw new Error("--tls-cert and --tls-key go together");
+      const heartbeatIntervalMs = parseDuration(flags.heartbeatInterval, "--heartbeat-interval");
+      const config: ServerConfig = {
+        ...baseConfig(flags),
+        ...parseListen(flags.listen),
+        tls: flags.tlsCert && flags.tlsKey ? { certPath: flags.tlsCert, keyPath: flags.tlsKey } : undefined,
+        jwks: flags.jwks,
+        heartbeatIntervalMs,
+        offlineAfterMs: flags.offlineAfter
+          ? parseDuration(flags.offlineAfter, "--offline-after")
+          : heartbeatIntervalMs * 3,
+        openTimeoutMs: parseDuration(flags.openTimeout, "--open-timeout"),
+        sessionIdleTimeoutMs: parseDuration(flags.sessionIdleTimeout, "--session-idle-timeout"),
+        policyFile: flags.policy,
+        terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
+        terminalRecording: flags.terminalRecording,
+        maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
+      };
+      const log = createLogger("rmm-server");
+      // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
+      reportMemoryOnSignal(log);
+      const server = await startServer(config, log);
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => {
+          log.info({ signal }, "shutting down");
+          void server.close().then(() => process.exit(0));
+        });
+      }
+    },
+  );
 
 withCommonFlags(program.command("token"))
   .description("print a technician token signed with this server's key")

@@ -80,30 +80,40 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const sessionStore = new SessionStore(db);
   const audit = new AuditLog(new AuditStore(db), log);
   const registry = new AgentRegistry();
-  const sessions = new SessionService({ agents, sessions: sessionStore, audit, registry, log }, {
-    openTimeoutMs: config.openTimeoutMs,
-    idleTimeoutMs: config.sessionIdleTimeoutMs,
-  });
+  const sessions = new SessionService(
+    { agents, sessions: sessionStore, audit, registry, log },
+    {
+      openTimeoutMs: config.openTimeoutMs,
+      idleTimeoutMs: config.sessionIdleTimeoutMs,
+    },
+  );
   const leftovers = await sessions.closeLeftovers();
   if (leftovers > 0) log.warn({ sessions: leftovers }, "closed sessions left open by a previous server");
 
   const lastSeen = new LastSeenBatcher(agents, log, {
     flushIntervalMs: config.lastSeenFlushMs,
     onRevoked: (ids) => {
-      for (const id of ids) registry.get(id)?.end(new ConnectError(`agent ${id} has been revoked`, Code.PermissionDenied));
+      for (const id of ids)
+        registry.get(id)?.end(new ConnectError(`agent ${id} has been revoked`, Code.PermissionDenied));
     },
   });
   const relay = new ChannelRelay(sessions, log);
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
-  if (policy.isAllowAll) log.warn("no --policy file: every technician may run any command, open terminals and read and write any file the agent allows");
+  if (policy.isAllowAll)
+    log.warn(
+      "no --policy file: every technician may run any command, open terminals and read and write any file the agent allows",
+    );
   const commandAudit = new CommandAuditStore(db);
   const unfinished = await commandAudit.failRunning(Date.now());
   if (unfinished > 0) log.warn({ commands: unfinished }, "marked commands left running by a previous server as failed");
-  const supervisor = new CommandSupervisor({ relay, sessions, audit: commandAudit, log }, {
-    policy,
-    recordingsDir: config.terminalRecording ? join(config.dataDir, "recordings") : undefined,
-    terminalIdleTimeoutMs: config.terminalIdleTimeoutMs,
-  });
+  const supervisor = new CommandSupervisor(
+    { relay, sessions, audit: commandAudit, log },
+    {
+      policy,
+      recordingsDir: config.terminalRecording ? join(config.dataDir, "recordings") : undefined,
+      terminalIdleTimeoutMs: config.terminalIdleTimeoutMs,
+    },
+  );
   const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
   const presence = new AgentPresence({
     agents,
@@ -112,7 +122,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     sessions,
     relay,
     log,
-    settings: { heartbeatIntervalMs: config.heartbeatIntervalMs, offlineAfterMs: config.offlineAfterMs, maxMessageBytes: config.maxMessageBytes },
+    settings: {
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      offlineAfterMs: config.offlineAfterMs,
+      maxMessageBytes: config.maxMessageBytes,
+    },
   });
   const enrollment = new AgentEnrollment(agents, issuer, audit);
   const directory = new AgentDirectory(agents, sessionStore, registry);
@@ -124,14 +138,23 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
   const health = new HealthStatus();
   const agentImpl = agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs });
-  const tunnelImpl = tunnelServiceHandler({ sessions, directory, relay, supervisor, files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions } });
+  const tunnelImpl = tunnelServiceHandler({
+    sessions,
+    directory,
+    relay,
+    supervisor,
+    files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },
+  });
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentImpl);
     router.service(TunnelService, tunnelImpl);
     registerHealth(router, health);
     registerReflection(router, [AgentService, TunnelService]);
   };
-  const interceptors = [errorInterceptor(log), authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) })];
+  const interceptors = [
+    errorInterceptor(log),
+    authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) }),
+  ];
   const connectHandler = connectNodeAdapter({
     routes,
     interceptors,
@@ -145,7 +168,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     // itself, and their sessions, pending opens and channels end with them.
   });
   const fastPath = grpcFastPath({
-    services: [createServiceImplSpec<typeof AgentService>(AgentService, agentImpl), createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl)],
+    services: [
+      createServiceImplSpec<typeof AgentService>(AgentService, agentImpl),
+      createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl),
+    ],
     interceptors,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
@@ -166,19 +192,30 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const url = `${config.tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 
   lastSeen.start();
-  const sweep = setInterval(() => {
-    for (const conn of registry.endSilent(Date.now(), config.offlineAfterMs)) {
-      log.warn({ agentId: conn.agentId }, "agent missed its heartbeats; stream ended");
-      // Not left to the stream handler alone: a write to a vanished agent can wait on flow control forever.
-      void presence.disconnected(conn, "missed heartbeats").catch((err: unknown) => log.warn({ err, agentId: conn.agentId }, "could not record the agent's disconnect"));
-    }
-  }, Math.max(250, Math.floor(config.offlineAfterMs / 4)));
+  const sweep = setInterval(
+    () => {
+      for (const conn of registry.endSilent(Date.now(), config.offlineAfterMs)) {
+        log.warn({ agentId: conn.agentId }, "agent missed its heartbeats; stream ended");
+        // Not left to the stream handler alone: a write to a vanished agent can wait on flow control forever.
+        void presence
+          .disconnected(conn, "missed heartbeats")
+          .catch((err: unknown) => log.warn({ err, agentId: conn.agentId }, "could not record the agent's disconnect"));
+      }
+    },
+    Math.max(250, Math.floor(config.offlineAfterMs / 4)),
+  );
   sweep.unref();
-  const idleSweep = setInterval(() => {
-    sessions.closeIdle(Date.now()).catch((err: unknown) => log.warn({ err }, "idle session sweep failed; next sweep retries"));
-  }, Math.min(30_000, Math.max(100, Math.floor(config.sessionIdleTimeoutMs / 4))));
+  const idleSweep = setInterval(
+    () => {
+      sessions
+        .closeIdle(Date.now())
+        .catch((err: unknown) => log.warn({ err }, "idle session sweep failed; next sweep retries"));
+    },
+    Math.min(30_000, Math.max(100, Math.floor(config.sessionIdleTimeoutMs / 4))),
+  );
   idleSweep.unref();
-  for (const service of ["", AgentService.typeName, TunnelService.typeName]) health.set(service, HealthCheckResponse_ServingStatus.SERVING);
+  for (const service of ["", AgentService.typeName, TunnelService.typeName])
+    health.set(service, HealthCheckResponse_ServingStatus.SERVING);
   log.info({ url, store, tls: config.tls !== undefined }, "rmm-server listening");
 
   let closing: Promise<void> | undefined;
@@ -187,9 +224,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       health.shutdown();
       clearInterval(sweep);
       clearInterval(idleSweep);
-      for (const conn of registry.all()) conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
+      for (const conn of registry.all())
+        conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
       await listener.shutdown(config.shutdownGraceMs);
-      await sessions.closeAllForShutdown().catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
+      await sessions
+        .closeAllForShutdown()
+        .catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
       await lastSeen.stop();
       await db.destroy();
       log.info("rmm-server stopped");

@@ -9,9 +9,18 @@ import { echoChannel } from "./echo-channel.js";
 
 function setup() {
   const sent: FrameInit[] = [];
-  const mux = new ChannelMux("s1", (f) => sent.push(f), new Map([[ChannelType.ECHO, echoChannel]]), createLogger("test", "silent"));
-  const frame = (channelId: number, sequence: bigint, payload: FrameInit["payload"]) => mux.handle(create(TunnelFrameSchema, { sessionId: "s1", channelId, sequence, payload }));
-  const closes = () => sent.filter((f) => f.payload?.case === "close").map((f) => [f.channelId, (f.payload!.value as { code: number }).code]);
+  const mux = new ChannelMux(
+    "s1",
+    (f) => sent.push(f),
+    new Map([[ChannelType.ECHO, echoChannel]]),
+    createLogger("test", "silent"),
+  );
+  const frame = (channelId: number, sequence: bigint, payload: FrameInit["payload"]) =>
+    mux.handle(create(TunnelFrameSchema, { sessionId: "s1", channelId, sequence, payload }));
+  const closes = () =>
+    sent
+      .filter((f) => f.payload?.case === "close")
+      .map((f) => [f.channelId, (f.payload!.value as { code: number }).code]);
   return { mux, sent, frame, closes };
 }
 
@@ -21,10 +30,17 @@ describe("ChannelMux", () => {
   it("accepts an echo channel by granting a window, then echoes under the peer's credit", () => {
     const { sent, frame } = setup();
     frame(1, 1n, { case: "open", value: { type: ChannelType.ECHO, initialCredit: 4 } });
-    expect(sent[0]).toMatchObject({ channelId: 1, sequence: 1n, payload: { case: "credit", value: { bytes: DEFAULT_WINDOW_BYTES } } });
+    expect(sent[0]).toMatchObject({
+      channelId: 1,
+      sequence: 1n,
+      payload: { case: "credit", value: { bytes: DEFAULT_WINDOW_BYTES } },
+    });
     frame(1, 2n, { case: "data", value: { data: bytes(10) } });
     // Only 4 bytes of credit: the rest waits on the agent.
-    const echoed = () => sent.filter((f) => f.payload?.case === "data").reduce((n, f) => n + (f.payload!.value as { data: Uint8Array }).data.length, 0);
+    const echoed = () =>
+      sent
+        .filter((f) => f.payload?.case === "data")
+        .reduce((n, f) => n + (f.payload!.value as { data: Uint8Array }).data.length, 0);
     expect(echoed()).toBe(4);
     frame(1, 3n, { case: "credit", value: { bytes: 100 } });
     expect(echoed()).toBe(10);

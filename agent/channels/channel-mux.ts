@@ -50,11 +50,16 @@ export class ChannelMux {
     const state = this.channels.get(channelId);
     if (!state) {
       if (this.recentlyEnded.has(channelId)) return;
-      if (payload.case !== "close") this.refuse(channelId, Code.NotFound, `no channel ${channelId} in session ${this.sessionId}`);
+      if (payload.case !== "close")
+        this.refuse(channelId, Code.NotFound, `no channel ${channelId} in session ${this.sessionId}`);
       return;
     }
     if (frame.sequence !== state.nextIn) {
-      return this.fault(channelId, Code.InvalidArgument, `frame out of order on channel ${channelId}: expected sequence ${state.nextIn}, got ${frame.sequence}`);
+      return this.fault(
+        channelId,
+        Code.InvalidArgument,
+        `frame out of order on channel ${channelId}: expected sequence ${state.nextIn}, got ${frame.sequence}`,
+      );
     }
     state.nextIn += 1n;
     switch (payload.case) {
@@ -62,7 +67,12 @@ export class ChannelMux {
         try {
           state.io.receiveWindow.received(payload.value.data.length);
         } catch (err) {
-          if (err instanceof CreditOverrunError) return this.fault(channelId, Code.ResourceExhausted, `credit overrun on channel ${channelId}: ${err.message}`);
+          if (err instanceof CreditOverrunError)
+            return this.fault(
+              channelId,
+              Code.ResourceExhausted,
+              `credit overrun on channel ${channelId}: ${err.message}`,
+            );
           throw err;
         }
         state.handler.onData(payload.value.data);
@@ -71,7 +81,11 @@ export class ChannelMux {
         try {
           state.io.sendWindow.grant(payload.value.bytes);
         } catch (err) {
-          return this.fault(channelId, Code.InvalidArgument, `bad credit on channel ${channelId}: ${(err as Error).message}`);
+          return this.fault(
+            channelId,
+            Code.InvalidArgument,
+            `bad credit on channel ${channelId}: ${(err as Error).message}`,
+          );
         }
         state.handler.onCredit();
         return;
@@ -80,13 +94,24 @@ export class ChannelMux {
         state.handler.onClose(payload.value.code, payload.value.message);
         return;
       case "eof":
-        if (!state.handler.onEof) return this.fault(channelId, Code.InvalidArgument, `channel ${channelId} does not take eof`);
+        if (!state.handler.onEof)
+          return this.fault(channelId, Code.InvalidArgument, `channel ${channelId} does not take eof`);
         return state.handler.onEof();
       case "resize":
-        if (!state.handler.onResize) return this.fault(channelId, Code.InvalidArgument, `channel ${channelId} is not a terminal: it cannot be resized`);
+        if (!state.handler.onResize)
+          return this.fault(
+            channelId,
+            Code.InvalidArgument,
+            `channel ${channelId} is not a terminal: it cannot be resized`,
+          );
         return state.handler.onResize(payload.value);
       case "info":
-        if (!state.handler.onInfo) return this.fault(channelId, Code.InvalidArgument, `channel ${channelId} does not take ${payload.value.kind.case ?? "empty"} info`);
+        if (!state.handler.onInfo)
+          return this.fault(
+            channelId,
+            Code.InvalidArgument,
+            `channel ${channelId} does not take ${payload.value.kind.case ?? "empty"} info`,
+          );
         return state.handler.onInfo(payload.value);
       case undefined:
         return this.fault(channelId, Code.InvalidArgument, `empty frame on channel ${channelId}`);
@@ -103,22 +128,40 @@ export class ChannelMux {
 
   private open(channelId: number, sequence: bigint, open: ChannelOpen): void {
     const { type, initialCredit } = open;
-    if (this.channels.has(channelId)) return this.fault(channelId, Code.AlreadyExists, `channel ${channelId} is already open`);
-    if (sequence !== 1n) return this.refuse(channelId, Code.InvalidArgument, `open of channel ${channelId} must have sequence 1, got ${sequence}`);
+    if (this.channels.has(channelId))
+      return this.fault(channelId, Code.AlreadyExists, `channel ${channelId} is already open`);
+    if (sequence !== 1n)
+      return this.refuse(
+        channelId,
+        Code.InvalidArgument,
+        `open of channel ${channelId} must have sequence 1, got ${sequence}`,
+      );
     const factory = this.factories.get(type);
-    if (!factory) return this.refuse(channelId, Code.Unimplemented, `channel type ${ChannelType[type] ?? type} is not served by this agent`);
-    const state: ChannelState = { handler: undefined as unknown as ChannelHandler, io: undefined as unknown as ChannelIo, nextIn: 2n, lastOut: 0n };
+    if (!factory)
+      return this.refuse(
+        channelId,
+        Code.Unimplemented,
+        `channel type ${ChannelType[type] ?? type} is not served by this agent`,
+      );
+    const state: ChannelState = {
+      handler: undefined as unknown as ChannelHandler,
+      io: undefined as unknown as ChannelIo,
+      nextIn: 2n,
+      lastOut: 0n,
+    };
     const receiveWindow = new ReceiveWindow(factory.windowBytes);
     const io: ChannelIo = {
       channelId,
       sendWindow: new SendWindow(initialCredit),
       receiveWindow,
-      sendData: (data, stream) => this.emitIfOpen(state, channelId, { case: "data", value: { data, ...(stream !== undefined && { stream }) } }),
+      sendData: (data, stream) =>
+        this.emitIfOpen(state, channelId, { case: "data", value: { data, ...(stream !== undefined && { stream }) } }),
       sendInfo: (info) => this.emitIfOpen(state, channelId, { case: "info", value: info }),
       sendEof: () => this.emitIfOpen(state, channelId, { case: "eof", value: {} }),
       consumed: (bytes) => {
         const grant = receiveWindow.processed(bytes);
-        if (grant > 0 && this.channels.get(channelId) === state) this.emit(state, channelId, { case: "credit", value: { bytes: grant } });
+        if (grant > 0 && this.channels.get(channelId) === state)
+          this.emit(state, channelId, { case: "credit", value: { bytes: grant } });
       },
       close: (code, message, exit) => {
         if (this.channels.get(channelId) !== state) return;
@@ -158,7 +201,12 @@ export class ChannelMux {
   /** An error for a channel we hold no state for. */
   private refuse(channelId: number, code: Code, message: string): void {
     this.log.warn({ sessionId: this.sessionId, channelId, code: Code[code] }, message);
-    this.send({ sessionId: this.sessionId, channelId, sequence: 1n, payload: { case: "close", value: { code, message } } });
+    this.send({
+      sessionId: this.sessionId,
+      channelId,
+      sequence: 1n,
+      payload: { case: "close", value: { code, message } },
+    });
   }
 
   /** Handlers may finish asynchronously (a process exiting): once the channel is gone, what they send is dropped. */

@@ -3,7 +3,11 @@ import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { ChannelFactory } from "./channel-handler.js";
 
 /** Channel types an operator may switch off on an agent with `--disable-channel`. */
-export const DISABLEABLE_CHANNELS = { exec: ChannelType.EXEC, terminal: ChannelType.TERMINAL, file: ChannelType.FILE } as const;
+export const DISABLEABLE_CHANNELS = {
+  exec: ChannelType.EXEC,
+  terminal: ChannelType.TERMINAL,
+  file: ChannelType.FILE,
+} as const;
 export type DisableableChannel = keyof typeof DISABLEABLE_CHANNELS;
 
 export interface ChannelSet {
@@ -17,13 +21,19 @@ export interface ChannelSet {
  * with PermissionDenied (the agent's own decision, whatever the server's policy
  * says) rather than Unimplemented, so the technician learns it was switched off.
  */
-export function channelSet(served: ReadonlyMap<ChannelType, ChannelFactory>, disabled: readonly DisableableChannel[]): ChannelSet {
+export function channelSet(
+  served: ReadonlyMap<ChannelType, ChannelFactory>,
+  disabled: readonly DisableableChannel[],
+): ChannelSet {
   const factories = new Map(served);
   const off = new Set<ChannelType>(disabled.map((name) => DISABLEABLE_CHANNELS[name]));
   for (const type of off) {
     const name = ChannelType[type]!.toLowerCase();
     factories.set(type, () => {
-      throw new ConnectError(`${name} channels are disabled on this agent (rmm-agent run --disable-channel ${name})`, Code.PermissionDenied);
+      throw new ConnectError(
+        `${name} channels are disabled on this agent (rmm-agent run --disable-channel ${name})`,
+        Code.PermissionDenied,
+      );
     });
   }
   return { factories, capabilities: [...served.keys()].filter((t) => !off.has(t)) };

@@ -10,11 +10,21 @@ import { execChannel } from "./exec-channel.js";
 
 function setup() {
   const sent: FrameInit[] = [];
-  const mux = new ChannelMux("s1", (f) => sent.push(f), new Map([[ChannelType.EXEC, execChannel]]), createLogger("test", "silent"));
+  const mux = new ChannelMux(
+    "s1",
+    (f) => sent.push(f),
+    new Map([[ChannelType.EXEC, execChannel]]),
+    createLogger("test", "silent"),
+  );
   let seq = 1n;
-  const frame = (payload: FrameInit["payload"]) => mux.handle(create(TunnelFrameSchema, { sessionId: "s1", channelId: 1, sequence: seq++, payload }));
-  const dataBytes = () => sent.filter((f) => f.payload?.case === "data").reduce((n, f) => n + (f.payload!.value as { data: Uint8Array }).data.length, 0);
-  const close = () => sent.find((f) => f.payload?.case === "close")?.payload?.value as (ChannelClose & { exit?: ExitStatus }) | undefined;
+  const frame = (payload: FrameInit["payload"]) =>
+    mux.handle(create(TunnelFrameSchema, { sessionId: "s1", channelId: 1, sequence: seq++, payload }));
+  const dataBytes = () =>
+    sent
+      .filter((f) => f.payload?.case === "data")
+      .reduce((n, f) => n + (f.payload!.value as { data: Uint8Array }).data.length, 0);
+  const close = () =>
+    sent.find((f) => f.payload?.case === "close")?.payload?.value as (ChannelClose & { exit?: ExitStatus }) | undefined;
   return { sent, frame, dataBytes, close };
 }
 
@@ -22,7 +32,14 @@ describe("exec channel on the agent", () => {
   it("never sends more output than the peer granted, and finishes once credit arrives", async () => {
     const { frame, dataBytes, close } = setup();
     const total = 4 * 1024 * 1024;
-    frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 64 * 1024, params: { case: "exec", value: { argv: ["head", "-c", String(total), "/dev/zero"] } } } });
+    frame({
+      case: "open",
+      value: {
+        type: ChannelType.EXEC,
+        initialCredit: 64 * 1024,
+        params: { case: "exec", value: { argv: ["head", "-c", String(total), "/dev/zero"] } },
+      },
+    });
     await until(() => dataBytes() === 64 * 1024, "the first window of output");
     // The program is blocked on its full pipe, not buffered here: nothing more goes out and it has not ended.
     await new Promise((r) => setTimeout(r, 200));
@@ -39,15 +56,31 @@ describe("exec channel on the agent", () => {
 
   it("tags stderr, takes stdin until eof, and refuses input after eof", async () => {
     const { sent, frame, close } = setup();
-    frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 1 << 20, params: { case: "exec", value: { argv: ["sh", "-c", "cat >&2"] } } } });
+    frame({
+      case: "open",
+      value: {
+        type: ChannelType.EXEC,
+        initialCredit: 1 << 20,
+        params: { case: "exec", value: { argv: ["sh", "-c", "cat >&2"] } },
+      },
+    });
     frame({ case: "data", value: { data: Buffer.from("to stderr") } });
     frame({ case: "eof", value: {} });
     await until(() => close() !== undefined, "the program to exit");
-    const data = sent.filter((f) => f.payload?.case === "data").map((f) => f.payload!.value as { data: Uint8Array; stream: OutputStream });
+    const data = sent
+      .filter((f) => f.payload?.case === "data")
+      .map((f) => f.payload!.value as { data: Uint8Array; stream: OutputStream });
     expect(data.map((d) => [d.stream, Buffer.from(d.data).toString()])).toEqual([[OutputStream.STDERR, "to stderr"]]);
 
     const second = setup();
-    second.frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 1 << 20, params: { case: "exec", value: { argv: ["sleep", "5"] } } } });
+    second.frame({
+      case: "open",
+      value: {
+        type: ChannelType.EXEC,
+        initialCredit: 1 << 20,
+        params: { case: "exec", value: { argv: ["sleep", "5"] } },
+      },
+    });
     second.frame({ case: "eof", value: {} });
     second.frame({ case: "data", value: { data: Buffer.from("late") } });
     expect(second.close()?.code).toBe(Code.FailedPrecondition);
@@ -61,7 +94,10 @@ describe("exec channel on the agent", () => {
     ];
     for (const [params, code] of cases) {
       const { frame, close } = setup();
-      frame({ case: "open", value: { type: ChannelType.EXEC, initialCredit: 1024, params: { case: "exec", value: params } } });
+      frame({
+        case: "open",
+        value: { type: ChannelType.EXEC, initialCredit: 1024, params: { case: "exec", value: params } },
+      });
       expect(close()?.code).toBe(code);
     }
   });

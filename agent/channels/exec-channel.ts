@@ -29,8 +29,12 @@ class ExecChannel implements ChannelHandler {
   private stdoutBytes = 0;
   private stderrBytes = 0;
 
-  constructor(private readonly io: ChannelIo, open: ChannelOpen) {
-    if (open.params.case !== "exec") throw new ConnectError("an exec channel needs exec parameters", Code.InvalidArgument);
+  constructor(
+    private readonly io: ChannelIo,
+    open: ChannelOpen,
+  ) {
+    if (open.params.case !== "exec")
+      throw new ConnectError("an exec channel needs exec parameters", Code.InvalidArgument);
     const spec = processSpecOf(open.params.value);
     const env = { ...process.env, ...spec.env };
     preflight(spec.program, spec.cwd, env);
@@ -57,7 +61,8 @@ class ExecChannel implements ChannelHandler {
     this.child.stdin.on("error", () => undefined);
     // Preflight catches almost every spawn failure; this is the race where the program went away in between.
     this.child.on("error", (err: NodeJS.ErrnoException) => {
-      const code = err.code === "ENOENT" ? Code.NotFound : err.code === "EACCES" ? Code.PermissionDenied : Code.Internal;
+      const code =
+        err.code === "ENOENT" ? Code.NotFound : err.code === "EACCES" ? Code.PermissionDenied : Code.Internal;
       this.fail(code, `could not run ${spec.program}: ${err.message}`);
     });
     this.child.on("close", (code, signal) => this.pump.whenDrained(() => this.exited(code, signal)));
@@ -104,15 +109,19 @@ class ExecChannel implements ChannelHandler {
     clearTimeout(this.timer);
     this.io.sendEof();
     const ms = Date.now() - this.startedAt;
-    this.io.close(this.ending === "timed_out" ? Code.DeadlineExceeded : 0, this.ending === "timed_out" ? `timed out after ${ms} ms; the process tree was ended` : "", {
-      ...(code !== null && { exitCode: code }),
-      signal: signal ?? "",
-      timedOut: this.ending === "timed_out",
-      cancelled: this.ending === "cancelled",
-      duration: { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 },
-      stdoutBytes: BigInt(this.stdoutBytes),
-      stderrBytes: BigInt(this.stderrBytes),
-    });
+    this.io.close(
+      this.ending === "timed_out" ? Code.DeadlineExceeded : 0,
+      this.ending === "timed_out" ? `timed out after ${ms} ms; the process tree was ended` : "",
+      {
+        ...(code !== null && { exitCode: code }),
+        signal: signal ?? "",
+        timedOut: this.ending === "timed_out",
+        cancelled: this.ending === "cancelled",
+        duration: { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 },
+        stdoutBytes: BigInt(this.stdoutBytes),
+        stderrBytes: BigInt(this.stderrBytes),
+      },
+    );
   }
 
   private fail(code: Code, message: string): void {

@@ -18,15 +18,25 @@ type UploadTargetInit = MessageInitShape<typeof UploadTargetSchema>;
 
 function setup(root: string) {
   const sent: FrameInit[] = [];
-  const mux = new ChannelMux("s1", (f) => sent.push(f), new Map([[ChannelType.FILE, fileChannel(new FileRoots([root]))]]), createLogger("test", "silent"));
+  const mux = new ChannelMux(
+    "s1",
+    (f) => sent.push(f),
+    new Map([[ChannelType.FILE, fileChannel(new FileRoots([root]))]]),
+    createLogger("test", "silent"),
+  );
   const sequences = new Map<number, bigint>();
   const frame = (channelId: number, payload: FrameInit["payload"]) => {
     const sequence = sequences.get(channelId) ?? 1n;
     sequences.set(channelId, sequence + 1n);
     mux.handle(create(TunnelFrameSchema, { sessionId: "s1", channelId, sequence, payload }));
   };
-  const open = (channelId: number, kind: FileOperationInit) => frame(channelId, { case: "open", value: { type: ChannelType.FILE, initialCredit: 1 << 20, params: { case: "file", value: { kind } } } });
-  const of = (channelId: number, what: "info" | "close") => sent.filter((f) => f.channelId === channelId && f.payload?.case === what).map((f) => f.payload!.value);
+  const open = (channelId: number, kind: FileOperationInit) =>
+    frame(channelId, {
+      case: "open",
+      value: { type: ChannelType.FILE, initialCredit: 1 << 20, params: { case: "file", value: { kind } } },
+    });
+  const of = (channelId: number, what: "info" | "close") =>
+    sent.filter((f) => f.channelId === channelId && f.payload?.case === what).map((f) => f.payload!.value);
   const closeOf = (channelId: number) => of(channelId, "close")[0] as ChannelClose | undefined;
   const infos = (channelId: number) => of(channelId, "info") as ChannelInfo[];
   return { frame, open, closeOf, infos };
@@ -43,12 +53,18 @@ describe("file channels on the agent", () => {
 
   it("ends an upload sent the wrong info with InvalidArgument and lets the next upload of that partial in", async () => {
     const { frame, open, closeOf, infos } = setup(root);
-    const target = { path: join(root, "wrong-info"), source: { size: 10n, modifyTime: { seconds: 7n, nanos: 0 } } } satisfies UploadTargetInit;
+    const target = {
+      path: join(root, "wrong-info"),
+      source: { size: 10n, modifyTime: { seconds: 7n, nanos: 0 } },
+    } satisfies UploadTargetInit;
     open(1, { case: "upload", value: { target, offset: 0n } });
     await until(() => infos(1).some((i) => i.kind.case === "uploadOffset"), "the upload to be accepted");
     frame(1, { case: "info", value: { kind: { case: "fileEntries", value: { entries: [] } } } });
     await until(() => closeOf(1) !== undefined, "the upload to be refused");
-    expect(closeOf(1)).toMatchObject({ code: Code.InvalidArgument, message: expect.stringMatching(/takes only its digest/) });
+    expect(closeOf(1)).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringMatching(/takes only its digest/),
+    });
     // Answered only once nobody holds the partial: a refusal that kept the lock would leave this waiting forever.
     open(2, { case: "prepareUpload", value: target });
     await until(() => closeOf(2) !== undefined, "the prepare to answer");
@@ -59,7 +75,10 @@ describe("file channels on the agent", () => {
   it("keeps the held bytes and leaks no descriptor when uploads close while the agent opens the partial", async () => {
     const { frame, open, closeOf, infos } = setup(root);
     const held = 8 * 1024 * 1024;
-    const target = { path: join(root, "cut"), source: { size: BigInt(2 * held), modifyTime: { seconds: 7n, nanos: 0 } } } satisfies UploadTargetInit;
+    const target = {
+      path: join(root, "cut"),
+      source: { size: BigInt(2 * held), modifyTime: { seconds: 7n, nanos: 0 } },
+    } satisfies UploadTargetInit;
     writeFileSync(uploadPartialPath(target.path, { size: 2 * held, mtimeMs: 7_000 }), Buffer.alloc(held, 1));
     const before = openFds();
     let channelId = 1;

@@ -18,7 +18,8 @@ import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handle
 export function fileChannel(roots: FileRoots): ChannelFactory {
   const locks = new PartialLocks();
   const factory = (io: ChannelIo, open: ChannelOpen): ChannelHandler => {
-    if (open.params.case !== "file") throw new ConnectError("a file channel needs its file operation", Code.InvalidArgument);
+    if (open.params.case !== "file")
+      throw new ConnectError("a file channel needs its file operation", Code.InvalidArgument);
     const op = open.params.value.kind;
     switch (op.case) {
       case "statPath":
@@ -32,7 +33,10 @@ export function fileChannel(roots: FileRoots): ChannelFactory {
       case "download":
         return new DownloadOperation(io, roots, op.value);
       case undefined:
-        throw new ConnectError("the file operation is empty: set one of stat_path, list_path, prepare_upload, upload, download", Code.InvalidArgument);
+        throw new ConnectError(
+          "the file operation is empty: set one of stat_path, list_path, prepare_upload, upload, download",
+          Code.InvalidArgument,
+        );
     }
   };
   return Object.assign(factory, { windowBytes: FILE_WINDOW_BYTES });

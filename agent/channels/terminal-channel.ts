@@ -34,8 +34,12 @@ class TerminalChannel implements ChannelHandler {
   private finished = false;
   private outputBytes = 0;
 
-  constructor(private readonly io: ChannelIo, open: ChannelOpen) {
-    if (open.params.case !== "terminal") throw new ConnectError("a terminal channel needs terminal parameters", Code.InvalidArgument);
+  constructor(
+    private readonly io: ChannelIo,
+    open: ChannelOpen,
+  ) {
+    if (open.params.case !== "terminal")
+      throw new ConnectError("a terminal channel needs terminal parameters", Code.InvalidArgument);
     const params = open.params.value;
     const size = params.size ? checkWindowSize(params.size) : DEFAULT_WINDOW_SIZE;
     const env = { ...process.env, ...checkEnvironment(params.environment), TERM: params.term || DEFAULT_TERM };

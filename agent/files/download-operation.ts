@@ -29,7 +29,11 @@ export class DownloadOperation extends FileOperation {
   /** Aborted when the channel is cut, so hashing a large prefix for a resume stops early. */
   private readonly cut = new AbortController();
 
-  constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly request: DownloadStart) {
+  constructor(
+    io: ChannelIo,
+    private readonly roots: FileRoots,
+    private readonly request: DownloadStart,
+  ) {
     super(io);
   }
 
@@ -41,18 +45,25 @@ export class DownloadOperation extends FileOperation {
     });
     if (this.closed) return this.release();
     const s = await this.handle.stat();
-    if (s.isDirectory()) throw new ConnectError(`${request.path} is a directory: download a file (list it with ListDirectory)`, Code.FailedPrecondition);
+    if (s.isDirectory())
+      throw new ConnectError(
+        `${request.path} is a directory: download a file (list it with ListDirectory)`,
+        Code.FailedPrecondition,
+      );
     if (!s.isFile()) throw new ConnectError(`${request.path} is not a regular file`, Code.FailedPrecondition);
     let offset = Number(request.offset);
     const source = versionFromProto(request.source);
     // The first part came from another version of the file: start over rather than splice two versions.
     if (offset > 0 && source && !sameVersion(source, versionOf(s))) offset = 0;
-    if (offset > s.size) throw new ConnectError(`offset ${offset} is past the end of ${request.path} (${s.size} bytes)`, Code.OutOfRange);
+    if (offset > s.size)
+      throw new ConnectError(`offset ${offset} is past the end of ${request.path} (${s.size} bytes)`, Code.OutOfRange);
     this.hash = offset > 0 ? await hashPrefix(this.handle, offset, this.cut.signal) : createHash("sha256");
     this.position = offset;
     this.size = s.size;
     if (this.closed) return this.release();
-    this.io.sendInfo({ kind: { case: "downloadStart", value: { path: real, offset: BigInt(offset), info: fileInfoFromStats(real, s) } } });
+    this.io.sendInfo({
+      kind: { case: "downloadStart", value: { path: real, offset: BigInt(offset), info: fileInfoFromStats(real, s) } },
+    });
     this.started = true;
     await this.pump();
   }
@@ -81,12 +92,14 @@ export class DownloadOperation extends FileOperation {
         if (want === 0) return;
         const buffer = Buffer.allocUnsafe(want);
         const { bytesRead } = await this.handle.read(buffer, 0, want, this.position);
-        if (bytesRead === 0) throw new ConnectError(`${this.request.path} shrank while being sent: download again`, Code.Aborted);
+        if (bytesRead === 0)
+          throw new ConnectError(`${this.request.path} shrank while being sent: download again`, Code.Aborted);
         if (this.closed) return;
         this.io.sendWindow.take(bytesRead);
         this.hash.update(buffer.subarray(0, bytesRead));
         this.position += bytesRead;
-        for (let at = 0; at < bytesRead; at += FILE_CHUNK_BYTES) this.io.sendData(buffer.subarray(at, Math.min(at + FILE_CHUNK_BYTES, bytesRead)));
+        for (let at = 0; at < bytesRead; at += FILE_CHUNK_BYTES)
+          this.io.sendData(buffer.subarray(at, Math.min(at + FILE_CHUNK_BYTES, bytesRead)));
       }
       if (this.closed) return;
       this.io.sendInfo({ kind: { case: "digest", value: { sha256: this.hash.digest(), size: BigInt(this.size) } } });

@@ -22,6 +22,7 @@ export function fileError(err: unknown, what: string, path: string): ConnectErro
   if (err instanceof ConnectError) return err;
   const code = errnoCode(err);
   const errno = errnoOf(err);
-  if (errno !== undefined && code !== Code.Internal) return new ConnectError(`${what} ${path}: ${ERRNO_WORDS[errno] ?? errno} (${errno})`, code);
+  if (errno !== undefined && code !== Code.Internal)
+    return new ConnectError(`${what} ${path}: ${ERRNO_WORDS[errno] ?? errno} (${errno})`, code);
   return new ConnectError(`${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, code);
 }

@@ -17,7 +17,9 @@ export abstract class FileOperation implements ChannelHandler {
   protected readonly startSettled: Promise<void>;
 
   constructor(protected readonly io: ChannelIo) {
-    this.startSettled = new Promise<void>((resolve) => queueMicrotask(() => void this.guard(() => this.start()).then(resolve, resolve)));
+    this.startSettled = new Promise<void>((resolve) =>
+      queueMicrotask(() => void this.guard(() => this.start()).then(resolve, resolve)),
+    );
   }
 
   protected abstract start(): Promise<void>;
@@ -28,7 +30,10 @@ export abstract class FileOperation implements ChannelHandler {
       await step();
     } catch (err) {
       await this.cleanupAfterError().catch(() => undefined);
-      const e = err instanceof ConnectError ? err : new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal);
+      const e =
+        err instanceof ConnectError
+          ? err
+          : new ConnectError(err instanceof Error ? err.message : String(err), Code.Internal);
       this.finish(e.code, e.rawMessage);
     }
   }

@@ -9,7 +9,11 @@ describe("FileRoots", () => {
   let base: string;
   let root: string;
   let roots: FileRoots;
-  const codeOf = (p: Promise<unknown>) => p.then(() => "resolved", (e: unknown) => (e instanceof ConnectError ? Code[e.code] : String(e)));
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => "resolved",
+      (e: unknown) => (e instanceof ConnectError ? Code[e.code] : String(e)),
+    );
 
   beforeAll(() => {
     base = realpathSync(mkdtempSync(join(tmpdir(), "rmm-roots-")));
@@ -33,7 +37,13 @@ describe("FileRoots", () => {
   });
 
   it("refuses .., symlinks pointing out, absolute paths elsewhere and a sibling sharing the root's prefix", async () => {
-    for (const path of [join(root, "..", "state.json"), join(root, "out"), join(root, "out", "planted"), "/etc/passwd", join(base, "root-evil", "x")]) {
+    for (const path of [
+      join(root, "..", "state.json"),
+      join(root, "out"),
+      join(root, "out", "planted"),
+      "/etc/passwd",
+      join(base, "root-evil", "x"),
+    ]) {
       expect(await codeOf(roots.resolve(path)), path).toBe("PermissionDenied");
     }
   });
@@ -52,16 +62,25 @@ describe("FileRoots", () => {
 
   it("maps a path through a regular file, a symlink loop and an unreadable directory to their codes, naming the path", async () => {
     const underFile = join(root, "plain", "x");
-    await expect(roots.resolve(underFile)).rejects.toMatchObject({ code: Code.FailedPrecondition, rawMessage: `cannot resolve ${underFile}: a parent is not a directory (ENOTDIR)` });
+    await expect(roots.resolve(underFile)).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: `cannot resolve ${underFile}: a parent is not a directory (ENOTDIR)`,
+    });
     // Not yet existing below a regular file: still the file's fault, not a missing path.
     expect(await codeOf(roots.resolve(join(root, "plain", "x", "y")))).toBe("FailedPrecondition");
-    await expect(roots.resolve(join(root, "loop", "x"))).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringMatching(/loop\/x: too many levels of symbolic links \(ELOOP\)/) });
+    await expect(roots.resolve(join(root, "loop", "x"))).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringMatching(/loop\/x: too many levels of symbolic links \(ELOOP\)/),
+    });
     // Root reads any directory, so the permission case only means something for other users.
     if (process.getuid?.() === 0) return;
     mkdirSync(join(root, "closed"));
     chmodSync(join(root, "closed"), 0o000);
     try {
-      await expect(roots.resolve(join(root, "closed", "x"))).rejects.toMatchObject({ code: Code.PermissionDenied, rawMessage: expect.stringMatching(/closed\/x: permission denied/) });
+      await expect(roots.resolve(join(root, "closed", "x"))).rejects.toMatchObject({
+        code: Code.PermissionDenied,
+        rawMessage: expect.stringMatching(/closed\/x: permission denied/),
+      });
     } finally {
       chmodSync(join(root, "closed"), 0o755);
     }

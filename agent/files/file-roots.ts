@@ -37,15 +37,23 @@ export class FileRoots {
    */
   async resolve(path: string): Promise<string> {
     if (!path) throw new ConnectError("path is empty: give an absolute path on the agent", Code.InvalidArgument);
-    if (!isAbsolute(path)) throw new ConnectError(`path "${path}" is not absolute: give an absolute path on the agent`, Code.InvalidArgument);
+    if (!isAbsolute(path))
+      throw new ConnectError(
+        `path "${path}" is not absolute: give an absolute path on the agent`,
+        Code.InvalidArgument,
+      );
     if (path.includes("\0")) throw new ConnectError("path contains a NUL byte", Code.InvalidArgument);
     // A path through a regular file (ENOTDIR), a symlink loop (ELOOP) or an unreadable directory (EACCES) gets its own code, not Internal.
     const real = await realpathAllowingMissing(resolve(path)).catch((err: unknown) => {
       throw fileError(err, "cannot resolve", path);
     });
-    if (this.forbidden.includes(real)) throw new ConnectError(`${path} is the agent's own state file, which is never served`, Code.PermissionDenied);
+    if (this.forbidden.includes(real))
+      throw new ConnectError(`${path} is the agent's own state file, which is never served`, Code.PermissionDenied);
     if (!this.roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
-      throw new ConnectError(`${path} resolves to ${real}, outside this agent's file roots (${this.roots.join(", ")})`, Code.PermissionDenied);
+      throw new ConnectError(
+        `${path} resolves to ${real}, outside this agent's file roots (${this.roots.join(", ")})`,
+        Code.PermissionDenied,
+      );
     }
     return real;
   }

@@ -25,7 +25,11 @@ export class ListOperation extends FileOperation {
   private reading = false;
   private done = false;
 
-  constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly path: string) {
+  constructor(
+    io: ChannelIo,
+    private readonly roots: FileRoots,
+    private readonly path: string,
+  ) {
     super(io);
   }
 
@@ -41,7 +45,8 @@ export class ListOperation extends FileOperation {
   }
 
   onInfo(info: ChannelInfo): void {
-    if (info.kind.case !== "fileEntries") return this.refuse(Code.InvalidArgument, `a listing takes only acks, got ${info.kind.case ?? "empty"} info`);
+    if (info.kind.case !== "fileEntries")
+      return this.refuse(Code.InvalidArgument, `a listing takes only acks, got ${info.kind.case ?? "empty"} info`);
     this.unacked = Math.max(0, this.unacked - 1);
     void this.guard(() => this.pump());
   }
@@ -63,10 +68,16 @@ export class ListOperation extends FileOperation {
     try {
       while (!this.closed && !this.done && this.unacked < LIST_MAX_UNACKED) {
         const batch: FileInfoInit[] = [];
-        for (let entry = await dir.read(); entry; entry = batch.length < LIST_BATCH_ENTRIES && !this.closed ? await dir.read() : null) {
+        for (
+          let entry = await dir.read();
+          entry;
+          entry = batch.length < LIST_BATCH_ENTRIES && !this.closed ? await dir.read() : null
+        ) {
           const path = join(dir.path, entry.name);
           // An entry deleted while we list is skipped rather than failing the whole listing.
-          const info = await describeEntry(path).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? undefined : Promise.reject(fileError(err, "cannot stat", path))));
+          const info = await describeEntry(path).catch((err: NodeJS.ErrnoException) =>
+            err.code === "ENOENT" ? undefined : Promise.reject(fileError(err, "cannot stat", path)),
+          );
           if (info) batch.push(info);
         }
         if (batch.length < LIST_BATCH_ENTRIES) this.done = true;

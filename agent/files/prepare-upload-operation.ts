@@ -7,7 +7,12 @@ import { checkUploadTarget, heldBytes } from "./upload-target.js";
 
 /** Checks an upload target and answers with the bytes already held for its source version (the resume offset), then closes. */
 export class PrepareUploadOperation extends FileOperation {
-  constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly locks: PartialLocks, private readonly target: UploadTarget) {
+  constructor(
+    io: ChannelIo,
+    private readonly roots: FileRoots,
+    private readonly locks: PartialLocks,
+    private readonly target: UploadTarget,
+  ) {
     super(io);
   }
 

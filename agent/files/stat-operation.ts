@@ -6,7 +6,11 @@ import type { FileRoots } from "./file-roots.js";
 
 /** Answers with the metadata of what the path resolves to, then closes. */
 export class StatOperation extends FileOperation {
-  constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly path: string) {
+  constructor(
+    io: ChannelIo,
+    private readonly roots: FileRoots,
+    private readonly path: string,
+  ) {
     super(io);
   }
 

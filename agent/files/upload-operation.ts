@@ -36,7 +36,12 @@ export class UploadOperation extends FileOperation {
   /** Aborted when the channel is cut, so hashing a large held prefix stops early and the retry waiting on the lock gets it sooner. */
   private readonly cut = new AbortController();
 
-  constructor(io: ChannelIo, private readonly roots: FileRoots, private readonly locks: PartialLocks, private readonly request: UploadStart) {
+  constructor(
+    io: ChannelIo,
+    private readonly roots: FileRoots,
+    private readonly locks: PartialLocks,
+    private readonly request: UploadStart,
+  ) {
     super(io);
     this.chain = this.startSettled;
   }
@@ -56,9 +61,16 @@ export class UploadOperation extends FileOperation {
     const held = (await stat(target.partialPath).catch(() => undefined))?.size ?? 0;
     if (this.closed) return;
     if (offset > held) {
-      throw new ConnectError(`offset ${offset} is past the ${held} bytes the agent holds for this upload: call PrepareUpload for the offset`, Code.OutOfRange);
+      throw new ConnectError(
+        `offset ${offset} is past the ${held} bytes the agent holds for this upload: call PrepareUpload for the offset`,
+        Code.OutOfRange,
+      );
     }
-    if (offset > target.source.size) throw new ConnectError(`offset ${offset} is past the end of the ${target.source.size}-byte source`, Code.OutOfRange);
+    if (offset > target.source.size)
+      throw new ConnectError(
+        `offset ${offset} is past the end of the ${target.source.size}-byte source`,
+        Code.OutOfRange,
+      );
     if (held > offset) await truncate(target.partialPath, offset);
     if (this.closed) return;
     this.handle = await open(target.partialPath, constants.O_RDWR | constants.O_CREAT, 0o600).catch((err: unknown) => {
@@ -78,7 +90,11 @@ export class UploadOperation extends FileOperation {
   }
 
   onInfo(info: ChannelInfo): void {
-    if (info.kind.case !== "digest") return this.refuse(Code.InvalidArgument, `an upload takes only its digest, got ${info.kind.case ?? "empty"} info`);
+    if (info.kind.case !== "digest")
+      return this.refuse(
+        Code.InvalidArgument,
+        `an upload takes only its digest, got ${info.kind.case ?? "empty"} info`,
+      );
     const digest = info.kind.value;
     this.chain = this.chain.then(() => this.guard(() => this.complete(digest.sha256, Number(digest.size))));
   }
@@ -101,20 +117,26 @@ export class UploadOperation extends FileOperation {
     await handle?.close().catch(() => undefined);
     // Failed for good (bad hash, disk full, refused install): nothing half-written stays behind.
     // An error caused by the cut itself (the aborted hashing) is no such failure: the bytes stay for the retry.
-    if (this.target && this.opened && !this.cut.signal.aborted) await unlink(this.target.partialPath).catch(() => undefined);
+    if (this.target && this.opened && !this.cut.signal.aborted)
+      await unlink(this.target.partialPath).catch(() => undefined);
     this.unlock?.();
   }
 
   private async write(data: Uint8Array): Promise<void> {
     if (this.closed || !this.handle || !this.target) return;
     if (this.position + data.length > this.target.source.size) {
-      throw new ConnectError(`received more than the ${this.target.source.size} bytes the source has`, Code.InvalidArgument);
+      throw new ConnectError(
+        `received more than the ${this.target.source.size} bytes the source has`,
+        Code.InvalidArgument,
+      );
     }
     let written = 0;
     while (written < data.length) {
-      const { bytesWritten } = await this.handle.write(data, written, data.length - written, this.position + written).catch((err: unknown) => {
-        throw fileError(err, "cannot write", this.target!.path);
-      });
+      const { bytesWritten } = await this.handle
+        .write(data, written, data.length - written, this.position + written)
+        .catch((err: unknown) => {
+          throw fileError(err, "cannot write", this.target!.path);
+        });
       written += bytesWritten;
     }
     this.hash.update(data);
@@ -126,11 +148,17 @@ export class UploadOperation extends FileOperation {
     if (this.closed || !this.handle || !this.target) return;
     const target = this.target;
     if (size !== target.source.size || this.position !== size) {
-      throw new ConnectError(`received ${this.position} bytes but the file has ${size} (source said ${target.source.size}): upload again`, Code.DataLoss);
+      throw new ConnectError(
+        `received ${this.position} bytes but the file has ${size} (source said ${target.source.size}): upload again`,
+        Code.DataLoss,
+      );
     }
     const actual = this.hash.digest();
     if (!actual.equals(sha256)) {
-      throw new ConnectError(`SHA-256 mismatch: the agent received ${actual.toString("hex")}, the sender hashed ${Buffer.from(sha256).toString("hex")}; the partial upload was discarded and ${target.path} is untouched`, Code.DataLoss);
+      throw new ConnectError(
+        `SHA-256 mismatch: the agent received ${actual.toString("hex")}, the sender hashed ${Buffer.from(sha256).toString("hex")}; the partial upload was discarded and ${target.path} is untouched`,
+        Code.DataLoss,
+      );
     }
     await this.handle.chmod(target.mode);
     const handle = this.handle;

@@ -28,25 +28,40 @@ export const DEFAULT_UPLOAD_MODE = 0o644;
  * asked). The same checks run at prepare and at upload start, so a target
  * that changed in between is caught before data flows.
  */
-export async function checkUploadTarget(roots: FileRoots, target: UploadTarget | undefined, createMissingParents: boolean): Promise<CheckedTarget> {
+export async function checkUploadTarget(
+  roots: FileRoots,
+  target: UploadTarget | undefined,
+  createMissingParents: boolean,
+): Promise<CheckedTarget> {
   if (!target) throw new ConnectError("upload target is missing", Code.InvalidArgument);
   const source = versionFromProto(target.source);
-  if (!source) throw new ConnectError("upload target has no source version (size and modification time)", Code.InvalidArgument);
-  if (target.mode > 0o7777) throw new ConnectError(`mode 0${target.mode.toString(8)} is not a permission mode (at most 07777)`, Code.InvalidArgument);
+  if (!source)
+    throw new ConnectError("upload target has no source version (size and modification time)", Code.InvalidArgument);
+  if (target.mode > 0o7777)
+    throw new ConnectError(
+      `mode 0${target.mode.toString(8)} is not a permission mode (at most 07777)`,
+      Code.InvalidArgument,
+    );
   const path = await roots.resolve(target.path);
   const existing = await stat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return undefined;
     throw fileError(err, "cannot check", target.path);
   });
-  if (existing?.isDirectory()) throw new ConnectError(`${target.path} is a directory: give the path of the file to write`, Code.FailedPrecondition);
-  if (existing && !target.overwrite) throw new ConnectError(`${target.path} already exists: set overwrite to replace it`, Code.AlreadyExists);
+  if (existing?.isDirectory())
+    throw new ConnectError(
+      `${target.path} is a directory: give the path of the file to write`,
+      Code.FailedPrecondition,
+    );
+  if (existing && !target.overwrite)
+    throw new ConnectError(`${target.path} already exists: set overwrite to replace it`, Code.AlreadyExists);
   const parent = dirname(path);
   const parentStat = await stat(parent).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return undefined;
     throw fileError(err, "cannot check", parent);
   });
   if (!parentStat) {
-    if (!target.createParents) throw new ConnectError(`directory ${parent} does not exist: create it or set create_parents`, Code.NotFound);
+    if (!target.createParents)
+      throw new ConnectError(`directory ${parent} does not exist: create it or set create_parents`, Code.NotFound);
     // A prepare only checks; the directories are created once data really comes.
     if (!createMissingParents) return checked(path, target, source);
     await mkdir(parent, { recursive: true }).catch((err: unknown) => {
@@ -62,7 +77,13 @@ export async function checkUploadTarget(roots: FileRoots, target: UploadTarget |
 }
 
 function checked(path: string, target: UploadTarget, source: FileVersionKey): CheckedTarget {
-  return { path, partialPath: uploadPartialPath(path, source), source, overwrite: target.overwrite, mode: target.mode || DEFAULT_UPLOAD_MODE };
+  return {
+    path,
+    partialPath: uploadPartialPath(path, source),
+    source,
+    overwrite: target.overwrite,
+    mode: target.mode || DEFAULT_UPLOAD_MODE,
+  };
 }
 
 /** Bytes of this source already held from an interrupted upload; 0 when none (or stale). */

@@ -24,7 +24,8 @@ export function preflight(program: string, cwd: string, env: NodeJS.ProcessEnv):
 export function resolveProgram(program: string, cwd: string, env: NodeJS.ProcessEnv): string {
   if (program.includes("/") || program.includes("\\")) {
     const path = isAbsolute(program) ? program : join(cwd || process.cwd(), program);
-    if (!isExecutable(path)) throw new ConnectError(`program ${program} does not exist on the agent or is not executable`, Code.NotFound);
+    if (!isExecutable(path))
+      throw new ConnectError(`program ${program} does not exist on the agent or is not executable`, Code.NotFound);
     return program;
   }
   for (const dir of (env.PATH ?? "").split(delimiter)) {

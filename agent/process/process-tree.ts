@@ -9,8 +9,18 @@ export const KILL_GRACE_MS = 2_000;
  * spawns (a shell's children, a build's compilers) can be ended with one
  * signal to the group.
  */
-export function spawnTree(program: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): ChildProcessWithoutNullStreams {
-  return spawn(program, args, { cwd: opts.cwd || undefined, env: opts.env, detached: process.platform !== "win32", stdio: "pipe", windowsHide: true });
+export function spawnTree(
+  program: string,
+  args: string[],
+  opts: { cwd?: string; env: NodeJS.ProcessEnv },
+): ChildProcessWithoutNullStreams {
+  return spawn(program, args, {
+    cwd: opts.cwd || undefined,
+    env: opts.env,
+    detached: process.platform !== "win32",
+    stdio: "pipe",
+    windowsHide: true,
+  });
 }
 
 /** Ends the process group led by `pid`: SIGTERM now, SIGKILL after the grace for whatever is left. False when there was no group to signal. */

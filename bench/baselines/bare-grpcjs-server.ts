@@ -10,7 +10,12 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { grpcJsServiceDefinition } from "../../common/grpc-js-service.js";
-import { OpenChannelResponseSchema, TunnelService, type OpenChannelRequest, type OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import {
+  OpenChannelResponseSchema,
+  TunnelService,
+  type OpenChannelRequest,
+  type OpenChannelResponse,
+} from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { STREAM_WINDOW_BYTES } from "../../server/listener.js";
 import { BASELINE_HOST } from "./baseline-kind.js";
 import { runBaselineProcess, type StartedBaseline } from "./run-baseline-process.js";
@@ -25,7 +30,9 @@ async function startBareGrpcJsServer(port: number): Promise<StartedBaseline> {
   const server = new grpc.Server({ "grpc-node.flow_control_window": STREAM_WINDOW_BYTES });
   server.addService(grpcJsServiceDefinition(TunnelService), { OpenChannel: echo });
   const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${BASELINE_HOST}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(`${BASELINE_HOST}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
   );
   return {
     port: boundPort,

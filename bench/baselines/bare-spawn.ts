@@ -6,7 +6,10 @@ import { spawn } from "node:child_process";
  * Node starts child processes synchronously on its main thread, so this is
  * what one load-generator process can do at best.
  */
-export async function bareSpawn(argv: readonly string[], count: number): Promise<{ allExitedMs: number; failed: number }> {
+export async function bareSpawn(
+  argv: readonly string[],
+  count: number,
+): Promise<{ allExitedMs: number; failed: number }> {
   const [program, ...args] = argv;
   const t0 = performance.now();
   const codes = await Promise.all(

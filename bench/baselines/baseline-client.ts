@@ -119,7 +119,11 @@ const THROUGHPUT_WARM_UP_BYTES = 128 << 20;
  * at most 4 MiB in flight; timed from the first write to the last byte back,
  * after an untimed warm-up on the same stream.
  */
-export async function measureThroughput(kind: BaselineKind, port: number, opts: ThroughputOptions): Promise<Throughput> {
+export async function measureThroughput(
+  kind: BaselineKind,
+  port: number,
+  opts: ThroughputOptions,
+): Promise<Throughput> {
   const conn = await openEchoConnection(kind, port);
   try {
     return await throughputOn(conn, opts);
@@ -185,8 +189,14 @@ export interface IdleStreams {
  * every one has carried one echo round trip (so the server holds each
  * stream in its handler); they then stay idle until `close()`.
  */
-export async function holdIdleStreams(kind: RpcBaselineKind, port: number, count: number, opts: IdleStreamOptions = {}): Promise<IdleStreams> {
-  if ((opts.connectionsPerStream ?? 1) !== 1) throw new Error("holdIdleStreams supports one connection per stream only");
+export async function holdIdleStreams(
+  kind: RpcBaselineKind,
+  port: number,
+  count: number,
+  opts: IdleStreamOptions = {},
+): Promise<IdleStreams> {
+  if ((opts.connectionsPerStream ?? 1) !== 1)
+    throw new Error("holdIdleStreams supports one connection per stream only");
   const held: EchoConnection[] = [];
   const closeAll = async () => {
     await Promise.all(held.map((c) => c.close()));
@@ -220,7 +230,7 @@ export async function holdIdleStreams(kind: RpcBaselineKind, port: number, count
 
 /** Reads until `bytes` have come back (TCP may split or merge them). */
 async function receiveBytes(conn: EchoConnection, bytes: number): Promise<void> {
-  for (let got = 0; got < bytes; ) {
+  for (let got = 0; got < bytes;) {
     const next = await conn.received.next();
     if (next.done) throw new Error(`echo ended after ${got} of ${bytes} bytes`);
     got += next.value.length;

@@ -15,7 +15,12 @@ import { FLOW_CONTROL_WINDOW_BYTES } from "../../agent/grpc-transport.js";
 import { WideWindowSessionManager } from "../../client/wide-window-session-manager.js";
 import { AsyncQueue } from "../../common/async-queue.js";
 import { grpcJsMethodDefinition } from "../../common/grpc-js-service.js";
-import { OpenChannelRequestSchema, TunnelService, type OpenChannelRequest, type OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import {
+  OpenChannelRequestSchema,
+  TunnelService,
+  type OpenChannelRequest,
+  type OpenChannelResponse,
+} from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { BASELINE_HOST, type BaselineKind } from "./baseline-kind.js";
 
 /** An echo stream on a connection of its own. */
@@ -57,7 +62,10 @@ function openConnectEcho(port: number): EchoConnection {
   // measured the same way), made here also to be able to close the
   // connection, which a transport has no method for.
   const sessions = new WideWindowSessionManager(baseUrl);
-  const client = createClient(TunnelService, createGrpcTransport({ baseUrl, sessionManager: sessions, acceptCompression: [] }));
+  const client = createClient(
+    TunnelService,
+    createGrpcTransport({ baseUrl, sessionManager: sessions, acceptCompression: [] }),
+  );
   // Each write resolves when connect pulls it, which it does once the
   // previous message is written: HTTP/2 flow control then holds the caller.
   const outgoing = new AsyncQueue<{ req: OpenChannelRequest; taken: () => void }>();
@@ -87,7 +95,10 @@ function openConnectEcho(port: number): EchoConnection {
 export function openUnaryClient(port: number): { call(): Promise<void>; close(): void } {
   const baseUrl = `http://${BASELINE_HOST}:${port}`;
   const sessions = new WideWindowSessionManager(baseUrl);
-  const client = createClient(TunnelService, createGrpcTransport({ baseUrl, sessionManager: sessions, acceptCompression: [] }));
+  const client = createClient(
+    TunnelService,
+    createGrpcTransport({ baseUrl, sessionManager: sessions, acceptCompression: [] }),
+  );
   return {
     call: async () => {
       await client.getTunnelStatus({});
@@ -106,7 +117,11 @@ function openGrpcJsEcho(port: number): EchoConnection {
     // their own, and so must each simulated one.
     "grpc.use_local_subchannel_pool": 1,
   });
-  const call = client.makeBidiStreamRequest(openChannelMethod.path, openChannelMethod.requestSerialize, openChannelMethod.responseDeserialize);
+  const call = client.makeBidiStreamRequest(
+    openChannelMethod.path,
+    openChannelMethod.requestSerialize,
+    openChannelMethod.responseDeserialize,
+  );
   const ended = new Promise<void>((resolve) => call.once("status", () => resolve()));
   let failure: Error | undefined;
   let closing = false;

@@ -39,7 +39,8 @@ const MAX_PORT = 65_535;
 export function runBaselineProcess(name: string, start: (port: number) => Promise<StartedBaseline>): void {
   const { values } = parseArgs({ options: { port: { type: "string", default: "0" } } });
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) fail(name, new Error(`--port must be an integer 0..${MAX_PORT}, got "${values.port}"`));
+  if (!Number.isInteger(port) || port < 0 || port > MAX_PORT)
+    fail(name, new Error(`--port must be an integer 0..${MAX_PORT}, got "${values.port}"`));
 
   // Answered even without --expose-gc: SIGUSR2 would otherwise kill the process.
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -50,15 +51,18 @@ export function runBaselineProcess(name: string, start: (port: number) => Promis
   };
   process.on("SIGUSR2", reportMemory);
 
-  start(port).then((server) => {
-    process.once("SIGTERM", () => {
-      process.off("SIGUSR2", reportMemory);
-      // No process.exit: if a handle outlives stop(), the harness's stop
-      // timeout shows it rather than this process hiding it.
-      server.stop().catch((err: unknown) => fail(name, err));
-    });
-    writeLine({ port: server.port } satisfies PortLine);
-  }, (err: unknown) => fail(name, err));
+  start(port).then(
+    (server) => {
+      process.once("SIGTERM", () => {
+        process.off("SIGUSR2", reportMemory);
+        // No process.exit: if a handle outlives stop(), the harness's stop
+        // timeout shows it rather than this process hiding it.
+        server.stop().catch((err: unknown) => fail(name, err));
+      });
+      writeLine({ port: server.port } satisfies PortLine);
+    },
+    (err: unknown) => fail(name, err),
+  );
 }
 
 function writeLine(line: PortLine | MemoryLine): void {

@@ -18,7 +18,9 @@ const ROUND_TRIPS = 2_000;
 const RTT_PAYLOAD_BYTES = 64;
 const CHUNK_BYTES = 64 * KiB;
 
-const { values } = parseArgs({ options: { streams: { type: "string", default: "1000" }, mib: { type: "string", default: "128" } } });
+const { values } = parseArgs({
+  options: { streams: { type: "string", default: "1000" }, mib: { type: "string", default: "128" } },
+});
 const idleStreams = Number(values.streams);
 const totalBytes = Number(values.mib) * MiB;
 
@@ -34,7 +36,9 @@ const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);
 
 /** Established TCP connections whose local port is `port`: the server's side of every client connection. */
 async function countServerConnections(port: number): Promise<number> {
-  const { stdout } = await promisify(execFile)("ss", ["-Htn", "state", "established", `( sport = :${port} )`], { maxBuffer: 64 * MiB });
+  const { stdout } = await promisify(execFile)("ss", ["-Htn", "state", "established", `( sport = :${port} )`], {
+    maxBuffer: 64 * MiB,
+  });
   return stdout.split("\n").filter(Boolean).length;
 }
 
@@ -92,6 +96,8 @@ process.stdout.write(
 
 const shared = rows.filter((r) => r.idle && r.idle.serverConnections < idleStreams);
 if (shared.length > 0) {
-  process.stderr.write(`streams shared connections: ${shared.map((r) => `${r.kind} ${r.idle!.serverConnections}/${idleStreams}`).join(", ")}\n`);
+  process.stderr.write(
+    `streams shared connections: ${shared.map((r) => `${r.kind} ${r.idle!.serverConnections}/${idleStreams}`).join(", ")}\n`,
+  );
   process.exitCode = 1;
 }

@@ -63,7 +63,8 @@ export async function startBaseline(kind: BaselineKind): Promise<BaselineProcess
   // A failed spawn has no exit to report; keep its error for the start timeout to name.
   child.on("error", (err) => stderrTail.push(`spawn failed: ${err.message}`));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const describe = (what: string) => `${kind} baseline (pid ${child.pid}) ${what}; stderr: ${stderrTail.join(" | ") || "(empty)"}`;
+  const describe = (what: string) =>
+    `${kind} baseline (pid ${child.pid}) ${what}; stderr: ${stderrTail.join(" | ") || "(empty)"}`;
 
   // Lines are answers in order: the port first, then one memory line per SIGUSR2.
   const waiting: Array<{ resolve: (line: unknown) => void; reject: (err: Error) => void }> = [];
@@ -77,7 +78,8 @@ export async function startBaseline(kind: BaselineKind): Promise<BaselineProcess
     }
   });
   void exited.then(() => {
-    for (const waiter of waiting.splice(0)) waiter.reject(new Error(describe(`exited with ${child.exitCode ?? child.signalCode}`)));
+    for (const waiter of waiting.splice(0))
+      waiter.reject(new Error(describe(`exited with ${child.exitCode ?? child.signalCode}`)));
   });
   const nextLine = (timeoutMs: number, what: string) =>
     new Promise<unknown>((resolve, reject) => {
@@ -112,7 +114,8 @@ export async function startBaseline(kind: BaselineKind): Promise<BaselineProcess
 
   try {
     const first = (await nextLine(START_TIMEOUT_MS, "its port")) as Partial<PortLine>;
-    if (typeof first.port !== "number") throw new Error(describe(`reported ${JSON.stringify(first)} instead of its port`));
+    if (typeof first.port !== "number")
+      throw new Error(describe(`reported ${JSON.stringify(first)} instead of its port`));
     return {
       port: first.port,
       pid: child.pid!,
@@ -120,7 +123,8 @@ export async function startBaseline(kind: BaselineKind): Promise<BaselineProcess
         const reply = nextLine(MEMORY_REPORT_TIMEOUT_MS, "its memory");
         child.kill("SIGUSR2");
         const line = (await reply) as Partial<MemoryLine>;
-        if (typeof line.rss !== "number" || typeof line.heapUsed !== "number") throw new Error(describe(`reported ${JSON.stringify(line)} instead of its memory`));
+        if (typeof line.rss !== "number" || typeof line.heapUsed !== "number")
+          throw new Error(describe(`reported ${JSON.stringify(line)} instead of its memory`));
         return { rss: line.rss, heapUsed: line.heapUsed };
       },
       stop,

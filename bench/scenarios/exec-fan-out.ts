@@ -30,16 +30,28 @@ export async function execFanOut(
   const serverDir = join(dir, "server");
   const identities = join(dir, "identities.jsonl");
   const fleet = await Fleet.enroll(db.url, size, identities);
-  const server = await startServerProcess({ dataDir: serverDir, db: db.url, logLevel: "info", heartbeatInterval: "25s", offlineAfter: "75s", ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }) });
+  const server = await startServerProcess({
+    dataDir: serverDir,
+    db: db.url,
+    logLevel: "info",
+    heartbeatInterval: "25s",
+    offlineAfter: "75s",
+    ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }),
+  });
   try {
     fleet.start(server.url);
     await fleet.waitOnline(size, 120_000, progress);
     const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
     const client = createTechnicianClient(server.url, await issuer.mintTechnician("bench", "admin", 3_600));
-    const agentIds = readFileSync(identities, "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { agentId: string }).agentId);
+    const agentIds = readFileSync(identities, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { agentId: string }).agentId);
     const sessions: string[] = [];
     for (let i = 0; i < agentIds.length; i += OPEN_BATCH) {
-      const opened = await Promise.all(agentIds.slice(i, i + OPEN_BATCH).map(async (agentId) => (await client.openTunnel({ agentId })).session!.id));
+      const opened = await Promise.all(
+        agentIds.slice(i, i + OPEN_BATCH).map(async (agentId) => (await client.openTunnel({ agentId })).session!.id),
+      );
       sessions.push(...opened);
     }
     progress(`${sessions.length} tunnels open; running ${COMMAND.join(" ")} on all at once`);
@@ -51,7 +63,8 @@ export async function execFanOut(
         const started = performance.now();
         try {
           let exitCode: number | undefined;
-          for await (const res of client.exec({ sessionId, params: { argv: COMMAND } })) if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
+          for await (const res of client.exec({ sessionId, params: { argv: COMMAND } }))
+            if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
           if (exitCode !== 0) failed++;
           else latencies.push(performance.now() - started);
         } catch {
@@ -61,7 +74,10 @@ export async function execFanOut(
     );
     const allExitedMs = performance.now() - t0;
     latencies.sort((a, b) => a - b);
-    for (let i = 0; i < sessions.length; i += OPEN_BATCH) await Promise.all(sessions.slice(i, i + OPEN_BATCH).map((sessionId) => client.closeTunnel({ sessionId }).catch(() => undefined)));
+    for (let i = 0; i < sessions.length; i += OPEN_BATCH)
+      await Promise.all(
+        sessions.slice(i, i + OPEN_BATCH).map((sessionId) => client.closeTunnel({ sessionId }).catch(() => undefined)),
+      );
     return { agents: size, allExitedMs, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failed };
   } finally {
     await fleet.stop();

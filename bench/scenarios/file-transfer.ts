@@ -14,11 +14,20 @@ import { writeLargeRandomFile } from "../../test/support/file-fixtures.js";
  *
  * Reproduce: npm run build && node -e 'import("./dist/bench/scenarios/file-transfer.js").then((m) => m.fileTransfer({ bytes: 2 ** 30 })).then(console.log)'
  */
-export async function fileTransfer(opts: { bytes: number; store?: "sqlite" | "mysql"; serverNodeArgs?: string[] }): Promise<{ uploadMBps: number; downloadMBps: number; bytes: number }> {
+export async function fileTransfer(opts: {
+  bytes: number;
+  store?: "sqlite" | "mysql";
+  serverNodeArgs?: string[];
+}): Promise<{ uploadMBps: number; downloadMBps: number; bytes: number }> {
   const work = mkdtempSync(join(tmpdir(), "rmm-bench-files-"));
   const root = join(work, "root");
   mkdirSync(root);
-  const rig = await startAgentRig(opts.store ?? "sqlite", { agentExtra: ["--file-root", root], serverExtra: ["--max-transfer-bytes", "0"], logLevel: "info", ...(opts.serverNodeArgs && { serverNodeArgs: opts.serverNodeArgs }) });
+  const rig = await startAgentRig(opts.store ?? "sqlite", {
+    agentExtra: ["--file-root", root],
+    serverExtra: ["--max-transfer-bytes", "0"],
+    logLevel: "info",
+    ...(opts.serverNodeArgs && { serverNodeArgs: opts.serverNodeArgs }),
+  });
   try {
     const client = createTechnicianClient(rig.url, await rig.mintToken("bench"));
     const sessionId = (await client.openTunnel({ agentId: rig.agentId })).session!.id;
@@ -31,12 +40,20 @@ export async function fileTransfer(opts: { bytes: number; store?: "sqlite" | "my
     if (up.sha256 !== sha) throw new Error(`upload hash ${up.sha256} is not the source's ${sha}`);
 
     t0 = performance.now();
-    const down = await downloadFile(client, { sessionId, remotePath: join(root, "file"), localPath: join(work, "back") });
+    const down = await downloadFile(client, {
+      sessionId,
+      remotePath: join(root, "file"),
+      localPath: join(work, "back"),
+    });
     const downloadSeconds = (performance.now() - t0) / 1000;
     if (down.sha256 !== sha) throw new Error(`download hash ${down.sha256} is not the source's ${sha}`);
 
     await client.closeTunnel({ sessionId });
-    return { uploadMBps: opts.bytes / uploadSeconds / 1e6, downloadMBps: opts.bytes / downloadSeconds / 1e6, bytes: opts.bytes };
+    return {
+      uploadMBps: opts.bytes / uploadSeconds / 1e6,
+      downloadMBps: opts.bytes / downloadSeconds / 1e6,
+      bytes: opts.bytes,
+    };
   } finally {
     await rig.stop();
     rmSync(work, { recursive: true, force: true });

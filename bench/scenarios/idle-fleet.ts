@@ -25,12 +25,24 @@ const ONLINE_TIMEOUT_MS = 180_000;
 const HEARTBEAT = "25s";
 
 /** Scenarios 1 and 2: an idle heartbeating fleet of `size` agents, then (optionally) a reconnect storm. */
-export async function idleFleet(store: Dialect, size: number, opts: { storm: boolean; progress: (msg: string) => void; serverNodeArgs: readonly string[] }): Promise<IdleFleetResult> {
+export async function idleFleet(
+  store: Dialect,
+  size: number,
+  opts: { storm: boolean; progress: (msg: string) => void; serverNodeArgs: readonly string[] },
+): Promise<IdleFleetResult> {
   const dir = mkdtempSync(join(tmpdir(), "rmm-bench-fleet-"));
   const db = await createTestDatabase(store);
   const fleet = await Fleet.enroll(db.url, size, join(dir, "identities.jsonl"));
   const startServer = (port?: number) =>
-    startServerProcess({ dataDir: join(dir, "server"), db: db.url, nodeArgs: ["--expose-gc", ...opts.serverNodeArgs], logLevel: "info", heartbeatInterval: HEARTBEAT, offlineAfter: "75s", ...(port ? { port } : {}) });
+    startServerProcess({
+      dataDir: join(dir, "server"),
+      db: db.url,
+      nodeArgs: ["--expose-gc", ...opts.serverNodeArgs],
+      logLevel: "info",
+      heartbeatInterval: HEARTBEAT,
+      offlineAfter: "75s",
+      ...(port ? { port } : {}),
+    });
   let server = await startServer();
   try {
     const before = await memoryAfterGc(server.proc);

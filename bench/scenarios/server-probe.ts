@@ -18,7 +18,10 @@ export class CpuSampler {
   private peakShare = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly pid: number, intervalMs = 250) {
+  constructor(
+    private readonly pid: number,
+    intervalMs = 250,
+  ) {
     this.timer = setInterval(() => this.sample(), intervalMs);
   }
 
@@ -41,7 +44,11 @@ export class CpuSampler {
       return; // The process is gone (restarting): nothing to sample this tick.
     }
     const at = performance.now();
-    if (this.last) this.peakShare = Math.max(this.peakShare, (ticks - this.last.ticks) / TICKS_PER_SECOND / ((at - this.last.at) / 1000));
+    if (this.last)
+      this.peakShare = Math.max(
+        this.peakShare,
+        (ticks - this.last.ticks) / TICKS_PER_SECOND / ((at - this.last.at) / 1000),
+      );
     this.last = { at, ticks };
   }
 }

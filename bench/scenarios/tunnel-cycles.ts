@@ -11,7 +11,11 @@ import { percentile, startTunnelRig } from "./tunnel-rig.js";
 const WARM_UP_CYCLES = 1_000;
 
 /** Scenario 3: OpenTunnel -> ready -> CloseTunnel, one after another. */
-export async function tunnelCycles(store: Dialect, cycles: number, serverNodeArgs: readonly string[]): Promise<{ openP50Ms: number; openP99Ms: number; cyclesPerSecond: number }> {
+export async function tunnelCycles(
+  store: Dialect,
+  cycles: number,
+  serverNodeArgs: readonly string[],
+): Promise<{ openP50Ms: number; openP99Ms: number; cyclesPerSecond: number }> {
   const rig = await startTunnelRig(store, serverNodeArgs);
   try {
     const opens: number[] = [];

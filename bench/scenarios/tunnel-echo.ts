@@ -17,12 +17,17 @@ function asEchoConnection(channel: ChannelClient): EchoConnection {
 }
 
 /** Scenarios 4 and 5: echo round trip (technician -> server -> agent -> server -> technician) and throughput. */
-export async function tunnelEcho(opts: { roundTrips: number; totalBytes: number; serverNodeArgs: readonly string[] }): Promise<{ p50Us: number; p99Us: number; mbPerSec: number }> {
+export async function tunnelEcho(opts: {
+  roundTrips: number;
+  totalBytes: number;
+  serverNodeArgs: readonly string[];
+}): Promise<{ p50Us: number; p99Us: number; mbPerSec: number }> {
   const rig = await startTunnelRig("sqlite", opts.serverNodeArgs);
   try {
     const { session } = await rig.client.openTunnel({ agentId: rig.agentId });
     const sessionId = session!.id;
-    const openEcho = async () => asEchoConnection(await ChannelClient.open(rig.client, { sessionId, type: ChannelType.ECHO }));
+    const openEcho = async () =>
+      asEchoConnection(await ChannelClient.open(rig.client, { sessionId, type: ChannelType.ECHO }));
 
     const rttChannel = await openEcho();
     const { p50Us, p99Us } = await echoRttOn(rttChannel, { samples: opts.roundTrips, payloadBytes: SMALL_FRAME_BYTES });

@@ -24,7 +24,14 @@ export interface TunnelRig {
 export async function startTunnelRig(store: Dialect, nodeArgs: readonly string[]): Promise<TunnelRig> {
   const dir = mkdtempSync(join(tmpdir(), "rmm-bench-rig-"));
   const db = await createTestDatabase(store);
-  const server = await startServerProcess({ dataDir: join(dir, "server"), db: db.url, nodeArgs: [...nodeArgs], logLevel: "info", heartbeatInterval: "25s", offlineAfter: "75s" });
+  const server = await startServerProcess({
+    dataDir: join(dir, "server"),
+    db: db.url,
+    nodeArgs: [...nodeArgs],
+    logLevel: "info",
+    heartbeatInterval: "25s",
+    offlineAfter: "75s",
+  });
   let agent: ManagedProcess | undefined;
   const stop = async () => {
     await agent?.stop();
@@ -35,11 +42,27 @@ export async function startTunnelRig(store: Dialect, nodeArgs: readonly string[]
   try {
     const issuer = new TokenIssuer(loadOrCreateSigningSecret(join(dir, "server")).secret, "rmm-server", "rmm-api");
     const statePath = join(dir, "agent.json");
-    const { stdout } = await promisify(execFile)(process.execPath, [AGENT_MAIN, "enroll", "--server", server.url, "--token", await issuer.mintEnrollment(60), "--state", statePath]);
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      AGENT_MAIN,
+      "enroll",
+      "--server",
+      server.url,
+      "--token",
+      await issuer.mintEnrollment(60),
+      "--state",
+      statePath,
+    ]);
     const agentId = /enrolled as (\S+);/.exec(stdout)![1]!;
-    agent = new ManagedProcess(AGENT_MAIN, ["run", "--state", statePath], { nodeArgs: [...nodeArgs], logLevel: "info" });
+    agent = new ManagedProcess(AGENT_MAIN, ["run", "--state", statePath], {
+      nodeArgs: [...nodeArgs],
+      logLevel: "info",
+    });
     await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent online");
-    return { client: createTechnicianClient(server.url, await issuer.mintTechnician("bench", "tech", 3_600)), agentId, stop };
+    return {
+      client: createTechnicianClient(server.url, await issuer.mintTechnician("bench", "tech", 3_600)),
+      agentId,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

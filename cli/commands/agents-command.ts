@@ -24,14 +24,24 @@ export function registerAgents(program: Command): void {
     .description("list enrolled agents: id, hostname, OS, online, last seen, active session")
     .option("--online", "only agents connected now")
     .option("--json", "machine-readable output")
-    .addHelpText("after", "\nExamples:\n  rmm agents --online\n  rmm agents --json | jq -r '.[] | select(.online) | .hostname'")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  rmm agents --online\n  rmm agents --json | jq -r '.[] | select(.online) | .hostname'",
+    )
     .action(async (flags: { online?: boolean; json?: boolean }) => {
       const agents = await listAllAgents(cliContext().client, flags.online ?? false);
       if (flags.json) return printJson(agents.map(agentJson));
       process.stdout.write(
         table(
           ["ID", "HOSTNAME", "OS", "ONLINE", "LAST SEEN", "SESSION"],
-          agents.map((a) => [a.id, a.hostname, a.os, a.revoked ? "revoked" : a.online ? "yes" : "no", formatTime(a.lastSeenTime), a.activeSessionId || "-"]),
+          agents.map((a) => [
+            a.id,
+            a.hostname,
+            a.os,
+            a.revoked ? "revoked" : a.online ? "yes" : "no",
+            formatTime(a.lastSeenTime),
+            a.activeSessionId || "-",
+          ]),
         ),
       );
     });

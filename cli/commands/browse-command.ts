@@ -6,7 +6,13 @@ import { formatTime, printJson } from "../output-format.js";
 import { requireRemotePath } from "../remote-path.js";
 import { withSession } from "../session-scope.js";
 
-const KIND_LETTER: Record<FileKind, string> = { [FileKind.UNSPECIFIED]: "?", [FileKind.FILE]: "-", [FileKind.DIRECTORY]: "d", [FileKind.SYMLINK]: "l", [FileKind.OTHER]: "o" };
+const KIND_LETTER: Record<FileKind, string> = {
+  [FileKind.UNSPECIFIED]: "?",
+  [FileKind.FILE]: "-",
+  [FileKind.DIRECTORY]: "d",
+  [FileKind.SYMLINK]: "l",
+  [FileKind.OTHER]: "o",
+};
 
 function fileJson(f: FileInfo) {
   return {
@@ -20,7 +26,12 @@ function fileJson(f: FileInfo) {
   };
 }
 
-const row = (f: FileInfo) => [`${KIND_LETTER[f.kind]}${f.mode.toString(8).padStart(4, "0")}`, String(f.size).padStart(12), formatTime(f.modifyTime).padEnd(19), f.symlinkTarget ? `${f.name} -> ${f.symlinkTarget}` : f.name];
+const row = (f: FileInfo) => [
+  `${KIND_LETTER[f.kind]}${f.mode.toString(8).padStart(4, "0")}`,
+  String(f.size).padStart(12),
+  formatTime(f.modifyTime).padEnd(19),
+  f.symlinkTarget ? `${f.name} -> ${f.symlinkTarget}` : f.name,
+];
 
 export function registerBrowse(program: Command): void {
   program
@@ -55,7 +66,10 @@ export function registerBrowse(program: Command): void {
         const { info } = await ctx.client.stat({ sessionId, path });
         const j = fileJson(info!);
         if (flags.json) printJson(j);
-        else process.stdout.write(`${j.path}\n  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n  size     ${j.size}\n  mode     ${j.mode}\n  modified ${j.modified ?? "-"}\n`);
+        else
+          process.stdout.write(
+            `${j.path}\n  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n  size     ${j.size}\n  mode     ${j.mode}\n  modified ${j.modified ?? "-"}\n`,
+          );
       });
     });
 }

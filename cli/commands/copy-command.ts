@@ -18,13 +18,18 @@ interface CopyFlags {
   progress: boolean;
 }
 
-type Direction = { kind: "upload"; local: string; remote: RemotePath } | { kind: "download"; remote: RemotePath; local: string };
+type Direction =
+  { kind: "upload"; local: string; remote: RemotePath } | { kind: "download"; remote: RemotePath; local: string };
 
 /** Exactly one side names an agent, as with scp; copying between two agents or two local paths is not a transfer. */
 export function copyDirection(src: string, dst: string): Direction {
   const from = parseRemotePath(src);
   const to = parseRemotePath(dst);
-  if (from && to) throw new CliError("both sides name an agent: copy to your machine first, then up to the other agent", ExitCode.Usage);
+  if (from && to)
+    throw new CliError(
+      "both sides name an agent: copy to your machine first, then up to the other agent",
+      ExitCode.Usage,
+    );
   if (!from && !to) throw new CliError("neither side names an agent: write one side as AGENT:PATH", ExitCode.Usage);
   return to ? { kind: "upload", local: src, remote: to } : { kind: "download", remote: from!, local: dst };
 }
@@ -39,8 +44,13 @@ export function registerCopy(program: Command): void {
   program
     .command("cp")
     .argument("<src>", "a local path or AGENT:PATH")
-    .argument("<dst>", "a local path or AGENT:PATH (a trailing / or an existing local directory keeps the source's name)")
-    .description("copy a file to or from an agent: SHA-256 verified, atomic at the destination, resumed when run again after an interruption")
+    .argument(
+      "<dst>",
+      "a local path or AGENT:PATH (a trailing / or an existing local directory keeps the source's name)",
+    )
+    .description(
+      "copy a file to or from an agent: SHA-256 verified, atomic at the destination, resumed when run again after an interruption",
+    )
     .option("-f, --force", "replace an existing destination file")
     .option("-p, --parents", "create missing parent directories on the agent")
     .option("--mode <octal>", "permission bits of an uploaded file (default 0644)")
@@ -60,7 +70,9 @@ export function registerCopy(program: Command): void {
           const onProgress = (p: TransferProgress) => bar?.update(p);
           try {
             if (direction.kind === "upload") {
-              const remotePath = direction.remote.path.endsWith("/") ? posix.join(direction.remote.path, basename(direction.local)) : direction.remote.path;
+              const remotePath = direction.remote.path.endsWith("/")
+                ? posix.join(direction.remote.path, basename(direction.local))
+                : direction.remote.path;
               return await uploadFile(ctx.client, {
                 sessionId,
                 localPath: direction.local,
@@ -81,7 +93,11 @@ export function registerCopy(program: Command): void {
               onProgress,
             });
           } catch (err) {
-            if (signal.aborted) throw new CliError("interrupted: what arrived is kept; run the same command again to resume", ExitCode.Interrupted);
+            if (signal.aborted)
+              throw new CliError(
+                "interrupted: what arrived is kept; run the same command again to resume",
+                ExitCode.Interrupted,
+              );
             throw err;
           } finally {
             bar?.stop();
@@ -94,7 +110,12 @@ export function registerCopy(program: Command): void {
 
 /** A download into an existing directory (or a path ending in /) keeps the remote file's name, as cp does. */
 async function localTarget(local: string, remotePath: string): Promise<string> {
-  const isDir = local.endsWith("/") || (await stat(local).then((s) => s.isDirectory(), () => false));
+  const isDir =
+    local.endsWith("/") ||
+    (await stat(local).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ));
   return isDir ? join(local, posix.basename(remotePath)) : local;
 }
 

@@ -33,10 +33,17 @@ export function registerExec(program: Command): void {
     .command("exec")
     .argument("<agent>", "agent id or hostname")
     .argument("<command...>", "program and arguments (after --), or a command line with --shell")
-    .description("run a command on an agent, streaming its stdout and stderr as they arrive; exits with its exit status (128+N for signal N)")
+    .description(
+      "run a command on an agent, streaming its stdout and stderr as they arrive; exits with its exit status (128+N for signal N)",
+    )
     .option("--shell <path>", "run the command line with this shell (e.g. /bin/sh -c LINE) instead of as a program")
     .option("--cwd <dir>", "working directory on the agent")
-    .option("--env <NAME=VALUE>", "environment variable for the command (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      "--env <NAME=VALUE>",
+      "environment variable for the command (repeatable)",
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option("--timeout <duration>", "end the remote process tree after this long (e.g. 30s, 5m)")
     .addHelpText(
       "after",
@@ -44,27 +51,44 @@ export function registerExec(program: Command): void {
     )
     .action(async (agentName: string, command: string[], flags: ExecFlags) => {
       const ctx = cliContext();
-      const timeoutMs = flags.timeout === undefined ? undefined : usage(() => parseDuration(flags.timeout!, "--timeout"));
+      const timeoutMs =
+        flags.timeout === undefined ? undefined : usage(() => parseDuration(flags.timeout!, "--timeout"));
       const exec = {
         argv: flags.shell ? [] : command,
         ...(flags.shell && { shellCommand: { shell: flags.shell, commandLine: command.join(" ") } }),
         workingDirectory: flags.cwd ?? "",
         environment: parseEnv(flags.env),
-        ...(timeoutMs !== undefined && { timeout: { seconds: BigInt(Math.floor(timeoutMs / 1000)), nanos: (timeoutMs % 1000) * 1e6 } }),
+        ...(timeoutMs !== undefined && {
+          timeout: { seconds: BigInt(Math.floor(timeoutMs / 1000)), nanos: (timeoutMs % 1000) * 1e6 },
+        }),
       };
       const status = await withSession(ctx, agentName, (sessionId) =>
         interruptible(async (signal) => {
-          const channel = await ChannelClient.open(ctx.client, { sessionId, type: ChannelType.EXEC, params: { case: "exec", value: exec }, signal });
-          signal.addEventListener("abort", () => channel.close(Code.Canceled, "interrupted by the technician (Ctrl-C)"), { once: true });
+          const channel = await ChannelClient.open(ctx.client, {
+            sessionId,
+            type: ChannelType.EXEC,
+            params: { case: "exec", value: exec },
+            signal,
+          });
+          signal.addEventListener(
+            "abort",
+            () => channel.close(Code.Canceled, "interrupted by the technician (Ctrl-C)"),
+            { once: true },
+          );
           const input = forwardStdin(channel);
           for await (const chunk of channel.chunks()) {
-            await writeWithBackpressure(chunk.stream === OutputStream.STDERR ? process.stderr : process.stdout, chunk.data);
+            await writeWithBackpressure(
+              chunk.stream === OutputStream.STDERR ? process.stderr : process.stdout,
+              chunk.data,
+            );
           }
           const end = await channel.ended;
           await input.catch(() => undefined);
-          if (signal.aborted) throw new CliError("interrupted: the remote process tree was ended", ExitCode.Interrupted);
+          if (signal.aborted)
+            throw new CliError("interrupted: the remote process tree was ended", ExitCode.Interrupted);
           if (end.exit) {
-            if (end.exit.timedOut) process.stderr.write(`rmm: the command timed out after ${flags.timeout} and was ended\n`);
+            if (end.exit.timedOut)
+              process.stderr.write(`rmm: the command timed out after ${flags.timeout} and was ended\n`);
             return localExitStatus(end.exit);
           }
           if (end.code !== 0) throw channelError(end.code, end.message);

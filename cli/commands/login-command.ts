@@ -24,11 +24,16 @@ function describeToken(token: string): string {
 export function registerLogin(program: Command): void {
   program
     .command("login")
-    .description("store the server URL and your token (in $XDG_CONFIG_HOME/rmm/config.json, mode 0600), after checking the server accepts it")
+    .description(
+      "store the server URL and your token (in $XDG_CONFIG_HOME/rmm/config.json, mode 0600), after checking the server accepts it",
+    )
     .requiredOption("--server <url>", "server URL, e.g. https://rmm.example.com:7443 (http:// for cleartext)")
     .option("--token <jwt>", "your token; read from stdin when omitted (rmm-server token --sub NAME mints one)")
     .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
-    .addHelpText("after", "\nExamples:\n  rmm login --server http://127.0.0.1:7443 --token eyJ...\n  rmm-server token --sub alice | rmm login --server http://127.0.0.1:7443")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  rmm login --server http://127.0.0.1:7443 --token eyJ...\n  rmm-server token --sub alice | rmm login --server http://127.0.0.1:7443",
+    )
     .action(async (flags: { server: string; token?: string; ca?: string }) => {
       const token = flags.token ?? (await readToken());
       if (!token) throw new CliError("no token given: pass --token or pipe one in", ExitCode.Usage);
@@ -36,9 +41,14 @@ export function registerLogin(program: Command): void {
       try {
         new URL(flags.server);
       } catch {
-        throw new CliError(`--server ${flags.server} is not a URL: use http://host:port or https://host:port`, ExitCode.Usage);
+        throw new CliError(
+          `--server ${flags.server} is not a URL: use http://host:port or https://host:port`,
+          ExitCode.Usage,
+        );
       }
-      await createTechnicianClient(flags.server, token, flags.ca ? { caFile: flags.ca } : {}).listAgents({ pageSize: 1 });
+      await createTechnicianClient(flags.server, token, flags.ca ? { caFile: flags.ca } : {}).listAgents({
+        pageSize: 1,
+      });
       saveConfig({ server: flags.server, token, ...(flags.ca && { caFile: flags.ca }) });
       process.stdout.write(`logged in to ${flags.server} as ${describeToken(token)}; saved in ${configPath()}\n`);
     });
@@ -51,7 +61,11 @@ export function registerLogin(program: Command): void {
       const ctx = cliContext();
       await ctx.client.listAgents({ pageSize: 1 });
       const { subject, role, expiresAt } = tokenClaims(loadConfig().token);
-      if (flags.json) printJson({ server: ctx.config.server, subject, role, expiresAt: expiresAt?.toISOString() ?? null });
-      else process.stdout.write(`${subject} (role ${role}) on ${ctx.config.server}${expiresAt ? `; token expires ${expiresAt.toISOString()}` : ""}\n`);
+      if (flags.json)
+        printJson({ server: ctx.config.server, subject, role, expiresAt: expiresAt?.toISOString() ?? null });
+      else
+        process.stdout.write(
+          `${subject} (role ${role}) on ${ctx.config.server}${expiresAt ? `; token expires ${expiresAt.toISOString()}` : ""}\n`,
+        );
     });
 }

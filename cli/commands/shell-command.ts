@@ -13,7 +13,9 @@ export function registerShell(program: Command): void {
   program
     .command("shell")
     .argument("<agent>", "agent id or hostname")
-    .description("an interactive shell on the agent (its login shell on a pseudo-terminal); exits with the shell's status")
+    .description(
+      "an interactive shell on the agent (its login shell on a pseudo-terminal); exits with the shell's status",
+    )
     .option("--shell <path>", "run this shell instead of the login shell")
     .addHelpText("after", "\nExamples:\n  rmm shell web-01\n  rmm shell web-01 --shell /bin/bash")
     .action(async (agentName: string, flags: { shell?: string }) => {
@@ -24,7 +26,10 @@ export function registerShell(program: Command): void {
         const channel = await ChannelClient.open(ctx.client, {
           sessionId,
           type: ChannelType.TERMINAL,
-          params: { case: "terminal", value: { shell: flags.shell ?? "", size: size(), term: process.env["TERM"] ?? "", environment: {} } },
+          params: {
+            case: "terminal",
+            value: { shell: flags.shell ?? "", size: size(), term: process.env["TERM"] ?? "", environment: {} },
+          },
         });
         const onResize = () => channel.resize(size().columns, size().rows);
         // In raw mode Ctrl-C is a byte for the remote shell; these only arrive from outside (kill).

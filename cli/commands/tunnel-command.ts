@@ -26,9 +26,16 @@ function sessionJson(s: TunnelSession) {
 function printSession(s: TunnelSession, json: boolean | undefined): void {
   if (json) return printJson(sessionJson(s));
   const j = sessionJson(s);
-  const lines = [`session ${j.id}`, `  agent      ${j.agentId}`, `  technician ${j.technician}`, `  state      ${j.state}`, `  opened     ${j.openTime ?? "-"}`];
+  const lines = [
+    `session ${j.id}`,
+    `  agent      ${j.agentId}`,
+    `  technician ${j.technician}`,
+    `  state      ${j.state}`,
+    `  opened     ${j.openTime ?? "-"}`,
+  ];
   if (j.readyTime) lines.push(`  ready      ${j.readyTime}`);
-  if (j.closeTime) lines.push(`  closed     ${j.closeTime} (${j.closeReason}${j.closeMessage ? `: ${j.closeMessage}` : ""})`);
+  if (j.closeTime)
+    lines.push(`  closed     ${j.closeTime} (${j.closeReason}${j.closeMessage ? `: ${j.closeMessage}` : ""})`);
   process.stdout.write(lines.join("\n") + "\n");
 }
 
@@ -39,7 +46,8 @@ async function sessionIdOf(ctx: CliContext, target: string): Promise<string> {
     throw err;
   });
   if (!agent) return target;
-  if (!agent.activeSessionId) throw new CliError(`agent ${agent.hostname || agent.id} has no open tunnel`, ExitCode.NotFound);
+  if (!agent.activeSessionId)
+    throw new CliError(`agent ${agent.hostname || agent.id} has no open tunnel`, ExitCode.NotFound);
   return agent.activeSessionId;
 }
 
@@ -63,7 +71,10 @@ export function registerTunnel(program: Command): void {
     .argument("<target>", "session id, or an agent id/hostname to close its open session")
     .option("--json", "machine-readable output")
     .description("close a tunnel session you own (admins: any)")
-    .addHelpText("after", "\nExamples:\n  rmm tunnel close web-01\n  rmm tunnel close 0b7e5f0e-3c1a-4a57-9d7e-2f8f4f3f0a11")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  rmm tunnel close web-01\n  rmm tunnel close 0b7e5f0e-3c1a-4a57-9d7e-2f8f4f3f0a11",
+    )
     .action(async (target: string, flags: { json?: boolean }) => {
       const ctx = cliContext();
       const { session } = await ctx.client.closeTunnel({ sessionId: await sessionIdOf(ctx, target) });

@@ -10,13 +10,19 @@ export function joseErrorToConnect(err: unknown, what: string): ConnectError {
     return new ConnectError(`${what} expired: mint a new one`, Code.Unauthenticated);
   }
   if (err instanceof errors.JWTClaimValidationFailed) {
-    return new ConnectError(`${what} is not valid here: claim "${err.claim}" ${err.reason === "missing" ? "is missing" : `failed check (${err.reason})`}`, Code.Unauthenticated);
+    return new ConnectError(
+      `${what} is not valid here: claim "${err.claim}" ${err.reason === "missing" ? "is missing" : `failed check (${err.reason})`}`,
+      Code.Unauthenticated,
+    );
   }
   if (err instanceof errors.JOSEAlgNotAllowed) {
     return new ConnectError(`${what} uses a signing algorithm this server does not accept`, Code.Unauthenticated);
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) {
-    return new ConnectError(`${what} signature does not verify: it was not issued by this server's key`, Code.Unauthenticated);
+    return new ConnectError(
+      `${what} signature does not verify: it was not issued by this server's key`,
+      Code.Unauthenticated,
+    );
   }
   if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
     return new ConnectError(`${what} was signed by a key the server's JWKS does not hold`, Code.Unauthenticated);

@@ -15,7 +15,8 @@ export function loadOrCreateSigningSecret(dataDir: string): { secret: Uint8Array
   const path = join(dataDir, SIGNING_SECRET_FILE);
   try {
     const secret = Buffer.from(readFileSync(path, "utf8").trim(), "base64url");
-    if (secret.length < SECRET_BYTES) throw new Error(`${path} holds ${secret.length} bytes; at least ${SECRET_BYTES} are needed`);
+    if (secret.length < SECRET_BYTES)
+      throw new Error(`${path} holds ${secret.length} bytes; at least ${SECRET_BYTES} are needed`);
     return { secret, created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;

@@ -29,7 +29,8 @@ export type TechnicianVerifier = (authorization: string | null) => Promise<Techn
  */
 export function createTechnicianVerifier(opts: TechnicianVerifierOptions): TechnicianVerifier {
   const key = resolveKey(opts.keys);
-  const algorithms = opts.algorithms ?? (opts.keys.kind === "secret" ? ["HS256"] : ["RS256", "PS256", "ES256", "EdDSA"]);
+  const algorithms =
+    opts.algorithms ?? (opts.keys.kind === "secret" ? ["HS256"] : ["RS256", "PS256", "ES256", "EdDSA"]);
   const verified = new VerifiedTokenCache<Technician>();
   return async (authorization) => {
     const token = bearerToken(authorization, "technician token");
@@ -39,8 +40,18 @@ export function createTechnicianVerifier(opts: TechnicianVerifierOptions): Techn
     try {
       const k = await key;
       ({ payload } = await (typeof k === "function"
-        ? jwtVerify(token, k, { algorithms, issuer: opts.issuer, audience: opts.audience, requiredClaims: ["exp", "sub"] })
-        : jwtVerify(token, k, { algorithms, issuer: opts.issuer, audience: opts.audience, requiredClaims: ["exp", "sub"] })));
+        ? jwtVerify(token, k, {
+            algorithms,
+            issuer: opts.issuer,
+            audience: opts.audience,
+            requiredClaims: ["exp", "sub"],
+          })
+        : jwtVerify(token, k, {
+            algorithms,
+            issuer: opts.issuer,
+            audience: opts.audience,
+            requiredClaims: ["exp", "sub"],
+          })));
     } catch (err) {
       throw joseErrorToConnect(err, "technician token");
     }
@@ -60,7 +71,8 @@ export function createTechnicianVerifier(opts: TechnicianVerifierOptions): Techn
  * imports them again on every verification.
  */
 function resolveKey(source: TechnicianKeySource): Promise<webcrypto.CryptoKey> | JWTVerifyGetKey {
-  if (source.kind === "secret") return webcrypto.subtle.importKey("raw", source.secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+  if (source.kind === "secret")
+    return webcrypto.subtle.importKey("raw", source.secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   if (/^https?:\/\//.test(source.location)) return createRemoteJWKSet(new URL(source.location));
   return createLocalJWKSet(JSON.parse(readFileSync(source.location, "utf8")));
 }

@@ -31,8 +31,16 @@ export class EnvelopeDecoder {
     while (this.buffered >= ENVELOPE_HEADER_BYTES) {
       const header = this.peek(ENVELOPE_HEADER_BYTES);
       const length = new DataView(header.buffer, header.byteOffset, ENVELOPE_HEADER_BYTES).getUint32(1);
-      if (length > this.readMaxBytes) throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${this.readMaxBytes}`, Code.ResourceExhausted);
-      if ((header[0]! & COMPRESSED_FLAG) !== 0) throw new ConnectError("protocol error: received compressed input, but no compression was negotiated", Code.Internal);
+      if (length > this.readMaxBytes)
+        throw new ConnectError(
+          `message size ${length} is larger than configured readMaxBytes ${this.readMaxBytes}`,
+          Code.ResourceExhausted,
+        );
+      if ((header[0]! & COMPRESSED_FLAG) !== 0)
+        throw new ConnectError(
+          "protocol error: received compressed input, but no compression was negotiated",
+          Code.Internal,
+        );
       if (this.buffered < ENVELOPE_HEADER_BYTES + length) break;
       messages.push(this.take(ENVELOPE_HEADER_BYTES + length).subarray(ENVELOPE_HEADER_BYTES));
     }

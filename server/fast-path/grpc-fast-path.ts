@@ -1,7 +1,20 @@
 import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders } from "node:http2";
 import type { Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, createHandlerContext, type Interceptor, type MethodImplSpec, type ServiceImplSpec } from "@connectrpc/connect";
-import { createMethodSerializationLookup, invokeUnaryImplementation, transformInvokeImplementation, type Serialization } from "@connectrpc/connect/protocol";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createHandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
+  type ServiceImplSpec,
+} from "@connectrpc/connect";
+import {
+  createMethodSerializationLookup,
+  invokeUnaryImplementation,
+  transformInvokeImplementation,
+  type Serialization,
+} from "@connectrpc/connect/protocol";
 import { grpcStatusOk, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { asCallError } from "./call-error.js";
 import { inboundMessages, singleMessage } from "./request-messages.js";
@@ -50,7 +63,10 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
   for (const { service, methods } of opts.services) {
     for (const spec of Object.values(methods)) {
       const serialization = createMethodSerializationLookup(spec.method, undefined, undefined, limits);
-      routes.set(`/${service.typeName}/${spec.method.name}`, { spec, io: { input: serialization.getI(true), output: serialization.getO(true) } });
+      routes.set(`/${service.typeName}/${spec.method.name}`, {
+        spec,
+        io: { input: serialization.getI(true), output: serialization.getO(true) },
+      });
     }
   }
   const interceptors = [...opts.interceptors];
@@ -66,7 +82,13 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
   };
 }
 
-async function serve(route: Route, req: Http2ServerRequest, res: Http2ServerResponse, interceptors: Interceptor[], readMaxBytes: number): Promise<void> {
+async function serve(
+  route: Route,
+  req: Http2ServerRequest,
+  res: Http2ServerResponse,
+  interceptors: Interceptor[],
+  readMaxBytes: number,
+): Promise<void> {
   const cancel = new AbortController();
   const onClose = () => cancel.abort(new ConnectError("the caller cancelled the call", Code.Canceled));
   req.once("close", onClose);

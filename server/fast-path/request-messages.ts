@@ -19,7 +19,12 @@ const INBOUND_LOW_WATER = 16;
  * arrive. Reading pauses while the handler is behind, so a client cannot
  * queue more than INBOUND_HIGH_WATER messages here.
  */
-export function inboundMessages(req: Http2ServerRequest, input: Serialization<Message>, readMaxBytes: number, signal: AbortSignal): AsyncIterable<Message> {
+export function inboundMessages(
+  req: Http2ServerRequest,
+  input: Serialization<Message>,
+  readMaxBytes: number,
+  signal: AbortSignal,
+): AsyncIterable<Message> {
   const queue = new AsyncQueue<Message>();
   const decoder = new EnvelopeDecoder(readMaxBytes);
   const stop = (error?: unknown) => {
@@ -38,7 +43,8 @@ export function inboundMessages(req: Http2ServerRequest, input: Serialization<Me
     }
     if (queue.size >= INBOUND_HIGH_WATER) req.pause();
   };
-  const onEnd = () => stop(decoder.pending ? new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument) : undefined);
+  const onEnd = () =>
+    stop(decoder.pending ? new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument) : undefined);
   const onError = (err: Error) => stop(ConnectError.from(err, Code.Canceled));
   const onAbort = () => stop(ConnectError.from(signal.reason, Code.Canceled));
   if (signal.aborted) onAbort();

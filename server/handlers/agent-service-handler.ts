@@ -38,11 +38,17 @@ async function* serveStream(
   const first = await withDeadline(inbound.next(), deps.helloTimeoutMs, ctx.signal);
   if (first.done) return;
   if (first.value.kind.case !== "hello") {
-    throw new ConnectError(`the first message must be hello, got ${first.value.kind.case ?? "an empty message"}`, Code.InvalidArgument);
+    throw new ConnectError(
+      `the first message must be hello, got ${first.value.kind.case ?? "an empty message"}`,
+      Code.InvalidArgument,
+    );
   }
   const hello = first.value.kind.value;
   if (hello.agentId !== agentId) {
-    throw new ConnectError(`credential belongs to agent ${agentId}, but hello claims ${hello.agentId || "no id"}`, Code.PermissionDenied);
+    throw new ConnectError(
+      `credential belongs to agent ${agentId}, but hello claims ${hello.agentId || "no id"}`,
+      Code.PermissionDenied,
+    );
   }
 
   const conn = await deps.presence.connected(agent, hello.info);
@@ -65,7 +71,11 @@ async function* serveStream(
   }
 }
 
-async function pumpInbound(presence: AgentPresence, inbound: AsyncIterator<ConnectRequest>, conn: AgentConnection): Promise<string> {
+async function pumpInbound(
+  presence: AgentPresence,
+  inbound: AsyncIterator<ConnectRequest>,
+  conn: AgentConnection,
+): Promise<string> {
   try {
     for (;;) {
       const next = await inbound.next();

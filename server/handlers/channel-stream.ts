@@ -11,16 +11,27 @@ import { technicianOf } from "./technician-of.js";
  * relayed as they arrive while the agent's are yielded. The call ends when
  * either side closes the channel; a caller that goes away closes it too.
  */
-export async function* serveChannel(relay: ChannelRelay, supervisor: CommandSupervisor, requests: AsyncIterable<OpenChannelRequest>, ctx: HandlerContext): AsyncGenerator<OpenChannelResponse> {
+export async function* serveChannel(
+  relay: ChannelRelay,
+  supervisor: CommandSupervisor,
+  requests: AsyncIterable<OpenChannelRequest>,
+  ctx: HandlerContext,
+): AsyncGenerator<OpenChannelResponse> {
   const tech = technicianOf(ctx);
   const inbound = requests[Symbol.asyncIterator]();
   const first = await inbound.next();
   if (first.done) return;
   if (first.value.kind.case !== "open") {
-    throw new ConnectError(`the first message must be open, got ${first.value.kind.case ?? "an empty message"}`, Code.InvalidArgument);
+    throw new ConnectError(
+      `the first message must be open, got ${first.value.kind.case ?? "an empty message"}`,
+      Code.InvalidArgument,
+    );
   }
   if (first.value.kind.value.type === ChannelType.FILE) {
-    throw new ConnectError("file channels are opened by the server for Stat, ListDirectory, PrepareUpload, Upload and Download: call those instead", Code.InvalidArgument);
+    throw new ConnectError(
+      "file channels are opened by the server for Stat, ListDirectory, PrepareUpload, Upload and Download: call those instead",
+      Code.InvalidArgument,
+    );
   }
   // Exec and terminal channels pass policy, audit and recording on the way.
   const supervised = await supervisor.open(tech, first.value.kind.value);

@@ -11,7 +11,9 @@ import { isStoreUnavailable } from "../store/index.js";
  */
 /** connect reports a request it cannot decode as Internal ("parse ..."); it is the caller's bad input. */
 export function asCallerError(err: ConnectError): ConnectError {
-  return err.code === Code.Internal && err.rawMessage.startsWith("parse ") ? new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument) : err;
+  return err.code === Code.Internal && err.rawMessage.startsWith("parse ")
+    ? new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument)
+    : err;
 }
 
 export function errorInterceptor(log: Logger): Interceptor {

@@ -2,7 +2,12 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { DEFAULT_WINDOW_BYTES, ReceiveWindow, SendWindow } from "../../common/credit-window.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
-import { OpenChannelRequestSchema, type ExecRequest, type ExecResponseSchema, type OpenChannelRequest } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import {
+  OpenChannelRequestSchema,
+  type ExecRequest,
+  type ExecResponseSchema,
+  type OpenChannelRequest,
+} from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { CommandSupervisor, SupervisedChannel } from "../services/command-supervisor.js";
 import { technicianOf } from "./technician-of.js";
 
@@ -19,7 +24,11 @@ const STDIN_CHUNK_BYTES = 64 * 1024;
  * response has been handed to the transport, so a slow reader slows the
  * program; cancelling the call ends the process tree.
  */
-export async function* serveExec(supervisor: CommandSupervisor, req: ExecRequest, ctx: HandlerContext): AsyncGenerator<ExecResponseInit> {
+export async function* serveExec(
+  supervisor: CommandSupervisor,
+  req: ExecRequest,
+  ctx: HandlerContext,
+): AsyncGenerator<ExecResponseInit> {
   const tech = technicianOf(ctx);
   if (!req.params) throw new ConnectError("params is required: set argv or shell_command", Code.InvalidArgument);
   const supervised = await supervisor.open(tech, {
@@ -29,7 +38,8 @@ export async function* serveExec(supervisor: CommandSupervisor, req: ExecRequest
     params: { case: "exec", value: req.params },
   });
   const { channel } = supervised;
-  const send = (kind: RequestKind) => supervised.fromTechnician(create(OpenChannelRequestSchema, { kind }) as OpenChannelRequest);
+  const send = (kind: RequestKind) =>
+    supervised.fromTechnician(create(OpenChannelRequestSchema, { kind }) as OpenChannelRequest);
   const onAbort = () => channel.end(Code.Canceled, "Exec call cancelled by the technician", true);
   ctx.signal.addEventListener("abort", onAbort);
   const stdinCredit = new SendWindow(0);
@@ -60,7 +70,10 @@ export async function* serveExec(supervisor: CommandSupervisor, req: ExecRequest
             yield { kind: { case: "exit", value: kind.value.exit } };
             return;
           }
-          throw new ConnectError(kind.value.message || "the exec channel ended without an exit status", (kind.value.code || Code.Unknown) as Code);
+          throw new ConnectError(
+            kind.value.message || "the exec channel ended without an exit status",
+            (kind.value.code || Code.Unknown) as Code,
+          );
         default:
           break;
       }
@@ -74,8 +87,14 @@ export async function* serveExec(supervisor: CommandSupervisor, req: ExecRequest
 }
 
 /** Sends the request's stdin under the agent's credit, then eof (at once when there is none). */
-async function writeStdin(supervised: SupervisedChannel, stdin: Uint8Array, credit: SendWindow, signal: AbortSignal, send: (kind: RequestKind) => void): Promise<void> {
-  for (let offset = 0; offset < stdin.length; ) {
+async function writeStdin(
+  supervised: SupervisedChannel,
+  stdin: Uint8Array,
+  credit: SendWindow,
+  signal: AbortSignal,
+  send: (kind: RequestKind) => void,
+): Promise<void> {
+  for (let offset = 0; offset < stdin.length;) {
     await credit.ready(signal);
     if (signal.aborted || supervised.channel.isEnded) return;
     const n = credit.take(Math.min(STDIN_CHUNK_BYTES, stdin.length - offset));

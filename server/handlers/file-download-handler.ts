@@ -16,10 +16,19 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
     deps,
     tech,
     req.sessionId,
-    { case: "download", value: { $typeName: "rmm.v1.DownloadStart", path, offset: req.offset, ...(req.source && { source: req.source }) } },
+    {
+      case: "download",
+      value: { $typeName: "rmm.v1.DownloadStart", path, offset: req.offset, ...(req.source && { source: req.source }) },
+    },
     { signal: ctx.signal },
   );
-  const entry = { technician: tech.subject, agentId: driver.session.agentId, sessionId: req.sessionId, operation: "download" as const, path };
+  const entry = {
+    technician: tech.subject,
+    agentId: driver.session.agentId,
+    sessionId: req.sessionId,
+    operation: "download" as const,
+    path,
+  };
   let size: number | undefined;
   let offset = 0;
   let sent = 0;
@@ -29,7 +38,11 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
     if (recorded) return;
     recorded = true;
     driver.close(Code.Canceled, "download call ended");
-    void recordFailure(deps, { ...entry, size, resumedFrom: offset, bytesTransferred: sent }, new ConnectError("download call cancelled", Code.Canceled));
+    void recordFailure(
+      deps,
+      { ...entry, size, resumedFrom: offset, bytesTransferred: sent },
+      new ConnectError("download call cancelled", Code.Canceled),
+    );
   };
   // A cancelled call may leave this generator suspended at a yield for good; the abort still ends and audits it.
   ctx.signal.addEventListener("abort", recordCancelled, { once: true });

@@ -21,7 +21,13 @@ export interface FileTransferDeps {
   sessions: SessionService;
 }
 
-const NEED: Record<FileOperationName, "read" | "write"> = { stat: "read", list: "read", download: "read", prepare_upload: "write", upload: "write" };
+const NEED: Record<FileOperationName, "read" | "write"> = {
+  stat: "read",
+  list: "read",
+  download: "read",
+  prepare_upload: "write",
+  upload: "write",
+};
 
 /**
  * The policy's word on one file request, before any channel opens. Returns
@@ -29,20 +35,47 @@ const NEED: Record<FileOperationName, "read" | "write"> = { stat: "read", list: 
  * policy judged); a refusal is audited as refused and thrown as
  * PermissionDenied naming the role and the setting.
  */
-export async function authorizeFile(deps: FileTransferDeps, tech: Technician, sessionId: string, operation: FileOperationName, path: string, size?: number): Promise<string> {
+export async function authorizeFile(
+  deps: FileTransferDeps,
+  tech: Technician,
+  sessionId: string,
+  operation: FileOperationName,
+  path: string,
+  size?: number,
+): Promise<string> {
   if (deps.policy.isAllowAll) return path;
   // Ownership first (NotFound / PermissionDenied), as for commands: a refusal is audited against the session's agent.
   const session = await deps.sessions.status(tech, sessionId);
   const decision = deps.policy.checkFile(tech.role, NEED[operation], path);
   if (decision.type === "allow") return decision.path;
   const err = new ConnectError(decision.reason, Code.PermissionDenied);
-  await deps.transfers.record({ technician: tech.subject, agentId: session.agent_id, sessionId: session.id, operation, path: decision.path, size, outcome: "refused", reason: `PermissionDenied: ${decision.reason}` });
+  await deps.transfers.record({
+    technician: tech.subject,
+    agentId: session.agent_id,
+    sessionId: session.id,
+    operation,
+    path: decision.path,
+    size,
+    outcome: "refused",
+    reason: `PermissionDenied: ${decision.reason}`,
+  });
   throw err;
 }
 
 /** Opens the file channel for one operation on the technician's session. */
-export function openFileChannel(deps: FileTransferDeps, tech: Technician, sessionId: string, kind: FileOperation["kind"], opts: ChannelDriverOptions): Promise<ChannelDriver> {
-  return ChannelDriver.open(deps.relay, tech, { sessionId, type: ChannelType.FILE, params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind } } }, { windowBytes: FILE_WINDOW_BYTES, ...opts });
+export function openFileChannel(
+  deps: FileTransferDeps,
+  tech: Technician,
+  sessionId: string,
+  kind: FileOperation["kind"],
+  opts: ChannelDriverOptions,
+): Promise<ChannelDriver> {
+  return ChannelDriver.open(
+    deps.relay,
+    tech,
+    { sessionId, type: ChannelType.FILE, params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind } } },
+    { windowBytes: FILE_WINDOW_BYTES, ...opts },
+  );
 }
 
 export function outcomeOf(err: unknown): FileTransferOutcome {
@@ -54,9 +87,17 @@ export function outcomeOf(err: unknown): FileTransferOutcome {
 }
 
 /** Records a failed file request: refusals always (the policy trail), failed transfers always; stat/list failures other than refusals are not transfers. */
-export async function recordFailure(deps: FileTransferDeps, entry: Omit<FileTransferEntry, "outcome" | "reason">, err: unknown): Promise<void> {
+export async function recordFailure(
+  deps: FileTransferDeps,
+  entry: Omit<FileTransferEntry, "outcome" | "reason">,
+  err: unknown,
+): Promise<void> {
   const outcome = outcomeOf(err);
   const transfer = entry.operation === "upload" || entry.operation === "download";
   if (!transfer && outcome !== "refused") return;
-  await deps.transfers.record({ ...entry, outcome, reason: err instanceof ConnectError ? `${Code[err.code]}: ${err.rawMessage}` : String(err) });
+  await deps.transfers.record({
+    ...entry,
+    outcome,
+    reason: err instanceof ConnectError ? `${Code[err.code]}: ${err.rawMessage}` : String(err),
+  });
 }

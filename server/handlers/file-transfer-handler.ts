@@ -11,17 +11,27 @@ import { technicianOf } from "./technician-of.js";
 export type { FileTransferDeps } from "./file-transfer-context.js";
 
 /** The file RPCs of TunnelService: each runs one file channel to the session's agent. */
-export type FileTransferHandler = Pick<ServiceImpl<typeof TunnelService>, "stat" | "listDirectory" | "prepareUpload" | "upload" | "download">;
+export type FileTransferHandler = Pick<
+  ServiceImpl<typeof TunnelService>,
+  "stat" | "listDirectory" | "prepareUpload" | "upload" | "download"
+>;
 
 export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler {
   return {
     async stat(req, ctx) {
       const tech = technicianOf(ctx);
       const path = await authorizeFile(deps, tech, req.sessionId, "stat", requireAgentPath(req.path));
-      const driver = await openFileChannel(deps, tech, req.sessionId, { case: "statPath", value: path }, { signal: ctx.signal });
+      const driver = await openFileChannel(
+        deps,
+        tech,
+        req.sessionId,
+        { case: "statPath", value: path },
+        { signal: ctx.signal },
+      );
       try {
         let info: FileInfo | undefined;
-        for await (const ev of driver.events()) if (ev.type === "info" && ev.info.kind.case === "fileInfo") info = ev.info.kind.value;
+        for await (const ev of driver.events())
+          if (ev.type === "info" && ev.info.kind.case === "fileInfo") info = ev.info.kind.value;
         if (!info) throw new ConnectError("the agent ended the stat without an answer", Code.Internal);
         return { info };
       } catch (err) {
@@ -33,7 +43,13 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
     async *listDirectory(req, ctx) {
       const tech = technicianOf(ctx);
       const path = await authorizeFile(deps, tech, req.sessionId, "list", requireAgentPath(req.path));
-      const driver = await openFileChannel(deps, tech, req.sessionId, { case: "listPath", value: path }, { signal: ctx.signal });
+      const driver = await openFileChannel(
+        deps,
+        tech,
+        req.sessionId,
+        { case: "listPath", value: path },
+        { signal: ctx.signal },
+      );
       try {
         for await (const ev of driver.events()) {
           if (ev.type !== "info" || ev.info.kind.case !== "fileEntries") continue;
@@ -52,15 +68,33 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
     async prepareUpload(req, ctx) {
       const tech = technicianOf(ctx);
       const checked = checkUploadTarget(req.target, deps.maxTransferBytes);
-      const target = { ...checked.target, path: await authorizeFile(deps, tech, req.sessionId, "prepare_upload", checked.target.path, checked.size) };
-      const driver = await openFileChannel(deps, tech, req.sessionId, { case: "prepareUpload", value: target }, { signal: ctx.signal });
+      const target = {
+        ...checked.target,
+        path: await authorizeFile(deps, tech, req.sessionId, "prepare_upload", checked.target.path, checked.size),
+      };
+      const driver = await openFileChannel(
+        deps,
+        tech,
+        req.sessionId,
+        { case: "prepareUpload", value: target },
+        { signal: ctx.signal },
+      );
       try {
         let offset: bigint | undefined;
-        for await (const ev of driver.events()) if (ev.type === "info" && ev.info.kind.case === "uploadOffset") offset = ev.info.kind.value.offset;
-        if (offset === undefined) throw new ConnectError("the agent ended the prepare without an offset", Code.Internal);
+        for await (const ev of driver.events())
+          if (ev.type === "info" && ev.info.kind.case === "uploadOffset") offset = ev.info.kind.value.offset;
+        if (offset === undefined)
+          throw new ConnectError("the agent ended the prepare without an offset", Code.Internal);
         return { offset };
       } catch (err) {
-        await recordFailure(deps, { ...entryFor(driver, tech.subject, req.sessionId, "prepare_upload", target.path), size: Number(target.source?.size ?? 0) }, err);
+        await recordFailure(
+          deps,
+          {
+            ...entryFor(driver, tech.subject, req.sessionId, "prepare_upload", target.path),
+            size: Number(target.source?.size ?? 0),
+          },
+          err,
+        );
         throw err;
       }
     },
@@ -71,9 +105,18 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
 }
 
 function ackInfo() {
-  return { $typeName: "rmm.v1.ChannelInfo" as const, kind: { case: "fileEntries" as const, value: { $typeName: "rmm.v1.FileEntries" as const, entries: [] } } };
+  return {
+    $typeName: "rmm.v1.ChannelInfo" as const,
+    kind: { case: "fileEntries" as const, value: { $typeName: "rmm.v1.FileEntries" as const, entries: [] } },
+  };
 }
 
-function entryFor(driver: ChannelDriver, technician: string, sessionId: string, operation: "stat" | "list" | "prepare_upload" | "upload" | "download", path: string) {
+function entryFor(
+  driver: ChannelDriver,
+  technician: string,
+  sessionId: string,
+  operation: "stat" | "list" | "prepare_upload" | "upload" | "download",
+  path: string,
+) {
   return { technician, agentId: driver.session.agentId, sessionId, operation, path };
 }

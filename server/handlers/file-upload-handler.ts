@@ -17,16 +17,37 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
   const inbound = requests[Symbol.asyncIterator]();
   const first = await inbound.next();
   if (first.done || first.value.kind.case !== "start") {
-    throw new ConnectError(`the first upload message must be start, got ${first.done ? "nothing" : (first.value.kind.case ?? "an empty message")}`, Code.InvalidArgument);
+    throw new ConnectError(
+      `the first upload message must be start, got ${first.done ? "nothing" : (first.value.kind.case ?? "an empty message")}`,
+      Code.InvalidArgument,
+    );
   }
   const start = first.value.kind.value;
   const checked = checkUploadTarget(start.target, deps.maxTransferBytes);
   const size = checked.size;
-  const target = { ...checked.target, path: await authorizeFile(deps, tech, start.sessionId, "upload", checked.target.path, size) };
+  const target = {
+    ...checked.target,
+    path: await authorizeFile(deps, tech, start.sessionId, "upload", checked.target.path, size),
+  };
   const offset = Number(start.offset);
-  if (offset > size) throw new ConnectError(`offset ${offset} is past the end of the ${size}-byte source`, Code.OutOfRange);
-  const driver: ChannelDriver = await openFileChannel(deps, tech, start.sessionId, { case: "upload", value: { $typeName: "rmm.v1.UploadStart", target, offset: start.offset } }, { signal: ctx.signal });
-  const entry = { technician: tech.subject, agentId: driver.session.agentId, sessionId: start.sessionId, operation: "upload" as const, path: target.path, size, resumedFrom: offset };
+  if (offset > size)
+    throw new ConnectError(`offset ${offset} is past the end of the ${size}-byte source`, Code.OutOfRange);
+  const driver: ChannelDriver = await openFileChannel(
+    deps,
+    tech,
+    start.sessionId,
+    { case: "upload", value: { $typeName: "rmm.v1.UploadStart", target, offset: start.offset } },
+    { signal: ctx.signal },
+  );
+  const entry = {
+    technician: tech.subject,
+    agentId: driver.session.agentId,
+    sessionId: start.sessionId,
+    operation: "upload" as const,
+    path: target.path,
+    size,
+    resumedFrom: offset,
+  };
   let received = 0;
   const events = driver.events()[Symbol.asyncIterator]();
   try {
@@ -39,18 +60,32 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
     for (let next = await inbound.next(); !next.done; next = await inbound.next()) {
       const kind = next.value.kind;
       if (kind.case === "chunk") {
-        if (offset + received + kind.value.length > size) throw new ConnectError(`received more than the ${size} bytes target.source.size announced`, Code.InvalidArgument);
+        if (offset + received + kind.value.length > size)
+          throw new ConnectError(
+            `received more than the ${size} bytes target.source.size announced`,
+            Code.InvalidArgument,
+          );
         await driver.write(kind.value);
         received += kind.value.length;
       } else if (kind.case === "sha256") {
         digest = checkSha256(kind.value);
         break;
       } else {
-        throw new ConnectError(`unexpected ${kind.case ?? "empty message"} during an upload: send chunks, then sha256`, Code.InvalidArgument);
+        throw new ConnectError(
+          `unexpected ${kind.case ?? "empty message"} during an upload: send chunks, then sha256`,
+          Code.InvalidArgument,
+        );
       }
     }
-    if (!digest) throw new ConnectError(`the upload ended without its sha256 after ${offset + received} of ${size} bytes; the agent keeps them: PrepareUpload and Upload again to resume`, Code.InvalidArgument);
-    driver.sendInfo({ $typeName: "rmm.v1.ChannelInfo", kind: { case: "digest", value: { $typeName: "rmm.v1.TransferDigest", sha256: digest, size: BigInt(size) } } });
+    if (!digest)
+      throw new ConnectError(
+        `the upload ended without its sha256 after ${offset + received} of ${size} bytes; the agent keeps them: PrepareUpload and Upload again to resume`,
+        Code.InvalidArgument,
+      );
+    driver.sendInfo({
+      $typeName: "rmm.v1.ChannelInfo",
+      kind: { case: "digest", value: { $typeName: "rmm.v1.TransferDigest", sha256: digest, size: BigInt(size) } },
+    });
     let info: FileInfo | undefined;
     for (let ev = await events.next(); !ev.done; ev = await events.next()) {
       if (ev.value.type === "info" && ev.value.info.kind.case === "fileInfo") info = ev.value.info.kind.value;

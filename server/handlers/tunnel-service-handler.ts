@@ -10,13 +10,23 @@ import type { SessionService } from "../services/session-service.js";
 import { agentMessage, sessionMessage } from "./proto-convert.js";
 import { technicianOf } from "./technician-of.js";
 
-export function tunnelServiceHandler(deps: { sessions: SessionService; directory: AgentDirectory; relay: ChannelRelay; supervisor: CommandSupervisor; files: Omit<FileTransferDeps, "relay"> }): ServiceImpl<typeof TunnelService> {
+export function tunnelServiceHandler(deps: {
+  sessions: SessionService;
+  directory: AgentDirectory;
+  relay: ChannelRelay;
+  supervisor: CommandSupervisor;
+  files: Omit<FileTransferDeps, "relay">;
+}): ServiceImpl<typeof TunnelService> {
   const { sessions, directory, relay, supervisor } = deps;
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
       technicianOf(ctx);
-      const page = await directory.list({ onlineOnly: req.onlineOnly, pageSize: req.pageSize, pageToken: req.pageToken });
+      const page = await directory.list({
+        onlineOnly: req.onlineOnly,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
       return { agents: page.agents.map(agentMessage), nextPageToken: page.nextPageToken };
     },
     async openTunnel(req, ctx) {

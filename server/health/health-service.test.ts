@@ -19,7 +19,10 @@ describe("grpc.health.v1.Health", () => {
     server = http2.createServer(connectNodeAdapter({ routes: (router) => registerHealth(router, health) }));
     server.on("session", (session) => sessions.add(session));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    client = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+    client = createClient(
+      Health,
+      createGrpcTransport({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+    );
   });
   afterAll(async () => {
     for (const session of sessions) session.destroy();

@@ -20,7 +20,10 @@ const policy = CommandPolicy.fromDocument(
 
 describe("command policy", () => {
   it("refuses a command matching a deny rule, naming the rule, even when an allow rule matches too", () => {
-    expect(policy.checkCommand("tech", "/bin/rm", ["-rf", "/"])).toMatchObject({ type: "deny", rule: "no-recursive-rm" });
+    expect(policy.checkCommand("tech", "/bin/rm", ["-rf", "/"])).toMatchObject({
+      type: "deny",
+      rule: "no-recursive-rm",
+    });
     expect(policy.checkCommand("tech", "shutdown", ["now"])).toMatchObject({ type: "deny", rule: "no-shutdown" });
   });
 
@@ -34,12 +37,16 @@ describe("command policy", () => {
   });
 
   it("refuses everything for a role the policy does not list", () => {
-    const only = CommandPolicy.fromDocument(parsePolicy({ roles: { admin: { rules: [{ name: "all", effect: "allow", program: "*" }] } } }));
+    const only = CommandPolicy.fromDocument(
+      parsePolicy({ roles: { admin: { rules: [{ name: "all", effect: "allow", program: "*" }] } } }),
+    );
     expect(only.checkCommand("tech", "ls", []).type).toBe("deny");
   });
 
   it("rejects a malformed policy with where the mistake is", () => {
-    expect(() => parsePolicy({ roles: { tech: { rules: [{ name: "x", effect: "maybe", program: "*" }] } } })).toThrow(/roles\.tech\.rules\[0\]\.effect/);
+    expect(() => parsePolicy({ roles: { tech: { rules: [{ name: "x", effect: "maybe", program: "*" }] } } })).toThrow(
+      /roles\.tech\.rules\[0\]\.effect/,
+    );
     expect(() => parsePolicy({ roles: { root: { rules: [] } } })).toThrow(/not a role/);
   });
 });
@@ -104,7 +111,10 @@ describe("command policy: argument patterns of allow rules", () => {
     expect(p.checkCommand("tech", "systemctl", ["status", "nginx", "--no-pager"]).type).toBe("deny");
     expect(p.checkCommand("tech", "systemctl", ["status"]).type).toBe("deny");
     expect(p.checkCommand("tech", "journalctl", ["-u", "nginx"])).toEqual({ type: "allow", rule: "unit-logs" });
-    expect(p.checkCommand("tech", "journalctl", ["-u", "nginx", "--since", "today"])).toEqual({ type: "allow", rule: "unit-logs" });
+    expect(p.checkCommand("tech", "journalctl", ["-u", "nginx", "--since", "today"])).toEqual({
+      type: "allow",
+      rule: "unit-logs",
+    });
     expect(p.checkCommand("tech", "journalctl", ["--since", "today", "-u", "nginx"]).type).toBe("deny");
     expect(p.checkCommand("tech", "journalctl", []).type).toBe("deny");
   });
@@ -115,12 +125,19 @@ describe("command policy: argument patterns of allow rules", () => {
   });
 
   it("rejects a deny rule with an empty args list, which could never match", () => {
-    expect(() => parsePolicy({ roles: { tech: { rules: [{ name: "x", effect: "deny", program: "rm", args: [] }] } } })).toThrow(/roles\.tech\.rules\[0\]\.args.*leave args out/);
+    expect(() =>
+      parsePolicy({ roles: { tech: { rules: [{ name: "x", effect: "deny", program: "rm", args: [] }] } } }),
+    ).toThrow(/roles\.tech\.rules\[0\]\.args.*leave args out/);
   });
 });
 
 describe("command policy: environment overrides", () => {
-  const doc = (role: Record<string, unknown>) => CommandPolicy.fromDocument(parsePolicy({ roles: { tech: { terminal: true, rules: [{ name: "all", effect: "allow", program: "*" }], ...role } } }));
+  const doc = (role: Record<string, unknown>) =>
+    CommandPolicy.fromDocument(
+      parsePolicy({
+        roles: { tech: { terminal: true, rules: [{ name: "all", effect: "allow", program: "*" }], ...role } },
+      }),
+    );
 
   it("refuses PATH, LD_* and DYLD_* (any case), naming the variable and the setting to change", () => {
     const p = doc({});
@@ -130,19 +147,37 @@ describe("command policy: environment overrides", () => {
       expect(decision.type === "deny" && decision.reason).toContain(name);
       expect(decision.type === "deny" && decision.reason).toMatch(/allowEnvironment: true/);
     }
-    expect(p.checkTerminal("tech", { LD_PRELOAD: "/tmp/x.so" })).toMatchObject({ type: "deny", rule: "roles.tech.allowEnvironment" });
+    expect(p.checkTerminal("tech", { LD_PRELOAD: "/tmp/x.so" })).toMatchObject({
+      type: "deny",
+      rule: "roles.tech.allowEnvironment",
+    });
   });
 
   it("lets other variables through", () => {
-    expect(doc({}).checkCommand("tech", "ls", [], { LANG: "C", MY_PATH_HINT: "x" })).toEqual({ type: "allow", rule: "all" });
+    expect(doc({}).checkCommand("tech", "ls", [], { LANG: "C", MY_PATH_HINT: "x" })).toEqual({
+      type: "allow",
+      rule: "all",
+    });
     expect(doc({}).checkTerminal("tech", { LANG: "C" }).type).toBe("allow");
   });
 
   it("allows them where the role or the matching allow rule says allowEnvironment", () => {
-    expect(doc({ allowEnvironment: true }).checkCommand("tech", "ls", [], { PATH: "/opt/bin" })).toEqual({ type: "allow", rule: "all" });
+    expect(doc({ allowEnvironment: true }).checkCommand("tech", "ls", [], { PATH: "/opt/bin" })).toEqual({
+      type: "allow",
+      rule: "all",
+    });
     expect(doc({ allowEnvironment: true }).checkTerminal("tech", { PATH: "/opt/bin" }).type).toBe("allow");
     const perRule = CommandPolicy.fromDocument(
-      parsePolicy({ roles: { tech: { rules: [{ name: "make", effect: "allow", program: "make", allowEnvironment: true }, { name: "rest", effect: "allow", program: "*" }] } } }),
+      parsePolicy({
+        roles: {
+          tech: {
+            rules: [
+              { name: "make", effect: "allow", program: "make", allowEnvironment: true },
+              { name: "rest", effect: "allow", program: "*" },
+            ],
+          },
+        },
+      }),
     );
     expect(perRule.checkCommand("tech", "make", [], { PATH: "/opt/bin" })).toEqual({ type: "allow", rule: "make" });
     expect(perRule.checkCommand("tech", "ls", [], { PATH: "/opt/bin" }).type).toBe("deny");
@@ -162,10 +197,16 @@ describe("command policy: file access", () => {
       },
     }),
   );
-  const noFiles = CommandPolicy.fromDocument(parsePolicy({ roles: { tech: { rules: [{ name: "all", effect: "allow", program: "*" }] } } }));
+  const noFiles = CommandPolicy.fromDocument(
+    parsePolicy({ roles: { tech: { rules: [{ name: "all", effect: "allow", program: "*" }] } } }),
+  );
 
   it("allows reads inside the role's paths and refuses writes for files: read, naming the setting", () => {
-    expect(p.checkFile("tech", "read", "/var/log/syslog")).toEqual({ type: "allow", rule: "roles.tech.files", path: "/var/log/syslog" });
+    expect(p.checkFile("tech", "read", "/var/log/syslog")).toEqual({
+      type: "allow",
+      rule: "roles.tech.files",
+      path: "/var/log/syslog",
+    });
     expect(p.checkFile("tech", "read", "/var/log")).toMatchObject({ type: "allow" });
     expect(p.checkFile("tech", "read", "/srv/web/reports/june.csv")).toMatchObject({ type: "allow" });
     const write = p.checkFile("tech", "write", "/var/log/syslog");
@@ -179,13 +220,22 @@ describe("command policy: file access", () => {
     expect(escape.type === "deny" && escape.reason).toMatch(/\/etc\/shadow.*\/var\/log\/\*\*/);
     expect(p.checkFile("tech", "read", "/var/logs-elsewhere/x").type).toBe("deny");
     expect(p.checkFile("tech", "read", "/srv/web/reports/deep/june.csv").type).toBe("deny");
-    expect(p.checkFile("tech", "read", "/var/log/./app/../syslog")).toMatchObject({ type: "allow", path: "/var/log/syslog" });
-    expect(p.checkFile("tech", "read", "/srv/web/reports/june.csv/")).toMatchObject({ type: "allow", path: "/srv/web/reports/june.csv" });
+    expect(p.checkFile("tech", "read", "/var/log/./app/../syslog")).toMatchObject({
+      type: "allow",
+      path: "/var/log/syslog",
+    });
+    expect(p.checkFile("tech", "read", "/srv/web/reports/june.csv/")).toMatchObject({
+      type: "allow",
+      path: "/srv/web/reports/june.csv",
+    });
     expect(p.checkFile("tech", "read", "/")).toMatchObject({ type: "deny", path: "/" });
   });
 
   it("normalises Windows paths and matches them without regard to case", () => {
-    expect(p.checkFile("tech", "read", "c:\\logs\\app\\today.log")).toMatchObject({ type: "allow", path: "c:/logs/app/today.log" });
+    expect(p.checkFile("tech", "read", "c:\\logs\\app\\today.log")).toMatchObject({
+      type: "allow",
+      path: "c:/logs/app/today.log",
+    });
     expect(p.checkFile("tech", "read", "C:\\Logs\\..\\Windows\\System32\\config\\SAM").type).toBe("deny");
   });
 
@@ -193,18 +243,32 @@ describe("command policy: file access", () => {
     const stat = noFiles.checkFile("tech", "read", "/etc/hostname");
     expect(stat).toMatchObject({ type: "deny", rule: "roles.tech.files" });
     expect(stat.type === "deny" && stat.reason).toMatch(/"none".*without files/);
-    expect(noFiles.checkFile("admin", "read", "/etc/hostname")).toMatchObject({ type: "deny", rule: "(no rules for role)" });
+    expect(noFiles.checkFile("admin", "read", "/etc/hostname")).toMatchObject({
+      type: "deny",
+      rule: "(no rules for role)",
+    });
     expect(p.checkFile("admin", "write", "/anywhere/at/all").type).toBe("allow");
   });
 
   it("allows every file without a policy file, passing the path through unchanged", () => {
-    expect(CommandPolicy.allowAll().checkFile("tech", "write", "/a/../b")).toMatchObject({ type: "allow", path: "/a/../b" });
+    expect(CommandPolicy.allowAll().checkFile("tech", "write", "/a/../b")).toMatchObject({
+      type: "allow",
+      path: "/a/../b",
+    });
   });
 
   it("rejects malformed file settings with where the mistake is", () => {
-    expect(() => parsePolicy({ roles: { tech: { files: "write", rules: [] } } })).toThrow(/roles\.tech\.files must be one of "none", "read", "read-write"/);
-    expect(() => parsePolicy({ roles: { tech: { files: "read", paths: ["var/log/**"], rules: [] } } })).toThrow(/roles\.tech\.paths\[0\].*absolute/);
-    expect(() => parsePolicy({ roles: { tech: { paths: ["/var/log/**"], rules: [] } } })).toThrow(/roles\.tech\.paths.*"read"/);
-    expect(() => parsePolicy({ roles: { tech: { files: "read", paths: [], rules: [] } } })).toThrow(/roles\.tech\.paths/);
+    expect(() => parsePolicy({ roles: { tech: { files: "write", rules: [] } } })).toThrow(
+      /roles\.tech\.files must be one of "none", "read", "read-write"/,
+    );
+    expect(() => parsePolicy({ roles: { tech: { files: "read", paths: ["var/log/**"], rules: [] } } })).toThrow(
+      /roles\.tech\.paths\[0\].*absolute/,
+    );
+    expect(() => parsePolicy({ roles: { tech: { paths: ["/var/log/**"], rules: [] } } })).toThrow(
+      /roles\.tech\.paths.*"read"/,
+    );
+    expect(() => parsePolicy({ roles: { tech: { files: "read", paths: [], rules: [] } } })).toThrow(
+      /roles\.tech\.paths/,
+    );
   });
 });

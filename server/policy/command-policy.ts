@@ -41,7 +41,8 @@ export interface PolicyDocument {
 export type PolicyDecision = { type: "allow"; rule: string } | { type: "deny"; rule: string; reason: string };
 
 /** A file request's decision; an allowed one carries the normalised path to send to the agent. */
-export type FileDecision = { type: "allow"; rule: string; path: string } | { type: "deny"; rule: string; reason: string; path: string };
+export type FileDecision =
+  { type: "allow"; rule: string; path: string } | { type: "deny"; rule: string; reason: string; path: string };
 
 /** The rule name used when no policy file is configured. */
 export const ALLOW_ALL_RULE = "allow-all (no --policy file)";
@@ -78,14 +79,22 @@ interface CompiledRole {
 export class CommandPolicy {
   private readonly roles = new Map<string, CompiledRole>();
 
-  private constructor(private readonly allowAll: boolean, doc?: PolicyDocument) {
+  private constructor(
+    private readonly allowAll: boolean,
+    doc?: PolicyDocument,
+  ) {
     for (const [role, policy] of Object.entries(doc?.roles ?? {})) {
       if (!policy) continue;
       this.roles.set(role, {
         terminal: policy.terminal ?? false,
         allowEnvironment: policy.allowEnvironment ?? false,
         files: new FileAccess({ files: policy.files ?? "none", ...(policy.paths && { paths: policy.paths }) }),
-        rules: policy.rules.map((r) => ({ ...r, programRe: globToRegExp(r.program), byPath: /[\\/]/.test(r.program), argRes: r.args?.map(globToRegExp) })),
+        rules: policy.rules.map((r) => ({
+          ...r,
+          programRe: globToRegExp(r.program),
+          byPath: /[\\/]/.test(r.program),
+          argRes: r.args?.map(globToRegExp),
+        })),
       });
     }
   }
@@ -103,18 +112,40 @@ export class CommandPolicy {
     return this.allowAll;
   }
 
-  checkCommand(role: string, program: string, args: readonly string[], environment: Readonly<Record<string, string>> = {}): PolicyDecision {
+  checkCommand(
+    role: string,
+    program: string,
+    args: readonly string[],
+    environment: Readonly<Record<string, string>> = {},
+  ): PolicyDecision {
     if (this.allowAll) return { type: "allow", rule: ALLOW_ALL_RULE };
     const policy = this.roles.get(role);
-    if (!policy) return { type: "deny", rule: "(no rules for role)", reason: `the policy has no rules for role ${role}` };
+    if (!policy)
+      return { type: "deny", rule: "(no rules for role)", reason: `the policy has no rules for role ${role}` };
     const givenAsPath = /[\\/]/.test(program);
     const base = program.split(/[\\/]/).pop() ?? program;
-    const deny = policy.rules.find((r) => r.effect === "deny" && (r.programRe.test(program) || r.programRe.test(base)) && (!r.argRes || args.some((a) => r.argRes!.some((re) => re.test(a)))));
-    if (deny) return { type: "deny", rule: deny.name, reason: `refused by policy rule "${deny.name}" for role ${role}` };
-    const allow = policy.rules.find((r) => r.effect === "allow" && r.byPath === givenAsPath && r.programRe.test(program) && (!r.argRes || argsMatchInOrder(r.argRes, r.args!, args)));
+    const deny = policy.rules.find(
+      (r) =>
+        r.effect === "deny" &&
+        (r.programRe.test(program) || r.programRe.test(base)) &&
+        (!r.argRes || args.some((a) => r.argRes!.some((re) => re.test(a)))),
+    );
+    if (deny)
+      return { type: "deny", rule: deny.name, reason: `refused by policy rule "${deny.name}" for role ${role}` };
+    const allow = policy.rules.find(
+      (r) =>
+        r.effect === "allow" &&
+        r.byPath === givenAsPath &&
+        r.programRe.test(program) &&
+        (!r.argRes || argsMatchInOrder(r.argRes, r.args!, args)),
+    );
     if (!allow) {
       const hint = givenAsPath ? " (a program given with a path matches only rules whose program contains a /)" : "";
-      return { type: "deny", rule: "(no matching allow rule)", reason: `no allow rule for role ${role} matches ${[program, ...args].join(" ").slice(0, 200)}${hint}` };
+      return {
+        type: "deny",
+        rule: "(no matching allow rule)",
+        reason: `no allow rule for role ${role} matches ${[program, ...args].join(" ").slice(0, 200)}${hint}`,
+      };
     }
     const risky = policy.allowEnvironment || allow.allowEnvironment ? undefined : riskyVariable(environment);
     if (risky) return environmentRefusal(role, risky, `roles.${role}.rules "${allow.name}"`);
@@ -124,7 +155,12 @@ export class CommandPolicy {
   checkTerminal(role: string, environment: Readonly<Record<string, string>> = {}): PolicyDecision {
     if (this.allowAll) return { type: "allow", rule: ALLOW_ALL_RULE };
     const policy = this.roles.get(role);
-    if (!policy?.terminal) return { type: "deny", rule: `roles.${role}.terminal`, reason: `interactive terminals are not allowed for role ${role} (policy roles.${role}.terminal)` };
+    if (!policy?.terminal)
+      return {
+        type: "deny",
+        rule: `roles.${role}.terminal`,
+        reason: `interactive terminals are not allowed for role ${role} (policy roles.${role}.terminal)`,
+      };
     const risky = policy.allowEnvironment ? undefined : riskyVariable(environment);
     if (risky) return environmentRefusal(role, risky, `roles.${role}`);
     return { type: "allow", rule: `roles.${role}.terminal` };
@@ -135,7 +171,13 @@ export class CommandPolicy {
     if (this.allowAll) return { type: "allow", rule: ALLOW_ALL_RULE, path };
     const normalized = normalizeAgentPath(path);
     const policy = this.roles.get(role);
-    if (!policy) return { type: "deny", rule: "(no rules for role)", reason: `the policy has no entry for role ${role}, so it may not touch files`, path: normalized };
+    if (!policy)
+      return {
+        type: "deny",
+        rule: "(no rules for role)",
+        reason: `the policy has no entry for role ${role}, so it may not touch files`,
+        path: normalized,
+      };
     const refusal = policy.files.refusal(role, need, normalized);
     if (refusal) return { type: "deny", ...refusal, path: normalized };
     return { type: "allow", rule: `roles.${role}.files`, path: normalized };

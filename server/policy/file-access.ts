@@ -42,12 +42,19 @@ export class FileAccess {
     const { files } = this.policy;
     if (files === "none" || (need === "write" && files === "read")) {
       const rule = `roles.${role}.files`;
-      const what = need === "write" ? "write files (PrepareUpload, Upload)" : "read files (Stat, ListDirectory, Download)";
-      return { rule, reason: `role ${role} may not ${what}: the policy sets ${rule} to "${files}"${files === "none" ? " (a role without files gets none)" : ""}` };
+      const what =
+        need === "write" ? "write files (PrepareUpload, Upload)" : "read files (Stat, ListDirectory, Download)";
+      return {
+        rule,
+        reason: `role ${role} may not ${what}: the policy sets ${rule} to "${files}"${files === "none" ? " (a role without files gets none)" : ""}`,
+      };
     }
     if (this.pathRes && !this.pathRes.some((re) => re.test(normalizedPath))) {
       const rule = `roles.${role}.paths`;
-      return { rule, reason: `role ${role} may not touch ${normalizedPath}: it matches none of ${rule} (${this.policy.paths!.join(", ")})` };
+      return {
+        rule,
+        reason: `role ${role} may not touch ${normalizedPath}: it matches none of ${rule} (${this.policy.paths!.join(", ")})`,
+      };
     }
     return undefined;
   }

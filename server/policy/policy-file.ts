@@ -22,7 +22,7 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
   const fail = (at: string, what: string): never => {
     throw new Error(`${where}: ${at} ${what}`);
   };
-  if (!isObject(raw) || !isObject(raw.roles)) fail("", "must be an object with a \"roles\" object");
+  if (!isObject(raw) || !isObject(raw.roles)) fail("", 'must be an object with a "roles" object');
   const roles: PolicyDocument["roles"] = {};
   for (const [role, value] of Object.entries((raw as { roles: Record<string, unknown> }).roles)) {
     const at = `roles.${role}`;
@@ -30,13 +30,18 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
     if (!isObject(value)) fail(at, "must be an object");
     const v = value as Record<string, unknown>;
     if (v.terminal !== undefined && typeof v.terminal !== "boolean") fail(`${at}.terminal`, "must be true or false");
-    if (v.allowEnvironment !== undefined && typeof v.allowEnvironment !== "boolean") fail(`${at}.allowEnvironment`, "must be true or false");
-    if (v.files !== undefined && !(FILE_ACCESS_LEVELS as readonly unknown[]).includes(v.files)) fail(`${at}.files`, `must be one of ${FILE_ACCESS_LEVELS.map((l) => `"${l}"`).join(", ")}`);
+    if (v.allowEnvironment !== undefined && typeof v.allowEnvironment !== "boolean")
+      fail(`${at}.allowEnvironment`, "must be true or false");
+    if (v.files !== undefined && !(FILE_ACCESS_LEVELS as readonly unknown[]).includes(v.files))
+      fail(`${at}.files`, `must be one of ${FILE_ACCESS_LEVELS.map((l) => `"${l}"`).join(", ")}`);
     if (v.paths !== undefined) {
-      if (v.files === undefined || v.files === "none") fail(`${at}.paths`, "limits file access, but the role has none: set files to \"read\" or \"read-write\"");
-      if (!(Array.isArray(v.paths) && v.paths.length > 0 && v.paths.every((g) => typeof g === "string"))) fail(`${at}.paths`, "must be a non-empty array of path globs");
+      if (v.files === undefined || v.files === "none")
+        fail(`${at}.paths`, 'limits file access, but the role has none: set files to "read" or "read-write"');
+      if (!(Array.isArray(v.paths) && v.paths.length > 0 && v.paths.every((g) => typeof g === "string")))
+        fail(`${at}.paths`, "must be a non-empty array of path globs");
       for (const [i, g] of (v.paths as string[]).entries()) {
-        if (!g.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(g)) fail(`${at}.paths[${i}]`, `"${g}" must be an absolute path glob, for example /var/log/**`);
+        if (!g.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(g))
+          fail(`${at}.paths[${i}]`, `"${g}" must be an absolute path glob, for example /var/log/**`);
       }
     }
     if (!Array.isArray(v.rules)) fail(`${at}.rules`, "must be an array");
@@ -45,12 +50,16 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
       if (!isObject(r)) fail(rat, "must be an object");
       const rule = r as Record<string, unknown>;
       if (typeof rule.name !== "string" || !rule.name) fail(`${rat}.name`, "must be a non-empty string");
-      if (rule.effect !== "allow" && rule.effect !== "deny") fail(`${rat}.effect`, "must be \"allow\" or \"deny\"");
+      if (rule.effect !== "allow" && rule.effect !== "deny") fail(`${rat}.effect`, 'must be "allow" or "deny"');
       if (typeof rule.program !== "string" || !rule.program) fail(`${rat}.program`, "must be a non-empty glob");
-      if (rule.args !== undefined && !(Array.isArray(rule.args) && rule.args.every((a) => typeof a === "string"))) fail(`${rat}.args`, "must be an array of globs");
-      if (rule.effect === "deny" && Array.isArray(rule.args) && rule.args.length === 0) fail(`${rat}.args`, "is empty, so the deny rule could never match: leave args out to deny every invocation");
-      if (rule.allowEnvironment !== undefined && typeof rule.allowEnvironment !== "boolean") fail(`${rat}.allowEnvironment`, "must be true or false");
-      if (rule.effect === "deny" && rule.allowEnvironment !== undefined) fail(`${rat}.allowEnvironment`, "applies to allow rules only");
+      if (rule.args !== undefined && !(Array.isArray(rule.args) && rule.args.every((a) => typeof a === "string")))
+        fail(`${rat}.args`, "must be an array of globs");
+      if (rule.effect === "deny" && Array.isArray(rule.args) && rule.args.length === 0)
+        fail(`${rat}.args`, "is empty, so the deny rule could never match: leave args out to deny every invocation");
+      if (rule.allowEnvironment !== undefined && typeof rule.allowEnvironment !== "boolean")
+        fail(`${rat}.allowEnvironment`, "must be true or false");
+      if (rule.effect === "deny" && rule.allowEnvironment !== undefined)
+        fail(`${rat}.allowEnvironment`, "applies to allow rules only");
       return {
         name: rule.name as string,
         effect: rule.effect as "allow" | "deny",

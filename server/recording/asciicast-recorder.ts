@@ -36,7 +36,13 @@ export class AsciicastRecorder {
       return;
     }
     this.out.on("error", (err) => this.fail(err));
-    this.line({ version: 2, width: size.columns, height: size.rows, timestamp: Math.floor(this.startedAt / 1000), env: { TERM: env.term, SHELL: env.shell } });
+    this.line({
+      version: 2,
+      width: size.columns,
+      height: size.rows,
+      timestamp: Math.floor(this.startedAt / 1000),
+      env: { TERM: env.term, SHELL: env.shell },
+    });
   }
 
   /** Set once writing failed; the recording is incomplete or absent from then on. */

@@ -1,4 +1,13 @@
-import { create, fromBinary, toBinary, type MessageInitShape, type DescEnum, type DescFile, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type MessageInitShape,
+  type DescEnum,
+  type DescFile,
+  type DescMessage,
+  type DescService,
+} from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code } from "@connectrpc/connect";
@@ -96,7 +105,12 @@ export function registerReflection(router: ConnectRouter, services: readonly Des
 function respond(index: DescriptorIndex, req: ServerReflectionRequest): ResponseKind {
   const files = (file: DescFile | undefined, what: string): ResponseKind =>
     file
-      ? { case: "fileDescriptorResponse", value: { fileDescriptorProto: index.withDependencies(file).map((f) => toBinary(FileDescriptorProtoSchema, f.proto)) } }
+      ? {
+          case: "fileDescriptorResponse",
+          value: {
+            fileDescriptorProto: index.withDependencies(file).map((f) => toBinary(FileDescriptorProtoSchema, f.proto)),
+          },
+        }
       : notFound(what);
   const r = req.messageRequest;
   switch (r.case) {
@@ -114,7 +128,10 @@ function respond(index: DescriptorIndex, req: ServerReflectionRequest): Response
         ? { case: "allExtensionNumbersResponse", value: { baseTypeName: r.value, extensionNumber: [] } }
         : notFound(`type "${r.value}"`);
     case undefined:
-      return { case: "errorResponse", value: { errorCode: Code.InvalidArgument, errorMessage: "empty reflection request" } };
+      return {
+        case: "errorResponse",
+        value: { errorCode: Code.InvalidArgument, errorMessage: "empty reflection request" },
+      };
   }
 }
 

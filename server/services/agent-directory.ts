@@ -22,13 +22,21 @@ export class AgentDirectory {
     private readonly registry: AgentRegistry,
   ) {}
 
-  async list(opts: { onlineOnly: boolean; pageSize: number; pageToken: string }): Promise<{ agents: AgentListing[]; nextPageToken: string }> {
+  async list(opts: {
+    onlineOnly: boolean;
+    pageSize: number;
+    pageToken: string;
+  }): Promise<{ agents: AgentListing[]; nextPageToken: string }> {
     const size = opts.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(opts.pageSize, MAX_PAGE_SIZE);
     const afterId = decodePageToken(opts.pageToken);
     let rows: AgentRow[];
     if (opts.onlineOnly) {
       // Page through the in-memory set first, so the query names at most one page of ids.
-      const ids = this.registry.ids().filter((id) => id > afterId).sort().slice(0, size + 1);
+      const ids = this.registry
+        .ids()
+        .filter((id) => id > afterId)
+        .sort()
+        .slice(0, size + 1);
       rows = await this.agents.list({ afterId, limit: size + 1, ids });
     } else {
       rows = await this.agents.list({ afterId, limit: size + 1 });
@@ -57,5 +65,8 @@ function decodePageToken(token: string): string {
   } catch {
     // Falls through to the same error as a well-formed token of the wrong shape.
   }
-  throw new ConnectError("page_token is not one this server issued: pass next_page_token from a previous response", Code.InvalidArgument);
+  throw new ConnectError(
+    "page_token is not one this server issued: pass next_page_token from a previous response",
+    Code.InvalidArgument,
+  );
 }

@@ -20,9 +20,14 @@ export class AgentEnrollment {
   ) {}
 
   async enroll(enrollmentToken: string, info: AgentInfo | undefined): Promise<{ agentId: string; credential: string }> {
-    if (enrollmentToken === "") throw new ConnectError("enrollment_token is required: run `rmm-server enroll-token` to get one", Code.InvalidArgument);
+    if (enrollmentToken === "")
+      throw new ConnectError(
+        "enrollment_token is required: run `rmm-server enroll-token` to get one",
+        Code.InvalidArgument,
+      );
     if (!info || info.hostname.trim() === "") throw new ConnectError("info.hostname is required", Code.InvalidArgument);
-    if (info.hostname.length > MAX_HOSTNAME) throw new ConnectError(`info.hostname is longer than ${MAX_HOSTNAME} characters`, Code.InvalidArgument);
+    if (info.hostname.length > MAX_HOSTNAME)
+      throw new ConnectError(`info.hostname is longer than ${MAX_HOSTNAME} characters`, Code.InvalidArgument);
     await this.issuer.verifyEnrollment(enrollmentToken);
     const agentId = randomUUID();
     const { credential, hash } = newAgentCredential(agentId);
@@ -37,7 +42,13 @@ export class AgentEnrollment {
       last_seen_at: null,
       revoked_at: null,
     });
-    await this.audit.record({ actor: actorOf.agent(agentId), action: "agent.enroll", outcome: "ok", agentId, reason: info.hostname });
+    await this.audit.record({
+      actor: actorOf.agent(agentId),
+      action: "agent.enroll",
+      outcome: "ok",
+      agentId,
+      reason: info.hostname,
+    });
     return { agentId, credential };
   }
 
@@ -51,9 +62,21 @@ export class AgentEnrollment {
     }
     if (agent.revoked_at !== null) {
       const reason = `agent ${agent.id} (${agent.hostname}) was revoked at ${new Date(agent.revoked_at).toISOString()}`;
-      await this.audit.recordBestEffort({ actor: actorOf.agent(agent.id), action: "agent.connect", outcome: "refused", agentId: agent.id, reason });
+      await this.audit.recordBestEffort({
+        actor: actorOf.agent(agent.id),
+        action: "agent.connect",
+        outcome: "refused",
+        agentId: agent.id,
+        reason,
+      });
       throw new ConnectError(reason, Code.PermissionDenied);
     }
-    return { id: agent.id, hostname: agent.hostname, os: agent.os, agentVersion: agent.agent_version, capabilities: parseCapabilities(agent.capabilities) };
+    return {
+      id: agent.id,
+      hostname: agent.hostname,
+      os: agent.os,
+      agentVersion: agent.agent_version,
+      capabilities: parseCapabilities(agent.capabilities),
+    };
   }
 }

@@ -85,12 +85,20 @@ export class AgentPresence {
     const wasCurrent = this.deps.registry.unregister(conn);
     this.deps.lastSeen.mark(conn.agentId);
     await this.deps.sessions.streamEnded(conn);
-    this.deps.log.info({ agentId: conn.agentId, reason, wasCurrent, online: this.deps.registry.size }, "agent stream ended");
+    this.deps.log.info(
+      { agentId: conn.agentId, reason, wasCurrent, online: this.deps.registry.size },
+      "agent stream ended",
+    );
   }
 }
 
 function sameInfo(a: AuthenticatedAgent, b: AgentInfoFields): boolean {
-  return a.hostname === b.hostname && a.os === b.os && a.agentVersion === b.agentVersion && a.capabilities.join() === b.capabilities.join();
+  return (
+    a.hostname === b.hostname &&
+    a.os === b.os &&
+    a.agentVersion === b.agentVersion &&
+    a.capabilities.join() === b.capabilities.join()
+  );
 }
 
 function infoFields(info: AgentInfo | undefined): AgentInfoFields {

@@ -47,7 +47,10 @@ export class AgentRegistry {
       if (now - conn.lastMessageAt > offlineAfterMs) {
         silent.push(conn);
         conn.end(
-          new ConnectError(`no heartbeat for ${Math.round((now - conn.lastMessageAt) / 1000)} s; reconnect`, Code.DeadlineExceeded),
+          new ConnectError(
+            `no heartbeat for ${Math.round((now - conn.lastMessageAt) / 1000)} s; reconnect`,
+            Code.DeadlineExceeded,
+          ),
         );
       }
     }

@@ -42,7 +42,12 @@ export class ChannelDriver {
   }
 
   /** Opens the channel and resolves once the agent accepted it; a refusal throws the agent's error. */
-  static async open(relay: ChannelRelay, tech: Technician, request: Omit<ChannelRequest, "initialCredit">, opts: ChannelDriverOptions = {}): Promise<ChannelDriver> {
+  static async open(
+    relay: ChannelRelay,
+    tech: Technician,
+    request: Omit<ChannelRequest, "initialCredit">,
+    opts: ChannelDriverOptions = {},
+  ): Promise<ChannelDriver> {
     const windowBytes = opts.windowBytes ?? DEFAULT_WINDOW_BYTES;
     const channel = await relay.open(tech, { ...request, initialCredit: windowBytes });
     const driver = new ChannelDriver(relay, tech, channel, windowBytes);
@@ -73,9 +78,10 @@ export class ChannelDriver {
 
   /** Sends data as fast as the agent's credit allows; throws the channel's end error if it ends first. */
   async write(data: Uint8Array): Promise<void> {
-    for (let offset = 0; offset < data.length; ) {
+    for (let offset = 0; offset < data.length;) {
       await this.sendWindow.ready();
-      if (this.finished) throw this.endError ?? new ConnectError("the agent ended the channel before taking all the data", Code.Aborted);
+      if (this.finished)
+        throw this.endError ?? new ConnectError("the agent ended the channel before taking all the data", Code.Aborted);
       const n = this.sendWindow.take(data.length - offset);
       this.toAgent({ case: "data", value: { data: data.subarray(offset, offset + n) } });
       offset += n;
@@ -108,7 +114,10 @@ export class ChannelDriver {
         this.sendWindow.cancel();
         this.events_.end();
         onEnd();
-        if (!accepted) rejectOpened(this.endError ?? new ConnectError("the agent closed the channel before accepting it", Code.Unavailable));
+        if (!accepted)
+          rejectOpened(
+            this.endError ?? new ConnectError("the agent closed the channel before accepting it", Code.Unavailable),
+          );
       };
       void (async () => {
         try {
@@ -133,7 +142,11 @@ export class ChannelDriver {
                 this.events_.push({ type: "eof" });
                 break;
               case "close":
-                return end(kind.value.code === CHANNEL_OK ? undefined : new ConnectError(kind.value.message || "the agent ended the channel", kind.value.code as Code));
+                return end(
+                  kind.value.code === CHANNEL_OK
+                    ? undefined
+                    : new ConnectError(kind.value.message || "the agent ended the channel", kind.value.code as Code),
+                );
             }
           }
           end(new ConnectError("the channel ended without a close", Code.Unavailable));

@@ -23,7 +23,8 @@ export class ChannelRelay {
     private readonly log: Logger,
   ) {
     sessions.onSessionEnded((sessionId, message) => {
-      for (const channel of this.bySession.get(sessionId)?.values() ?? []) channel.end(Code.Unavailable, message, false);
+      for (const channel of this.bySession.get(sessionId)?.values() ?? [])
+        channel.end(Code.Unavailable, message, false);
       this.recentlyEnded.delete(sessionId);
     });
   }
@@ -31,16 +32,30 @@ export class ChannelRelay {
   /** Opens a channel for a technician on a session they own that is active now. */
   async open(tech: Technician, params: ChannelRequest): Promise<RelayedChannel> {
     if (params.type === ChannelType.UNSPECIFIED || ChannelType[params.type] === undefined) {
-      throw new ConnectError(`channel type ${params.type} is not one of ${Object.keys(ChannelType).filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED").join(", ")}`, Code.InvalidArgument);
+      throw new ConnectError(
+        `channel type ${params.type} is not one of ${Object.keys(ChannelType)
+          .filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED")
+          .join(", ")}`,
+        Code.InvalidArgument,
+      );
     }
-    if (params.initialCredit > MAX_WINDOW_BYTES) throw new ConnectError(`initial_credit may be at most ${MAX_WINDOW_BYTES}`, Code.InvalidArgument);
+    if (params.initialCredit > MAX_WINDOW_BYTES)
+      throw new ConnectError(`initial_credit may be at most ${MAX_WINDOW_BYTES}`, Code.InvalidArgument);
     // Ownership and existence from the database (NotFound / PermissionDenied), liveness from memory.
     const row = await this.sessions.status(tech, params.sessionId);
     const session = this.sessions.activeSession(row.id);
-    if (!session) throw new ConnectError(`session ${row.id} is ${row.state}, not active: open a tunnel first`, Code.FailedPrecondition);
+    if (!session)
+      throw new ConnectError(
+        `session ${row.id} is ${row.state}, not active: open a tunnel first`,
+        Code.FailedPrecondition,
+      );
     session.lastActivityAt = Date.now();
     const channels = this.bySession.get(session.id) ?? new Map<number, RelayedChannel>();
-    if (channels.size >= MAX_CHANNELS_PER_SESSION) throw new ConnectError(`session ${session.id} already has ${channels.size} channels open`, Code.ResourceExhausted);
+    if (channels.size >= MAX_CHANNELS_PER_SESSION)
+      throw new ConnectError(
+        `session ${session.id} already has ${channels.size} channels open`,
+        Code.ResourceExhausted,
+      );
     const channelId = this.nextChannelId.get(session.id) ?? 1;
     this.nextChannelId.set(session.id, channelId + 1);
     const initialCredit = params.initialCredit || DEFAULT_WINDOW_BYTES;
@@ -74,13 +89,23 @@ export class ChannelRelay {
       return;
     }
     if (this.recentlyEnded.get(frame.sessionId)?.has(frame.channelId)) return;
-    this.log.warn({ agentId: conn.agentId, sessionId: frame.sessionId, channelId: frame.channelId, payload: frame.payload.case }, "agent frame for no open channel");
+    this.log.warn(
+      { agentId: conn.agentId, sessionId: frame.sessionId, channelId: frame.channelId, payload: frame.payload.case },
+      "agent frame for no open channel",
+    );
     // Answer with a close for that channel, unless it is itself a close (two sides must never ping-pong closes).
     if (frame.payload.case !== "close") {
-      const why = conn.sessions.has(frame.sessionId) ? `no channel ${frame.channelId} in session ${frame.sessionId}` : `session ${frame.sessionId} is not open on this stream`;
+      const why = conn.sessions.has(frame.sessionId)
+        ? `no channel ${frame.channelId} in session ${frame.sessionId}`
+        : `session ${frame.sessionId} is not open on this stream`;
       conn.send({
         case: "frame",
-        value: { sessionId: frame.sessionId, channelId: frame.channelId, sequence: 1n, payload: { case: "close", value: { code: Code.NotFound, message: why } } },
+        value: {
+          sessionId: frame.sessionId,
+          channelId: frame.channelId,
+          sequence: 1n,
+          payload: { case: "close", value: { code: Code.NotFound, message: why } },
+        },
       });
     }
   }

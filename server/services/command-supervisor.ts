@@ -63,7 +63,10 @@ export class CommandSupervisor {
     const argvJson = JSON.stringify(vetted.argv);
     if (Buffer.byteLength(argvJson) > MAX_AUDIT_ARGV_BYTES) {
       // Checked before anything is audited: a command that cannot be audited whole does not run.
-      throw new ConnectError(`argv is ${Buffer.byteLength(argvJson)} bytes as the audit trail stores it (JSON, UTF-8), over its limit of ${MAX_AUDIT_ARGV_BYTES}: shorten it, or send the data on stdin`, Code.InvalidArgument);
+      throw new ConnectError(
+        `argv is ${Buffer.byteLength(argvJson)} bytes as the audit trail stores it (JSON, UTF-8), over its limit of ${MAX_AUDIT_ARGV_BYTES}: shorten it, or send the data on stdin`,
+        Code.InvalidArgument,
+      );
     }
     // Ownership first (NotFound / PermissionDenied): a refusal is audited against the session's agent.
     const session = await sessions.status(tech, request.sessionId);
@@ -82,24 +85,68 @@ export class CommandSupervisor {
       policy_rule: vetted.decision.rule,
     };
     if (vetted.decision.type === "deny") {
-      await audit.start({ ...row, outcome: "refused", channel_id: null, recording_path: null, message: vetted.decision.reason });
-      log.warn({ technician: tech.subject, role: tech.role, sessionId: session.id, argv: vetted.argv, rule: vetted.decision.rule }, "command refused by policy");
+      await audit.start({
+        ...row,
+        outcome: "refused",
+        channel_id: null,
+        recording_path: null,
+        message: vetted.decision.reason,
+      });
+      log.warn(
+        {
+          technician: tech.subject,
+          role: tech.role,
+          sessionId: session.id,
+          argv: vetted.argv,
+          rule: vetted.decision.rule,
+        },
+        "command refused by policy",
+      );
       throw new ConnectError(vetted.decision.reason, Code.PermissionDenied);
     }
     // The row exists before the agent hears of the command: without it the command must not run.
-    const recordingPath = vetted.terminal && this.opts.recordingsDir ? join(this.opts.recordingsDir, session.id, `${new Date(startedAt).toISOString().replace(/[:.]/g, "-")}-${randomUUID()}.cast`) : null;
-    const auditId = await audit.start({ ...row, outcome: "running", channel_id: null, recording_path: recordingPath, message: null });
+    const recordingPath =
+      vetted.terminal && this.opts.recordingsDir
+        ? join(
+            this.opts.recordingsDir,
+            session.id,
+            `${new Date(startedAt).toISOString().replace(/[:.]/g, "-")}-${randomUUID()}.cast`,
+          )
+        : null;
+    const auditId = await audit.start({
+      ...row,
+      outcome: "running",
+      channel_id: null,
+      recording_path: recordingPath,
+      message: null,
+    });
     let channel: RelayedChannel;
     try {
       channel = await relay.open(tech, request);
     } catch (err) {
       const e = ConnectError.from(err);
       await audit
-        .finish(auditId, { outcome: "failed", endedAt: Date.now(), stdoutBytes: 0, stderrBytes: 0, message: `${Code[e.code]}: ${e.rawMessage}` })
-        .catch((auditErr: unknown) => log.error({ err: auditErr, auditId }, "could not complete the command audit row"));
+        .finish(auditId, {
+          outcome: "failed",
+          endedAt: Date.now(),
+          stdoutBytes: 0,
+          stderrBytes: 0,
+          message: `${Code[e.code]}: ${e.rawMessage}`,
+        })
+        .catch((auditErr: unknown) =>
+          log.error({ err: auditErr, auditId }, "could not complete the command audit row"),
+        );
       throw e;
     }
-    const recorder = vetted.terminal && recordingPath ? new AsciicastRecorder(recordingPath, vetted.terminal.size, vetted.terminal, log.child({ sessionId: session.id, channelId: channel.channelId })) : undefined;
+    const recorder =
+      vetted.terminal && recordingPath
+        ? new AsciicastRecorder(
+            recordingPath,
+            vetted.terminal.size,
+            vetted.terminal,
+            log.child({ sessionId: session.id, channelId: channel.channelId }),
+          )
+        : undefined;
     const tracker = new CommandTracker(channel, audit, log, {
       auditId,
       idleTimeoutMs: vetted.kind === "terminal" ? this.opts.terminalIdleTimeoutMs : 0,
@@ -111,16 +158,30 @@ export class CommandSupervisor {
   private vet(tech: Technician, request: ChannelRequest): Vetted {
     const { policy } = this.opts;
     if (request.type === ChannelType.EXEC) {
-      if (request.params.case !== "exec") throw new ConnectError("exec channels need exec parameters (params.exec)", Code.InvalidArgument);
+      if (request.params.case !== "exec")
+        throw new ConnectError("exec channels need exec parameters (params.exec)", Code.InvalidArgument);
       const spec = processSpecOf(request.params.value);
-      return { kind: "exec", argv: [spec.program, ...spec.args], cwd: spec.cwd, decision: policy.checkCommand(tech.role, spec.program, spec.args, spec.env) };
+      return {
+        kind: "exec",
+        argv: [spec.program, ...spec.args],
+        cwd: spec.cwd,
+        decision: policy.checkCommand(tech.role, spec.program, spec.args, spec.env),
+      };
     }
-    if (request.params.case !== "terminal") throw new ConnectError("terminal channels need terminal parameters (params.terminal)", Code.InvalidArgument);
+    if (request.params.case !== "terminal")
+      throw new ConnectError("terminal channels need terminal parameters (params.terminal)", Code.InvalidArgument);
     const params = request.params.value;
     const size = params.size ? checkWindowSize(params.size) : DEFAULT_WINDOW_SIZE;
     const env = checkEnvironment(params.environment);
-    if (params.shell.length > MAX_WORKING_DIRECTORY_CHARS) throw new ConnectError(`shell is longer than ${MAX_WORKING_DIRECTORY_CHARS} characters`, Code.InvalidArgument);
+    if (params.shell.length > MAX_WORKING_DIRECTORY_CHARS)
+      throw new ConnectError(`shell is longer than ${MAX_WORKING_DIRECTORY_CHARS} characters`, Code.InvalidArgument);
     const shell = params.shell || "(login shell)";
-    return { kind: "terminal", argv: [shell], cwd: "", decision: policy.checkTerminal(tech.role, env), terminal: { size, term: params.term || "xterm-256color", shell } };
+    return {
+      kind: "terminal",
+      argv: [shell],
+      cwd: "",
+      decision: policy.checkTerminal(tech.role, env),
+      terminal: { size, term: params.term || "xterm-256color", shell },
+    };
   }
 }

@@ -38,7 +38,10 @@ export class CommandTracker {
     private readonly opts: TrackerOptions,
   ) {
     if (opts.idleTimeoutMs > 0) {
-      this.idleTimer = setInterval(() => this.checkIdle(), Math.max(50, Math.min(1_000, Math.floor(opts.idleTimeoutMs / 4))));
+      this.idleTimer = setInterval(
+        () => this.checkIdle(),
+        Math.max(50, Math.min(1_000, Math.floor(opts.idleTimeoutMs / 4))),
+      );
       this.idleTimer.unref();
     }
     void this.drain();
@@ -87,14 +90,28 @@ export class CommandTracker {
     const idleMs = Date.now() - this.lastActivityAt;
     if (this.channel.isEnded || idleMs < this.opts.idleTimeoutMs) return;
     this.idleClosed = true;
-    const minutes = this.opts.idleTimeoutMs >= 60_000 ? `${Math.round(this.opts.idleTimeoutMs / 60_000)} min` : `${this.opts.idleTimeoutMs} ms`;
-    this.channel.end(Code.DeadlineExceeded, `terminal closed: no input or output for ${minutes} (server --terminal-idle-timeout)`, true);
+    const minutes =
+      this.opts.idleTimeoutMs >= 60_000
+        ? `${Math.round(this.opts.idleTimeoutMs / 60_000)} min`
+        : `${this.opts.idleTimeoutMs} ms`;
+    this.channel.end(
+      Code.DeadlineExceeded,
+      `terminal closed: no input or output for ${minutes} (server --terminal-idle-timeout)`,
+      true,
+    );
   }
 
   private async finishAudit(exit: ExitStatus | undefined, end: { code: number; message: string }): Promise<void> {
     // Like ExitStatus.cancelled: the technician cancelled, or the session or the agent's stream ended under the command.
     const endedUnder = !exit && (end.code === Code.Canceled || end.code === Code.Unavailable);
-    const outcome: CommandEnd["outcome"] = exit?.timedOut || this.idleClosed ? "timed_out" : exit?.cancelled || endedUnder ? "cancelled" : exit ? "completed" : "failed";
+    const outcome: CommandEnd["outcome"] =
+      exit?.timedOut || this.idleClosed
+        ? "timed_out"
+        : exit?.cancelled || endedUnder
+          ? "cancelled"
+          : exit
+            ? "completed"
+            : "failed";
     const done: CommandEnd = {
       outcome,
       endedAt: Date.now(),

@@ -11,12 +11,25 @@ const KiB = 1024;
 /** A channel the agent accepted with `credit`, its agent connection's queue drained. */
 type Payload = MessageInitShape<typeof TunnelFrameSchema>["payload"];
 
-function acceptedChannel(credit: number): { channel: RelayedChannel; conn: AgentConnection; fromAgent: (payload: Payload) => void } {
+function acceptedChannel(credit: number): {
+  channel: RelayedChannel;
+  conn: AgentConnection;
+  fromAgent: (payload: Payload) => void;
+} {
   const conn = new AgentConnection("agent-1", { hostname: "h", os: "linux", agentVersion: "1", capabilities: [] }, 0);
-  const channel = new RelayedChannel({ id: SESSION, agentId: "agent-1", technician: "alice", conn, lastActivityAt: 0 }, 1, 4 * MAX_COALESCED_DATA_BYTES, () => undefined);
-  channel.open({ sessionId: SESSION, type: ChannelType.ECHO, initialCredit: 0, params: { case: undefined } }, 4 * MAX_COALESCED_DATA_BYTES);
+  const channel = new RelayedChannel(
+    { id: SESSION, agentId: "agent-1", technician: "alice", conn, lastActivityAt: 0 },
+    1,
+    4 * MAX_COALESCED_DATA_BYTES,
+    () => undefined,
+  );
+  channel.open(
+    { sessionId: SESSION, type: ChannelType.ECHO, initialCredit: 0, params: { case: undefined } },
+    4 * MAX_COALESCED_DATA_BYTES,
+  );
   let sequence = 0n;
-  const fromAgent = (payload: Payload) => channel.fromAgent(create(TunnelFrameSchema, { sessionId: SESSION, channelId: 1, sequence: ++sequence, payload }));
+  const fromAgent = (payload: Payload) =>
+    channel.fromAgent(create(TunnelFrameSchema, { sessionId: SESSION, channelId: 1, sequence: ++sequence, payload }));
   fromAgent({ case: "credit", value: { bytes: credit } });
   void takeAll(conn.outbound);
   void takeAll(channel.toTechnician);
@@ -36,7 +49,8 @@ const frameOf = (msg: { kind: { case: string | undefined; value?: unknown } }): 
   return msg.kind.value as TunnelFrame;
 };
 
-const data = (bytes: number, fill: number) => create(OpenChannelRequestSchema, { kind: { case: "data", value: { data: new Uint8Array(bytes).fill(fill) } } });
+const data = (bytes: number, fill: number) =>
+  create(OpenChannelRequestSchema, { kind: { case: "data", value: { data: new Uint8Array(bytes).fill(fill) } } });
 
 describe("a relayed channel", () => {
   it("merges technician data still queued for the agent into one frame, bytes in order, up to the cap", async () => {

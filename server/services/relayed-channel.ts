@@ -2,8 +2,19 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { AsyncQueue } from "../../common/async-queue.js";
 import { SendWindow } from "../../common/credit-window.js";
-import type { ChannelData, ChannelInfo, ChannelOpen, ChannelType, TunnelFrame, TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
-import { OpenChannelResponseSchema, type OpenChannelRequest, type OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type {
+  ChannelData,
+  ChannelInfo,
+  ChannelOpen,
+  ChannelType,
+  TunnelFrame,
+  TunnelFrameSchema,
+} from "../../gen/rmm/v1/frame_pb.js";
+import {
+  OpenChannelResponseSchema,
+  type OpenChannelRequest,
+  type OpenChannelResponse,
+} from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ActiveSession } from "./session-service.js";
 
 type FramePayload = NonNullable<MessageInitShape<typeof TunnelFrameSchema>["payload"]>;
@@ -71,7 +82,10 @@ export class RelayedChannel {
 
   /** Sends the open frame; the agent accepts with credit or refuses with close. */
   open(request: ChannelRequest, initialCredit: number): void {
-    this.toAgent({ case: "open", value: { type: request.type, parameters: request.parameters ?? {}, initialCredit, params: request.params } });
+    this.toAgent({
+      case: "open",
+      value: { type: request.type, parameters: request.parameters ?? {}, initialCredit, params: request.params },
+    });
   }
 
   /**
@@ -88,7 +102,11 @@ export class RelayedChannel {
       case "data": {
         const bytes = req.kind.value.data.length;
         const credit = this.accepted ? this.technicianMay.credit : 0;
-        if (bytes > credit) return this.fail(Code.ResourceExhausted, `sent ${bytes} bytes with only ${credit} bytes of credit: wait for credit from the agent`);
+        if (bytes > credit)
+          return this.fail(
+            Code.ResourceExhausted,
+            `sent ${bytes} bytes with only ${credit} bytes of credit: wait for credit from the agent`,
+          );
         this.technicianMay.take(bytes);
         if (this.mergeIntoQueuedAgentData(req.kind.value)) return;
         return this.toAgent({ case: "data", value: req.kind.value });
@@ -113,7 +131,10 @@ export class RelayedChannel {
   fromAgent(frame: TunnelFrame): void {
     if (this.ended) return;
     if (frame.sequence !== this.receivedFromAgent + 1n) {
-      return this.fail(Code.InvalidArgument, `agent frame out of order: expected sequence ${this.receivedFromAgent + 1n}, got ${frame.sequence}`);
+      return this.fail(
+        Code.InvalidArgument,
+        `agent frame out of order: expected sequence ${this.receivedFromAgent + 1n}, got ${frame.sequence}`,
+      );
     }
     this.receivedFromAgent = frame.sequence;
     const p = frame.payload;
@@ -128,7 +149,11 @@ export class RelayedChannel {
         return;
       case "data": {
         const bytes = p.value.data.length;
-        if (bytes > this.agentMay.credit) return this.fail(Code.ResourceExhausted, `agent sent ${bytes} bytes past its credit of ${this.agentMay.credit}`);
+        if (bytes > this.agentMay.credit)
+          return this.fail(
+            Code.ResourceExhausted,
+            `agent sent ${bytes} bytes past its credit of ${this.agentMay.credit}`,
+          );
         this.agentMay.take(bytes);
         const queued = this.toTechnician.last();
         if (queued?.kind.case === "data" && mergeData(queued.kind.value, p.value)) return;

@@ -30,10 +30,7 @@ const CLEANUP_RETRY_MS = 1_000;
 const CLEANUP_RETRY_MAX_MS = 30_000;
 
 /** How an agent answered a tunnel open. */
-type OpenOutcome =
-  | { type: "ready" }
-  | { type: "error"; code: number; message: string }
-  | { type: "disconnected" };
+type OpenOutcome = { type: "ready" } | { type: "error"; code: number; message: string } | { type: "disconnected" };
 
 /** A session in state active, as the relay checks it on every frame (no database read). */
 export interface ActiveSession {
@@ -106,8 +103,12 @@ export class SessionService {
     const refuseUnavailable = async (): Promise<never> => {
       const agent = await agents.get(agentId);
       if (!agent) throw new ConnectError(`agent ${agentId} is not enrolled`, Code.NotFound);
-      if (agent.revoked_at !== null) return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) has been revoked`);
-      const seen = agent.last_seen_at === null ? "never seen online" : `offline since ${new Date(agent.last_seen_at).toISOString()}`;
+      if (agent.revoked_at !== null)
+        return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) has been revoked`);
+      const seen =
+        agent.last_seen_at === null
+          ? "never seen online"
+          : `offline since ${new Date(agent.last_seen_at).toISOString()}`;
       return refuse(Code.FailedPrecondition, `agent ${agentId} (${agent.hostname}) is ${seen}`);
     };
     const conn = registry.get(agentId);
@@ -125,7 +126,11 @@ export class SessionService {
     const answer = askedEarly ? this.awaitAgent(conn, row.id, tech, signal) : undefined;
     const retract = (): void => {
       this.pendingOpens.get(row.id)?.({ type: "disconnected" });
-      if (conn.sessions.delete(row.id)) conn.send({ case: "closeTunnel", value: { sessionId: row.id, reason: closeReasonEnum("closed_by_technician") } });
+      if (conn.sessions.delete(row.id))
+        conn.send({
+          case: "closeTunnel",
+          value: { sessionId: row.id, reason: closeReasonEnum("closed_by_technician") },
+        });
     };
     let session: SessionRow;
     try {
@@ -154,11 +159,21 @@ export class SessionService {
       if (!conn.sessions.has(session.id)) {
         // Closed while we waited (agent gone, or a close raced us): report what happened.
         const current = await sessions.get(session.id);
-        throw new ConnectError(`session ${session.id} closed before it became ready (${current?.close_reason ?? "unknown"})`, Code.Aborted);
+        throw new ConnectError(
+          `session ${session.id} closed before it became ready (${current?.close_reason ?? "unknown"})`,
+          Code.Aborted,
+        );
       }
       const readyAt = Date.now();
       const activeRow: SessionRow = { ...session, state: "active", ready_at: readyAt };
-      this.active.set(session.id, { id: session.id, agentId, technician: tech.subject, conn, lastActivityAt: readyAt, row: activeRow });
+      this.active.set(session.id, {
+        id: session.id,
+        agentId,
+        technician: tech.subject,
+        conn,
+        lastActivityAt: readyAt,
+        row: activeRow,
+      });
       // Started after this call has answered (setImmediate runs once the response is written), so
       // the write's query building is not on the caller's path.
       const write = new Promise<void>((resolve) => setImmediate(resolve))
@@ -185,14 +200,33 @@ export class SessionService {
     if (session.state === "closed") return session;
     const message = `closed by ${tech.subject}`;
     const at = Date.now();
-    const closed = await this.closeSessions([session.id], "closed_by_technician", message, session.agent_id, actorOf.technician(tech.subject), "ok", at);
+    const closed = await this.closeSessions(
+      [session.id],
+      "closed_by_technician",
+      message,
+      session.agent_id,
+      actorOf.technician(tech.subject),
+      "ok",
+      at,
+    );
     const conn = this.deps.registry.get(session.agent_id);
     if (conn?.sessions.delete(session.id)) {
-      conn.send({ case: "closeTunnel", value: { sessionId: session.id, reason: closeReasonEnum("closed_by_technician") } });
+      conn.send({
+        case: "closeTunnel",
+        value: { sessionId: session.id, reason: closeReasonEnum("closed_by_technician") },
+      });
     }
     this.pendingOpens.get(session.id)?.({ type: "disconnected" });
     if (closed === 0) return (await this.deps.sessions.get(session.id)) ?? session;
-    return { ...session, state: "closed", close_reason: "closed_by_technician", close_message: message, closed_at: at, closed_by: actorOf.technician(tech.subject), close_outcome: "ok" };
+    return {
+      ...session,
+      state: "closed",
+      close_reason: "closed_by_technician",
+      close_message: message,
+      closed_at: at,
+      closed_by: actorOf.technician(tech.subject),
+      close_outcome: "ok",
+    };
   }
 
   async status(tech: Technician, sessionId: string): Promise<SessionRow> {
@@ -210,7 +244,12 @@ export class SessionService {
     for (const s of idle) {
       s.conn.sessions.delete(s.id);
       s.conn.send({ case: "closeTunnel", value: { sessionId: s.id, reason: closeReasonEnum("idle_timeout") } });
-      await this.closeWithRetry([s.id], "idle_timeout", `no tunnel traffic for ${Math.round((now - s.lastActivityAt) / 1000)} s`, s.agentId);
+      await this.closeWithRetry(
+        [s.id],
+        "idle_timeout",
+        `no tunnel traffic for ${Math.round((now - s.lastActivityAt) / 1000)} s`,
+        s.agentId,
+      );
     }
   }
 
@@ -223,7 +262,10 @@ export class SessionService {
   tunnelReady(conn: AgentConnection, sessionId: string): void {
     const pending = this.pendingOpens.get(sessionId);
     if (!pending || !conn.sessions.has(sessionId)) {
-      this.deps.log.warn({ agentId: conn.agentId, sessionId }, "agent reported ready for a session it was not asked to open");
+      this.deps.log.warn(
+        { agentId: conn.agentId, sessionId },
+        "agent reported ready for a session it was not asked to open",
+      );
       return;
     }
     pending({ type: "ready" });
@@ -239,13 +281,20 @@ export class SessionService {
       void this.closeWithRetry([sessionId], "agent_error", `agent error: ${message}`, conn.agentId);
       return;
     }
-    this.deps.log.warn({ agentId: conn.agentId, sessionId, code, message }, "agent reported an error for a session it does not hold");
+    this.deps.log.warn(
+      { agentId: conn.agentId, sessionId, code, message },
+      "agent reported an error for a session it does not hold",
+    );
   }
 
   /** The agent left tunnel mode by itself. */
   tunnelClosed(conn: AgentConnection, sessionId: string, message: string): void {
     if (!conn.sessions.delete(sessionId)) return;
-    this.pendingOpens.get(sessionId)?.({ type: "error", code: Code.Aborted, message: message || "agent closed the tunnel" });
+    this.pendingOpens.get(sessionId)?.({
+      type: "error",
+      code: Code.Aborted,
+      message: message || "agent closed the tunnel",
+    });
     void this.closeWithRetry([sessionId], "agent_error", message || "agent closed the tunnel", conn.agentId);
   }
 
@@ -257,7 +306,8 @@ export class SessionService {
   async streamStarted(conn: AgentConnection): Promise<void> {
     const live = await this.deps.sessions.liveIds(conn.agentId);
     const stale = live.filter((id) => !this.pendingOpens.has(id));
-    if (stale.length > 0) await this.closeWithRetry(stale, "agent_disconnected", "agent reconnected on a new stream", conn.agentId);
+    if (stale.length > 0)
+      await this.closeWithRetry(stale, "agent_disconnected", "agent reconnected on a new stream", conn.agentId);
   }
 
   /** Every session opened on a stream ends with it. */
@@ -271,7 +321,15 @@ export class SessionService {
   /** At start: sessions a previous server left live cannot have a stream any more. */
   async closeLeftovers(): Promise<number> {
     const ids = await this.deps.sessions.liveIds();
-    if (ids.length > 0) await this.closeSessions(ids, "server_restart", "left open by a server that stopped", undefined, actorOf.system, "ok");
+    if (ids.length > 0)
+      await this.closeSessions(
+        ids,
+        "server_restart",
+        "left open by a server that stopped",
+        undefined,
+        actorOf.system,
+        "ok",
+      );
     return ids.length;
   }
 
@@ -281,7 +339,8 @@ export class SessionService {
     this.retryTimers.clear();
     for (const resolve of this.pendingOpens.values()) resolve({ type: "disconnected" });
     const ids = await this.deps.sessions.liveIds();
-    if (ids.length > 0) await this.closeSessions(ids, "server_restart", "server shut down", undefined, actorOf.system, "ok");
+    if (ids.length > 0)
+      await this.closeSessions(ids, "server_restart", "server shut down", undefined, actorOf.system, "ok");
   }
 
   private async owned(tech: Technician, sessionId: string, what: string): Promise<SessionRow> {
@@ -318,13 +377,21 @@ export class SessionService {
         return;
       } catch (err) {
         if (!this.active.has(sessionId)) return;
-        this.deps.log.warn({ err, sessionId, retryInMs: delayMs }, "could not record the session as active; will retry");
+        this.deps.log.warn(
+          { err, sessionId, retryInMs: delayMs },
+          "could not record the session as active; will retry",
+        );
         await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
       }
     }
   }
 
-  private awaitAgent(conn: AgentConnection, sessionId: string, tech: Technician, signal: AbortSignal): Promise<OpenOutcome | { type: "timeout" } | { type: "cancelled" }> {
+  private awaitAgent(
+    conn: AgentConnection,
+    sessionId: string,
+    tech: Technician,
+    signal: AbortSignal,
+  ): Promise<OpenOutcome | { type: "timeout" } | { type: "cancelled" }> {
     return new Promise((resolve) => {
       const finish = (outcome: OpenOutcome | { type: "timeout" } | { type: "cancelled" }) => {
         clearTimeout(timer);
@@ -338,7 +405,8 @@ export class SessionService {
       this.pendingOpens.set(sessionId, finish);
       conn.sessions.add(sessionId);
       // The stream may have ended between the registry lookup and now.
-      if (!conn.send({ case: "openTunnel", value: { sessionId, technician: tech.subject } })) finish({ type: "disconnected" });
+      if (!conn.send({ case: "openTunnel", value: { sessionId, technician: tech.subject } }))
+        finish({ type: "disconnected" });
       if (signal.aborted) finish({ type: "cancelled" });
     });
   }
@@ -357,7 +425,11 @@ export class SessionService {
           message: `agent ${agentId} refused the tunnel: ${outcome.message}`,
         };
       case "disconnected":
-        return { reason: "agent_disconnected", code: Code.Unavailable, message: `agent ${agentId} disconnected before the tunnel was ready; session ${sessionId} closed` };
+        return {
+          reason: "agent_disconnected",
+          code: Code.Unavailable,
+          message: `agent ${agentId} disconnected before the tunnel was ready; session ${sessionId} closed`,
+        };
       case "timeout":
         return {
           reason: "timeout",
@@ -401,11 +473,24 @@ export class SessionService {
    * with doubling delays until it lands (or the server restarts, whose start-up
    * reconciliation then closes the same sessions).
    */
-  private async closeWithRetry(ids: string[], reason: CloseReasonName, message: string, agentId: string, delayMs = this.cleanupRetryMs): Promise<void> {
+  private async closeWithRetry(
+    ids: string[],
+    reason: CloseReasonName,
+    message: string,
+    agentId: string,
+    delayMs = this.cleanupRetryMs,
+  ): Promise<void> {
     // In memory the session ends now, whatever the database says.
     this.forget(ids, `session closed: ${reason}`);
     try {
-      await this.closeSessions(ids, reason, message, agentId, actorOf.system, reason === "agent_error" ? "error" : "ok");
+      await this.closeSessions(
+        ids,
+        reason,
+        message,
+        agentId,
+        actorOf.system,
+        reason === "agent_error" ? "error" : "ok",
+      );
     } catch (err) {
       this.deps.log.warn({ err, sessions: ids, retryInMs: delayMs }, "could not close sessions; will retry");
       const timer = setTimeout(() => {

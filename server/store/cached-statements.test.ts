@@ -4,7 +4,12 @@ import { withCachedStatements } from "./cached-statements.js";
 
 function countingDatabase(): { db: SqliteDatabase; prepared: string[] } {
   const prepared: string[] = [];
-  const statement: SqliteStatement = { reader: true, all: () => [], run: () => ({ changes: 0, lastInsertRowid: 0 }), iterate: () => [][Symbol.iterator]() };
+  const statement: SqliteStatement = {
+    reader: true,
+    all: () => [],
+    run: () => ({ changes: 0, lastInsertRowid: 0 }),
+    iterate: () => [][Symbol.iterator](),
+  };
   return {
     prepared,
     db: {

@@ -63,7 +63,9 @@ export class CommandAuditStore {
   }
 
   async forSession(sessionId: string): Promise<CommandAuditRow[]> {
-    return (await this.db.selectFrom("command_audit").selectAll().where("session_id", "=", sessionId).orderBy("id").execute()).map(normalize);
+    return (
+      await this.db.selectFrom("command_audit").selectAll().where("session_id", "=", sessionId).orderBy("id").execute()
+    ).map(normalize);
   }
 }
 

@@ -6,12 +6,7 @@ export type EpochMs = number;
 export type SessionStateName = "opening" | "active" | "closed";
 
 export type CloseReasonName =
-  | "closed_by_technician"
-  | "agent_disconnected"
-  | "agent_error"
-  | "timeout"
-  | "idle_timeout"
-  | "server_restart";
+  "closed_by_technician" | "agent_disconnected" | "agent_error" | "timeout" | "idle_timeout" | "server_restart";
 
 export type AuditOutcome = "ok" | "refused" | "error";
 

@@ -13,8 +13,20 @@ export class FileTransferStore {
   }
 
   async forSession(sessionId: string): Promise<FileTransferRow[]> {
-    const rows = await this.db.selectFrom("file_transfers").selectAll().where("session_id", "=", sessionId).orderBy("id").execute();
+    const rows = await this.db
+      .selectFrom("file_transfers")
+      .selectAll()
+      .where("session_id", "=", sessionId)
+      .orderBy("id")
+      .execute();
     // mysql2 returns BIGINT as strings or numbers depending on size; callers get numbers.
-    return rows.map((r) => ({ ...r, size: r.size === null ? null : Number(r.size), bytes_transferred: Number(r.bytes_transferred), resumed_from: Number(r.resumed_from), at: Number(r.at), id: Number(r.id) }));
+    return rows.map((r) => ({
+      ...r,
+      size: r.size === null ? null : Number(r.size),
+      bytes_transferred: Number(r.bytes_transferred),
+      resumed_from: Number(r.resumed_from),
+      at: Number(r.at),
+      id: Number(r.id),
+    }));
   }
 }

@@ -1,4 +1,15 @@
-export type { Database, Db, EpochMs, CloseReasonName, SessionStateName, AuditOutcome, CommandKind, CommandOutcome, FileOperationName, FileTransferOutcome } from "./database.js";
+export type {
+  Database,
+  Db,
+  EpochMs,
+  CloseReasonName,
+  SessionStateName,
+  AuditOutcome,
+  CommandKind,
+  CommandOutcome,
+  FileOperationName,
+  FileTransferOutcome,
+} from "./database.js";
 export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
 export { migrateToLatest, migrateTo, migrateAllDown, migrationNames } from "./migrate.js";
 export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } from "./agent-store.js";

@@ -6,9 +6,7 @@ import { createPool } from "mysql2";
 import { withCachedStatements } from "./cached-statements.js";
 import type { Database, Db } from "./database.js";
 
-export type DatabaseUrl =
-  | { kind: "sqlite"; path: string }
-  | { kind: "mysql"; url: string; redacted: string };
+export type DatabaseUrl = { kind: "sqlite"; path: string } | { kind: "mysql"; url: string; redacted: string };
 
 /**
  * Parses `sqlite:PATH` (`sqlite::memory:` for a throwaway store) or
@@ -23,10 +21,13 @@ export function parseDatabaseUrl(raw: string): DatabaseUrl {
   }
   if (raw.startsWith("mysql://") || raw.startsWith("mariadb://")) {
     const url = new URL(raw.replace(/^mariadb:/, "mysql:"));
-    if (url.pathname.length <= 1) throw new Error(`database URL "${redact(url)}" names no database: use mysql://user:pass@host:port/db`);
+    if (url.pathname.length <= 1)
+      throw new Error(`database URL "${redact(url)}" names no database: use mysql://user:pass@host:port/db`);
     return { kind: "mysql", url: url.toString(), redacted: redact(url) };
   }
-  throw new Error(`unsupported database URL "${raw.split("@").pop()}": use sqlite:PATH or mysql://user:pass@host:port/db`);
+  throw new Error(
+    `unsupported database URL "${raw.split("@").pop()}": use sqlite:PATH or mysql://user:pass@host:port/db`,
+  );
 }
 
 function redact(url: URL): string {

@@ -6,7 +6,10 @@ export type SessionRow = Selectable<TunnelSessionsTable>;
 
 /** The database refused a second live session for the agent. */
 export class LiveSessionExistsError extends Error {
-  constructor(readonly agentId: string, options?: ErrorOptions) {
+  constructor(
+    readonly agentId: string,
+    options?: ErrorOptions,
+  ) {
     super(`agent ${agentId} already has a live session`, options);
   }
 }
@@ -33,7 +36,19 @@ export interface NewSession {
 
 /** The row a new session starts as, whichever way it was inserted. */
 function openingRow(row: NewSession): SessionRow {
-  return { id: row.id, agent_id: row.agentId, technician: row.technician, state: "opening", close_reason: null, close_message: null, opened_at: row.at, ready_at: null, closed_at: null, closed_by: null, close_outcome: null };
+  return {
+    id: row.id,
+    agent_id: row.agentId,
+    technician: row.technician,
+    state: "opening",
+    close_reason: null,
+    close_message: null,
+    opened_at: row.at,
+    ready_at: null,
+    closed_at: null,
+    closed_by: null,
+    close_outcome: null,
+  };
 }
 
 export class SessionStore {
@@ -129,7 +144,14 @@ export class SessionStore {
     if (ids.length === 0) return 0;
     const result = await this.db
       .updateTable("tunnel_sessions")
-      .set({ state: "closed", close_reason: fields.reason, close_message: fields.message.slice(0, MAX_CLOSE_MESSAGE), closed_at: fields.at, closed_by: fields.actor ?? "system", close_outcome: fields.outcome ?? "ok" })
+      .set({
+        state: "closed",
+        close_reason: fields.reason,
+        close_message: fields.message.slice(0, MAX_CLOSE_MESSAGE),
+        closed_at: fields.at,
+        closed_by: fields.actor ?? "system",
+        close_outcome: fields.outcome ?? "ok",
+      })
       .where("id", "in", ids)
       .where("state", "<>", "closed")
       .executeTakeFirst();

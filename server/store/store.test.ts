@@ -87,10 +87,21 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       expect(created).toMatchObject({ id, agent_id: agent.id, technician: "alice", state: "opening", opened_at: 7 });
       expect(await sessions.get(id)).toMatchObject(created!);
       const audit = await new AuditStore(db).forSession(id);
-      expect(audit.map((e) => ({ at: e.at, actor: e.actor, action: e.action, outcome: e.outcome, agent_id: e.agent_id, reason: e.reason }))).toEqual([
+      expect(
+        audit.map((e) => ({
+          at: e.at,
+          actor: e.actor,
+          action: e.action,
+          outcome: e.outcome,
+          agent_id: e.agent_id,
+          reason: e.reason,
+        })),
+      ).toEqual([
         { at: 7, actor: "tech:alice", action: "tunnel.open", outcome: "ok", agent_id: agent.id, reason: "requested" },
       ]);
-      await expect(sessions.createForActiveAgent({ id: randomUUID(), agentId: agent.id, technician: "bob", at: 8 })).rejects.toBeInstanceOf(LiveSessionExistsError);
+      await expect(
+        sessions.createForActiveAgent({ id: randomUUID(), agentId: agent.id, technician: "bob", at: 8 }),
+      ).rejects.toBeInstanceOf(LiveSessionExistsError);
       expect((await new AuditStore(db).forAgent(agent.id)).length).toBe(1);
     });
 
@@ -99,7 +110,9 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       await new AgentStore(db).insert(revoked);
       const sessions = new SessionStore(db);
       for (const agentId of [revoked.id, randomUUID()]) {
-        expect(await sessions.createForActiveAgent({ id: randomUUID(), agentId, technician: "alice", at: 7 })).toBeUndefined();
+        expect(
+          await sessions.createForActiveAgent({ id: randomUUID(), agentId, technician: "alice", at: 7 }),
+        ).toBeUndefined();
         expect(await sessions.liveIds(agentId)).toEqual([]);
         expect(await new AuditStore(db).forAgent(agentId)).toEqual([]);
       }
@@ -124,16 +137,36 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       await new AgentStore(db).insert(agent);
       const sessions = new SessionStore(db);
       const s = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "alice", at: 1 });
-      const closeOnly = async () => (await new AuditStore(db).forSession(s.id)).filter((e) => e.action === "tunnel.close");
-      expect(await sessions.close([s.id], { reason: "agent_error", message: "x".repeat(1_100), at: 3, actor: "tech:alice", outcome: "error" })).toBe(1);
+      const closeOnly = async () =>
+        (await new AuditStore(db).forSession(s.id)).filter((e) => e.action === "tunnel.close");
+      expect(
+        await sessions.close([s.id], {
+          reason: "agent_error",
+          message: "x".repeat(1_100),
+          at: 3,
+          actor: "tech:alice",
+          outcome: "error",
+        }),
+      ).toBe(1);
       await sessions.close([s.id], { reason: "timeout", message: "", at: 4 });
       const entries = await closeOnly();
-      expect(entries.map((e) => ({ at: e.at, actor: e.actor, outcome: e.outcome, agent_id: e.agent_id, session_id: e.session_id }))).toEqual([
-        { at: 3, actor: "tech:alice", outcome: "error", agent_id: agent.id, session_id: s.id },
-      ]);
+      expect(
+        entries.map((e) => ({
+          at: e.at,
+          actor: e.actor,
+          outcome: e.outcome,
+          agent_id: e.agent_id,
+          session_id: e.session_id,
+        })),
+      ).toEqual([{ at: 3, actor: "tech:alice", outcome: "error", agent_id: agent.id, session_id: s.id }]);
       // Cut to what the column holds, as the server's own audit entries are.
       expect(entries[0]?.reason).toBe(`agent_error: ${"x".repeat(1_100)}`.slice(0, 1_000));
-      expect(await sessions.get(s.id)).toMatchObject({ state: "closed", closed_by: "tech:alice", close_outcome: "error", close_message: "x".repeat(1_024) });
+      expect(await sessions.get(s.id)).toMatchObject({
+        state: "closed",
+        closed_by: "tech:alice",
+        close_outcome: "error",
+        close_message: "x".repeat(1_024),
+      });
     });
 
     it("cascade an agent's deletion to its sessions", async () => {
@@ -147,7 +180,15 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
 
     it("refuse to update or delete audit events", async () => {
       const audit = new AuditStore(db);
-      await audit.append({ at: 1, actor: "system", action: "test", agent_id: "a", session_id: null, outcome: "ok", reason: null });
+      await audit.append({
+        at: 1,
+        actor: "system",
+        action: "test",
+        agent_id: "a",
+        session_id: null,
+        outcome: "ok",
+        reason: null,
+      });
       await expect(sql`update audit_events set actor = 'mallory'`.execute(db)).rejects.toThrow(/append-only/);
       await expect(sql`delete from audit_events`.execute(db)).rejects.toThrow(/append-only/);
       expect((await audit.forAgent("a")).map((e) => e.actor)).toEqual(["system"]);
@@ -157,7 +198,10 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       const agents = new AgentStore(db);
       const rows = Array.from({ length: 1_500 }, () => agentRow());
       for (const row of rows) await agents.insert(row);
-      await agents.touchLastSeen(rows.map((r) => r.id), 42);
+      await agents.touchLastSeen(
+        rows.map((r) => r.id),
+        42,
+      );
       const listed = await agents.list({ afterId: "", limit: 2_000 });
       expect(listed.every((a) => a.last_seen_at === 42)).toBe(true);
     });

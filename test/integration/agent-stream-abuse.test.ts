@@ -6,8 +6,16 @@ import { createTestDatabase, type TestDatabase } from "../support/test-databases
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /** Sends one raw gRPC frame on the agent stream and returns the grpc-status and message the server ends with. */
-async function rawConnect(url: string, credential: string, payload: Buffer): Promise<{ status: number; message: string }> {
-  const answer = await rawGrpcCall(url, { path: "/rmm.v1.AgentService/Connect", token: credential, body: grpcEnvelope(payload) });
+async function rawConnect(
+  url: string,
+  credential: string,
+  payload: Buffer,
+): Promise<{ status: number; message: string }> {
+  const answer = await rawGrpcCall(url, {
+    path: "/rmm.v1.AgentService/Connect",
+    token: credential,
+    body: grpcEnvelope(payload),
+  });
   return { status: answer.grpcStatus, message: answer.grpcMessage };
 }
 
@@ -27,7 +35,11 @@ describe("a misbehaving agent stream", () => {
   });
 
   it("ends with InvalidArgument on bytes that are not a message", async () => {
-    const { status, message } = await rawConnect(ts.url, identity.credential, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
+    const { status, message } = await rawConnect(
+      ts.url,
+      identity.credential,
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]),
+    );
     expect(Code[status]).toBe(Code[Code.InvalidArgument]);
     expect(message).not.toBe("");
   });
@@ -35,7 +47,15 @@ describe("a misbehaving agent stream", () => {
   it("ends with ResourceExhausted on a message over the limit", async () => {
     const agent = FakeAgent.connect(ts.agentClient(), identity);
     await agent.waitFor("helloAck");
-    agent.send({ case: "frame", value: { sessionId: "x", channelId: 1, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(100 * 1024) } } } });
+    agent.send({
+      case: "frame",
+      value: {
+        sessionId: "x",
+        channelId: 1,
+        sequence: 1n,
+        payload: { case: "data", value: { data: new Uint8Array(100 * 1024) } },
+      },
+    });
     const ended = ConnectError.from(await agent.ended);
     expect(Code[ended.code]).toBe(Code[Code.ResourceExhausted]);
   });

@@ -34,7 +34,6 @@ async function echo(channel: ChannelClient, payload: Uint8Array): Promise<Buffer
   return Buffer.concat(received);
 }
 
-
 describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
   let db: TestDatabase;
   let dir: string;
@@ -56,7 +55,16 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
     dir = mkdtempSync(join(tmpdir(), "rmm-agent-it-"));
     server = await startServerProcess({ dataDir: serverDir(), db: db.url });
     const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir()).secret, "rmm-server", "rmm-api");
-    const { stdout } = await run(process.execPath, [AGENT_MAIN, "enroll", "--server", server.url, "--token", await issuer.mintEnrollment(600), "--state", statePath()]);
+    const { stdout } = await run(process.execPath, [
+      AGENT_MAIN,
+      "enroll",
+      "--server",
+      server.url,
+      "--token",
+      await issuer.mintEnrollment(600),
+      "--state",
+      statePath(),
+    ]);
     agentId = /enrolled as (\S+);/.exec(stdout)![1]!;
     const token = await issuer.mintTechnician("alice", "tech", 3_600);
     alice = createTechnicianClient(server.url, token);
@@ -72,13 +80,17 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
   it("keeps its credential in a state file only its owner can read, and is listed online", async () => {
     expect(statSync(statePath()).mode & 0o777).toBe(0o600);
     const listed = await alice.listAgents({ onlineOnly: true });
-    expect(listed.agents.map((a) => [a.id, a.capabilities])).toEqual([[agentId, [ChannelType.TERMINAL, ChannelType.EXEC, ChannelType.ECHO, ChannelType.FILE]]]);
+    expect(listed.agents.map((a) => [a.id, a.capabilities])).toEqual([
+      [agentId, [ChannelType.TERMINAL, ChannelType.EXEC, ChannelType.ECHO, ChannelType.FILE]],
+    ]);
   });
 
   it("serves eight echo channels at once over one tunnel, every byte back on its own channel", async () => {
     const { session } = await alice.openTunnel({ agentId });
     const payloads = Array.from({ length: 8 }, () => randomBytes(600 * 1024));
-    const channels = await Promise.all(payloads.map(() => ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO })));
+    const channels = await Promise.all(
+      payloads.map(() => ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO })),
+    );
     expect(new Set(channels.map((c) => c.channelId)).size).toBe(8);
     const echoed = await Promise.all(channels.map((c, i) => echo(c, payloads[i]!)));
     echoed.forEach((bytes, i) => expect(bytes.equals(payloads[i]!), `channel ${i}`).toBe(true));
@@ -125,20 +137,33 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
 
   it("refuses channels on closed sessions and channel types the agent does not serve", async () => {
     const { session } = await alice.openTunnel({ agentId });
-    const unsupported = await ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.SERVICE }).catch((e: unknown) => ConnectError.from(e));
+    const unsupported = await ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.SERVICE }).catch(
+      (e: unknown) => ConnectError.from(e),
+    );
     expect((unsupported as ConnectError).code).toBe(Code.Unimplemented);
     await alice.closeTunnel({ sessionId: session!.id });
-    const closed = await ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO }).catch((e: unknown) => ConnectError.from(e));
+    const closed = await ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO }).catch(
+      (e: unknown) => ConnectError.from(e),
+    );
     expect((closed as ConnectError).code).toBe(Code.FailedPrecondition);
     const bob = createClient(TunnelService, createGrpcTransport({ baseUrl: server.url }));
-    expect(await ChannelClient.open(bob, { sessionId: session!.id, type: ChannelType.ECHO }).catch((e: unknown) => ConnectError.from(e).code)).toBe(Code.Unauthenticated);
+    expect(
+      await ChannelClient.open(bob, { sessionId: session!.id, type: ChannelType.ECHO }).catch(
+        (e: unknown) => ConnectError.from(e).code,
+      ),
+    ).toBe(Code.Unauthenticated);
   });
 
   it("reconnects after the server is killed and restarted, and the stale session is closed", async () => {
     const { session } = await alice.openTunnel({ agentId });
     const mark = agent.logs.length;
     await server.proc.stop("SIGKILL");
-    await agent.waitForLog((e) => typeof e.msg === "string" && e.msg.endsWith("-> backoff"), "the agent to back off", 10_000, mark);
+    await agent.waitForLog(
+      (e) => typeof e.msg === "string" && e.msg.endsWith("-> backoff"),
+      "the agent to back off",
+      10_000,
+      mark,
+    );
     server = await startServerProcess({ dataDir: serverDir(), db: db.url, port: server.port });
     await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reconnect", 15_000, mark);
     const after = (await alice.getTunnelStatus({ sessionId: session!.id })).session;
@@ -148,15 +173,26 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
   it("closes the session at once when the agent is killed", async () => {
     const { session } = await alice.openTunnel({ agentId });
     await agent.stop("SIGKILL");
-    await until(async () => (await alice.getTunnelStatus({ sessionId: session!.id })).session?.state === SessionState.CLOSED, "the session to close", 5_000);
-    expect((await alice.getTunnelStatus({ sessionId: session!.id })).session?.closeReason).toBe(CloseReason.AGENT_DISCONNECTED);
+    await until(
+      async () => (await alice.getTunnelStatus({ sessionId: session!.id })).session?.state === SessionState.CLOSED,
+      "the session to close",
+      5_000,
+    );
+    expect((await alice.getTunnelStatus({ sessionId: session!.id })).session?.closeReason).toBe(
+      CloseReason.AGENT_DISCONNECTED,
+    );
     await startAgent();
   });
 
   it("is cut off when revoked, and told why", async () => {
     const mark = agent.logs.length;
     await run(process.execPath, [SERVER_MAIN, "revoke-agent", agentId, "--data-dir", serverDir(), "--db", db.url]);
-    const refused = await agent.waitForLog((e) => e.msg === "server refused this agent's credential; enroll again if it was revoked", "the refusal", 15_000, mark);
+    const refused = await agent.waitForLog(
+      (e) => e.msg === "server refused this agent's credential; enroll again if it was revoked",
+      "the refusal",
+      15_000,
+      mark,
+    );
     expect(String(refused.reason)).toMatch(/PermissionDenied: .*revoked/);
     expect((await alice.listAgents({ onlineOnly: true })).agents).toEqual([]);
   });

@@ -25,7 +25,10 @@ describe("the channel relay", () => {
     db = await createTestDatabase("sqlite");
     ts = await startTestServer(db.url, { offlineAfterMs: 60_000 });
     alice = await ts.technician("alice");
-    agent = FakeAgent.connect(ts.agentClient(), await FakeAgent.enroll(ts.agentClient(), await ts.server.issuer.mintEnrollment(60)));
+    agent = FakeAgent.connect(
+      ts.agentClient(),
+      await FakeAgent.enroll(ts.agentClient(), await ts.server.issuer.mintEnrollment(60)),
+    );
     await agent.waitFor("helloAck");
     sessionId = (await alice.openTunnel({ agentId: agent.agentId })).session!.id;
   });
@@ -39,51 +42,107 @@ describe("the channel relay", () => {
   async function acceptedChannel(credit: number): Promise<{ channel: Promise<ChannelClient>; channelId: number }> {
     const channel = ChannelClient.open(alice, { sessionId, type: ChannelType.ECHO });
     const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
-    agent.send({ case: "frame", value: { sessionId, channelId: open.channelId, sequence: 1n, payload: { case: "credit", value: { bytes: credit } } } });
+    agent.send({
+      case: "frame",
+      value: {
+        sessionId,
+        channelId: open.channelId,
+        sequence: 1n,
+        payload: { case: "credit", value: { bytes: credit } },
+      },
+    });
     return { channel, channelId: open.channelId };
   }
 
   it("answers an agent frame for an unknown session or channel with a close for it, and the stream lives on", async () => {
-    agent.send({ case: "frame", value: { sessionId: "00000000-0000-4000-8000-000000000000", channelId: 7, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(3) } } } });
+    agent.send({
+      case: "frame",
+      value: {
+        sessionId: "00000000-0000-4000-8000-000000000000",
+        channelId: 7,
+        sequence: 1n,
+        payload: { case: "data", value: { data: new Uint8Array(3) } },
+      },
+    });
     const close = await agent.waitFor("frame", (f) => f.channelId === 7);
-    expect(close.payload).toMatchObject({ case: "close", value: { code: Code.NotFound, message: expect.stringMatching(/is not open on this stream/) } });
-    agent.send({ case: "frame", value: { sessionId, channelId: 99, sequence: 1n, payload: { case: "credit", value: { bytes: 1 } } } });
-    expect((await agent.waitFor("frame", (f) => f.channelId === 99)).payload).toMatchObject({ case: "close", value: { code: Code.NotFound } });
+    expect(close.payload).toMatchObject({
+      case: "close",
+      value: { code: Code.NotFound, message: expect.stringMatching(/is not open on this stream/) },
+    });
+    agent.send({
+      case: "frame",
+      value: { sessionId, channelId: 99, sequence: 1n, payload: { case: "credit", value: { bytes: 1 } } },
+    });
+    expect((await agent.waitFor("frame", (f) => f.channelId === 99)).payload).toMatchObject({
+      case: "close",
+      value: { code: Code.NotFound },
+    });
     expect((await alice.getTunnelStatus({ sessionId })).session?.state).toBe(2);
   });
 
   it("ends a channel whose agent frames arrive out of order, telling both sides", async () => {
     const { channel, channelId } = await acceptedChannel(1024);
     const client = await channel;
-    agent.send({ case: "frame", value: { sessionId, channelId, sequence: 5n, payload: { case: "data", value: { data: new Uint8Array(1) } } } });
-    expect(await client.ended).toMatchObject({ code: Code.InvalidArgument, message: expect.stringMatching(/expected sequence 2, got 5/) });
-    expect((await agent.waitFor("frame", (f) => f.channelId === channelId && f.payload.case === "close")).payload.value).toMatchObject({ code: Code.InvalidArgument });
+    agent.send({
+      case: "frame",
+      value: { sessionId, channelId, sequence: 5n, payload: { case: "data", value: { data: new Uint8Array(1) } } },
+    });
+    expect(await client.ended).toMatchObject({
+      code: Code.InvalidArgument,
+      message: expect.stringMatching(/expected sequence 2, got 5/),
+    });
+    expect(
+      (await agent.waitFor("frame", (f) => f.channelId === channelId && f.payload.case === "close")).payload.value,
+    ).toMatchObject({ code: Code.InvalidArgument });
   });
 
   it("ends a channel whose agent sends past the technician's credit", async () => {
     const { channel, channelId } = await acceptedChannel(1024);
     const client = await channel;
-    agent.send({ case: "frame", value: { sessionId, channelId, sequence: 2n, payload: { case: "data", value: { data: new Uint8Array(300 * 1024) } } } });
-    expect(await client.ended).toMatchObject({ code: Code.ResourceExhausted, message: expect.stringMatching(/past its credit/) });
+    agent.send({
+      case: "frame",
+      value: {
+        sessionId,
+        channelId,
+        sequence: 2n,
+        payload: { case: "data", value: { data: new Uint8Array(300 * 1024) } },
+      },
+    });
+    expect(await client.ended).toMatchObject({
+      code: Code.ResourceExhausted,
+      message: expect.stringMatching(/past its credit/),
+    });
   });
 
   it("ends a channel whose technician sends past the agent's credit", async () => {
     const requests = new AsyncQueue<OpenChannelRequest>();
-    requests.push(create(OpenChannelRequestSchema, { kind: { case: "open", value: { sessionId, type: ChannelType.ECHO } } }));
+    requests.push(
+      create(OpenChannelRequestSchema, { kind: { case: "open", value: { sessionId, type: ChannelType.ECHO } } }),
+    );
     const responses = alice.openChannel(requests)[Symbol.asyncIterator]();
     const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
-    agent.send({ case: "frame", value: { sessionId, channelId: open.channelId, sequence: 1n, payload: { case: "credit", value: { bytes: 10 } } } });
+    agent.send({
+      case: "frame",
+      value: { sessionId, channelId: open.channelId, sequence: 1n, payload: { case: "credit", value: { bytes: 10 } } },
+    });
     expect((await responses.next()).value?.kind.case).toBe("opened");
     requests.push(create(OpenChannelRequestSchema, { kind: { case: "data", value: { data: new Uint8Array(11) } } }));
     const seen = [];
     for (let r = await responses.next(); !r.done; r = await responses.next()) seen.push(r.value.kind);
-    expect(seen.at(-1)).toMatchObject({ case: "close", value: { code: Code.ResourceExhausted, message: expect.stringMatching(/11 bytes with only 10/) } });
+    expect(seen.at(-1)).toMatchObject({
+      case: "close",
+      value: { code: Code.ResourceExhausted, message: expect.stringMatching(/11 bytes with only 10/) },
+    });
   });
 
   it("refuses a channel with no type, on another technician's session, or before open", async () => {
-    await expect(ChannelClient.open(alice, { sessionId, type: ChannelType.UNSPECIFIED })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await expect(ChannelClient.open(alice, { sessionId, type: ChannelType.UNSPECIFIED })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
     const bob = await ts.technician("bob");
-    await expect(ChannelClient.open(bob, { sessionId, type: ChannelType.ECHO })).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await expect(ChannelClient.open(bob, { sessionId, type: ChannelType.ECHO })).rejects.toMatchObject({
+      code: Code.PermissionDenied,
+    });
     const requests = new AsyncQueue<OpenChannelRequest>();
     requests.push(create(OpenChannelRequestSchema, { kind: { case: "credit", value: { bytes: 1 } } }));
     const err = await (async () => {
@@ -97,11 +156,19 @@ describe("the channel relay", () => {
     const client = await channel;
     client.close();
     await agent.waitFor("frame", (f) => f.channelId === channelId && f.payload.case === "close");
-    agent.send({ case: "frame", value: { sessionId, channelId, sequence: 2n, payload: { case: "data", value: { data: new Uint8Array(3) } } } });
+    agent.send({
+      case: "frame",
+      value: { sessionId, channelId, sequence: 2n, payload: { case: "data", value: { data: new Uint8Array(3) } } },
+    });
     // A frame for a channel that never existed is still answered, so its answer marks when the late one was handled.
-    agent.send({ case: "frame", value: { sessionId, channelId: 999, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(1) } } } });
+    agent.send({
+      case: "frame",
+      value: { sessionId, channelId: 999, sequence: 1n, payload: { case: "data", value: { data: new Uint8Array(1) } } },
+    });
     await agent.waitFor("frame", (f) => f.channelId === 999);
-    const closes = agent.received.filter((m) => m.kind.case === "frame" && m.kind.value.channelId === channelId && m.kind.value.payload.case === "close");
+    const closes = agent.received.filter(
+      (m) => m.kind.case === "frame" && m.kind.value.channelId === channelId && m.kind.value.payload.case === "close",
+    );
     expect(closes).toHaveLength(1);
   });
 });

@@ -19,7 +19,6 @@ async function expectCode(promise: Promise<unknown>, code: Code, message?: RegEx
   return err!;
 }
 
-
 describe.each(DIALECTS)("control plane on %s", (dialect) => {
   let db: TestDatabase;
   let ts: TestServer;
@@ -64,7 +63,9 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       expect(ack.maxMessageBytes).toBeGreaterThan(64 * 1024);
 
       const listed = await alice.listAgents({});
-      expect(listed.agents.map((a) => [a.id, a.online, a.hostname])).toEqual([[agent.agentId, true, `host-${agent.agentId.slice(0, 8)}`]]);
+      expect(listed.agents.map((a) => [a.id, a.online, a.hostname])).toEqual([
+        [agent.agentId, true, `host-${agent.agentId.slice(0, 8)}`],
+      ]);
       expect(listed.agents[0]?.lastSeenTime).toBeDefined();
 
       agent.hangUp();
@@ -96,7 +97,9 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
     it("cannot claim another agent's id", async () => {
       const victim = await onlineAgent();
       const token = await ts.server.issuer.mintEnrollment(600);
-      const mallory = FakeAgent.connect(ts.agentClient(), await FakeAgent.enroll(ts.agentClient(), token, "mallory"), { helloAgentId: victim.agentId });
+      const mallory = FakeAgent.connect(ts.agentClient(), await FakeAgent.enroll(ts.agentClient(), token, "mallory"), {
+        helloAgentId: victim.agentId,
+      });
       const ended = await mallory.ended;
       expect(ended && ConnectError.from(ended).code).toBe(Code.PermissionDenied);
       expect(ts.server.registry.get(victim.agentId)).toBeDefined();
@@ -106,7 +109,10 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       const forged = FakeAgent.connect(ts.agentClient(), { agentId: randomUUID(), credential: `${randomUUID()}.AAAA` });
       expect(ConnectError.from(await forged.ended).code).toBe(Code.Unauthenticated);
       const agent = await onlineAgent();
-      const wrongSecret = FakeAgent.connect(ts.agentClient(), { agentId: agent.agentId, credential: `${agent.agentId}.not-the-secret` });
+      const wrongSecret = FakeAgent.connect(ts.agentClient(), {
+        agentId: agent.agentId,
+        credential: `${agent.agentId}.not-the-secret`,
+      });
       expect(ConnectError.from(await wrongSecret.ended).code).toBe(Code.Unauthenticated);
 
       const handle = openDatabase(parseDatabaseUrl(db.url));
@@ -172,19 +178,32 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       expect(status.session?.state).toBe(SessionState.ACTIVE);
 
       const closed = await alice.closeTunnel({ sessionId: session!.id });
-      expect(closed.session).toMatchObject({ state: SessionState.CLOSED, closeReason: CloseReason.CLOSED_BY_TECHNICIAN });
-      expect(await agent.waitFor("closeTunnel")).toMatchObject({ sessionId: session!.id, reason: CloseReason.CLOSED_BY_TECHNICIAN });
+      expect(closed.session).toMatchObject({
+        state: SessionState.CLOSED,
+        closeReason: CloseReason.CLOSED_BY_TECHNICIAN,
+      });
+      expect(await agent.waitFor("closeTunnel")).toMatchObject({
+        sessionId: session!.id,
+        reason: CloseReason.CLOSED_BY_TECHNICIAN,
+      });
       // Closing again is harmless and keeps the first reason.
-      expect((await alice.closeTunnel({ sessionId: session!.id })).session?.closeReason).toBe(CloseReason.CLOSED_BY_TECHNICIAN);
+      expect((await alice.closeTunnel({ sessionId: session!.id })).session?.closeReason).toBe(
+        CloseReason.CLOSED_BY_TECHNICIAN,
+      );
       expect(await auditActions(session!.id)).toEqual(["tunnel.open:ok", "tunnel.close:ok"]);
     });
 
     it("let exactly one of two racing opens win; the loser is told which session holds the agent", async () => {
       const agent = await onlineAgent();
       const bob = await ts.technician("bob");
-      const results = await Promise.allSettled([alice.openTunnel({ agentId: agent.agentId }), bob.openTunnel({ agentId: agent.agentId })]);
+      const results = await Promise.allSettled([
+        alice.openTunnel({ agentId: agent.agentId }),
+        bob.openTunnel({ agentId: agent.agentId }),
+      ]);
       const won = results.filter((r) => r.status === "fulfilled");
-      const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => ConnectError.from(r.reason));
+      const lost = results
+        .filter((r): r is PromiseRejectedResult => r.status === "rejected")
+        .map((r) => ConnectError.from(r.reason));
       expect(won).toHaveLength(1);
       expect(lost.map((e) => e.code)).toEqual([Code.AlreadyExists]);
       const winner = (won[0] as PromiseFulfilledResult<{ session?: { id: string } }>).value.session!.id;
@@ -205,7 +224,11 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
     it("refuse bad ids, unknown agents and sessions, and offline agents with clear errors", async () => {
       await expectCode(alice.openTunnel({ agentId: "" }), Code.InvalidArgument, /agent_id is required/);
       await expectCode(alice.openTunnel({ agentId: "web-01" }), Code.InvalidArgument, /not a UUID/);
-      await expectCode(alice.getTunnelStatus({ sessionId: "nope" }), Code.InvalidArgument, /session_id "nope" is not a UUID/);
+      await expectCode(
+        alice.getTunnelStatus({ sessionId: "nope" }),
+        Code.InvalidArgument,
+        /session_id "nope" is not a UUID/,
+      );
       await expectCode(alice.closeTunnel({ sessionId: "" }), Code.InvalidArgument, /session_id is required/);
       await expectCode(alice.openTunnel({ agentId: randomUUID() }), Code.NotFound, /not enrolled/);
       await expectCode(alice.getTunnelStatus({ sessionId: randomUUID() }), Code.NotFound, /not found/);
@@ -223,7 +246,9 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
         await expectCode(alice.openTunnel({ agentId: agent.agentId }), Code.FailedPrecondition, /has been revoked/);
         const { sessionId } = await agent.waitFor("openTunnel");
         expect(await agent.waitFor("closeTunnel")).toMatchObject({ sessionId });
-        expect(await handle.selectFrom("tunnel_sessions").select("id").where("agent_id", "=", agent.agentId).execute()).toEqual([]);
+        expect(
+          await handle.selectFrom("tunnel_sessions").select("id").where("agent_id", "=", agent.agentId).execute(),
+        ).toEqual([]);
       } finally {
         await handle.destroy();
       }
@@ -232,10 +257,17 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
     it("fail with the agent's own error, and the session is closed as agent_error", async () => {
       const agent = await onlineAgent();
       agent.onOpen = { error: { code: Code.ResourceExhausted, message: "a tunnel is already open" } };
-      const err = await expectCode(alice.openTunnel({ agentId: agent.agentId }), Code.ResourceExhausted, /a tunnel is already open/);
+      const err = await expectCode(
+        alice.openTunnel({ agentId: agent.agentId }),
+        Code.ResourceExhausted,
+        /a tunnel is already open/,
+      );
       const sessionId = (await agent.waitFor("openTunnel")).sessionId;
       expect(err.rawMessage).toContain(agent.agentId);
-      expect((await alice.getTunnelStatus({ sessionId })).session).toMatchObject({ state: SessionState.CLOSED, closeReason: CloseReason.AGENT_ERROR });
+      expect((await alice.getTunnelStatus({ sessionId })).session).toMatchObject({
+        state: SessionState.CLOSED,
+        closeReason: CloseReason.AGENT_ERROR,
+      });
       // The agent is free again.
       agent.onOpen = "ready";
       expect((await alice.openTunnel({ agentId: agent.agentId })).session?.state).toBe(SessionState.ACTIVE);
@@ -244,7 +276,11 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
     it("time out when the agent does not answer, closing the session as timeout", async () => {
       const agent = await onlineAgent();
       agent.onOpen = "silent";
-      await expectCode(alice.openTunnel({ agentId: agent.agentId }), Code.DeadlineExceeded, /did not answer within 1000 ms/);
+      await expectCode(
+        alice.openTunnel({ agentId: agent.agentId }),
+        Code.DeadlineExceeded,
+        /did not answer within 1000 ms/,
+      );
       const { sessionId } = await agent.waitFor("openTunnel");
       expect(await agent.waitFor("closeTunnel")).toMatchObject({ sessionId, reason: CloseReason.TIMEOUT });
       expect((await alice.getTunnelStatus({ sessionId })).session?.closeReason).toBe(CloseReason.TIMEOUT);
@@ -254,8 +290,13 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       const agent = await onlineAgent();
       const { session } = await alice.openTunnel({ agentId: agent.agentId });
       agent.kill();
-      await until(async () => (await alice.getTunnelStatus({ sessionId: session!.id })).session?.state === SessionState.CLOSED, "session closed");
-      expect((await alice.getTunnelStatus({ sessionId: session!.id })).session?.closeReason).toBe(CloseReason.AGENT_DISCONNECTED);
+      await until(
+        async () => (await alice.getTunnelStatus({ sessionId: session!.id })).session?.state === SessionState.CLOSED,
+        "session closed",
+      );
+      expect((await alice.getTunnelStatus({ sessionId: session!.id })).session?.closeReason).toBe(
+        CloseReason.AGENT_DISCONNECTED,
+      );
     });
 
     it("left open by a server that died are closed when a server starts", async () => {
@@ -264,7 +305,11 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       // Simulate a crash: the row stays live because nothing closed it.
       const handle = openDatabase(parseDatabaseUrl(db.url));
       await ts.stop();
-      await handle.updateTable("tunnel_sessions").set({ state: "active", close_reason: null, closed_at: null }).where("id", "=", session!.id).execute();
+      await handle
+        .updateTable("tunnel_sessions")
+        .set({ state: "active", close_reason: null, closed_at: null })
+        .where("id", "=", session!.id)
+        .execute();
       await handle.destroy();
       await ts.restart();
       alice = await ts.technician("alice");

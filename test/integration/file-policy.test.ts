@@ -44,7 +44,11 @@ describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => 
         },
       }),
     );
-    rig = await startAgentRig(dialect, { agentExtra: ["--file-root", work], serverExtra: ["--policy", policyFile], logLevel: "info" });
+    rig = await startAgentRig(dialect, {
+      agentExtra: ["--file-root", work],
+      serverExtra: ["--policy", policyFile],
+      logLevel: "info",
+    });
     alice = createTechnicianClient(rig.url, await rig.mintToken("alice", "tech"));
     root = createTechnicianClient(rig.url, await rig.mintToken("root", "admin"));
     sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
@@ -57,9 +61,13 @@ describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => 
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("lets a role with files \"read\" download inside its paths", async () => {
+  it('lets a role with files "read" download inside its paths', async () => {
     const sha = writeRandomFile(join(files, "report.bin"), 10_000);
-    const down = await downloadFile(alice, { sessionId, remotePath: join(files, "report.bin"), localPath: join(local, "report.bin") });
+    const down = await downloadFile(alice, {
+      sessionId,
+      remotePath: join(files, "report.bin"),
+      localPath: join(local, "report.bin"),
+    });
     expect(down).toMatchObject({ size: 10_000, sha256: sha });
     expect(fileSha256(join(local, "report.bin"))).toBe(sha);
     expect((await alice.stat({ sessionId, path: files })).info).toBeDefined();
@@ -68,10 +76,20 @@ describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => 
   it("refuses that role an upload (PrepareUpload and Upload alike) before any channel opens, naming the role and setting, and audits it", async () => {
     const src = join(local, "upload.src");
     writeRandomFile(src, 100);
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(files, "uploaded") }), Code.PermissionDenied, /role tech may not write files.*roles\.tech\.files.*"read"/);
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(files, "uploaded") }),
+      Code.PermissionDenied,
+      /role tech may not write files.*roles\.tech\.files.*"read"/,
+    );
 
     // Straight to Upload, skipping PrepareUpload: refused the same way.
-    const target = { path: join(files, "uploaded"), source: { size: 100n, modified: timestampFromMs(Date.now()) }, overwrite: false, createParents: false, mode: 0 };
+    const target = {
+      path: join(files, "uploaded"),
+      source: { size: 100n, modified: timestampFromMs(Date.now()) },
+      overwrite: false,
+      createParents: false,
+      mode: 0,
+    };
     async function* requests() {
       yield create(UploadRequestSchema, { kind: { case: "start", value: { sessionId, target, offset: 0n } } });
     }
@@ -79,19 +97,32 @@ describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => 
 
     const rows = await refusedRows();
     expect(rows.map((r) => r.operation)).toEqual(expect.arrayContaining(["prepare_upload", "upload"]));
-    expect(rows.find((r) => r.operation === "upload")).toMatchObject({ technician: "alice", agent_id: rig.agentId, path: join(files, "uploaded"), reason: expect.stringContaining("PermissionDenied") });
+    expect(rows.find((r) => r.operation === "upload")).toMatchObject({
+      technician: "alice",
+      agent_id: rig.agentId,
+      path: join(files, "uploaded"),
+      reason: expect.stringContaining("PermissionDenied"),
+    });
   });
 
   it("refuses that role a read outside its paths, judged after resolving ..", async () => {
     const sneaky = join(files, "..", "beside-the-files");
-    await expectCode(downloadFile(alice, { sessionId, remotePath: sneaky, localPath: join(local, "beside") }), Code.PermissionDenied, /roles\.tech\.paths/);
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: sneaky, localPath: join(local, "beside") }),
+      Code.PermissionDenied,
+      /roles\.tech\.paths/,
+    );
     const row = (await refusedRows()).at(-1);
     expect(row).toMatchObject({ operation: "download", path: join(work, "beside-the-files"), outcome: "refused" });
   });
 
   it("refuses a role without files even a stat, and audits it as refused", async () => {
     const before = (await refusedRows()).length;
-    await expectCode(root.stat({ sessionId, path: files }), Code.PermissionDenied, /role admin may not read files.*roles\.admin\.files.*"none"/);
+    await expectCode(
+      root.stat({ sessionId, path: files }),
+      Code.PermissionDenied,
+      /role admin may not read files.*roles\.admin\.files.*"none"/,
+    );
     const rows = await refusedRows();
     expect(rows).toHaveLength(before + 1);
     expect(rows.at(-1)).toMatchObject({ technician: "root", operation: "stat", path: files, outcome: "refused" });

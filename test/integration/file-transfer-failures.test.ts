@@ -29,7 +29,8 @@ describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (di
   let session: FileSession;
 
   beforeAll(async () => {
-    if (toolsMissing) throw new Error("these tests need prlimit and setpriv from util-linux (apt-get install util-linux)");
+    if (toolsMissing)
+      throw new Error("these tests need prlimit and setpriv from util-linux (apt-get install util-linux)");
     session = await startFileSession(dialect, {
       prefix: "rmm-files-fail-",
       prepare: ({ work, root }) => {
@@ -54,7 +55,11 @@ describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (di
 
   it("refuses a file the agent may not read with PermissionDenied, leaving nothing locally", async () => {
     const dest = join(local, "locked");
-    await expectCode(downloadFile(alice, { sessionId, remotePath: join(root, "locked"), localPath: dest }), Code.PermissionDenied, /permission denied/);
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: join(root, "locked"), localPath: dest }),
+      Code.PermissionDenied,
+      /permission denied/,
+    );
     expect(existsSync(dest)).toBe(false);
     expect(readdirSync(local)).toEqual([]);
     await expectSessionAlive();
@@ -63,7 +68,11 @@ describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (di
   it("refuses an upload into a directory the agent may not write with PermissionDenied", async () => {
     const src = join(local, "up.src");
     writeRandomFile(src, 1000);
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "read-only", "f") }), Code.PermissionDenied, /cannot write in/);
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "read-only", "f") }),
+      Code.PermissionDenied,
+      /cannot write in/,
+    );
     expect(readdirSync(join(root, "read-only"))).toEqual([]);
     rmSync(src);
     await expectSessionAlive();
@@ -72,7 +81,11 @@ describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (di
   it("fails an upload that fills the disk with ResourceExhausted, leaving nothing at or beside the target", async () => {
     const src = join(local, "big.src");
     writeRandomFile(src, 3 * FSIZE_LIMIT);
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "big") }), Code.ResourceExhausted, /file too large|no space/);
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "big") }),
+      Code.ResourceExhausted,
+      /file too large|no space/,
+    );
     expect(existsSync(join(root, "big"))).toBe(false);
     expect(readdirSync(root).filter((n) => n.includes(PARTIAL_MARKER))).toEqual([]);
     rmSync(src);
@@ -80,6 +93,8 @@ describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (di
     // A file that fits still goes through on the same session.
     const small = join(local, "small.src");
     writeRandomFile(small, FSIZE_LIMIT / 2);
-    await expect(uploadFile(alice, { sessionId, localPath: small, remotePath: join(root, "small") })).resolves.toMatchObject({ size: FSIZE_LIMIT / 2 });
+    await expect(
+      uploadFile(alice, { sessionId, localPath: small, remotePath: join(root, "small") }),
+    ).resolves.toMatchObject({ size: FSIZE_LIMIT / 2 });
   });
 });

@@ -33,30 +33,38 @@ describe("a 1 GiB round trip", () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("arrives byte-identical both ways while the server and agent stay under 256 MiB of memory", { timeout: 600_000 }, async () => {
-    const client = createTechnicianClient(rig.url, await rig.mintToken("alice"));
-    const sessionId = (await client.openTunnel({ agentId: rig.agentId })).session!.id;
-    const src = join(work, "source");
-    const sha = await writeLargeRandomFile(src, GiB);
+  it(
+    "arrives byte-identical both ways while the server and agent stay under 256 MiB of memory",
+    { timeout: 600_000 },
+    async () => {
+      const client = createTechnicianClient(rig.url, await rig.mintToken("alice"));
+      const sessionId = (await client.openTunnel({ agentId: rig.agentId })).session!.id;
+      const src = join(work, "source");
+      const sha = await writeLargeRandomFile(src, GiB);
 
-    let t0 = performance.now();
-    const up = await uploadFile(client, { sessionId, localPath: src, remotePath: join(root, "big") });
-    const upSeconds = (performance.now() - t0) / 1000;
-    expect(up).toMatchObject({ size: GiB, sha256: sha, resumedFrom: 0 });
-    rmSync(src);
-    t0 = performance.now();
-    const down = await downloadFile(client, { sessionId, remotePath: join(root, "big"), localPath: join(work, "back") });
-    const downSeconds = (performance.now() - t0) / 1000;
-    expect(down).toMatchObject({ size: GiB, sha256: sha });
-    expect(await fileSha256Streaming(join(work, "back"))).toBe(sha);
+      let t0 = performance.now();
+      const up = await uploadFile(client, { sessionId, localPath: src, remotePath: join(root, "big") });
+      const upSeconds = (performance.now() - t0) / 1000;
+      expect(up).toMatchObject({ size: GiB, sha256: sha, resumedFrom: 0 });
+      rmSync(src);
+      t0 = performance.now();
+      const down = await downloadFile(client, {
+        sessionId,
+        remotePath: join(root, "big"),
+        localPath: join(work, "back"),
+      });
+      const downSeconds = (performance.now() - t0) / 1000;
+      expect(down).toMatchObject({ size: GiB, sha256: sha });
+      expect(await fileSha256Streaming(join(work, "back"))).toBe(sha);
 
-    const server = peakRssBytes(rig.server.proc.pid);
-    const agent = peakRssBytes(rig.agent.pid);
-    const technician = peakRssBytes("self");
-    process.stdout.write(
-      `1 GiB: upload ${(GiB / upSeconds / 1e6).toFixed(0)} MB/s, download ${(GiB / downSeconds / 1e6).toFixed(0)} MB/s; peak RSS server ${(server / MiB).toFixed(0)} MiB, agent ${(agent / MiB).toFixed(0)} MiB, technician (test worker) ${(technician / MiB).toFixed(0)} MiB\n`,
-    );
-    expect(server).toBeLessThan(MAX_PEAK_RSS);
-    expect(agent).toBeLessThan(MAX_PEAK_RSS);
-  });
+      const server = peakRssBytes(rig.server.proc.pid);
+      const agent = peakRssBytes(rig.agent.pid);
+      const technician = peakRssBytes("self");
+      process.stdout.write(
+        `1 GiB: upload ${(GiB / upSeconds / 1e6).toFixed(0)} MB/s, download ${(GiB / downSeconds / 1e6).toFixed(0)} MB/s; peak RSS server ${(server / MiB).toFixed(0)} MiB, agent ${(agent / MiB).toFixed(0)} MiB, technician (test worker) ${(technician / MiB).toFixed(0)} MiB\n`,
+      );
+      expect(server).toBeLessThan(MAX_PEAK_RSS);
+      expect(agent).toBeLessThan(MAX_PEAK_RSS);
+    },
+  );
 });

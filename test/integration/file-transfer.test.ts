@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -77,9 +86,19 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
   it("uploads with the requested mode, creating parent directories only when asked", async () => {
     const src = join(local, "moded");
     writeRandomFile(src, 100);
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "new", "dir", "f") }), Code.NotFound, /does not exist: create it or set create_parents/);
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "new", "dir", "f") }),
+      Code.NotFound,
+      /does not exist: create it or set create_parents/,
+    );
     expect(existsSync(join(root, "new"))).toBe(false);
-    const up = await uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "new", "dir", "f"), createParents: true, mode: 0o600 });
+    const up = await uploadFile(alice, {
+      sessionId,
+      localPath: src,
+      remotePath: join(root, "new", "dir", "f"),
+      createParents: true,
+      mode: 0o600,
+    });
     expect(up.size).toBe(100);
     const info = (await alice.stat({ sessionId, path: join(root, "new", "dir", "f") })).info!;
     expect(info).toMatchObject({ kind: FileKind.FILE, size: 100n, mode: 0o600, name: "f" });
@@ -101,7 +120,8 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     // An empty directory is an empty stream.
     mkdirSync(join(root, "empty-dir"));
     const empty: unknown[] = [];
-    for await (const batch of alice.listDirectory({ sessionId, path: join(root, "empty-dir") })) empty.push(...batch.entries);
+    for await (const batch of alice.listDirectory({ sessionId, path: join(root, "empty-dir") }))
+      empty.push(...batch.entries);
     expect(empty).toEqual([]);
   });
 
@@ -110,14 +130,22 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     const remote = join(root, "ow");
     writeFileSync(remote, "original");
     const sha = writeRandomFile(src, 5_000);
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: remote }), Code.AlreadyExists, /set overwrite/);
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: remote }),
+      Code.AlreadyExists,
+      /set overwrite/,
+    );
     expect(readFileSync(remote, "utf8")).toBe("original");
     await uploadFile(alice, { sessionId, localPath: src, remotePath: remote, overwrite: true });
     expect(fileSha256(remote)).toBe(sha);
 
     const dest = join(local, "ow.dest");
     writeFileSync(dest, "mine");
-    await expectCode(downloadFile(alice, { sessionId, remotePath: remote, localPath: dest }), Code.AlreadyExists, /overwrite/);
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: remote, localPath: dest }),
+      Code.AlreadyExists,
+      /overwrite/,
+    );
     expect(readFileSync(dest, "utf8")).toBe("mine");
     await downloadFile(alice, { sessionId, remotePath: remote, localPath: dest, overwrite: true });
     expect(fileSha256(dest)).toBe(sha);
@@ -126,14 +154,37 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
   it("refuses path escapes (.., absolute paths outside the roots, symlinks pointing out) and audits the refusals", async () => {
     const src = join(local, "esc.src");
     writeRandomFile(src, 10);
-    const escapes = [join(root, "..", "outside", "secret"), join(outside, "secret"), "/etc/passwd", join(root, "link-out", "secret")];
+    const escapes = [
+      join(root, "..", "outside", "secret"),
+      join(outside, "secret"),
+      "/etc/passwd",
+      join(root, "link-out", "secret"),
+    ];
     for (const path of escapes) {
       await expectCode(alice.stat({ sessionId, path }), Code.PermissionDenied, /outside this agent's file roots/);
-      await expectCode(downloadFile(alice, { sessionId, remotePath: path, localPath: join(local, "esc.dest") }), Code.PermissionDenied, /outside/);
-      await expectCode(alice.listDirectory({ sessionId, path: join(path, "..") })[Symbol.asyncIterator]().next(), Code.PermissionDenied);
+      await expectCode(
+        downloadFile(alice, { sessionId, remotePath: path, localPath: join(local, "esc.dest") }),
+        Code.PermissionDenied,
+        /outside/,
+      );
+      await expectCode(
+        alice
+          .listDirectory({ sessionId, path: join(path, "..") })
+          [Symbol.asyncIterator]()
+          .next(),
+        Code.PermissionDenied,
+      );
     }
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "link-out", "planted") }), Code.PermissionDenied, /outside/);
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "..", "planted") }), Code.PermissionDenied, /outside/);
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "link-out", "planted") }),
+      Code.PermissionDenied,
+      /outside/,
+    );
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "..", "planted") }),
+      Code.PermissionDenied,
+      /outside/,
+    );
     expect(existsSync(join(outside, "planted"))).toBe(false);
     expect(existsSync(join(work, "planted"))).toBe(false);
     expect(existsSync(join(local, "esc.dest"))).toBe(false);
@@ -143,8 +194,14 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     try {
       const rows = await new FileTransferStore(db).forSession(sessionId);
       const refused = rows.filter((r) => r.outcome === "refused" && r.reason?.startsWith("PermissionDenied"));
-      expect(refused.map((r) => r.operation)).toEqual(expect.arrayContaining(["stat", "download", "list", "prepare_upload"]));
-      expect(refused[0]).toMatchObject({ technician: "alice", agent_id: rig.agentId, reason: expect.stringMatching(/PermissionDenied/) });
+      expect(refused.map((r) => r.operation)).toEqual(
+        expect.arrayContaining(["stat", "download", "list", "prepare_upload"]),
+      );
+      expect(refused[0]).toMatchObject({
+        technician: "alice",
+        agent_id: rig.agentId,
+        reason: expect.stringMatching(/PermissionDenied/),
+      });
       const ok = rows.filter((r) => r.outcome === "ok" && r.operation === "upload");
       expect(ok.length).toBeGreaterThan(0);
       expect(ok[0]).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), size: expect.any(Number) });
@@ -162,11 +219,16 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     // One bit flipped in the second chunk, after the sender hashed the original.
     const sent = Buffer.from(data);
     sent[FILE_CHUNK_BYTES + 5]! ^= 0x01;
-    const target = { path: remote, overwrite: true, source: { size: BigInt(data.length), modifyTime: { seconds: 1n, nanos: 0 } } };
+    const target = {
+      path: remote,
+      overwrite: true,
+      source: { size: BigInt(data.length), modifyTime: { seconds: 1n, nanos: 0 } },
+    };
     await alice.prepareUpload({ sessionId, target });
     async function* requests() {
       yield { kind: { case: "start" as const, value: { sessionId, target, offset: 0n } } };
-      for (let i = 0; i < sent.length; i += FILE_CHUNK_BYTES) yield { kind: { case: "chunk" as const, value: sent.subarray(i, i + FILE_CHUNK_BYTES) } };
+      for (let i = 0; i < sent.length; i += FILE_CHUNK_BYTES)
+        yield { kind: { case: "chunk" as const, value: sent.subarray(i, i + FILE_CHUNK_BYTES) } };
       yield { kind: { case: "sha256" as const, value: digest } };
     }
     await expectCode(alice.upload(requests()), Code.DataLoss, /SHA-256 mismatch/);
@@ -181,14 +243,24 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     const dest = join(local, "dl-corrupt");
     const abort = new AbortController();
     await expectCode(
-      downloadFile(alice, { sessionId, remotePath: remote, localPath: dest, signal: abort.signal, onProgress: (p) => p.transferred >= 2 * 1024 * 1024 && abort.abort() }),
+      downloadFile(alice, {
+        sessionId,
+        remotePath: remote,
+        localPath: dest,
+        signal: abort.signal,
+        onProgress: (p) => p.transferred >= 2 * 1024 * 1024 && abort.abort(),
+      }),
       Code.Canceled,
     );
     const partial = join(local, `.dl-corrupt${PARTIAL_MARKER}`);
     const held = readFileSync(partial);
     held[100] = held[100]! ^ 0xff;
     writeFileSync(partial, held);
-    await expectCode(downloadFile(alice, { sessionId, remotePath: remote, localPath: dest }), Code.DataLoss, /SHA-256 mismatch/);
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: remote, localPath: dest }),
+      Code.DataLoss,
+      /SHA-256 mismatch/,
+    );
     expect(existsSync(dest)).toBe(false);
     expect(existsSync(partial)).toBe(false);
     // Starting over now succeeds.
@@ -203,7 +275,13 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     const dest = join(local, "dl-resume");
     const abort = new AbortController();
     await expectCode(
-      downloadFile(alice, { sessionId, remotePath: remote, localPath: dest, signal: abort.signal, onProgress: (p) => p.transferred >= 8 * 1024 * 1024 && abort.abort() }),
+      downloadFile(alice, {
+        sessionId,
+        remotePath: remote,
+        localPath: dest,
+        signal: abort.signal,
+        onProgress: (p) => p.transferred >= 8 * 1024 * 1024 && abort.abort(),
+      }),
       Code.Canceled,
     );
     expect(existsSync(dest)).toBe(false);
@@ -215,8 +293,16 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     const db = openDatabase(parseDatabaseUrl(rig.dbUrl));
     try {
       const rows = (await new FileTransferStore(db).forSession(sessionId)).filter((r) => r.path === remote);
-      expect(rows.map((r) => [r.operation, r.outcome])).toEqual([["download", "cancelled"], ["download", "ok"]]);
-      expect(rows[1]).toMatchObject({ size: 16 * 1024 * 1024, resumed_from: res.resumedFrom, bytes_transferred: 16 * 1024 * 1024 - res.resumedFrom, sha256: sha });
+      expect(rows.map((r) => [r.operation, r.outcome])).toEqual([
+        ["download", "cancelled"],
+        ["download", "ok"],
+      ]);
+      expect(rows[1]).toMatchObject({
+        size: 16 * 1024 * 1024,
+        resumed_from: res.resumedFrom,
+        bytes_transferred: 16 * 1024 * 1024 - res.resumedFrom,
+        sha256: sha,
+      });
     } finally {
       await db.destroy();
     }
@@ -228,7 +314,13 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     const dest = join(local, "dl-changed");
     const abort = new AbortController();
     await expectCode(
-      downloadFile(alice, { sessionId, remotePath: remote, localPath: dest, signal: abort.signal, onProgress: (p) => p.transferred >= 1024 * 1024 && abort.abort() }),
+      downloadFile(alice, {
+        sessionId,
+        remotePath: remote,
+        localPath: dest,
+        signal: abort.signal,
+        onProgress: (p) => p.transferred >= 1024 * 1024 && abort.abort(),
+      }),
       Code.Canceled,
     );
     const sha = writeRandomFile(remote, 3 * 1024 * 1024);
@@ -243,12 +335,26 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     const remote = join(root, "up-cancel");
     const abort = new AbortController();
     await expectCode(
-      uploadFile(alice, { sessionId, localPath: src, remotePath: remote, signal: abort.signal, onProgress: (p) => p.transferred >= 8 * 1024 * 1024 && abort.abort() }),
+      uploadFile(alice, {
+        sessionId,
+        localPath: src,
+        remotePath: remote,
+        signal: abort.signal,
+        onProgress: (p) => p.transferred >= 8 * 1024 * 1024 && abort.abort(),
+      }),
       Code.Canceled,
     );
     expect(existsSync(remote)).toBe(false);
     // Asked at once: the agent finishes writing what arrived before the cancel, then answers.
-    const held = (await alice.prepareUpload({ sessionId, target: { path: remote, source: { size: 16n * 1024n * 1024n, modifyTime: timestampFromMs(Math.trunc(statSync(src).mtimeMs)) } } })).offset;
+    const held = (
+      await alice.prepareUpload({
+        sessionId,
+        target: {
+          path: remote,
+          source: { size: 16n * 1024n * 1024n, modifyTime: timestampFromMs(Math.trunc(statSync(src).mtimeMs)) },
+        },
+      })
+    ).offset;
     expect(held).toBeGreaterThan(0n);
     const res = await uploadFile(alice, { sessionId, localPath: src, remotePath: remote });
     expect(res).toMatchObject({ resumedFrom: Number(held), sha256: sha });
@@ -275,10 +381,16 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     ).rejects.toThrow();
     expect(existsSync(remote)).toBe(false);
     await rig.restartAgent();
-    await until(async () => (await alice.getTunnelStatus({ sessionId })).session?.state === 3, "the old session to close");
+    await until(
+      async () => (await alice.getTunnelStatus({ sessionId })).session?.state === 3,
+      "the old session to close",
+    );
     sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
     // A different version of the source holds nothing.
-    const other = await alice.prepareUpload({ sessionId, target: { path: remote, source: { size: 32n * 1024n * 1024n, modifyTime: { seconds: 12345n, nanos: 0 } } } });
+    const other = await alice.prepareUpload({
+      sessionId,
+      target: { path: remote, source: { size: 32n * 1024n * 1024n, modifyTime: { seconds: 12345n, nanos: 0 } } },
+    });
     expect(other.offset).toBe(0n);
     // Left by an upload of an older version that never resumed: cleared once the target is in place.
     writeFileSync(join(root, `.up-resume${PARTIAL_MARKER}-1-1`), "x");
@@ -294,40 +406,97 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
     writeRandomFile(src, 1000);
     await expectCode(alice.stat({ sessionId, path: join(root, "missing") }), Code.NotFound, /no such file/);
     await expectSessionAlive();
-    await expectCode(downloadFile(alice, { sessionId, remotePath: join(root, "missing"), localPath: join(local, "m") }), Code.NotFound);
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: join(root, "missing"), localPath: join(local, "m") }),
+      Code.NotFound,
+    );
     expect(existsSync(join(local, "m"))).toBe(false);
     await expectSessionAlive();
-    await expectCode(downloadFile(alice, { sessionId, remotePath: root, localPath: join(local, "d") }), Code.FailedPrecondition, /is a directory/);
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: root, localPath: join(local, "d") }),
+      Code.FailedPrecondition,
+      /is a directory/,
+    );
     await expectSessionAlive();
     mkdirSync(join(root, "a-dir"), { recursive: true });
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "a-dir") }), Code.FailedPrecondition, /is a directory/);
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "a-dir") }),
+      Code.FailedPrecondition,
+      /is a directory/,
+    );
     await expectSessionAlive();
     writeFileSync(join(root, "plain"), "a file");
-    await expectCode(alice.listDirectory({ sessionId, path: join(root, "plain") })[Symbol.asyncIterator]().next(), Code.FailedPrecondition, /not a directory/);
+    await expectCode(
+      alice
+        .listDirectory({ sessionId, path: join(root, "plain") })
+        [Symbol.asyncIterator]()
+        .next(),
+      Code.FailedPrecondition,
+      /not a directory/,
+    );
     await expectSessionAlive();
     // A path through a regular file is the caller's mistake, not an agent fault (Internal).
-    await expectCode(alice.stat({ sessionId, path: join(root, "plain", "x") }), Code.FailedPrecondition, /plain\/x: a parent is not a directory/);
-    await expectCode(uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "plain", "x") }), Code.FailedPrecondition, /plain\/x: a parent is not a directory/);
+    await expectCode(
+      alice.stat({ sessionId, path: join(root, "plain", "x") }),
+      Code.FailedPrecondition,
+      /plain\/x: a parent is not a directory/,
+    );
+    await expectCode(
+      uploadFile(alice, { sessionId, localPath: src, remotePath: join(root, "plain", "x") }),
+      Code.FailedPrecondition,
+      /plain\/x: a parent is not a directory/,
+    );
     await expectSessionAlive();
     // An offset past the end of the file, and past what the agent holds.
     writeFileSync(join(root, "small"), "12345");
-    await expectCode((async () => { for await (const _ of alice.download({ sessionId, path: join(root, "small"), offset: 6n })) void _; })(), Code.OutOfRange, /past the end/);
+    await expectCode(
+      (async () => {
+        for await (const _ of alice.download({ sessionId, path: join(root, "small"), offset: 6n })) void _;
+      })(),
+      Code.OutOfRange,
+      /past the end/,
+    );
     await expectSessionAlive();
     const target = { path: join(root, "never"), source: { size: 1000n, modifyTime: { seconds: 5n, nanos: 0 } } };
-    await expectCode(alice.upload((async function* () {
-      yield { kind: { case: "start" as const, value: { sessionId, target, offset: 500n } } };
-    })()), Code.OutOfRange, /call PrepareUpload/);
+    await expectCode(
+      alice.upload(
+        (async function* () {
+          yield { kind: { case: "start" as const, value: { sessionId, target, offset: 500n } } };
+        })(),
+      ),
+      Code.OutOfRange,
+      /call PrepareUpload/,
+    );
     await expectSessionAlive();
     // The server's size limit, before any data moves.
-    await expectCode(alice.prepareUpload({ sessionId, target: { ...target, source: { size: BigInt(LIMIT_BYTES + 1), modifyTime: { seconds: 5n, nanos: 0 } } } }), Code.ResourceExhausted, /--max-transfer-bytes/);
-    await expectCode(alice.prepareUpload({ sessionId, target: { path: "", source: target.source } }), Code.InvalidArgument, /empty/);
+    await expectCode(
+      alice.prepareUpload({
+        sessionId,
+        target: { ...target, source: { size: BigInt(LIMIT_BYTES + 1), modifyTime: { seconds: 5n, nanos: 0 } } },
+      }),
+      Code.ResourceExhausted,
+      /--max-transfer-bytes/,
+    );
+    await expectCode(
+      alice.prepareUpload({ sessionId, target: { path: "", source: target.source } }),
+      Code.InvalidArgument,
+      /empty/,
+    );
     // A sparse file over the limit costs no disk.
     writeFileSync(join(root, "huge"), "");
     truncateSync(join(root, "huge"), LIMIT_BYTES + 1);
-    await expectCode(downloadFile(alice, { sessionId, remotePath: join(root, "huge"), localPath: join(local, "huge") }), Code.ResourceExhausted, /over this server's limit/);
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: join(root, "huge"), localPath: join(local, "huge") }),
+      Code.ResourceExhausted,
+      /over this server's limit/,
+    );
     expect(readdirSync(local).filter((n) => n.includes("huge"))).toEqual([]);
     // Technicians cannot open file channels themselves.
-    await expectCode(ChannelClient.open(alice, { sessionId, type: ChannelType.FILE }), Code.InvalidArgument, /opened by the server/);
+    await expectCode(
+      ChannelClient.open(alice, { sessionId, type: ChannelType.FILE }),
+      Code.InvalidArgument,
+      /opened by the server/,
+    );
     await expectSessionAlive();
     expect(existsSync(join(root, "never"))).toBe(false);
   });

@@ -1,7 +1,13 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloseReason, ListAgentsRequestSchema, OpenChannelRequestSchema, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import {
+  CloseReason,
+  ListAgentsRequestSchema,
+  OpenChannelRequestSchema,
+  SessionState,
+  type TunnelService,
+} from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FakeAgent } from "../support/fake-agent.js";
 import { grpcEnvelope as envelope, rawGrpcCall } from "../support/raw-grpc-call.js";
 import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
@@ -37,7 +43,8 @@ describe("binary gRPC calls on the fast path", () => {
   }
 
   const LIST_AGENTS = "/rmm.v1.TunnelService/ListAgents";
-  const rawCall = (body: Uint8Array, headers = {}, endRequest = true) => rawGrpcCall(ts.url, { path: LIST_AGENTS, token, body, headers, endRequest });
+  const rawCall = (body: Uint8Array, headers = {}, endRequest = true) =>
+    rawGrpcCall(ts.url, { path: LIST_AGENTS, token, body, headers, endRequest });
 
   it("answers a well-formed call with a gRPC response and status 0", async () => {
     const answer = await rawCall(envelope(listAgents));
@@ -46,21 +53,54 @@ describe("binary gRPC calls on the fast path", () => {
   });
 
   it.each([
-    ["a body that is not the request message", () => envelope(new Uint8Array([0xff, 0xff, 0xff])), {}, Code.InvalidArgument, /malformed message/],
+    [
+      "a body that is not the request message",
+      () => envelope(new Uint8Array([0xff, 0xff, 0xff])),
+      {},
+      Code.InvalidArgument,
+      /malformed message/,
+    ],
     ["no message at all", () => new Uint8Array(0), {}, Code.Unimplemented, /missing input message/],
-    ["two messages", () => Buffer.concat([envelope(listAgents), envelope(listAgents)]), {}, Code.Unimplemented, /extra input message/],
-    ["an envelope cut short", () => envelope(listAgents).subarray(0, 5 + listAgents.length - 1), {}, Code.InvalidArgument, /incomplete envelope/],
+    [
+      "two messages",
+      () => Buffer.concat([envelope(listAgents), envelope(listAgents)]),
+      {},
+      Code.Unimplemented,
+      /extra input message/,
+    ],
+    [
+      "an envelope cut short",
+      () => envelope(listAgents).subarray(0, 5 + listAgents.length - 1),
+      {},
+      Code.InvalidArgument,
+      /incomplete envelope/,
+    ],
     ["a message flagged compressed", () => envelope(listAgents, 1), {}, Code.Internal, /compressed/],
-    ["a message over the size limit", () => envelope(new Uint8Array(2048)), {}, Code.ResourceExhausted, /readMaxBytes 1024/],
-    ["a malformed grpc-timeout", () => envelope(listAgents), { "grpc-timeout": "soon" }, Code.InvalidArgument, /invalid grpc timeout/],
+    [
+      "a message over the size limit",
+      () => envelope(new Uint8Array(2048)),
+      {},
+      Code.ResourceExhausted,
+      /readMaxBytes 1024/,
+    ],
+    [
+      "a malformed grpc-timeout",
+      () => envelope(listAgents),
+      { "grpc-timeout": "soon" },
+      Code.InvalidArgument,
+      /invalid grpc timeout/,
+    ],
     ["no token", () => envelope(listAgents), { authorization: "" }, Code.Unauthenticated, /./],
-  ] as const)("refuses %s with a status the caller can act on, and keeps serving", async (_what, body, headers, code, message) => {
-    const answer = await rawCall(body(), headers);
-    expect(answer.status).toBe(200);
-    expect(Code[answer.grpcStatus]).toBe(Code[code]);
-    expect(answer.grpcMessage).toMatch(message);
-    expect((await alice.listAgents({})).agents.length).toBeGreaterThanOrEqual(0);
-  });
+  ] as const)(
+    "refuses %s with a status the caller can act on, and keeps serving",
+    async (_what, body, headers, code, message) => {
+      const answer = await rawCall(body(), headers);
+      expect(answer.status).toBe(200);
+      expect(Code[answer.grpcStatus]).toBe(Code[code]);
+      expect(answer.grpcMessage).toMatch(message);
+      expect((await alice.listAgents({})).agents.length).toBeGreaterThanOrEqual(0);
+    },
+  );
 
   it("times out a caller that never finishes sending its message", async () => {
     const answer = await rawCall(envelope(listAgents).subarray(0, 3), { "grpc-timeout": "200m" }, false);
@@ -68,10 +108,25 @@ describe("binary gRPC calls on the fast path", () => {
   });
 
   it.each([
-    ["a message cut short by the end of the stream", (open: Uint8Array) => open.subarray(0, open.length - 1), Code.InvalidArgument, /incomplete envelope/],
-    ["a message over the size limit", () => envelope(new Uint8Array(2048)), Code.ResourceExhausted, /readMaxBytes 1024/],
+    [
+      "a message cut short by the end of the stream",
+      (open: Uint8Array) => open.subarray(0, open.length - 1),
+      Code.InvalidArgument,
+      /incomplete envelope/,
+    ],
+    [
+      "a message over the size limit",
+      () => envelope(new Uint8Array(2048)),
+      Code.ResourceExhausted,
+      /readMaxBytes 1024/,
+    ],
   ] as const)("ends a stream that sends %s with a clear status", async (_what, body, code, message) => {
-    const open = envelope(toBinary(OpenChannelRequestSchema, create(OpenChannelRequestSchema, { kind: { case: "open", value: { sessionId: "x" } } })));
+    const open = envelope(
+      toBinary(
+        OpenChannelRequestSchema,
+        create(OpenChannelRequestSchema, { kind: { case: "open", value: { sessionId: "x" } } }),
+      ),
+    );
     const answer = await rawGrpcCall(ts.url, { path: "/rmm.v1.TunnelService/OpenChannel", token, body: body(open) });
     expect(Code[answer.grpcStatus]).toBe(Code[code]);
     expect(answer.grpcMessage).toMatch(message);
@@ -102,7 +157,10 @@ describe("binary gRPC calls on the fast path", () => {
     const err = await call;
     expect(err && Code[err.code]).toBe(Code[Code.Canceled]);
     expect(await agent.waitFor("closeTunnel")).toMatchObject({ sessionId, reason: CloseReason.CLOSED_BY_TECHNICIAN });
-    await until(async () => (await alice.getTunnelStatus({ sessionId })).session?.state === SessionState.CLOSED, "session closed");
+    await until(
+      async () => (await alice.getTunnelStatus({ sessionId })).session?.state === SessionState.CLOSED,
+      "session closed",
+    );
     agent.kill();
   });
 });

@@ -11,7 +11,12 @@ import * as grpc from "@grpc/grpc-js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGrpcJsClient } from "../../common/grpc-js-service.js";
-import { ListAgentsRequestSchema, OpenTunnelRequestSchema, TunnelService, type ListAgentsResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import {
+  ListAgentsRequestSchema,
+  OpenTunnelRequestSchema,
+  TunnelService,
+  type ListAgentsResponse,
+} from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { AGENT_MAIN, ManagedProcess } from "../support/managed-process.js";
 import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
@@ -56,7 +61,11 @@ describe.each(DIALECTS)("one port, every protocol, on %s", (dialect) => {
       new Promise<T>((resolve, reject) => {
         const md = new grpc.Metadata();
         if (token) md.set("authorization", `Bearer ${token}`);
-        (client[method] as (r: object, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, v: T) => void) => void)(req, md, (e, v) => (e ? reject(e) : resolve(v)));
+        (client[method] as (r: object, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, v: T) => void) => void)(
+          req,
+          md,
+          (e, v) => (e ? reject(e) : resolve(v)),
+        );
       });
 
     it("lists agents", async () => {
@@ -69,7 +78,9 @@ describe.each(DIALECTS)("one port, every protocol, on %s", (dialect) => {
         code: grpc.status.INVALID_ARGUMENT,
         details: "agent_id is required",
       });
-      await expect(call("ListAgents", create(ListAgentsRequestSchema))).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      await expect(call("ListAgents", create(ListAgentsRequestSchema))).rejects.toMatchObject({
+        code: grpc.status.UNAUTHENTICATED,
+      });
     });
   });
 });
@@ -90,7 +101,9 @@ describe.each(["file", "url"] as const)("technician tokens checked against a JWK
     writeFileSync(location, jwks);
     if (source === "url") {
       // An identity provider's key endpoint, played by a local HTTP server.
-      keyServer = http.createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(jwks));
+      keyServer = http.createServer((_req, res) =>
+        res.writeHead(200, { "content-type": "application/json" }).end(jwks),
+      );
       await new Promise<void>((r) => keyServer!.listen(0, "127.0.0.1", r));
       location = `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/.well-known/jwks.json`;
     }
@@ -107,10 +120,19 @@ describe.each(["file", "url"] as const)("technician tokens checked against a JWK
 
   it("accepts tokens from the identity provider's key and refuses the server's own", async () => {
     const client = createClient(TunnelService, createGrpcTransport({ baseUrl: ts.url }));
-    const idpToken = await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setSubject("carol").setIssuer("rmm-server").setAudience("rmm-api").setExpirationTime("5m").sign(privateKey);
+    const idpToken = await new SignJWT({ role: "admin" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setSubject("carol")
+      .setIssuer("rmm-server")
+      .setAudience("rmm-api")
+      .setExpirationTime("5m")
+      .sign(privateKey);
     expect((await client.listAgents({}, { headers: auth(idpToken) })).agents).toEqual([]);
     const local = await ts.server.issuer.mintTechnician("alice", "tech", 60);
-    await expect(client.listAgents({}, { headers: auth(local) })).rejects.toMatchObject({ code: Code.Unauthenticated, rawMessage: expect.stringMatching(/algorithm/) });
+    await expect(client.listAgents({}, { headers: auth(local) })).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+      rawMessage: expect.stringMatching(/algorithm/),
+    });
   });
 });
 
@@ -122,7 +144,29 @@ describe("over TLS", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "rmm-tls-"));
     // A self-signed certificate for 127.0.0.1, which clients trust only through the CA file given to them.
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
     db = await createTestDatabase("sqlite");
     ts = await startTestServer(db.url, { tls: { certPath: join(dir, "cert.pem"), keyPath: join(dir, "key.pem") } });
   });
@@ -135,7 +179,10 @@ describe("over TLS", () => {
   it("serves technicians over https, trusted through the given CA", async () => {
     expect(ts.url).toMatch(/^https:/);
     const token = await ts.server.issuer.mintTechnician("alice", "tech", 60);
-    const client = createClient(TunnelService, createGrpcTransport({ baseUrl: ts.url, nodeOptions: { ca: readFileSync(join(dir, "cert.pem")) } }));
+    const client = createClient(
+      TunnelService,
+      createGrpcTransport({ baseUrl: ts.url, nodeOptions: { ca: readFileSync(join(dir, "cert.pem")) } }),
+    );
     expect((await client.listAgents({}, { headers: auth(token) })).agents).toEqual([]);
   });
 
@@ -143,9 +190,29 @@ describe("over TLS", () => {
     const run = promisify(execFile);
     const state = join(dir, "agent.json");
     const enrollToken = await ts.server.issuer.mintEnrollment(60);
-    const untrusted = await run(process.execPath, [AGENT_MAIN, "enroll", "--server", ts.url, "--token", enrollToken, "--state", state]).catch((e: { stderr: string }) => e);
+    const untrusted = await run(process.execPath, [
+      AGENT_MAIN,
+      "enroll",
+      "--server",
+      ts.url,
+      "--token",
+      enrollToken,
+      "--state",
+      state,
+    ]).catch((e: { stderr: string }) => e);
     expect((untrusted as { stderr: string }).stderr).toMatch(/^rmm-agent: \[unavailable\] .*self-signed certificate/m);
-    await run(process.execPath, [AGENT_MAIN, "enroll", "--server", ts.url, "--token", enrollToken, "--state", state, "--ca", join(dir, "cert.pem")]);
+    await run(process.execPath, [
+      AGENT_MAIN,
+      "enroll",
+      "--server",
+      ts.url,
+      "--token",
+      enrollToken,
+      "--state",
+      state,
+      "--ca",
+      join(dir, "cert.pem"),
+    ]);
     const agent = new ManagedProcess(AGENT_MAIN, ["run", "--state", state]);
     try {
       await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to connect over TLS");

@@ -38,7 +38,9 @@ describe("rmm-agent given bad input", () => {
 
   it("says to enroll first when there is no state file", async () => {
     const { stderr } = await fails(["run", "--state", join(dir, "missing.json")]);
-    expect(stderr).toBe(`rmm-agent: no agent state at ${join(dir, "missing.json")}: run \`rmm-agent enroll --server URL --token TOKEN\` first`);
+    expect(stderr).toBe(
+      `rmm-agent: no agent state at ${join(dir, "missing.json")}: run \`rmm-agent enroll --server URL --token TOKEN\` first`,
+    );
   });
 
   it("refuses a state file that is not one", async () => {
@@ -48,13 +50,33 @@ describe("rmm-agent given bad input", () => {
   });
 
   it("refuses a server URL that is neither https nor http", async () => {
-    const { stderr } = await fails(["enroll", "--server", "ftp://127.0.0.1:1", "--token", "t", "--state", join(dir, "s.json")]);
-    expect(stderr).toBe('rmm-agent: server URL "ftp://127.0.0.1:1" must start with https:// (or http:// for cleartext)');
+    const { stderr } = await fails([
+      "enroll",
+      "--server",
+      "ftp://127.0.0.1:1",
+      "--token",
+      "t",
+      "--state",
+      join(dir, "s.json"),
+    ]);
+    expect(stderr).toBe(
+      'rmm-agent: server URL "ftp://127.0.0.1:1" must start with https:// (or http:// for cleartext)',
+    );
   });
 
   it("reports a bad enrollment token in one line, and writes no state", async () => {
-    const { stderr } = await fails(["enroll", "--server", ts.url, "--token", "not-a-token", "--state", join(dir, "never.json")]);
+    const { stderr } = await fails([
+      "enroll",
+      "--server",
+      ts.url,
+      "--token",
+      "not-a-token",
+      "--state",
+      join(dir, "never.json"),
+    ]);
     expect(stderr).toBe("rmm-agent: [unauthenticated] enrollment token is malformed (ERR_JWS_INVALID)");
-    await expect(fails(["run", "--state", join(dir, "never.json")])).resolves.toMatchObject({ stderr: expect.stringMatching(/no agent state/) });
+    await expect(fails(["run", "--state", join(dir, "never.json")])).resolves.toMatchObject({
+      stderr: expect.stringMatching(/no agent state/),
+    });
   });
 });

@@ -1,6 +1,16 @@
 import { spawn as spawnProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn as spawnPty } from "@lydell/node-pty";
@@ -67,7 +77,11 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
     });
 
     it("ends the remote process tree on Ctrl-C and exits 130", async () => {
-      const child = spawnProcess(process.execPath, [CLI_MAIN, "exec", rig.agentId, "--", "sh", "-c", "echo $$; exec sleep 300"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawnProcess(
+        process.execPath,
+        [CLI_MAIN, "exec", rig.agentId, "--", "sh", "-c", "echo $$; exec sleep 300"],
+        { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+      );
       let stdout = "";
       child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
       const exited = new Promise<number | null>((done) => child.on("close", done));
@@ -83,11 +97,15 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
 
   describe("shell", () => {
     it("runs a remote shell on a real pseudo-terminal: sizes, resize, exit status, and the local terminal restored", async () => {
-      const pty = spawnPty("/bin/sh", ["-c", `"${process.execPath}" "${CLI_MAIN}" shell ${rig.agentId} --shell /bin/sh; echo EXIT=$?; stty -a`], {
-        cols: 80,
-        rows: 24,
-        env: { ...process.env, ...env, TERM: "xterm" } as Record<string, string>,
-      });
+      const pty = spawnPty(
+        "/bin/sh",
+        ["-c", `"${process.execPath}" "${CLI_MAIN}" shell ${rig.agentId} --shell /bin/sh; echo EXIT=$?; stty -a`],
+        {
+          cols: 80,
+          rows: 24,
+          env: { ...process.env, ...env, TERM: "xterm" } as Record<string, string>,
+        },
+      );
       let screen = "";
       pty.onData((d) => (screen += d));
       const exited = new Promise<number>((done) => pty.onExit(({ exitCode }) => done(exitCode)));
@@ -95,7 +113,11 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
         // Each command echoes a marker of its own, so a match cannot be the typed line itself.
         const run = async (command: string, expected: RegExp) => {
           pty.write(`${command}; echo "=DONE""="\r`);
-          await until(() => /=DONE=/.test(screen), `"${command}" to answer (screen so far: ${JSON.stringify(screen.slice(-300))})`, 15_000);
+          await until(
+            () => /=DONE=/.test(screen),
+            `"${command}" to answer (screen so far: ${JSON.stringify(screen.slice(-300))})`,
+            15_000,
+          );
           const answer = screen;
           screen = "";
           expect(answer).toMatch(expected);
@@ -120,8 +142,15 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
       const local = join(files, "round-trip.bin");
       writeFileSync(local, randomBytes(5 * 1024 * 1024 + 17));
       const remote = join(files, "remote", "nested", "round-trip.bin");
-      const up = parsed<{ direction: string; path: string; size: number; sha256: string }>(await rmm(["cp", "--parents", "--json", local, `${rig.agentId}:${remote}`]));
-      expect(up).toMatchObject({ direction: "upload", path: remote, size: statSync(local).size, sha256: await sha256(local) });
+      const up = parsed<{ direction: string; path: string; size: number; sha256: string }>(
+        await rmm(["cp", "--parents", "--json", local, `${rig.agentId}:${remote}`]),
+      );
+      expect(up).toMatchObject({
+        direction: "upload",
+        path: remote,
+        size: statSync(local).size,
+        sha256: await sha256(local),
+      });
       const back = join(files, "back.bin");
       const down = parsed<{ sha256: string }>(await rmm(["cp", "--json", `${rig.agentId}:${remote}`, back]));
       expect(down.sha256).toBe(up.sha256);
@@ -165,7 +194,9 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
       const target = join(uploadDir, "big.bin");
       await interruptOnceBytesArrive(["cp", source, `${rig.agentId}:${target}`], uploadDir);
       expect(existsSync(target)).toBe(false);
-      const up = parsed<{ sha256: string; resumedFrom: number }>(await rmm(["cp", "--json", source, `${rig.agentId}:${target}`]));
+      const up = parsed<{ sha256: string; resumedFrom: number }>(
+        await rmm(["cp", "--json", source, `${rig.agentId}:${target}`]),
+      );
       expect(up.resumedFrom).toBeGreaterThan(0);
       expect(up.sha256).toBe(expected);
       expect(await sha256(target)).toBe(expected);
@@ -174,7 +205,9 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
       const local = join(downloadDir, "big.bin");
       await interruptOnceBytesArrive(["cp", `${rig.agentId}:${target}`, local], downloadDir);
       expect(existsSync(local)).toBe(false);
-      const down = parsed<{ sha256: string; resumedFrom: number }>(await rmm(["cp", "--json", `${rig.agentId}:${target}`, local]));
+      const down = parsed<{ sha256: string; resumedFrom: number }>(
+        await rmm(["cp", "--json", `${rig.agentId}:${target}`, local]),
+      );
       expect(down.resumedFrom).toBeGreaterThan(0);
       expect(await sha256(local)).toBe(expected);
       rmSync(source);
@@ -194,11 +227,18 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
 
     /** Starts `rmm cp`, waits until part of the file sits in `dir` (the partial beside the target), then sends Ctrl-C. */
     async function interruptOnceBytesArrive(args: string[], dir: string): Promise<void> {
-      const child = spawnProcess(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawnProcess(process.execPath, [CLI_MAIN, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stderr = "";
       child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
       const exited = new Promise<number | null>((done) => child.on("close", done));
-      await until(() => readdirSync(dir).some((name) => statSync(join(dir, name)).size > 8 * 1024 * 1024), "part of the file to arrive", 30_000);
+      await until(
+        () => readdirSync(dir).some((name) => statSync(join(dir, name)).size > 8 * 1024 * 1024),
+        "part of the file to arrive",
+        30_000,
+      );
       child.kill("SIGINT");
       expect(await exited, stderr).toBe(ExitCode.Interrupted);
       expect(stderr).toMatch(/run the same command again to resume/);

@@ -11,7 +11,8 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
   let home: string;
   let offlineAgentId: string;
   /** rmm with its own config directory, as a technician's machine would have. */
-  const rmm = (args: string[], opts: { env?: Record<string, string>; input?: string } = {}) => runCli(args, { ...opts, env: { XDG_CONFIG_HOME: home, RMM_SERVER: "", RMM_TOKEN: "", ...opts.env } });
+  const rmm = (args: string[], opts: { env?: Record<string, string>; input?: string } = {}) =>
+    runCli(args, { ...opts, env: { XDG_CONFIG_HOME: home, RMM_SERVER: "", RMM_TOKEN: "", ...opts.env } });
 
   beforeAll(async () => {
     rig = await startAgentRig("sqlite");
@@ -43,7 +44,9 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
   it("logs in with a token read from stdin, keeps it readable only by its owner, and whoami tells who", async () => {
     const login = await rmm(["login", "--server", rig.url], { input: `${await rig.mintToken("alice")}\n` });
     expect(login.code, login.stderr).toBe(0);
-    expect(login.stdout).toMatch(/^logged in to http:\/\/127\.0\.0\.1:\d+ as alice \(role tech, token expires .+\); saved in .+config\.json\n$/);
+    expect(login.stdout).toMatch(
+      /^logged in to http:\/\/127\.0\.0\.1:\d+ as alice \(role tech, token expires .+\); saved in .+config\.json\n$/,
+    );
     const file = join(home, "rmm", "config.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ server: rig.url });
@@ -70,7 +73,12 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION$/);
     expect(table.stdout).toContain(rig.agentId);
     const all = parsed<Array<{ id: string; online: boolean }>>(await rmm(["agents", "--json"]));
-    expect(all.map((a) => [a.id, a.online]).sort()).toEqual([[rig.agentId, true], [offlineAgentId, false]].sort());
+    expect(all.map((a) => [a.id, a.online]).sort()).toEqual(
+      [
+        [rig.agentId, true],
+        [offlineAgentId, false],
+      ].sort(),
+    );
     const online = parsed<Array<{ id: string }>>(await rmm(["agents", "--online", "--json"]));
     expect(online.map((a) => a.id)).toEqual([rig.agentId]);
   });
@@ -89,9 +97,15 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
 
   it("explains offline, unknown and ambiguous agents in one line each, with distinct exit codes", async () => {
     const offline = await rmm(["tunnel", "open", offlineAgentId]);
-    expect(offline).toMatchObject({ code: ExitCode.Unavailable, stderr: `rmm: agent ${hostnameOf(offline.stderr)} (${offlineAgentId}) is offline (never seen)\n` });
+    expect(offline).toMatchObject({
+      code: ExitCode.Unavailable,
+      stderr: `rmm: agent ${hostnameOf(offline.stderr)} (${offlineAgentId}) is offline (never seen)\n`,
+    });
     const unknown = await rmm(["tunnel", "status", "no-such-agent"]);
-    expect(unknown).toMatchObject({ code: ExitCode.NotFound, stderr: "rmm: no agent no-such-agent: rmm agents lists the enrolled ones\n" });
+    expect(unknown).toMatchObject({
+      code: ExitCode.NotFound,
+      stderr: "rmm: no agent no-such-agent: rmm agents lists the enrolled ones\n",
+    });
     // Both enrolled agents run on this machine, so they share a hostname.
     const hostname = hostnameOf(offline.stderr);
     const ambiguous = await rmm(["tunnel", "open", hostname]);
@@ -103,7 +117,17 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     const bad = await rmm(["tunnel", "open"]);
     expect(bad.code).toBe(ExitCode.Usage);
     expect(bad.stderr).toMatch(/missing required argument 'agent'/);
-    for (const command of [[], ["login"], ["agents"], ["tunnel", "open"], ["exec"], ["shell"], ["cp"], ["ls"], ["stat"]]) {
+    for (const command of [
+      [],
+      ["login"],
+      ["agents"],
+      ["tunnel", "open"],
+      ["exec"],
+      ["shell"],
+      ["cp"],
+      ["ls"],
+      ["stat"],
+    ]) {
       const help = await rmm([...command, "--help"]);
       expect(help.code, command.join(" ")).toBe(0);
       if (command.length > 0) expect(help.stdout, command.join(" ")).toMatch(/Examples?:/);

@@ -46,7 +46,17 @@ describe("the rmm-server executable", () => {
   });
 
   it("mints a token that the running server accepts over Connect on HTTP/1.1", async () => {
-    const { stdout } = await rmmServer(["token", "--sub", "alice", "--role", "admin", "--ttl", "5m", "--data-dir", dataDir]);
+    const { stdout } = await rmmServer([
+      "token",
+      "--sub",
+      "alice",
+      "--role",
+      "admin",
+      "--ttl",
+      "5m",
+      "--data-dir",
+      dataDir,
+    ]);
     const token = stdout.trim();
     expect(token.split(".")).toHaveLength(3);
     // Node's fetch speaks HTTP/1.1: the same port must serve it.
@@ -60,9 +70,16 @@ describe("the rmm-server executable", () => {
   });
 
   it("answers an unauthenticated HTTP/1.1 call with a Connect error a person can read", async () => {
-    const res = await fetch(`${url}/rmm.v1.TunnelService/ListAgents`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const res = await fetch(`${url}/rmm.v1.TunnelService/ListAgents`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ code: "unauthenticated", message: expect.stringMatching(/missing technician token/) });
+    expect(await res.json()).toMatchObject({
+      code: "unauthenticated",
+      message: expect.stringMatching(/missing technician token/),
+    });
   });
 
   it("prints enrollment tokens", async () => {
@@ -71,9 +88,13 @@ describe("the rmm-server executable", () => {
   });
 
   it("rejects a bad flag value with one clear line and a non-zero exit", async () => {
-    const failure = await rmmServer(["token", "--sub", "alice", "--ttl", "soon", "--data-dir", dataDir]).catch((e: { code: number; stderr: string }) => e);
+    const failure = await rmmServer(["token", "--sub", "alice", "--ttl", "soon", "--data-dir", dataDir]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(failure).toMatchObject({ code: 1 });
-    expect((failure as { stderr: string }).stderr.trim()).toBe('rmm-server: --ttl "soon" is not a duration: use a number and a unit (ms, s, m, h, d), e.g. 1h');
+    expect((failure as { stderr: string }).stderr.trim()).toBe(
+      'rmm-server: --ttl "soon" is not a duration: use a number and a unit (ms, s, m, h, d), e.g. 1h',
+    );
   });
 
   it("stops cleanly on SIGTERM", async () => {

@@ -17,7 +17,10 @@ describe.each(DIALECTS)("an idle tunnel session on %s", (dialect) => {
   beforeEach(async () => {
     db = await createTestDatabase(dialect);
     ts = await startTestServer(db.url, { sessionIdleTimeoutMs: IDLE_MS, offlineAfterMs: 60_000 });
-    agent = FakeAgent.connect(ts.agentClient(), await FakeAgent.enroll(ts.agentClient(), await ts.server.issuer.mintEnrollment(60)));
+    agent = FakeAgent.connect(
+      ts.agentClient(),
+      await FakeAgent.enroll(ts.agentClient(), await ts.server.issuer.mintEnrollment(60)),
+    );
     await agent.waitFor("helloAck");
   });
   afterEach(async () => {
@@ -29,9 +32,18 @@ describe.each(DIALECTS)("an idle tunnel session on %s", (dialect) => {
   it("is closed as idle_timeout when no channel carries traffic, and its agent is told", async () => {
     const alice = await ts.technician("alice");
     const { session } = await alice.openTunnel({ agentId: agent.agentId });
-    expect(await agent.waitFor("closeTunnel")).toMatchObject({ sessionId: session!.id, reason: CloseReason.IDLE_TIMEOUT });
-    await until(async () => (await alice.getTunnelStatus({ sessionId: session!.id })).session?.state === SessionState.CLOSED, "the session row to close");
-    expect((await alice.getTunnelStatus({ sessionId: session!.id })).session).toMatchObject({ closeReason: CloseReason.IDLE_TIMEOUT, closeMessage: expect.stringMatching(/no tunnel traffic for/) });
+    expect(await agent.waitFor("closeTunnel")).toMatchObject({
+      sessionId: session!.id,
+      reason: CloseReason.IDLE_TIMEOUT,
+    });
+    await until(
+      async () => (await alice.getTunnelStatus({ sessionId: session!.id })).session?.state === SessionState.CLOSED,
+      "the session row to close",
+    );
+    expect((await alice.getTunnelStatus({ sessionId: session!.id })).session).toMatchObject({
+      closeReason: CloseReason.IDLE_TIMEOUT,
+      closeMessage: expect.stringMatching(/no tunnel traffic for/),
+    });
   });
 
   it("stays open while a channel carries traffic", async () => {
@@ -40,7 +52,16 @@ describe.each(DIALECTS)("an idle tunnel session on %s", (dialect) => {
     const channel = ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO });
     const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
     let sequence = 1n;
-    const grant = () => agent.send({ case: "frame", value: { sessionId: session!.id, channelId: open.channelId, sequence: sequence++, payload: { case: "credit", value: { bytes: 1 } } } });
+    const grant = () =>
+      agent.send({
+        case: "frame",
+        value: {
+          sessionId: session!.id,
+          channelId: open.channelId,
+          sequence: sequence++,
+          payload: { case: "credit", value: { bytes: 1 } },
+        },
+      });
     grant();
     await channel;
     for (let elapsed = 0; elapsed < IDLE_MS * 2; elapsed += IDLE_MS / 4) {

@@ -29,8 +29,20 @@ describe.each(DIALECTS)("technician authentication on %s", (dialect) => {
   });
 
   const now = () => Math.floor(Date.now() / 1000);
-  function token(opts: { key?: Uint8Array; iss?: string; aud?: string; exp?: number | null; sub?: string | null; role?: string } = {}): Promise<string> {
-    const jwt = new SignJWT(opts.role === undefined ? {} : { role: opts.role }).setProtectedHeader({ alg: "HS256" }).setIssuer(opts.iss ?? "rmm-server").setAudience(opts.aud ?? "rmm-api");
+  function token(
+    opts: {
+      key?: Uint8Array;
+      iss?: string;
+      aud?: string;
+      exp?: number | null;
+      sub?: string | null;
+      role?: string;
+    } = {},
+  ): Promise<string> {
+    const jwt = new SignJWT(opts.role === undefined ? {} : { role: opts.role })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer(opts.iss ?? "rmm-server")
+      .setAudience(opts.aud ?? "rmm-api");
     if (opts.sub !== null) jwt.setSubject(opts.sub ?? "alice");
     if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? now() + 60);
     return jwt.sign(opts.key ?? secret);
@@ -46,15 +58,51 @@ describe.each(DIALECTS)("technician authentication on %s", (dialect) => {
 
   const cases: Array<[string, () => Promise<string | undefined>, Code, RegExp]> = [
     ["no authorization header", async () => undefined, Code.Unauthenticated, /missing technician token/],
-    ["a header that is not Bearer", async () => "Basic YWxpY2U6cHc=", Code.Unauthenticated, /expected "Bearer <token>"/],
+    [
+      "a header that is not Bearer",
+      async () => "Basic YWxpY2U6cHc=",
+      Code.Unauthenticated,
+      /expected "Bearer <token>"/,
+    ],
     ["a token that is not a JWT", async () => "Bearer not-a-jwt", Code.Unauthenticated, /malformed/],
-    ["a bad signature", async () => `Bearer ${await token({ key: new Uint8Array(32).fill(7) })}`, Code.Unauthenticated, /signature does not verify/],
-    ["alg none", async () => `Bearer ${b64({ alg: "none" })}.${b64({ sub: "alice", iss: "rmm-server", aud: "rmm-api", exp: now() + 60 })}.`, Code.Unauthenticated, /algorithm|malformed/],
+    [
+      "a bad signature",
+      async () => `Bearer ${await token({ key: new Uint8Array(32).fill(7) })}`,
+      Code.Unauthenticated,
+      /signature does not verify/,
+    ],
+    [
+      "alg none",
+      async () =>
+        `Bearer ${b64({ alg: "none" })}.${b64({ sub: "alice", iss: "rmm-server", aud: "rmm-api", exp: now() + 60 })}.`,
+      Code.Unauthenticated,
+      /algorithm|malformed/,
+    ],
     ["an expired token", async () => `Bearer ${await token({ exp: now() - 10 })}`, Code.Unauthenticated, /expired/],
-    ["a token with no exp", async () => `Bearer ${await token({ exp: null })}`, Code.Unauthenticated, /claim "exp" is missing/],
-    ["a token with no sub", async () => `Bearer ${await token({ sub: null })}`, Code.Unauthenticated, /claim "sub" is missing/],
-    ["the wrong issuer", async () => `Bearer ${await token({ iss: "someone-else" })}`, Code.Unauthenticated, /claim "iss"/],
-    ["the wrong audience", async () => `Bearer ${await token({ aud: "rmm-enroll" })}`, Code.Unauthenticated, /claim "aud"/],
+    [
+      "a token with no exp",
+      async () => `Bearer ${await token({ exp: null })}`,
+      Code.Unauthenticated,
+      /claim "exp" is missing/,
+    ],
+    [
+      "a token with no sub",
+      async () => `Bearer ${await token({ sub: null })}`,
+      Code.Unauthenticated,
+      /claim "sub" is missing/,
+    ],
+    [
+      "the wrong issuer",
+      async () => `Bearer ${await token({ iss: "someone-else" })}`,
+      Code.Unauthenticated,
+      /claim "iss"/,
+    ],
+    [
+      "the wrong audience",
+      async () => `Bearer ${await token({ aud: "rmm-enroll" })}`,
+      Code.Unauthenticated,
+      /claim "aud"/,
+    ],
     ["an unknown role", async () => `Bearer ${await token({ role: "root" })}`, Code.PermissionDenied, /role "root"/],
   ];
 

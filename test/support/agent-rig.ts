@@ -63,7 +63,16 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
   });
   const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
   const enrollAgent = async (name: string) => {
-    const { stdout } = await run(process.execPath, [AGENT_MAIN, "enroll", "--server", server.url, "--token", await issuer.mintEnrollment(600), "--state", join(dir, name, "state.json")]);
+    const { stdout } = await run(process.execPath, [
+      AGENT_MAIN,
+      "enroll",
+      "--server",
+      server.url,
+      "--token",
+      await issuer.mintEnrollment(600),
+      "--state",
+      join(dir, name, "state.json"),
+    ]);
     return /enrolled as (\S+);/.exec(stdout)![1]!;
   };
   const agentId = await enrollAgent("agent");

@@ -45,10 +45,21 @@ export class FakeAgent {
     if (opts.hello) {
       this.send({
         case: "hello",
-        value: { agentId: opts.helloAgentId ?? agentId, info: { hostname: `host-${agentId.slice(0, 8)}`, os: "linux x64", agentVersion: "test", capabilities: [ChannelType.ECHO] } },
+        value: {
+          agentId: opts.helloAgentId ?? agentId,
+          info: {
+            hostname: `host-${agentId.slice(0, 8)}`,
+            os: "linux x64",
+            agentVersion: "test",
+            capabilities: [ChannelType.ECHO],
+          },
+        },
       });
     }
-    const responses = client.connect(this.outbound, { headers: { authorization: `Bearer ${credential}` }, signal: this.abort.signal });
+    const responses = client.connect(this.outbound, {
+      headers: { authorization: `Bearer ${credential}` },
+      signal: this.abort.signal,
+    });
     this.ended = (async () => {
       try {
         for await (const msg of responses) {
@@ -66,14 +77,28 @@ export class FakeAgent {
     })();
   }
 
-  static async enroll(client: Client<typeof AgentService>, enrollmentToken: string, hostname = "test-host"): Promise<{ agentId: string; credential: string }> {
-    const res = await client.enroll({ enrollmentToken, info: { hostname, os: "linux x64", agentVersion: "test", capabilities: [ChannelType.ECHO] } });
+  static async enroll(
+    client: Client<typeof AgentService>,
+    enrollmentToken: string,
+    hostname = "test-host",
+  ): Promise<{ agentId: string; credential: string }> {
+    const res = await client.enroll({
+      enrollmentToken,
+      info: { hostname, os: "linux x64", agentVersion: "test", capabilities: [ChannelType.ECHO] },
+    });
     return { agentId: res.agentId, credential: res.credential };
   }
 
   /** Opens the stream and sends hello (unless told not to, to test what the server does then). */
-  static connect(client: Client<typeof AgentService>, identity: { agentId: string; credential: string }, opts: { hello?: boolean; helloAgentId?: string } = {}): FakeAgent {
-    return new FakeAgent(client, identity, { hello: opts.hello ?? true, ...(opts.helloAgentId ? { helloAgentId: opts.helloAgentId } : {}) });
+  static connect(
+    client: Client<typeof AgentService>,
+    identity: { agentId: string; credential: string },
+    opts: { hello?: boolean; helloAgentId?: string } = {},
+  ): FakeAgent {
+    return new FakeAgent(client, identity, {
+      hello: opts.hello ?? true,
+      ...(opts.helloAgentId ? { helloAgentId: opts.helloAgentId } : {}),
+    });
   }
 
   send(kind: RequestKind): void {
@@ -81,8 +106,11 @@ export class FakeAgent {
   }
 
   /** Waits until a received message matches; fails if the stream ends first. */
-  async waitFor<K extends ResponseCase>(kind: K, match: (msg: ResponseValue<K>) => boolean = () => true): Promise<ResponseValue<K>> {
-    for (let seen = 0; ; ) {
+  async waitFor<K extends ResponseCase>(
+    kind: K,
+    match: (msg: ResponseValue<K>) => boolean = () => true,
+  ): Promise<ResponseValue<K>> {
+    for (let seen = 0; ;) {
       for (; seen < this.received.length; seen++) {
         const k = this.received[seen]!.kind;
         if (k.case === kind && match(k.value as ResponseValue<K>)) return k.value as ResponseValue<K>;

@@ -37,7 +37,7 @@ export async function writeLargeRandomFile(path: string, size: number): Promise<
   const hash = createHash("sha256");
   const handle = await open(path, "w");
   try {
-    for (let written = 0; written < size; ) {
+    for (let written = 0; written < size;) {
       const piece = randomBytes(Math.min(16 * 1024 * 1024, size - written));
       hash.update(piece);
       await handle.write(piece, 0, piece.length, written);

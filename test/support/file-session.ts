@@ -41,7 +41,11 @@ export async function startFileSession(
     mkdirSync(dirs.root);
     mkdirSync(dirs.local);
     opts.prepare?.(dirs);
-    rig = await startAgentRig(dialect, { logLevel: "info", ...opts.rig, agentExtra: ["--file-root", dirs.root, ...(opts.rig?.agentExtra ?? [])] });
+    rig = await startAgentRig(dialect, {
+      logLevel: "info",
+      ...opts.rig,
+      agentExtra: ["--file-root", dirs.root, ...(opts.rig?.agentExtra ?? [])],
+    });
     const alice = createTechnicianClient(rig.url, await rig.mintToken("alice"));
     const sessionId = (await alice.openTunnel({ agentId: rig.agentId })).session!.id;
     const started = rig;

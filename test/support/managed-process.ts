@@ -57,11 +57,13 @@ export class ManagedProcess {
   /** Waits for a log entry (from index `after` on) that matches; fails after `timeoutMs` or if the process exits. */
   async waitForLog(match: (e: LogEntry) => boolean, what: string, timeoutMs = 10_000, after = 0): Promise<LogEntry> {
     const deadline = Date.now() + timeoutMs;
-    for (let seen = after; ; ) {
+    for (let seen = after; ;) {
       for (; seen < this.logs.length; seen++) if (match(this.logs[seen]!)) return this.logs[seen]!;
-      if (!this.running) throw new Error(`process exited before ${what}; last logs: ${JSON.stringify(this.logs.slice(-5))}`);
+      if (!this.running)
+        throw new Error(`process exited before ${what}; last logs: ${JSON.stringify(this.logs.slice(-5))}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; last logs: ${JSON.stringify(this.logs.slice(-5))}`);
+      if (left <= 0)
+        throw new Error(`timed out waiting for ${what}; last logs: ${JSON.stringify(this.logs.slice(-5))}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -91,22 +93,26 @@ export async function startServerProcess(opts: {
   heartbeatInterval?: string;
   offlineAfter?: string;
 }): Promise<{ proc: ManagedProcess; url: string; port: number }> {
-  const proc = new ManagedProcess(SERVER_MAIN, [
-    "serve",
-    "--listen",
-    `127.0.0.1:${opts.port ?? 0}`,
-    "--data-dir",
-    opts.dataDir,
-    "--db",
-    opts.db,
-    "--heartbeat-interval",
-    opts.heartbeatInterval ?? "300ms",
-    "--offline-after",
-    opts.offlineAfter ?? "1500ms",
-    "--open-timeout",
-    "2s",
-    ...(opts.extra ?? []),
-  ], { ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}), ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) });
+  const proc = new ManagedProcess(
+    SERVER_MAIN,
+    [
+      "serve",
+      "--listen",
+      `127.0.0.1:${opts.port ?? 0}`,
+      "--data-dir",
+      opts.dataDir,
+      "--db",
+      opts.db,
+      "--heartbeat-interval",
+      opts.heartbeatInterval ?? "300ms",
+      "--offline-after",
+      opts.offlineAfter ?? "1500ms",
+      "--open-timeout",
+      "2s",
+      ...(opts.extra ?? []),
+    ],
+    { ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}), ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) },
+  );
   const entry = await proc.waitForLog((e) => e.msg === "rmm-server listening", "the server to listen");
   const url = String(entry.url);
   return { proc, url, port: Number(new URL(url).port) };

@@ -10,7 +10,10 @@ export interface CliResult {
 }
 
 /** Runs the real `rmm` CLI as a subprocess, optionally feeding stdin, and collects what it printed. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       env: { ...process.env, ...opts.env },
@@ -22,7 +25,9 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", fail);
-    child.on("close", (code) => done({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on("close", (code) =>
+      done({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
     child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");
   });
