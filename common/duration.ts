@@ -9,3 +9,10 @@ export function parseDuration(value: string, what: string): number {
   if (ms <= 0) throw new Error(`${what} must be longer than zero`);
   return Math.round(ms);
 }
+
+/** Writes milliseconds in the largest unit that divides them evenly (`25s`, `30m`), the form parseDuration reads. */
+export function formatDuration(ms: number): string {
+  const units = Object.entries(UNIT_MS).reverse();
+  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ["ms", 1];
+  return `${ms / size}${unit}`;
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { userInfo } from "node:os";
 import { Command, Option } from "commander";
-import { parseDuration } from "../common/duration.js";
+import { formatDuration, parseDuration } from "../common/duration.js";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import { parseByteSize } from "../common/byte-size.js";
 import { createLogger } from "../common/logger.js";
 import { ROLES, TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT, type Role } from "./auth/claims.js";
@@ -9,7 +10,15 @@ import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
 import { startServer } from "./rmm-server.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
-import { defaultServerConfig, parseListen, type ServerConfig } from "./server-config.js";
+import {
+  defaultServerConfig,
+  OFFLINE_AFTER_HEARTBEATS,
+  OPEN_TIMEOUT_MS,
+  parseListen,
+  SESSION_IDLE_TIMEOUT_MS,
+  TERMINAL_IDLE_TIMEOUT_MS,
+  type ServerConfig,
+} from "./server-config.js";
 import { AgentStore, AuditStore, migrateToLatest, openDatabase, parseDatabaseUrl } from "./store/index.js";
 
 interface CommonFlags {
@@ -33,13 +42,17 @@ function withCommonFlags(cmd: Command): Command {
     .option("--jwt-audience <aud>", "audience of technician tokens", TECHNICIAN_AUDIENCE_DEFAULT);
 }
 
-function baseConfig(flags: CommonFlags): ServerConfig {
-  return defaultServerConfig({
+function commonOverrides(flags: CommonFlags): Partial<ServerConfig> {
+  return {
     dataDir: flags.dataDir,
     ...(flags.db ? { databaseUrl: flags.db } : {}),
     issuer: flags.jwtIssuer,
     audience: flags.jwtAudience,
-  });
+  };
+}
+
+function baseConfig(flags: CommonFlags): ServerConfig {
+  return defaultServerConfig(commonOverrides(flags));
 }
 
 function issuerFor(flags: CommonFlags): TokenIssuer {
@@ -57,16 +70,31 @@ withCommonFlags(program.command("serve", { isDefault: true }))
   .option("--tls-cert <file>", "PEM certificate (cleartext HTTP/2 when absent)")
   .option("--tls-key <file>", "PEM private key")
   .option("--jwks <file-or-url>", "verify technician tokens with this JWKS instead of the local secret")
-  .option("--heartbeat-interval <duration>", "how often agents heartbeat", "25s")
-  .option("--offline-after <duration>", "agent silent this long is offline (default: 3 heartbeats)")
-  .option("--open-timeout <duration>", "how long OpenTunnel waits for the agent", "10s")
-  .option("--session-idle-timeout <duration>", "close a tunnel session with no channel traffic for this long", "30m")
+  .option(
+    "--heartbeat-interval <duration>",
+    "how often agents heartbeat",
+    formatDuration(DEFAULT_HEARTBEAT_INTERVAL_MS),
+  )
+  .option(
+    "--offline-after <duration>",
+    `agent silent this long is offline (default: ${OFFLINE_AFTER_HEARTBEATS} heartbeats)`,
+  )
+  .option("--open-timeout <duration>", "how long OpenTunnel waits for the agent", formatDuration(OPEN_TIMEOUT_MS))
+  .option(
+    "--session-idle-timeout <duration>",
+    "close a tunnel session with no channel traffic for this long",
+    formatDuration(SESSION_IDLE_TIMEOUT_MS),
+  )
   .option("--max-transfer-bytes <size>", "largest file one upload or download may carry (0: no limit)", "4GiB")
   .option(
     "--policy <file>",
     "JSON policy: per role, which commands may run, whether terminals may open and which files may be read or written (default: allow all, with a warning)",
   )
-  .option("--terminal-idle-timeout <duration>", "close a terminal with no input or output for this long", "20m")
+  .option(
+    "--terminal-idle-timeout <duration>",
+    "close a terminal with no input or output for this long",
+    formatDuration(TERMINAL_IDLE_TIMEOUT_MS),
+  )
   .option("--no-terminal-recording", "do not record terminals (asciicast v2 files under <data-dir>/recordings)")
   .addHelpText(
     "after",
@@ -91,23 +119,21 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     ) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
         throw new Error("--tls-cert and --tls-key go together");
-      const heartbeatIntervalMs = parseDuration(flags.heartbeatInterval, "--heartbeat-interval");
-      const config: ServerConfig = {
-        ...baseConfig(flags),
+      const config = defaultServerConfig({
+        ...commonOverrides(flags),
         ...parseListen(flags.listen),
         tls: flags.tlsCert && flags.tlsKey ? { certPath: flags.tlsCert, keyPath: flags.tlsKey } : undefined,
         jwks: flags.jwks,
-        heartbeatIntervalMs,
-        offlineAfterMs: flags.offlineAfter
-          ? parseDuration(flags.offlineAfter, "--offline-after")
-          : heartbeatIntervalMs * 3,
+        heartbeatIntervalMs: parseDuration(flags.heartbeatInterval, "--heartbeat-interval"),
+        // Absent, the default (a number of heartbeats) follows --heartbeat-interval.
+        ...(flags.offlineAfter ? { offlineAfterMs: parseDuration(flags.offlineAfter, "--offline-after") } : {}),
         openTimeoutMs: parseDuration(flags.openTimeout, "--open-timeout"),
         sessionIdleTimeoutMs: parseDuration(flags.sessionIdleTimeout, "--session-idle-timeout"),
         policyFile: flags.policy,
         terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
         terminalRecording: flags.terminalRecording,
         maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
-      };
+      });
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
       reportMemoryOnSignal(log);

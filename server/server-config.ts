@@ -1,4 +1,5 @@
 import { join, resolve } from "node:path";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
 import type { TlsFiles } from "./listener.js";
 
@@ -49,8 +50,26 @@ export interface ServerConfig {
 }
 
 export const DEFAULT_PORT = 7443;
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
 export const DEFAULT_MAX_TRANSFER_BYTES = 4 * 1024 ** 3;
+/**
+ * How long OpenTunnel waits for the agent to accept, in milliseconds, before
+ * closing the session as `timeout`. Defaults to 10 s: an online agent answers
+ * in one round trip; a caller should not hang on one that cannot.
+ */
+export const OPEN_TIMEOUT_MS = 10_000;
+/**
+ * An active session with no channel traffic for this long, in milliseconds, is
+ * closed as `idle_timeout`. Defaults to 30 min: long enough for a technician
+ * reading output, short enough that a forgotten tunnel does not stay open all day.
+ */
+export const SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
+/**
+ * Terminals with no input or output this long, in milliseconds, are closed.
+ * Defaults to 20 min, under the session idle timeout so the terminal says why it ended.
+ */
+export const TERMINAL_IDLE_TIMEOUT_MS = 20 * 60_000;
+/** An agent silent for this many heartbeat intervals is offline. */
+export const OFFLINE_AFTER_HEARTBEATS = 3;
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   const dataDir = resolve(overrides.dataDir ?? "data");
@@ -63,16 +82,16 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     jwks: undefined,
     issuer: TOKEN_ISSUER_DEFAULT,
     audience: TECHNICIAN_AUDIENCE_DEFAULT,
-    offlineAfterMs: heartbeatIntervalMs * 3,
-    openTimeoutMs: 10_000,
-    sessionIdleTimeoutMs: 30 * 60_000,
+    offlineAfterMs: heartbeatIntervalMs * OFFLINE_AFTER_HEARTBEATS,
+    openTimeoutMs: OPEN_TIMEOUT_MS,
+    sessionIdleTimeoutMs: SESSION_IDLE_TIMEOUT_MS,
     helloTimeoutMs: 10_000,
     lastSeenFlushMs: 5_000,
     maxMessageBytes: 4 << 20,
     maxTransferBytes: DEFAULT_MAX_TRANSFER_BYTES,
     shutdownGraceMs: 3_000,
     policyFile: undefined,
-    terminalIdleTimeoutMs: 20 * 60_000,
+    terminalIdleTimeoutMs: TERMINAL_IDLE_TIMEOUT_MS,
     terminalRecording: true,
     ...overrides,
     dataDir,

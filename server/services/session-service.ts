@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { isUuid } from "../../common/ids.js";
 import type { Logger } from "../../common/logger.js";
 import type { Technician } from "../auth/claims.js";
+import { OPEN_TIMEOUT_MS, SESSION_IDLE_TIMEOUT_MS } from "../server-config.js";
 import {
   LiveSessionExistsError,
   type AgentStore,
@@ -24,8 +25,6 @@ export interface SessionServiceOptions {
   idleTimeoutMs?: number;
 }
 
-export const OPEN_TIMEOUT_MS = 10_000;
-export const SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
 const CLEANUP_RETRY_MS = 1_000;
 const CLEANUP_RETRY_MAX_MS = 30_000;
 
