@@ -31,6 +31,12 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * The one table from a gRPC code to rmm's exit status, for RPC errors and
+ * channel ends alike; README's table of exit statuses says the same.
+ * FailedPrecondition is what the server answers for an agent that is offline
+ * or revoked, hence 7. Codes not listed exit with 1.
+ */
 const byCode: Partial<Record<Code, ExitCode>> = {
   [Code.Unauthenticated]: ExitCode.Unauthenticated,
   [Code.PermissionDenied]: ExitCode.PermissionDenied,
@@ -46,11 +52,15 @@ const byCode: Partial<Record<Code, ExitCode>> = {
   [Code.Canceled]: ExitCode.Interrupted,
 };
 
+export function exitCodeFor(code: Code): ExitCode {
+  return byCode[code] ?? ExitCode.Failure;
+}
+
 /** Turns whatever was thrown into one actionable line and an exit status. */
 export function toCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof ConnectError) {
-    const exitCode = byCode[err.code] ?? ExitCode.Failure;
+    const exitCode = exitCodeFor(err.code);
     if (err.code === Code.Unauthenticated) {
       const expired = /exp/i.test(err.rawMessage);
       return new CliError(

@@ -5,6 +5,7 @@ import { OutputStream } from "../../gen/rmm/v1/exec_pb.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { parseDuration } from "../../common/duration.js";
 import { cliContext } from "../cli-context.js";
+import { channelError } from "../channel-error.js";
 import { CliError, ExitCode, usage } from "../cli-error.js";
 import { localExitStatus } from "../remote-exit.js";
 import { withSession } from "../session-scope.js";
@@ -105,16 +106,4 @@ async function forwardStdin(channel: ChannelClient): Promise<void> {
     for await (const chunk of process.stdin) await channel.write(chunk as Buffer);
   }
   channel.endInput();
-}
-
-export function channelError(code: number, message: string): CliError {
-  const exit: Partial<Record<number, ExitCode>> = {
-    [Code.NotFound]: ExitCode.NotFound,
-    [Code.PermissionDenied]: ExitCode.PermissionDenied,
-    [Code.InvalidArgument]: ExitCode.InvalidArgument,
-    [Code.FailedPrecondition]: ExitCode.InvalidArgument,
-    [Code.Unavailable]: ExitCode.Unavailable,
-    [Code.Canceled]: ExitCode.Interrupted,
-  };
-  return new CliError(message || `the channel ended with code ${Code[code] ?? code}`, exit[code] ?? ExitCode.Failure);
 }

@@ -2,12 +2,12 @@ import { Code } from "@connectrpc/connect";
 import type { Command } from "commander";
 import { ChannelClient } from "../../client/channel-client.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
+import { channelError } from "../channel-error.js";
 import { cliContext } from "../cli-context.js";
 import { localExitStatus } from "../remote-exit.js";
 import { withSession } from "../session-scope.js";
 import { writeWithBackpressure } from "../stream-output.js";
 import { TerminalMode } from "../terminal-mode.js";
-import { channelError } from "./exec-command.js";
 
 export function registerShell(program: Command): void {
   program
