@@ -6,7 +6,7 @@ import { ConnectRequestSchema, type ConnectResponse } from "../gen/rmm/v1/agent_
 import { ChannelType, type TunnelFrame } from "../gen/rmm/v1/frame_pb.js";
 import { ModeMachine } from "./agent-mode.js";
 import { Backoff } from "./backoff.js";
-import type { ChannelFactory } from "./channels/channel-handler.js";
+import type { ChannelFactory } from "./channels/channel-factory.js";
 import { ChannelMux, type FrameInit } from "./channels/channel-mux.js";
 import { echoChannel } from "./channels/echo-channel.js";
 import { execChannel } from "./channels/exec-channel.js";

@@ -4,7 +4,8 @@ import { CreditOverrunError, ReceiveWindow, SendWindow } from "../../common/cred
 import type { Logger } from "../../common/logger.js";
 import { RECENTLY_ENDED_KEPT, RecentIds } from "../../common/recent-ids.js";
 import { ChannelType, type ChannelOpen, type TunnelFrame, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
-import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
+import type { ChannelFactory } from "./channel-factory.js";
+import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 export type FrameInit = MessageInitShape<typeof TunnelFrameSchema>;
 type Payload = NonNullable<FrameInit["payload"]>;

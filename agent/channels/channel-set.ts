@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
-import type { ChannelFactory } from "./channel-handler.js";
+import type { ChannelFactory } from "./channel-factory.js";
 
 /** Channel types an operator may switch off on an agent with `--disable-channel`. */
 export const DISABLEABLE_CHANNELS = {

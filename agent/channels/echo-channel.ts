@@ -1,4 +1,5 @@
-import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
+import type { ChannelFactory } from "./channel-factory.js";
+import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /**
  * Diagnostic channel: sends back every byte it receives. Credit for received

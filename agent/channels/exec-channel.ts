@@ -6,7 +6,8 @@ import type { ChannelOpen } from "../../gen/rmm/v1/frame_pb.js";
 import { OutputPump } from "../process/output-pump.js";
 import { preflight } from "../process/preflight.js";
 import { killTree, spawnTree } from "../process/process-tree.js";
-import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
+import type { ChannelFactory } from "./channel-factory.js";
+import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /** How an exec channel's process is ending, if something other than the process itself ended it. */
 type Ending = "running" | "timed_out" | "cancelled";

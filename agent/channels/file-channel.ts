@@ -8,7 +8,8 @@ import { StatOperation } from "../files/stat-operation.js";
 import { UploadOperation } from "../files/upload-operation.js";
 import { FILE_WINDOW_BYTES } from "../../common/file-chunks.js";
 import type { ChannelOpen } from "../../gen/rmm/v1/frame_pb.js";
-import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
+import type { ChannelFactory } from "./channel-factory.js";
+import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /**
  * File channels: one operation each (stat, list, prepare upload, upload,

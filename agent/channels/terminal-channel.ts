@@ -8,7 +8,8 @@ import type { ChannelOpen } from "../../gen/rmm/v1/frame_pb.js";
 import { OutputPump } from "../process/output-pump.js";
 import { preflight } from "../process/preflight.js";
 import { killTree, signalName } from "../process/process-tree.js";
-import type { ChannelFactory, ChannelHandler, ChannelIo } from "./channel-handler.js";
+import type { ChannelFactory } from "./channel-factory.js";
+import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /** TERM when the technician names none. */
 export const DEFAULT_TERM = "xterm-256color";

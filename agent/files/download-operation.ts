@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { hashPrefix, FILE_CHUNK_BYTES } from "../../common/file-chunks.js";
 import { sameVersion, versionFromProto, versionOf } from "../../common/file-version.js";
 import type { DownloadStart } from "../../gen/rmm/v1/file_pb.js";
-import type { ChannelIo } from "../channels/channel-handler.js";
+import type { ChannelIo } from "../channel-io.js";
 import { fileInfoFromStats } from "./file-info.js";
 import { fileError } from "./file-error.js";
 import { FileOperation } from "./file-operation.js";

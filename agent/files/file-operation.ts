@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ChannelHandler, ChannelIo } from "../channels/channel-handler.js";
+import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /**
  * Base of every file channel operation: it starts after the channel is

@@ -3,7 +3,7 @@ import type { Dir } from "node:fs";
 import { opendir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ChannelInfo } from "../../gen/rmm/v1/frame_pb.js";
-import type { ChannelIo } from "../channels/channel-handler.js";
+import type { ChannelIo } from "../channel-io.js";
 import { describeEntry, type FileInfoInit } from "./file-info.js";
 import { fileError } from "./file-error.js";
 import { FileOperation } from "./file-operation.js";

@@ -1,5 +1,5 @@
 import type { UploadTarget } from "../../gen/rmm/v1/file_pb.js";
-import type { ChannelIo } from "../channels/channel-handler.js";
+import type { ChannelIo } from "../channel-io.js";
 import { FileOperation } from "./file-operation.js";
 import type { FileRoots } from "./file-roots.js";
 import type { PartialLocks } from "./partial-locks.js";

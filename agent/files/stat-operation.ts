@@ -1,4 +1,4 @@
-import type { ChannelIo } from "../channels/channel-handler.js";
+import type { ChannelIo } from "../channel-io.js";
 import { describeResolved } from "./file-info.js";
 import { fileError } from "./file-error.js";
 import { FileOperation } from "./file-operation.js";

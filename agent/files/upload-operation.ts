@@ -8,7 +8,7 @@ import { hashPrefix } from "../../common/file-chunks.js";
 import { uploadPartialPrefix } from "../../common/partial-file.js";
 import type { UploadStart } from "../../gen/rmm/v1/file_pb.js";
 import type { ChannelInfo } from "../../gen/rmm/v1/frame_pb.js";
-import type { ChannelIo } from "../channels/channel-handler.js";
+import type { ChannelIo } from "../channel-io.js";
 import { describeResolved } from "./file-info.js";
 import { fileError } from "./file-error.js";
 import { FileOperation } from "./file-operation.js";

@@ -1,5 +1,5 @@
 import type { OutputStream } from "../../gen/rmm/v1/exec_pb.js";
-import type { ChannelIo } from "../channels/channel-handler.js";
+import type { ChannelIo } from "../channel-io.js";
 
 interface Chunk {
   data: Uint8Array;

@@ -1,7 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ReceiveWindow, SendWindow } from "../../common/credit-window.js";
-import type { ExitStatusSchema, OutputStream, WindowSize } from "../../gen/rmm/v1/exec_pb.js";
-import type { ChannelInfo, ChannelInfoSchema, ChannelOpen } from "../../gen/rmm/v1/frame_pb.js";
+import type { ReceiveWindow, SendWindow } from "../common/credit-window.js";
+import type { ExitStatusSchema, OutputStream, WindowSize } from "../gen/rmm/v1/exec_pb.js";
+import type { ChannelInfo, ChannelInfoSchema } from "../gen/rmm/v1/frame_pb.js";
+
+// The contract between one channel implementation and the multiplexer that carries it: what a channel may do
+// (ChannelIo) and what it is told (ChannelHandler). It sits below channels/, files/ and process/, which all use it.
 
 export type ChannelInfoInit = MessageInitShape<typeof ChannelInfoSchema>;
 export type ExitStatusInit = MessageInitShape<typeof ExitStatusSchema>;
@@ -36,13 +39,3 @@ export interface ChannelHandler {
   onResize?(size: WindowSize): void;
   onInfo?(info: ChannelInfo): void;
 }
-
-/**
- * Creates a channel's handler from its open frame. Throwing a ConnectError
- * refuses the channel with that code and message (bad parameters, a
- * disabled type); the session carries on.
- */
-export type ChannelFactory = ((io: ChannelIo, open: ChannelOpen) => ChannelHandler) & {
-  /** Receive window granted to the opener; defaults to DEFAULT_WINDOW_BYTES. Bulk channels (file transfer) want more in flight. */
-  readonly windowBytes?: number;
-};
