@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { newAgentCredential } from "../server/auth/agent-credential.js";
 import { migrateToLatest, openDatabase, parseDatabaseUrl } from "../server/store/index.js";
-import { ManagedProcess } from "../test/support/managed-process.js";
+import { ManagedProcess } from "../testkit/managed-process.js";
 
 /**
  * Simulated agents per load-generator process. Each holds one socket, and a

@@ -24,7 +24,7 @@ import { idleFleet } from "./scenarios/idle-fleet.js";
 import { tunnelCycles } from "./scenarios/tunnel-cycles.js";
 import { tunnelEcho } from "./scenarios/tunnel-echo.js";
 import { serverNodeArgs } from "./server-node-args.js";
-import type { Dialect } from "../test/support/test-databases.js";
+import type { Dialect } from "../testkit/test-databases.js";
 
 const { values } = parseArgs({
   options: {

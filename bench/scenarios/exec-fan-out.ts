@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
-import { startServerProcess } from "../../test/support/managed-process.js";
-import { createTestDatabase } from "../../test/support/test-databases.js";
+import { startServerProcess } from "../../testkit/managed-process.js";
+import { createTestDatabase } from "../../testkit/test-databases.js";
 import { Fleet } from "../fleet.js";
 import { percentile } from "./tunnel-rig.js";
 

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
-import { startAgentRig } from "../../test/support/agent-rig.js";
-import { writeLargeRandomFile } from "../../test/support/file-fixtures.js";
+import { startAgentRig } from "../../testkit/agent-rig.js";
+import { writeLargeRandomFile } from "../../testkit/file-fixtures.js";
 
 /**
  * Upload then download one file of `bytes` through a real server and a real

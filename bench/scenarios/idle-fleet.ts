@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServerProcess } from "../../test/support/managed-process.js";
-import { createTestDatabase, type Dialect } from "../../test/support/test-databases.js";
+import { startServerProcess } from "../../testkit/managed-process.js";
+import { createTestDatabase, type Dialect } from "../../testkit/test-databases.js";
 import { Fleet } from "../fleet.js";
 import { CpuSampler, memoryAfterGc } from "./server-probe.js";
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { ManagedProcess } from "../../test/support/managed-process.js";
+import type { ManagedProcess } from "../../testkit/managed-process.js";
 
 /** Linux reports process CPU time in clock ticks of 1/100 s. */
 const TICKS_PER_SECOND = 100;

@@ -1,4 +1,4 @@
-import type { Dialect } from "../../test/support/test-databases.js";
+import type { Dialect } from "../../testkit/test-databases.js";
 import { percentile, startTunnelRig } from "./tunnel-rig.js";
 
 /**

@@ -8,8 +8,8 @@ import { createTechnicianClient } from "../../client/technician-client.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
-import { AGENT_MAIN, ManagedProcess, startServerProcess } from "../../test/support/managed-process.js";
-import { createTestDatabase, type Dialect } from "../../test/support/test-databases.js";
+import { AGENT_MAIN, ManagedProcess, startServerProcess } from "../../testkit/managed-process.js";
+import { createTestDatabase, type Dialect } from "../../testkit/test-databases.js";
 
 export interface TunnelRig {
   client: Client<typeof TunnelService>;

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../../test/support/test-databases.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import { ChannelType, TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
 import type { Technician } from "../auth/claims.js";
 import { CommandPolicy } from "../policy/command-policy.js";

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../../test/support/test-databases.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import {
   CommandAuditStore,
   migrateToLatest,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../../test/support/test-databases.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import {
   AgentStore,
   AuditStore,

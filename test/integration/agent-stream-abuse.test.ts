@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeAgent } from "../support/fake-agent.js";
 import { grpcEnvelope, rawGrpcCall } from "../support/raw-grpc-call.js";
-import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /** Sends one raw gRPC frame on the agent stream and returns the grpc-status and message the server ends with. */

@@ -13,9 +13,9 @@ import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { CloseReason, SessionState, TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
-import { AGENT_MAIN, ManagedProcess, SERVER_MAIN, startServerProcess } from "../support/managed-process.js";
+import { AGENT_MAIN, ManagedProcess, SERVER_MAIN, startServerProcess } from "../../testkit/managed-process.js";
 import { until } from "../support/until.js";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 
 const run = promisify(execFile);
 

@@ -7,7 +7,7 @@ import type { OpenChannelRequest, TunnelService } from "../../gen/rmm/v1/tunnel_
 import { OpenChannelRequestSchema } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { FakeAgent } from "../support/fake-agent.js";
-import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 /**

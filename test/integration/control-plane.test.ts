@@ -5,7 +5,7 @@ import { CloseReason, SessionState, type TunnelService } from "../../gen/rmm/v1/
 import { AuditStore, openDatabase, parseDatabaseUrl } from "../../server/store/index.js";
 import { FakeAgent } from "../support/fake-agent.js";
 import { until } from "../support/until.js";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 async function expectCode(promise: Promise<unknown>, code: Code, message?: RegExp): Promise<ConnectError> {

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { TcpProxy } from "../support/tcp-proxy.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 

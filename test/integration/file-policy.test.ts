@@ -9,9 +9,9 @@ import { downloadFile, uploadFile } from "../../client/file-transfer.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { UploadRequestSchema, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FileTransferStore, openDatabase, parseDatabaseUrl, type Db } from "../../server/store/index.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
-import { expectCode, fileSha256, writeRandomFile } from "../support/file-fixtures.js";
-import { DIALECTS } from "../support/test-databases.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
+import { expectCode, fileSha256, writeRandomFile } from "../../testkit/file-fixtures.js";
+import { DIALECTS } from "../../testkit/test-databases.js";
 
 describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => {
   let rig: AgentRig;

@@ -19,10 +19,10 @@ import { FILE_CHUNK_BYTES, readChunks } from "../../common/file-chunks.js";
 import { versionOf, versionToProto } from "../../common/file-version.js";
 import { PARTIAL_MARKER, uploadPartialPath } from "../../common/partial-file.js";
 import type { TunnelService, UploadRequestSchema } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import type { AgentRig } from "../support/agent-rig.js";
+import type { AgentRig } from "../../testkit/agent-rig.js";
 import { startFileSession, type FileSession } from "../support/file-session.js";
-import { expectCode, fileSha256Streaming, writeLargeRandomFile, writeRandomFile } from "../support/file-fixtures.js";
-import { DIALECTS } from "../support/test-databases.js";
+import { expectCode, fileSha256Streaming, writeLargeRandomFile, writeRandomFile } from "../../testkit/file-fixtures.js";
+import { DIALECTS } from "../../testkit/test-databases.js";
 import { until } from "../support/until.js";
 
 type UploadRequestInit = MessageInitShape<typeof UploadRequestSchema>;

@@ -8,8 +8,8 @@ import { PARTIAL_MARKER } from "../../common/partial-file.js";
 import { FileKind } from "../../gen/rmm/v1/file_pb.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { startFileSession, type FileSession } from "../support/file-session.js";
-import { expectCode, writeRandomFile } from "../support/file-fixtures.js";
-import { DIALECTS } from "../support/test-databases.js";
+import { expectCode, writeRandomFile } from "../../testkit/file-fixtures.js";
+import { DIALECTS } from "../../testkit/test-databases.js";
 
 /** The agent may write files of at most this size (prlimit --fsize): a disk that fills up at 1 MiB. */
 const FSIZE_LIMIT = 1024 * 1024;

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
-import { fileSha256Streaming, peakRssBytes, writeLargeRandomFile } from "../support/file-fixtures.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
+import { fileSha256Streaming, peakRssBytes, writeLargeRandomFile } from "../../testkit/file-fixtures.js";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

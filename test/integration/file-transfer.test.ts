@@ -21,10 +21,10 @@ import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { FileKind } from "../../gen/rmm/v1/file_pb.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FileTransferStore, openDatabase, parseDatabaseUrl } from "../../server/store/index.js";
-import type { AgentRig } from "../support/agent-rig.js";
+import type { AgentRig } from "../../testkit/agent-rig.js";
 import { startFileSession, type FileSession } from "../support/file-session.js";
-import { expectCode, fileSha256, writeRandomFile } from "../support/file-fixtures.js";
-import { DIALECTS } from "../support/test-databases.js";
+import { expectCode, fileSha256, writeRandomFile } from "../../testkit/file-fixtures.js";
+import { DIALECTS } from "../../testkit/test-databases.js";
 import { until } from "../support/until.js";
 
 /** Largest transfer this rig's server allows, so the limit is testable without gigabytes. */

@@ -10,7 +10,7 @@ import {
 } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FakeAgent } from "../support/fake-agent.js";
 import { grpcEnvelope as envelope, rawGrpcCall } from "../support/raw-grpc-call.js";
-import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 import { until } from "../support/until.js";
 

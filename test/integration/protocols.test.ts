@@ -18,8 +18,8 @@ import {
   type ListAgentsResponse,
 } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { create } from "@bufbuild/protobuf";
-import { AGENT_MAIN, ManagedProcess } from "../support/managed-process.js";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
+import { AGENT_MAIN, ManagedProcess } from "../../testkit/managed-process.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });

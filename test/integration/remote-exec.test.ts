@@ -16,8 +16,8 @@ import {
   type CommandAuditRow,
   type Db,
 } from "../../server/store/index.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
-import { DIALECTS } from "../support/test-databases.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
+import { DIALECTS } from "../../testkit/test-databases.js";
 import { until } from "../support/until.js";
 
 type ExecInit = Omit<Partial<ExecRequest>, "params" | "$typeName"> & {

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_MAIN } from "../support/managed-process.js";
-import { createTestDatabase, type TestDatabase } from "../support/test-databases.js";
+import { AGENT_MAIN } from "../../testkit/managed-process.js";
+import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 const run = promisify(execFile);

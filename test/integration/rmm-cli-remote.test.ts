@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { spawn as spawnPty } from "@lydell/node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/cli-error.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { CLI_MAIN, runCli, type CliResult } from "../support/run-cli.js";
 import { until } from "../support/until.js";
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/cli-error.js";
-import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { runCli, type CliResult } from "../support/run-cli.js";
 
 describe("rmm, the technician's CLI, against a real server and agent", () => {

@@ -3,7 +3,7 @@ import { ChannelClient } from "../../client/channel-client.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { CloseReason, SessionState } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FakeAgent } from "../support/fake-agent.js";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 import { until } from "../support/until.js";
 

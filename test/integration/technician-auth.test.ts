@@ -6,7 +6,7 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { SIGNING_SECRET_FILE } from "../../server/auth/signing-secret.js";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
+import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
 function b64(json: object): string {

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { startAgentRig, type AgentRig } from "./agent-rig.js";
-import type { Dialect } from "./test-databases.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
+import type { Dialect } from "../../testkit/test-databases.js";
 
 export interface FileDirs {
   /** A fresh temporary directory holding the others. */

@@ -3,9 +3,9 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { Role } from "../../server/auth/claims.js";
-import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
-import { TokenIssuer } from "../../server/auth/token-issuer.js";
+import type { Role } from "../server/auth/claims.js";
+import { loadOrCreateSigningSecret } from "../server/auth/signing-secret.js";
+import { TokenIssuer } from "../server/auth/token-issuer.js";
 import { AGENT_MAIN, ManagedProcess, startServerProcess } from "./managed-process.js";
 import { createTestDatabase, type Dialect, type TestDatabase } from "./test-databases.js";
 
