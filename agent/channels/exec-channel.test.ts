@@ -1,12 +1,26 @@
+import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../common/logger.js";
 import { OutputStream, type ExitStatus } from "../../gen/rmm/v1/exec_pb.js";
-import { ChannelType, TunnelFrameSchema, type ChannelClose } from "../../gen/rmm/v1/frame_pb.js";
+import { ChannelType, TunnelFrameSchema, type ChannelClose, type ChannelInfo } from "../../gen/rmm/v1/frame_pb.js";
 import { until } from "../../test/support/until.js";
 import { ChannelMux, type FrameInit } from "./channel-mux.js";
 import { execChannel } from "./exec-channel.js";
+
+const WRITE_SYSCALL: Partial<Record<string, number>> = { x64: 1, arm64: 64 };
+
+/** The process sleeps in write(1, ...): its stdout is full because nobody reads it (Linux /proc/PID/syscall). */
+function blockedWritingStdout(pid: number): boolean {
+  const [nr, fd] = readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ");
+  return Number(nr) === WRITE_SYSCALL[process.arch] && fd === "0x1";
+}
+
+/** Bytes the process has written so far, to any file (Linux /proc/PID/io). */
+function bytesWritten(pid: number): number {
+  return Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+}
 
 function setup() {
   const sent: FrameInit[] = [];
@@ -30,7 +44,7 @@ function setup() {
 
 describe("exec channel on the agent", () => {
   it("never sends more output than the peer granted, and finishes once credit arrives", async () => {
-    const { frame, dataBytes, close } = setup();
+    const { sent, frame, dataBytes, close } = setup();
     const total = 4 * 1024 * 1024;
     frame({
       case: "open",
@@ -41,8 +55,12 @@ describe("exec channel on the agent", () => {
       },
     });
     await until(() => dataBytes() === 64 * 1024, "the first window of output");
-    // The program is blocked on its full pipe, not buffered here: nothing more goes out and it has not ended.
-    await new Promise((r) => setTimeout(r, 200));
+    const started = sent.find((f) => f.payload?.case === "info")?.payload?.value as ChannelInfo;
+    const pid = (started.kind.value as { pid: number }).pid;
+    // The program is blocked on its full stdout, not read into a buffer here: it waits in write(), having written
+    // a small part of its output (what is in flight: the window sent, the pump's queue, the socket's buffer).
+    await until(() => blockedWritingStdout(pid), `process ${pid} to block writing to its full stdout`);
+    expect(bytesWritten(pid)).toBeLessThan(total / 4);
     expect(dataBytes()).toBe(64 * 1024);
     expect(close()).toBeUndefined();
     while (!close()) {

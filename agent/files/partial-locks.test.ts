@@ -1,6 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { PartialLocks } from "./partial-locks.js";
 
+/**
+ * Whether `promise` is still unsettled once every callback already queued has run. PartialLocks settles only
+ * through promise callbacks, so whatever can happen without a release has happened by then.
+ */
+async function pending(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  return !settled;
+}
+
 describe("PartialLocks", () => {
   it("hands a path to one holder at a time, in order, and lets other paths through", async () => {
     const locks = new PartialLocks();
@@ -13,7 +27,8 @@ describe("PartialLocks", () => {
     const settled = locks.settled("/a").then(() => order.push("settled"));
     (await locks.acquire("/b"))();
     order.push("other path");
-    await new Promise((r) => setTimeout(r, 5));
+    expect(await pending(second)).toBe(true);
+    expect(await pending(settled)).toBe(true);
     expect(order).toEqual(["other path"]);
     first();
     first();
@@ -37,10 +52,10 @@ describe("PartialLocks", () => {
       next = true;
       release();
     });
-    await new Promise((r) => setTimeout(r, 5));
+    expect(await pending(after)).toBe(true);
     expect(next).toBe(false);
     taken!();
-    await after;
+    expect(await pending(after)).toBe(false);
     expect(next).toBe(true);
     expect(locks.tryAcquire("/a")).toBeTypeOf("function");
   });

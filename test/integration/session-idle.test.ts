@@ -46,28 +46,59 @@ describe.each(DIALECTS)("an idle tunnel session on %s", (dialect) => {
     });
   });
 
-  it("stays open while a channel carries traffic", async () => {
+  it("stays open while a channel carries traffic, through the sweep that closes a silent session", async () => {
     const alice = await ts.technician("alice");
     const { session } = await alice.openTunnel({ agentId: agent.agentId });
-    const channel = ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO });
+    const opening = ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO });
     const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
     let sequence = 1n;
-    const grant = () =>
+    const grant = (bytes: number) =>
       agent.send({
         case: "frame",
         value: {
           sessionId: session!.id,
           channelId: open.channelId,
           sequence: sequence++,
-          payload: { case: "credit", value: { bytes: 1 } },
+          payload: { case: "credit", value: { bytes } },
         },
       });
-    grant();
-    await channel;
-    for (let elapsed = 0; elapsed < IDLE_MS * 2; elapsed += IDLE_MS / 4) {
-      grant();
-      await new Promise((r) => setTimeout(r, IDLE_MS / 4));
+    grant(1);
+    const channel = await opening;
+    // The control: a silent session opened after this one. The sweep that closes it as idle would have closed
+    // this one too, had its channel been silent, so traffic is what kept it open; no fixed sleep decides.
+    const other = FakeAgent.connect(
+      ts.agentClient(),
+      await FakeAgent.enroll(ts.agentClient(), await ts.server.issuer.mintEnrollment(60)),
+    );
+    try {
+      await other.waitFor("helloAck");
+      const { session: silent } = await alice.openTunnel({ agentId: other.agentId });
+      let silentClosed = false;
+      const closing = other.waitFor("closeTunnel").then((c) => {
+        silentClosed = true;
+        return c;
+      });
+      const echoed = () =>
+        agent.received.reduce(
+          (n, m) =>
+            n +
+            (m.kind.case === "frame" && m.kind.value.payload.case === "data"
+              ? m.kind.value.payload.value.data.length
+              : 0),
+          0,
+        );
+      for (let sent = 0; !silentClosed;) {
+        const ping = new TextEncoder().encode(`ping ${sent}`);
+        grant(ping.length);
+        await channel.write(ping);
+        sent += ping.length;
+        await until(() => echoed() >= sent, "the agent to receive the ping");
+      }
+      expect(await closing).toMatchObject({ sessionId: silent!.id, reason: CloseReason.IDLE_TIMEOUT });
+      expect(agent.received.filter((m) => m.kind.case === "closeTunnel")).toEqual([]);
+      expect((await alice.getTunnelStatus({ sessionId: session!.id })).session?.state).toBe(SessionState.ACTIVE);
+    } finally {
+      other.kill();
     }
-    expect((await alice.getTunnelStatus({ sessionId: session!.id })).session?.state).toBe(SessionState.ACTIVE);
   });
 });
