@@ -33,7 +33,8 @@ export function entry(name: string, value: number, unit: string, baseline: numbe
 export function markdownTable(entries: BenchEntry[]): string {
   const rows = entries.map(
     (e) =>
-      `| ${e.name} | ${e.value} ${e.unit} | ${e.baseline ?? "-"} | ${e.ratio ?? "-"} | ${e.target ?? "-"} | ${e.met === null ? "-" : e.met ? "yes" : "**no**"} |`,
+      `| ${e.name} | ${e.value} ${e.unit} | ${e.baseline ?? "-"} | ${e.ratio ?? "-"} | ${e.target ?? "-"} ` +
+      `| ${e.met === null ? "-" : e.met ? "yes" : "**no**"} |`,
   );
   return [
     "| figure | value | bare baseline | ratio | target | met |",

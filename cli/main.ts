@@ -25,7 +25,11 @@ for (const register of [
   register(program);
 program.addHelpText(
   "after",
-  "\nStart with: rmm login --server http://127.0.0.1:7443 --token $(rmm-server token --sub you)\nEnvironment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored.",
+  [
+    "",
+    "Start with: rmm login --server http://127.0.0.1:7443 --token $(rmm-server token --sub you)",
+    "Environment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored.",
+  ].join("\n"),
 );
 
 program.parseAsync().catch((err: unknown) => {

@@ -195,7 +195,9 @@ export async function downloadFile(
       await handle.close().catch(() => undefined);
       await discard(partial);
       throw new ConnectError(
-        `SHA-256 mismatch for ${opts.remotePath}: received ${position} bytes hashing to ${actual.toString("hex")}, the agent sent ${total} bytes hashing to ${Buffer.from(remoteSha).toString("hex")}; the partial download was discarded and ${opts.localPath} is untouched`,
+        `SHA-256 mismatch for ${opts.remotePath}: received ${position} bytes hashing to ${actual.toString("hex")}, ` +
+          `the agent sent ${total} bytes hashing to ${Buffer.from(remoteSha).toString("hex")}; ` +
+          `the partial download was discarded and ${opts.localPath} is untouched`,
         Code.DataLoss,
       );
     }

@@ -11,7 +11,10 @@ export const FILE_CHUNK_BYTES = 64 * 1024;
  */
 export const FILE_WINDOW_BYTES = 2 * 1024 * 1024;
 
-/** Reads `handle` from `start` to `end` (exclusive; default: end of file) in chunks of at most `chunkBytes`. Each chunk is a fresh buffer the caller may keep. */
+/**
+ * Reads `handle` from `start` to `end` (exclusive; default: end of file) in chunks of at most `chunkBytes`.
+ * Each chunk is a fresh buffer the caller may keep.
+ */
 export async function* readChunks(
   handle: FileHandle,
   start: number,

@@ -156,7 +156,9 @@ export class UploadOperation extends FileOperation {
     const actual = this.hash.digest();
     if (!actual.equals(sha256)) {
       throw new ConnectError(
-        `SHA-256 mismatch: the agent received ${actual.toString("hex")}, the sender hashed ${Buffer.from(sha256).toString("hex")}; the partial upload was discarded and ${target.path} is untouched`,
+        `SHA-256 mismatch: the agent received ${actual.toString("hex")}, ` +
+          `the sender hashed ${Buffer.from(sha256).toString("hex")}; ` +
+          `the partial upload was discarded and ${target.path} is untouched`,
         Code.DataLoss,
       );
     }

@@ -85,11 +85,14 @@ for (const kind of ["connect", "grpcjs", "tcp"] as const) rows.push(await measur
 const fmt = (n: number | undefined, digits = 1) => (n === undefined ? "-" : n.toFixed(digits));
 process.stdout.write(
   [
-    `| baseline | echo p50 (us) | echo p99 (us) | throughput (MB/s) | ${idleStreams} idle streams: establish (ms) | server RSS per stream (KiB) | server heap per stream (KiB) | server TCP connections |`,
+    "| baseline | echo p50 (us) | echo p99 (us) | throughput (MB/s) " +
+      `| ${idleStreams} idle streams: establish (ms) | server RSS per stream (KiB) ` +
+      "| server heap per stream (KiB) | server TCP connections |",
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.kind} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.mbPerSec)} | ${fmt(r.idle?.establishMs, 0)} | ${fmt(r.idle?.rssPerStreamKiB)} | ${fmt(r.idle?.heapPerStreamKiB)} | ${r.idle?.serverConnections ?? "-"} |`,
+        `| ${r.kind} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.mbPerSec)} | ${fmt(r.idle?.establishMs, 0)} ` +
+        `| ${fmt(r.idle?.rssPerStreamKiB)} | ${fmt(r.idle?.heapPerStreamKiB)} | ${r.idle?.serverConnections ?? "-"} |`,
     ),
   ].join("\n") + "\n",
 );

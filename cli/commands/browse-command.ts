@@ -68,7 +68,11 @@ export function registerBrowse(program: Command): void {
         if (flags.json) printJson(j);
         else
           process.stdout.write(
-            `${j.path}\n  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n  size     ${j.size}\n  mode     ${j.mode}\n  modified ${j.modified ?? "-"}\n`,
+            `${j.path}\n` +
+              `  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n` +
+              `  size     ${j.size}\n` +
+              `  mode     ${j.mode}\n` +
+              `  modified ${j.modified ?? "-"}\n`,
           );
       });
     });

@@ -58,7 +58,16 @@ export function registerCopy(program: Command): void {
     .option("--json", "print the result (path, size, sha256, resumedFrom) as JSON")
     .addHelpText(
       "after",
-      "\nA progress bar (bytes, rate, ETA) shows on a terminal, never when stderr is piped.\nAn interrupted copy keeps what arrived; run the same command again to continue from there.\n\nExamples:\n  rmm cp ./patch.msi web-01:/tmp/\n  rmm cp -p --mode 0755 ./tool web-01:/opt/tools/tool\n  rmm cp web-01:/var/log/syslog ./syslog",
+      [
+        "",
+        "A progress bar (bytes, rate, ETA) shows on a terminal, never when stderr is piped.",
+        "An interrupted copy keeps what arrived; run the same command again to continue from there.",
+        "",
+        "Examples:",
+        "  rmm cp ./patch.msi web-01:/tmp/",
+        "  rmm cp -p --mode 0755 ./tool web-01:/opt/tools/tool",
+        "  rmm cp web-01:/var/log/syslog ./syslog",
+      ].join("\n"),
     )
     .action(async (src: string, dst: string, flags: CopyFlags) => {
       const direction = copyDirection(src, dst);

@@ -48,7 +48,15 @@ export function registerExec(program: Command): void {
     .option("--timeout <duration>", "end the remote process tree after this long (e.g. 30s, 5m)")
     .addHelpText(
       "after",
-      "\nLocal stdin is forwarded when it is not a terminal. Ctrl-C ends the remote process tree.\n\nExamples:\n  rmm exec web-01 -- uname -a\n  rmm exec web-01 --shell /bin/sh -- 'df -h | sort -k5'\n  rmm exec web-01 -- python3 - < script.py",
+      [
+        "",
+        "Local stdin is forwarded when it is not a terminal. Ctrl-C ends the remote process tree.",
+        "",
+        "Examples:",
+        "  rmm exec web-01 -- uname -a",
+        "  rmm exec web-01 --shell /bin/sh -- 'df -h | sort -k5'",
+        "  rmm exec web-01 -- python3 - < script.py",
+      ].join("\n"),
     )
     .action(async (agentName: string, command: string[], flags: ExecFlags) => {
       const ctx = cliContext();

@@ -64,7 +64,8 @@ export class CommandSupervisor {
     if (Buffer.byteLength(argvJson) > MAX_AUDIT_ARGV_BYTES) {
       // Checked before anything is audited: a command that cannot be audited whole does not run.
       throw new ConnectError(
-        `argv is ${Buffer.byteLength(argvJson)} bytes as the audit trail stores it (JSON, UTF-8), over its limit of ${MAX_AUDIT_ARGV_BYTES}: shorten it, or send the data on stdin`,
+        `argv is ${Buffer.byteLength(argvJson)} bytes as the audit trail stores it (JSON, UTF-8), ` +
+          `over its limit of ${MAX_AUDIT_ARGV_BYTES}: shorten it, or send the data on stdin`,
         Code.InvalidArgument,
       );
     }

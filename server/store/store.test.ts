@@ -132,7 +132,7 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       expect((await sessions.liveForAgent(agent.id))?.id).toBe(second.id);
     });
 
-    it("close sessions with one tunnel.close audit entry each, written in the closing statement, and none for a second close; an overlong message is cut, not refused", async () => {
+    it("close sessions with one tunnel.close audit entry each, in the closing statement, none for a second close; a long message is cut", async () => {
       const agent = agentRow();
       await new AgentStore(db).insert(agent);
       const sessions = new SessionStore(db);

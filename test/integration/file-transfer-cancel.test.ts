@@ -47,7 +47,7 @@ describe.each(DIALECTS)(
 
     const agentFds = () => readdirSync(`/proc/${rig.agent.pid}/fd`).length;
 
-    it("keeps a large held prefix whole, and leaks no descriptor, when uploads are cancelled while the agent opens and hashes it; the retry resumes", async () => {
+    it("keeps a large held prefix whole and leaks no descriptor when uploads are cancelled as the agent hashes it; the retry resumes", async () => {
       const src = join(local, "held.src");
       const size = 128 * MiB;
       const held = 96 * MiB;

@@ -61,7 +61,9 @@ describe("a 1 GiB round trip", () => {
       const agent = peakRssBytes(rig.agent.pid);
       const technician = peakRssBytes("self");
       process.stdout.write(
-        `1 GiB: upload ${(GiB / upSeconds / 1e6).toFixed(0)} MB/s, download ${(GiB / downSeconds / 1e6).toFixed(0)} MB/s; peak RSS server ${(server / MiB).toFixed(0)} MiB, agent ${(agent / MiB).toFixed(0)} MiB, technician (test worker) ${(technician / MiB).toFixed(0)} MiB\n`,
+        `1 GiB: upload ${(GiB / upSeconds / 1e6).toFixed(0)} MB/s, download ${(GiB / downSeconds / 1e6).toFixed(0)} MB/s; ` +
+          `peak RSS server ${(server / MiB).toFixed(0)} MiB, agent ${(agent / MiB).toFixed(0)} MiB, ` +
+          `technician (test worker) ${(technician / MiB).toFixed(0)} MiB\n`,
       );
       expect(server).toBeLessThan(MAX_PEAK_RSS);
       expect(agent).toBeLessThan(MAX_PEAK_RSS);
