@@ -50,6 +50,25 @@ export interface AgentRigOptions {
   logLevel?: string;
 }
 
+/** Runs `rmm-agent enroll`, as an operator would, writing the identity to `statePath`; returns the agent id. */
+export async function enrollWithAgentCli(
+  serverUrl: string,
+  enrollmentToken: string,
+  statePath: string,
+): Promise<string> {
+  const { stdout } = await run(process.execPath, [
+    AGENT_MAIN,
+    "enroll",
+    "--server",
+    serverUrl,
+    "--token",
+    enrollmentToken,
+    "--state",
+    statePath,
+  ]);
+  return /enrolled as (\S+);/.exec(stdout)![1]!;
+}
+
 export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}): Promise<AgentRig> {
   const db: TestDatabase = await createTestDatabase(dialect);
   const dir = mkdtempSync(join(tmpdir(), "rmm-rig-"));
@@ -62,19 +81,8 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
     ...(opts.logLevel && { logLevel: opts.logLevel }),
   });
   const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
-  const enrollAgent = async (name: string) => {
-    const { stdout } = await run(process.execPath, [
-      AGENT_MAIN,
-      "enroll",
-      "--server",
-      server.url,
-      "--token",
-      await issuer.mintEnrollment(600),
-      "--state",
-      join(dir, name, "state.json"),
-    ]);
-    return /enrolled as (\S+);/.exec(stdout)![1]!;
-  };
+  const enrollAgent = async (name: string) =>
+    enrollWithAgentCli(server.url, await issuer.mintEnrollment(600), join(dir, name, "state.json"));
   const agentId = await enrollAgent("agent");
   const wrapper = [...(opts.agentWrapper ?? [])];
   if (opts.agentUser) {

@@ -14,6 +14,7 @@ import { CloseReason, SessionState, TunnelService } from "../../gen/rmm/v1/tunne
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
 import { AGENT_MAIN, ManagedProcess, SERVER_MAIN, startServerProcess } from "../../testkit/managed-process.js";
+import { enrollWithAgentCli } from "../../testkit/agent-rig.js";
 import { until } from "../support/until.js";
 import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 
@@ -55,17 +56,7 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
     dir = mkdtempSync(join(tmpdir(), "rmm-agent-it-"));
     server = await startServerProcess({ dataDir: serverDir(), db: db.url });
     const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir()).secret, "rmm-server", "rmm-api");
-    const { stdout } = await run(process.execPath, [
-      AGENT_MAIN,
-      "enroll",
-      "--server",
-      server.url,
-      "--token",
-      await issuer.mintEnrollment(600),
-      "--state",
-      statePath(),
-    ]);
-    agentId = /enrolled as (\S+);/.exec(stdout)![1]!;
+    agentId = await enrollWithAgentCli(server.url, await issuer.mintEnrollment(600), statePath());
     const token = await issuer.mintTechnician("alice", "tech", 3_600);
     alice = createTechnicianClient(server.url, token);
     await startAgent();
