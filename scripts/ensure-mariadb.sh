@@ -92,6 +92,15 @@ daemon_args() {
   fi
 }
 
+# The machine's server is told apart by its pid file: tests start private
+# mariadbd processes of their own, and `--exec` alone would take any of them
+# for the machine's server and start nothing.
+pid_file() {
+  local path
+  path="$( (my_print_defaults --mysqld 2>/dev/null || true) | sed -n 's/^--pid-file=//p' | tail -n1)"
+  echo "${path:-$RUN_DIR/mysqld.pid}"
+}
+
 start_server() {
   if [[ "$(id -u)" -eq 0 ]]; then
     # /run is a tmpfs in containers, so the socket/pid directory may be gone.
@@ -101,9 +110,9 @@ start_server() {
   extra="$(daemon_args)"
   log "starting $DAEMON"
   if [[ -n "$extra" ]]; then
-    start-stop-daemon --start --oknodo --background --exec "$DAEMON" -- "$extra"
+    start-stop-daemon --start --oknodo --background --pidfile "$(pid_file)" --exec "$DAEMON" -- "$extra"
   else
-    start-stop-daemon --start --oknodo --background --exec "$DAEMON"
+    start-stop-daemon --start --oknodo --background --pidfile "$(pid_file)" --exec "$DAEMON"
   fi
   actions+=("started $DAEMON")
 }
@@ -123,7 +132,7 @@ log_error_hint() {
 # "not running" ends the wait early.
 daemon_exited() {
   local rc=0
-  start-stop-daemon --status --exec "$DAEMON" || rc=$?
+  start-stop-daemon --status --pidfile "$(pid_file)" --exec "$DAEMON" || rc=$?
   [[ $rc -eq 1 || $rc -eq 3 ]]
 }
 
