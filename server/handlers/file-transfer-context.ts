@@ -70,10 +70,16 @@ export function openFileChannel(
   kind: FileOperation["kind"],
   opts: ChannelDriverOptions,
 ): Promise<ChannelDriver> {
+  // The role's path rules travel with the operation: only the agent can see where a symlink leads.
+  const allowedPaths = [...deps.policy.filePathGlobs(tech.role)];
   return ChannelDriver.open(
     deps.relay,
     tech,
-    { sessionId, type: ChannelType.FILE, params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind } } },
+    {
+      sessionId,
+      type: ChannelType.FILE,
+      params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind, allowedPaths } },
+    },
     { windowBytes: FILE_WINDOW_BYTES, ...opts },
   );
 }
