@@ -40,7 +40,8 @@ export type AgentInfo = Message<"rmm.v1.AgentInfo"> & {
   agentVersion: string;
 
   /**
-   * Channel types this agent serves.
+   * Channel types this agent serves. The server refuses a channel of any other
+   * type with UNIMPLEMENTED before the agent hears of it.
    *
    * @generated from field: repeated rmm.v1.ChannelType capabilities = 4;
    */
@@ -350,7 +351,8 @@ export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_rmm_v1_agent_service, 8);
 
 /**
- * The server asks the agent to enter tunnel mode for a session.
+ * The server asks the agent to enter tunnel mode for a session. Answer with
+ * tunnel_ready or tunnel_error for the same session_id.
  *
  * @generated from message rmm.v1.OpenTunnelCommand
  */
@@ -376,6 +378,8 @@ export const OpenTunnelCommandSchema: GenMessage<OpenTunnelCommand> = /*@__PURE_
   messageDesc(file_rmm_v1_agent_service, 9);
 
 /**
+ * The session ended on the server. No answer is expected; end its channels.
+ *
  * @generated from message rmm.v1.CloseTunnelCommand
  */
 export type CloseTunnelCommand = Message<"rmm.v1.CloseTunnelCommand"> & {
@@ -472,12 +476,19 @@ export const TunnelClosedSchema: GenMessage<TunnelClosed> = /*@__PURE__*/
 /**
  * The endpoint agent's side of the contract.
  *
+ * Limits on every call: a message (either way) is at most 4 MiB unless the
+ * server says otherwise in HelloAck.max_message_bytes; a larger one ends the
+ * stream with RESOURCE_EXHAUSTED, a malformed one with INVALID_ARGUMENT.
+ *
  * @generated from service rmm.v1.AgentService
  */
 export const AgentService: GenService<{
   /**
    * Exchanges an enrollment token for the agent's own identity and credential.
    * The enrollment token travels in the request; no other credential is needed.
+   * Required: enrollment_token and info.hostname (not blank, at most 253
+   * characters); either missing is INVALID_ARGUMENT. A bad or expired token is
+   * UNAUTHENTICATED.
    *
    * @generated from rpc rmm.v1.AgentService.Enroll
    */
@@ -489,7 +500,30 @@ export const AgentService: GenService<{
   /**
    * The one long-lived stream an agent holds. Authenticate with
    * `authorization: Bearer <credential>` from Enroll. The first request must be
-   * `hello`; the server answers with `hello_ack` at once.
+   * `hello`, within 10 s of opening the stream (else DEADLINE_EXCEEDED); any
+   * other first message is INVALID_ARGUMENT, a hello naming another agent id
+   * than the credential's is PERMISSION_DENIED, and a second hello, or a
+   * message with no field set, ends the stream with INVALID_ARGUMENT. The
+   * server answers hello with `hello_ack` at once; a newer stream of the same
+   * agent ends the older one.
+   *
+   * Then, in heartbeat mode, the agent sends a heartbeat every
+   * heartbeat_interval_ms; any message counts as a sign of life, and after
+   * offline_after_ms without one the server ends the stream.
+   *
+   * Tunnels: the server sends open_tunnel; the agent answers tunnel_ready (it
+   * now serves the session's channels) or tunnel_error (it cannot), within the
+   * server's --open-timeout (10 s by default), else the session is closed as
+   * TIMEOUT. An agent serves one session at a time; it should answer an
+   * open_tunnel while it serves another with tunnel_error ALREADY_EXISTS. The
+   * server sends close_tunnel when the session ends (technician, idle timeout):
+   * the agent need not answer it, must end every channel of that session (and
+   * the processes behind them), and must send no more frames for it (the server
+   * answers any with a close NOT_FOUND). An agent leaving a session on its own
+   * sends tunnel_closed. The stream ending ends every session on it.
+   *
+   * Channels (see TunnelFrame): only the server opens channels, and it opens
+   * only types the agent listed in hello's info.capabilities.
    *
    * @generated from rpc rmm.v1.AgentService.Connect
    */
