@@ -58,8 +58,9 @@ export class ProcessGroupLedger {
     try {
       raw = readFileSync(this.path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        this.log.error({ err, path: this.path }, "could not read the process group ledger; leftovers are not ended");
+      return undefined;
     }
     try {
       const parsed = JSON.parse(raw) as Partial<LedgerFile>;
@@ -71,12 +72,23 @@ export class ProcessGroupLedger {
     return undefined;
   }
 
-  /** Written whole to a temporary file and renamed, so a crash mid-write leaves the previous list. */
+  /**
+   * Written whole to a temporary file and renamed, so a crash mid-write leaves the previous list. A
+   * failed write (a read-only or full disk) is logged, not thrown: it is called with a process already
+   * started, which must keep its channel, and the parent-death signal still covers the leader.
+   */
   private write(): void {
     const body: LedgerFile = { bootId: this.bootId, groups: [...this.groups] };
     const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
-    renameSync(tmp, this.path);
+    try {
+      writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
+      renameSync(tmp, this.path);
+    } catch (err) {
+      this.log.error(
+        { err, path: this.path },
+        "could not record running process groups: a killed agent's leftovers will not be ended at its next start",
+      );
+    }
   }
 }
 
