@@ -48,8 +48,10 @@ describe.runIf(process.platform !== "win32")("ProcessGroupLedger", () => {
     expect(new ProcessGroupLedger(path, log, "boot-a").endLeftovers()).toEqual([leftover.pid]);
     expect(await exited).toBe("SIGKILL");
     expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([]);
-    // The group that was not left over is untouched.
-    expect(finished.exitCode).toBeNull();
+    // The group no longer recorded is untouched: our SIGTERM is what ends it.
+    const finishedExit = new Promise((resolve) => finished.once("exit", (_code, signal) => resolve(signal)));
+    process.kill(finished.pid!, "SIGTERM");
+    expect(await finishedExit).toBe("SIGTERM");
   });
 
   it("leaves alone groups recorded on another boot, where the numbers name other processes, and a corrupt file", async () => {
