@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ChannelClient } from "../../client/channel-client.js";
-import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { ChannelType, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
 import { CloseReason, SessionState } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { FakeAgent } from "../support/fake-agent.js";
 import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
@@ -52,20 +53,16 @@ describe.each(DIALECTS)("an idle tunnel session on %s", (dialect) => {
     const channel = ChannelClient.open(alice, { sessionId: session!.id, type: ChannelType.ECHO });
     const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
     let sequence = 1n;
-    const grant = () =>
+    const send = (payload: MessageInitShape<typeof TunnelFrameSchema>["payload"]) =>
       agent.send({
         case: "frame",
-        value: {
-          sessionId: session!.id,
-          channelId: open.channelId,
-          sequence: sequence++,
-          payload: { case: "credit", value: { bytes: 1 } },
-        },
+        value: { sessionId: session!.id, channelId: open.channelId, sequence: sequence++, payload },
       });
-    grant();
+    send({ case: "credit", value: { bytes: 1 } });
     await channel;
+    // One byte at a time, well within the technician's window: traffic, and nothing past credit.
     for (let elapsed = 0; elapsed < IDLE_MS * 2; elapsed += IDLE_MS / 4) {
-      grant();
+      send({ case: "data", value: { data: new Uint8Array([1]) } });
       await new Promise((r) => setTimeout(r, IDLE_MS / 4));
     }
     expect((await alice.getTunnelStatus({ sessionId: session!.id })).session?.state).toBe(SessionState.ACTIVE);
