@@ -13,6 +13,7 @@ import { execChannel } from "./channels/exec-channel.js";
 import { terminalChannel } from "./channels/terminal-channel.js";
 import { probeHealth } from "./health-probe.js";
 import { Heartbeat } from "./heartbeat.js";
+import { SilenceWatchdog } from "./silence-watchdog.js";
 import type { AgentStream, AgentTransport } from "./transport.js";
 
 type RequestKind = NonNullable<MessageInitShape<typeof ConnectRequestSchema>["kind"]>;
@@ -55,6 +56,12 @@ export class Agent {
   private readonly channels: ReadonlyMap<ChannelType, ChannelFactory>;
   private stream: AgentStream | undefined;
   private mux: ChannelMux | undefined;
+  /** Ends the stream when the server, having promised heartbeat acks, says nothing for offline_after_ms. */
+  private readonly silence = new SilenceWatchdog((ms) => {
+    this.silentFor = ms;
+    this.stream?.close();
+  });
+  private silentFor: number | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.backoff = opts.backoff ?? new Backoff();
@@ -103,14 +110,21 @@ export class Agent {
           value: {
             agentId: this.opts.agentId,
             info: { ...this.opts.info, capabilities: this.opts.capabilities ?? [...this.channels.keys()] },
+            heartbeatAcks: true,
           },
         });
-        for await (const msg of stream.messages) this.handle(msg);
+        for await (const msg of stream.messages) {
+          this.silence.heard();
+          this.handle(msg);
+        }
       } catch (err) {
         const error = ConnectError.from(err);
         refused = REFUSED.has(error.code);
         reason = `${Code[error.code]}: ${error.rawMessage}`;
       } finally {
+        this.silence.stop();
+        if (this.silentFor !== undefined) reason = `the server was silent for ${this.silentFor} ms: the path is frozen`;
+        this.silentFor = undefined;
         signal.removeEventListener("abort", onAbort);
         this.stream = undefined;
       }
@@ -135,6 +149,8 @@ export class Agent {
       case "helloAck":
         if (mode.type !== "connecting") return;
         this.heartbeat.start(msg.kind.value.heartbeatIntervalMs || 25_000);
+        if (msg.kind.value.heartbeatAcks && msg.kind.value.offlineAfterMs > 0)
+          this.silence.start(msg.kind.value.offlineAfterMs);
         this.machine.transition({ type: "heartbeat" }, "server acknowledged hello");
         return;
       case "openTunnel": {
@@ -159,6 +175,8 @@ export class Agent {
         if (mode.type === "tunnel" && mode.sessionId === msg.kind.value.sessionId)
           this.machine.transition({ type: "heartbeat" }, "server closed the tunnel");
         else log.warn({ sessionId: msg.kind.value.sessionId }, "close for a tunnel this agent does not hold");
+        return;
+      case "heartbeatAck":
         return;
       case "frame":
         this.routeFrame(msg.kind.value, mode.type === "tunnel" ? mode.sessionId : undefined);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { arch, hostname, platform } from "node:os";
+import { dirname, join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
@@ -8,6 +9,8 @@ import { fileChannel } from "./channels/file-channel.js";
 import { FileRoots } from "./files/file-roots.js";
 import { ChannelType } from "../gen/rmm/v1/frame_pb.js";
 import { createGrpcTransport } from "./grpc-transport.js";
+import { PROCESS_GROUPS_FILE, ProcessGroupLedger } from "./process/process-group-ledger.js";
+import { recordProcessGroupsIn } from "./process/process-tree.js";
 import { defaultStatePath, readState, writeState } from "./state-file.js";
 
 /** Reported to the server in hello and at enrollment. */
@@ -78,6 +81,10 @@ program
       flags.disableChannel ?? [],
     );
     const log = createLogger("rmm-agent");
+    // Commands a previous run left running (it was killed outright) end before anything new starts.
+    const groups = new ProcessGroupLedger(join(dirname(flags.state), PROCESS_GROUPS_FILE), log);
+    groups.endLeftovers();
+    recordProcessGroupsIn(groups);
     const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
     const stop = new AbortController();
     for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());

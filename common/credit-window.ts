@@ -8,13 +8,23 @@
 export const DEFAULT_WINDOW_BYTES = 256 * 1024;
 /** Largest grant outstanding at once; keeps the uint32 credit field from overflowing. */
 export const MAX_WINDOW_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest window a technician's OpenChannel may ask for (`initial_credit`). Defaults to 256 KiB, the
+ * window the README promises: no buffer on the agent or server grows past it for a technician channel.
+ */
+export const MAX_TECHNICIAN_WINDOW_BYTES = DEFAULT_WINDOW_BYTES;
 
 export class CreditOverrunError extends Error {
   constructor(
     readonly received: number,
     readonly granted: number,
+    what: "data" | "grant" = "data",
   ) {
-    super(`peer sent ${received} bytes with only ${granted} granted`);
+    super(
+      what === "data"
+        ? `peer sent ${received} bytes with only ${granted} granted`
+        : `peer granted credit up to ${received} bytes outstanding, past its window of ${granted}`,
+    );
   }
 }
 
@@ -24,7 +34,15 @@ export class SendWindow {
   private waiters: Array<() => void> = [];
   private cancelled = false;
 
-  constructor(initialCredit: number) {
+  /**
+   * @param initialCredit what the peer granted when the channel opened.
+   * @param windowBytes the most the peer may have granted outstanding at once: the window it advertised
+   *   (its first grant). A grant past it is a protocol fault. Defaults to MAX_WINDOW_BYTES.
+   */
+  constructor(
+    initialCredit: number,
+    readonly windowBytes: number = MAX_WINDOW_BYTES,
+  ) {
     this.available = initialCredit;
   }
 
@@ -36,8 +54,8 @@ export class SendWindow {
   grant(bytes: number): void {
     if (!Number.isInteger(bytes) || bytes <= 0)
       throw new RangeError(`credit grant must be a positive integer, got ${bytes}`);
-    if (this.available + bytes > MAX_WINDOW_BYTES)
-      throw new CreditOverrunError(this.available + bytes, MAX_WINDOW_BYTES);
+    if (this.available + bytes > this.windowBytes)
+      throw new CreditOverrunError(this.available + bytes, this.windowBytes, "grant");
     this.available += bytes;
     for (const wake of this.waiters.splice(0)) wake();
   }

@@ -97,7 +97,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         registry.get(id)?.end(new ConnectError(`agent ${id} has been revoked`, Code.PermissionDenied));
     },
   });
-  const relay = new ChannelRelay(sessions, log);
+  const relay = new ChannelRelay(sessions, log, { openTimeoutMs: config.openTimeoutMs });
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
   if (policy.isAllowAll)
     log.warn(
@@ -115,6 +115,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   );
   const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
+  const interrupted = await fileTransfers.failLeftovers();
+  if (interrupted > 0)
+    log.warn({ transfers: interrupted }, "marked file transfers left running by a previous server as failed");
   const presence = new AgentPresence({
     agents,
     registry,

@@ -42,9 +42,33 @@ describe("ChannelMux", () => {
         .filter((f) => f.payload?.case === "data")
         .reduce((n, f) => n + (f.payload!.value as { data: Uint8Array }).data.length, 0);
     expect(echoed()).toBe(4);
-    frame(1, 3n, { case: "credit", value: { bytes: 100 } });
+    frame(1, 3n, { case: "credit", value: { bytes: 4 } });
+    expect(echoed()).toBe(8);
+    frame(1, 4n, { case: "credit", value: { bytes: 4 } });
     expect(echoed()).toBe(10);
     expect(sent.map((f) => f.sequence)).toEqual(sent.map((_, i) => BigInt(i + 1)));
+  });
+
+  it("ends a channel whose peer grants more than the window its open advertised", () => {
+    const { sent, frame } = setup();
+    frame(1, 1n, { case: "open", value: { type: ChannelType.ECHO, initialCredit: 4 } });
+    frame(1, 2n, { case: "credit", value: { bytes: 1 } });
+    expect(sent.at(-1)?.payload).toMatchObject({
+      case: "close",
+      value: { code: Code.InvalidArgument, message: expect.stringMatching(/past its window of 4/) },
+    });
+  });
+
+  it("echoes eof back once everything before it was echoed", () => {
+    const { sent, frame } = setup();
+    frame(1, 1n, { case: "open", value: { type: ChannelType.ECHO, initialCredit: 4 } });
+    frame(1, 2n, { case: "data", value: { data: bytes(6) } });
+    frame(1, 3n, { case: "eof", value: {} });
+    expect(sent.map((f) => f.payload?.case)).toEqual(["credit", "data"]);
+    frame(1, 4n, { case: "credit", value: { bytes: 4 } });
+    expect(sent.map((f) => f.payload?.case)).toEqual(["credit", "data", "data", "eof"]);
+    frame(1, 5n, { case: "data", value: { data: bytes(1) } });
+    expect(sent.at(-1)?.payload).toMatchObject({ case: "close", value: { code: Code.FailedPrecondition } });
   });
 
   it("returns credit only for echoed bytes, so a stalled reader stops the writer", () => {

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CreditOverrunError, ReceiveWindow, SendWindow } from "../../common/credit-window.js";
+import { CreditOverrunError, DEFAULT_WINDOW_BYTES, ReceiveWindow, SendWindow } from "../../common/credit-window.js";
 import type { Logger } from "../../common/logger.js";
 import { RECENTLY_ENDED_KEPT, RecentIds } from "../../common/recent-ids.js";
 import { ChannelType, type ChannelOpen, type TunnelFrame, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
@@ -153,7 +153,8 @@ export class ChannelMux {
     const receiveWindow = new ReceiveWindow(factory.windowBytes);
     const io: ChannelIo = {
       channelId,
-      sendWindow: new SendWindow(initialCredit),
+      // The opener's initial credit is the window it advertises: it may never grant more outstanding than that.
+      sendWindow: new SendWindow(initialCredit, initialCredit > 0 ? initialCredit : DEFAULT_WINDOW_BYTES),
       receiveWindow,
       sendData: (data, stream) =>
         this.emitIfOpen(state, channelId, { case: "data", value: { data, ...(stream !== undefined && { stream }) } }),

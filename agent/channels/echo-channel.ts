@@ -1,19 +1,29 @@
+import { Code } from "@connectrpc/connect";
 import type { ChannelFactory } from "./channel-factory.js";
 import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /**
- * Diagnostic channel: sends back every byte it receives. Credit for received
+ * Diagnostic channel: sends back every byte it receives, and the peer's eof
+ * once everything before it was echoed (data after eof ends the channel with
+ * FailedPrecondition, as on exec). Credit for received
  * bytes goes back to the peer only once they have been echoed, so a peer that
  * stops reading stops being able to send: what waits here never exceeds one
  * receive window.
  */
 class EchoChannel implements ChannelHandler {
   private readonly pending: Uint8Array[] = [];
+  private eof: "no" | "received" | "sent" = "no";
 
   constructor(private readonly io: ChannelIo) {}
 
   onData(data: Uint8Array): void {
+    if (this.eof !== "no") return this.io.close(Code.FailedPrecondition, "data after eof on an echo channel");
     this.pending.push(data);
+    this.pump();
+  }
+
+  onEof(): void {
+    this.eof = "received";
     this.pump();
   }
 
@@ -34,6 +44,10 @@ class EchoChannel implements ChannelHandler {
       if (n === chunk.length) this.pending.shift();
       else this.pending[0] = chunk.subarray(n);
       this.io.consumed(n);
+    }
+    if (this.eof === "received") {
+      this.eof = "sent";
+      this.io.sendEof();
     }
   }
 }

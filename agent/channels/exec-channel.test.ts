@@ -63,10 +63,10 @@ describe("exec channel on the agent", () => {
     expect(bytesWritten(pid)).toBeLessThan(total / 4);
     expect(dataBytes()).toBe(64 * 1024);
     expect(close()).toBeUndefined();
-    while (!close()) {
-      const before = dataBytes();
-      frame({ case: "credit", value: { bytes: 256 * 1024 } });
-      await until(() => dataBytes() > before || close() !== undefined, "more output");
+    // As a reader does: credit for what arrived, never more outstanding than the 64 KiB window.
+    for (let granted = 64 * 1024; !close(); granted += 64 * 1024) {
+      frame({ case: "credit", value: { bytes: 64 * 1024 } });
+      await until(() => dataBytes() === granted + 64 * 1024 || close() !== undefined, "the next window of output");
     }
     expect(dataBytes()).toBe(total);
     expect(close()?.exit).toMatchObject({ exitCode: 0, stdoutBytes: BigInt(total) });

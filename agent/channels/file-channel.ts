@@ -13,15 +13,17 @@ import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /**
  * File channels: one operation each (stat, list, prepare upload, upload,
- * download), set by the open frame and confined to `roots`. The server opens
+ * download), set by the open frame and confined to `roots` and to the
+ * technician role's path globs sent with it (checked on the real path). The server opens
  * them for its file RPCs; technicians cannot open them directly.
  */
-export function fileChannel(roots: FileRoots): ChannelFactory {
+export function fileChannel(allRoots: FileRoots): ChannelFactory {
   const locks = new PartialLocks();
   const factory = (io: ChannelIo, open: ChannelOpen): ChannelHandler => {
     if (open.params.case !== "file")
       throw new ConnectError("a file channel needs its file operation", Code.InvalidArgument);
     const op = open.params.value.kind;
+    const roots = allRoots.narrowedTo(open.params.value.allowedPaths);
     switch (op.case) {
       case "statPath":
         return new StatOperation(io, roots, op.value);

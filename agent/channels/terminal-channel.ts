@@ -7,7 +7,8 @@ import type { WindowSize } from "../../gen/rmm/v1/exec_pb.js";
 import type { ChannelOpen } from "../../gen/rmm/v1/frame_pb.js";
 import { OutputPump } from "../process/output-pump.js";
 import { preflight } from "../process/preflight.js";
-import { killTree, signalName } from "../process/process-tree.js";
+import { underParentDeath } from "../process/parent-death.js";
+import { groupEnded, groupStarted, killTree, signalName } from "../process/process-tree.js";
 import type { ChannelFactory } from "./channel-factory.js";
 import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
@@ -46,7 +47,8 @@ class TerminalChannel implements ChannelHandler {
     const env = { ...process.env, ...checkEnvironment(params.environment), TERM: params.term || DEFAULT_TERM };
     const shell = params.shell || loginShell();
     preflight(shell, "", env);
-    this.pty = spawn(shell, [], {
+    const launch = underParentDeath(shell, []);
+    this.pty = spawn(launch.program, launch.args, {
       name: env.TERM,
       cols: size.columns,
       rows: size.rows,
@@ -62,7 +64,9 @@ class TerminalChannel implements ChannelHandler {
       this.outputBytes += bytes.length;
       this.pump.push(bytes);
     });
+    groupStarted(this.pty.pid);
     this.pty.onExit(({ exitCode, signal }) => {
+      groupEnded(this.pty.pid);
       // Writing to a PTY whose shell has gone errors inside node-pty: input from here on is dropped.
       this.shellExited = true;
       this.pump.whenDrained(() => this.exited(exitCode, signal));

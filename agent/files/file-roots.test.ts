@@ -85,4 +85,16 @@ describe("FileRoots", () => {
       chmodSync(join(root, "closed"), 0o755);
     }
   });
+
+  it("narrowed to a role's path globs, judges the real path: a symlink out of them is refused, one within them is followed", async () => {
+    const narrowed = roots.narrowedTo([`${root}/sub/**`]);
+    expect(await narrowed.resolve(join(root, "in", "new-file"))).toBe(join(root, "sub", "new-file"));
+    expect(await codeOf(narrowed.resolve(join(root, "plain")))).toBe("PermissionDenied");
+    // Inside the root and lexically inside the glob, really elsewhere: "in" leads to "sub".
+    const viaLink = roots.narrowedTo([`${root}/in/**`]);
+    await expect(viaLink.resolve(join(root, "in", "x"))).rejects.toThrow(/resolves to .*sub\/x, which matches none/);
+    // The roots themselves are untouched, and no globs means no narrowing.
+    expect(await roots.resolve(join(root, "plain"))).toBe(join(root, "plain"));
+    expect(roots.narrowedTo([])).toBe(roots);
+  });
 });

@@ -3,6 +3,7 @@ import { realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errnoOf } from "../../common/errno-code.js";
+import { PathGlobs } from "../../common/path-glob.js";
 import { fileError } from "./file-error.js";
 
 /**
@@ -14,6 +15,7 @@ import { fileError } from "./file-error.js";
 export class FileRoots {
   private readonly roots: string[];
   private readonly forbidden: string[];
+  private rules: PathGlobs | undefined;
 
   /** `roots`: allowed directories; empty means the whole filesystem. `forbidden`: files never served (the state file). */
   constructor(roots: readonly string[], forbidden: readonly string[] = []) {
@@ -29,6 +31,18 @@ export class FileRoots {
 
   get allowed(): readonly string[] {
     return this.roots;
+  }
+
+  /**
+   * These roots, further confined to the technician role's path globs (the file operation's
+   * `allowed_paths`), judged on the real path. No globs: these roots unchanged.
+   */
+  narrowedTo(globs: readonly string[]): FileRoots {
+    if (globs.length === 0) return this;
+    // Shares the roots (resolved once at start) through the prototype; only the rules are its own.
+    const narrowed: FileRoots = Object.create(this) as FileRoots;
+    narrowed.rules = new PathGlobs(globs);
+    return narrowed;
   }
 
   /**
@@ -52,6 +66,12 @@ export class FileRoots {
     if (!this.roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
       throw new ConnectError(
         `${path} resolves to ${real}, outside this agent's file roots (${this.roots.join(", ")})`,
+        Code.PermissionDenied,
+      );
+    }
+    if (this.rules && !this.rules.matches(real)) {
+      throw new ConnectError(
+        `${path} resolves to ${real}, which matches none of the paths the technician's role may touch (${this.rules.globs.join(", ")})`,
         Code.PermissionDenied,
       );
     }

@@ -51,7 +51,7 @@ async function* serveStream(
     );
   }
 
-  const conn = await deps.presence.connected(agent, hello.info);
+  const conn = await deps.presence.connected(agent, hello.info, hello.heartbeatAcks);
   let disconnected: Promise<void> | undefined;
   const disconnect = (reason: string) => (disconnected ??= deps.presence.disconnected(conn, reason));
   // A dead agent can leave this generator suspended at a yield for good (its write waits on HTTP/2

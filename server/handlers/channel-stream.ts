@@ -1,4 +1,5 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { MAX_TECHNICIAN_WINDOW_BYTES } from "../../common/credit-window.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { OpenChannelRequest, OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
@@ -30,6 +31,12 @@ export async function* serveChannel(
   if (first.value.kind.value.type === ChannelType.FILE) {
     throw new ConnectError(
       "file channels are opened by the server for Stat, ListDirectory, PrepareUpload, Upload and Download: call those instead",
+      Code.InvalidArgument,
+    );
+  }
+  if (first.value.kind.value.initialCredit > MAX_TECHNICIAN_WINDOW_BYTES) {
+    throw new ConnectError(
+      `initial_credit may be at most ${MAX_TECHNICIAN_WINDOW_BYTES} bytes (the channel window), got ${first.value.kind.value.initialCredit}`,
       Code.InvalidArgument,
     );
   }

@@ -1,7 +1,13 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { DownloadRequest } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { checkTransferSize, requireAgentPath } from "./file-request-checks.js";
-import { authorizeFile, openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
+import {
+  authorizeFile,
+  beginTransfer,
+  failureOf,
+  openFileChannel,
+  type FileTransferDeps,
+} from "./file-transfer-context.js";
 import { technicianOf } from "./technician-of.js";
 
 /**
@@ -29,6 +35,7 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
     operation: "download" as const,
     path,
   };
+  const running = await beginTransfer(deps, driver, entry);
   let size: number | undefined;
   let offset = 0;
   let sent = 0;
@@ -38,11 +45,13 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
     if (recorded) return;
     recorded = true;
     driver.close(Code.Canceled, "download call ended");
-    void recordFailure(
-      deps,
-      { ...entry, size, resumedFrom: offset, bytesTransferred: sent },
-      new ConnectError("download call cancelled", Code.Canceled),
-    );
+    void running.finish({
+      ...entry,
+      size,
+      resumedFrom: offset,
+      bytesTransferred: sent,
+      ...failureOf(new ConnectError("download call cancelled", Code.Canceled)),
+    });
   };
   // A cancelled call may leave this generator suspended at a yield for good; the abort still ends and audits it.
   ctx.signal.addEventListener("abort", recordCancelled, { once: true });
@@ -65,13 +74,13 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
     }
     if (sha256 === undefined) throw new ConnectError("the agent ended the download without its digest", Code.Internal);
     recorded = true;
-    await deps.transfers.record({ ...entry, size, resumedFrom: offset, bytesTransferred: sent, sha256, outcome: "ok" });
+    await running.finish({ ...entry, size, resumedFrom: offset, bytesTransferred: sent, sha256, outcome: "ok" });
   } catch (err) {
     const e = ConnectError.from(err);
     driver.close(e.code, e.rawMessage);
     if (!recorded) {
       recorded = true;
-      await recordFailure(deps, { ...entry, size, resumedFrom: offset, bytesTransferred: sent }, e);
+      await running.finish({ ...entry, size, resumedFrom: offset, bytesTransferred: sent, ...failureOf(e) });
     }
     throw e;
   } finally {

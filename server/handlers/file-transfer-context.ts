@@ -6,7 +6,7 @@ import type { Technician } from "../auth/claims.js";
 import type { CommandPolicy } from "../policy/command-policy.js";
 import { ChannelDriver, type ChannelDriverOptions } from "../services/channel-driver.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
-import type { FileTransferEntry, FileTransferLog } from "../services/file-transfer-log.js";
+import type { FileTransferEntry, FileTransferLog, RunningTransfer } from "../services/file-transfer-log.js";
 import type { SessionService } from "../services/session-service.js";
 import type { FileOperationName, FileTransferOutcome } from "../store/index.js";
 
@@ -70,10 +70,16 @@ export function openFileChannel(
   kind: FileOperation["kind"],
   opts: ChannelDriverOptions,
 ): Promise<ChannelDriver> {
+  // The role's path rules travel with the operation: only the agent can see where a symlink leads.
+  const allowedPaths = [...deps.policy.filePathGlobs(tech.role)];
   return ChannelDriver.open(
     deps.relay,
     tech,
-    { sessionId, type: ChannelType.FILE, params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind } } },
+    {
+      sessionId,
+      type: ChannelType.FILE,
+      params: { case: "file", value: { $typeName: "rmm.v1.FileOperation", kind, allowedPaths } },
+    },
     { windowBytes: FILE_WINDOW_BYTES, ...opts },
   );
 }
@@ -86,18 +92,42 @@ export function outcomeOf(err: unknown): FileTransferOutcome {
   return "error";
 }
 
-/** Records a failed file request: refusals always (the policy trail), failed transfers always; stat/list failures other than refusals are not transfers. */
+/** A failed file request's outcome and reason, as the audit trail keeps them. */
+export function failureOf(err: unknown): { outcome: FileTransferOutcome; reason: string } {
+  return {
+    outcome: outcomeOf(err),
+    reason: err instanceof ConnectError ? `${Code[err.code]}: ${err.rawMessage}` : String(err),
+  };
+}
+
+/** Records a failed Stat, ListDirectory or PrepareUpload: refusals only (the policy trail); those failing otherwise are not transfers. */
 export async function recordFailure(
   deps: FileTransferDeps,
   entry: Omit<FileTransferEntry, "outcome" | "reason">,
   err: unknown,
 ): Promise<void> {
-  const outcome = outcomeOf(err);
-  const transfer = entry.operation === "upload" || entry.operation === "download";
-  if (!transfer && outcome !== "refused") return;
-  await deps.transfers.record({
-    ...entry,
-    outcome,
-    reason: err instanceof ConnectError ? `${Code[err.code]}: ${err.rawMessage}` : String(err),
-  });
+  const failure = failureOf(err);
+  if (failure.outcome !== "refused") return;
+  await deps.transfers.record({ ...entry, ...failure });
+}
+
+/**
+ * The audit row of an Upload or Download whose channel just opened, written as running before any
+ * data moves. If it cannot be written the transfer does not start: the channel is closed and the
+ * call fails with Unavailable.
+ */
+export async function beginTransfer(
+  deps: FileTransferDeps,
+  driver: ChannelDriver,
+  entry: Omit<FileTransferEntry, "outcome">,
+): Promise<RunningTransfer> {
+  try {
+    return await deps.transfers.begin(entry);
+  } catch (err) {
+    driver.close(Code.Unavailable, "the server could not audit the transfer");
+    throw new ConnectError(
+      `the transfer was not started: its audit row could not be written (${(err as Error).message})`,
+      Code.Unavailable,
+    );
+  }
 }

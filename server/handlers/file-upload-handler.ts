@@ -3,7 +3,13 @@ import type { FileInfo } from "../../gen/rmm/v1/file_pb.js";
 import type { UploadRequest } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelDriver } from "../services/channel-driver.js";
 import { checkSha256, checkUploadTarget } from "./file-request-checks.js";
-import { authorizeFile, openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
+import {
+  authorizeFile,
+  beginTransfer,
+  failureOf,
+  openFileChannel,
+  type FileTransferDeps,
+} from "./file-transfer-context.js";
 import { technicianOf } from "./technician-of.js";
 
 /**
@@ -48,6 +54,7 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
     size,
     resumedFrom: offset,
   };
+  const running = await beginTransfer(deps, driver, entry);
   let received = 0;
   const events = driver.events()[Symbol.asyncIterator]();
   try {
@@ -92,12 +99,12 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
     }
     if (!info) throw new ConnectError("the agent ended the upload without confirming the file", Code.Internal);
     const sha256 = Buffer.from(digest).toString("hex");
-    await deps.transfers.record({ ...entry, bytesTransferred: received, sha256, outcome: "ok" });
+    await running.finish({ ...entry, bytesTransferred: received, sha256, outcome: "ok" });
     return { info, sha256: digest, bytesReceived: BigInt(received) };
   } catch (err) {
     const e = ConnectError.from(err);
     driver.close(e.code, e.rawMessage);
-    await recordFailure(deps, { ...entry, bytesTransferred: received }, e);
+    await running.finish({ ...entry, bytesTransferred: received, ...failureOf(e) });
     throw e;
   }
 }

@@ -112,6 +112,14 @@ export class CommandPolicy {
     return this.allowAll;
   }
 
+  /**
+   * The path globs a role's file requests are confined to (its `paths`), for the agent to check against
+   * the real path after following symlinks, which the server cannot see. Empty: any path.
+   */
+  filePathGlobs(role: string): readonly string[] {
+    return this.allowAll ? [] : (this.roles.get(role)?.files.pathGlobs ?? []);
+  }
+
   checkCommand(
     role: string,
     program: string,

@@ -1,5 +1,5 @@
 import { posix, win32 } from "node:path";
-import { pathGlobToRegExp } from "./glob.js";
+import { PathGlobs, WINDOWS_PATH } from "../../common/path-glob.js";
 
 /** What a role may do with files: `read` is Stat, ListDirectory and Download; `read-write` adds PrepareUpload and Upload. */
 export const FILE_ACCESS_LEVELS = ["none", "read", "read-write"] as const;
@@ -11,11 +11,9 @@ export type FileAccessNeed = "read" | "write";
 /** A role's `files` and `paths` settings. */
 export interface FileAccessPolicy {
   files: FileAccessLevel;
-  /** Path globs (see pathGlobToRegExp); absent: any path. */
+  /** Path globs (see pathGlobToRegExp in common/path-glob.ts); absent: any path. */
   paths?: string[];
 }
-
-const WINDOWS_PATH = /^[A-Za-z]:[\\/]/;
 
 /**
  * The path a policy judges: `.` and `..` resolved lexically, a trailing "/" dropped, Windows
@@ -31,10 +29,15 @@ export function normalizeAgentPath(path: string): string {
 
 /** One role's compiled file settings. */
 export class FileAccess {
-  private readonly pathRes: RegExp[] | undefined;
+  private readonly paths: PathGlobs | undefined;
 
   constructor(private readonly policy: FileAccessPolicy) {
-    this.pathRes = policy.paths?.map((g) => pathGlobToRegExp(g, WINDOWS_PATH.test(g)));
+    this.paths = policy.paths && new PathGlobs(policy.paths);
+  }
+
+  /** The role's path globs, sent to the agent with every file channel so it can judge the real path; empty: any path. */
+  get pathGlobs(): readonly string[] {
+    return this.policy.paths ?? [];
   }
 
   /** Undefined when allowed; otherwise why not, naming the setting. */
@@ -49,7 +52,7 @@ export class FileAccess {
         reason: `role ${role} may not ${what}: the policy sets ${rule} to "${files}"${files === "none" ? " (a role without files gets none)" : ""}`,
       };
     }
-    if (this.pathRes && !this.pathRes.some((re) => re.test(normalizedPath))) {
+    if (this.paths && !this.paths.matches(normalizedPath)) {
       const rule = `roles.${role}.paths`;
       return {
         rule,

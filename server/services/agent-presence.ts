@@ -32,10 +32,15 @@ export class AgentPresence {
   constructor(private readonly deps: AgentPresenceDeps) {}
 
   /** Registers a stream after a valid hello; the ack is the first message queued on it. */
-  async connected(agent: AuthenticatedAgent, info: AgentInfo | undefined): Promise<AgentConnection> {
+  async connected(
+    agent: AuthenticatedAgent,
+    info: AgentInfo | undefined,
+    heartbeatAcks = false,
+  ): Promise<AgentConnection> {
     const agentId = agent.id;
     const fields = infoFields(info);
     const conn = new AgentConnection(agentId, fields, Date.now());
+    conn.heartbeatAcks = heartbeatAcks;
     // Persist what the agent says about itself before it can be seen online, but
     // only when it changed: a reconnect storm should not be a write storm.
     if (!sameInfo(agent, fields)) await this.deps.agents.updateInfo(agentId, fields);
@@ -43,7 +48,7 @@ export class AgentPresence {
     if (replaced) this.deps.log.info({ agentId }, "agent reconnected; older stream ended");
     this.deps.lastSeen.mark(agentId);
     const { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes } = this.deps.settings;
-    conn.send({ case: "helloAck", value: { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes } });
+    conn.send({ case: "helloAck", value: { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes, heartbeatAcks } });
     await this.deps.sessions.streamStarted(conn);
     this.deps.log.info({ agentId, hostname: fields.hostname, online: this.deps.registry.size }, "agent online");
     return conn;
@@ -57,6 +62,8 @@ export class AgentPresence {
     switch (msg.kind.case) {
       case "heartbeat":
         conn.health = msg.kind.value;
+        // The agent's only way to tell a frozen path from a quiet server (see AgentHello.heartbeat_acks).
+        if (conn.heartbeatAcks) conn.send({ case: "heartbeatAck", value: {} });
         return;
       case "tunnelReady":
         sessions.tunnelReady(conn, msg.kind.value.sessionId);

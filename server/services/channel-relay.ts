@@ -11,6 +11,14 @@ import type { SessionService } from "./session-service.js";
 /** Channels one session may hold at once. Defaults to 256: plenty for a person, a cap for a runaway script. */
 export const MAX_CHANNELS_PER_SESSION = 256;
 
+/** How long the agent has to accept or refuse a channel. Defaults to 10 s, as for opening a tunnel. */
+export const CHANNEL_OPEN_TIMEOUT_MS = 10_000;
+
+export interface ChannelRelayOptions {
+  /** Milliseconds the agent has to accept (credit) or refuse (close) a channel open. Defaults to CHANNEL_OPEN_TIMEOUT_MS. */
+  openTimeoutMs?: number;
+}
+
 /** Every relayed channel of this server, by session and channel id. */
 export class ChannelRelay {
   private readonly bySession = new Map<string, Map<number, RelayedChannel>>();
@@ -18,10 +26,14 @@ export class ChannelRelay {
   /** Per session, channels that ended lately: the agent may still have frames of theirs in flight, which are dropped quietly. */
   private readonly recentlyEnded = new Map<string, RecentIds>();
 
+  private readonly openTimeoutMs: number;
+
   constructor(
     private readonly sessions: SessionService,
     private readonly log: Logger,
+    opts: ChannelRelayOptions = {},
   ) {
+    this.openTimeoutMs = opts.openTimeoutMs ?? CHANNEL_OPEN_TIMEOUT_MS;
     sessions.onSessionEnded((sessionId, message) => {
       for (const channel of this.bySession.get(sessionId)?.values() ?? [])
         channel.end(Code.Unavailable, message, false);
@@ -49,6 +61,14 @@ export class ChannelRelay {
         `session ${row.id} is ${row.state}, not active: open a tunnel first`,
         Code.FailedPrecondition,
       );
+    const offered = session.conn.info.capabilities;
+    if (!offered.includes(params.type))
+      throw new ConnectError(
+        `agent ${session.agentId} does not serve ${channelTypeName(params.type)} channels (it offers ${
+          offered.map(channelTypeName).join(", ") || "none"
+        }): it lacks them or runs with them disabled`,
+        Code.Unimplemented,
+      );
     session.lastActivityAt = Date.now();
     const channels = this.bySession.get(session.id) ?? new Map<number, RelayedChannel>();
     if (channels.size >= MAX_CHANNELS_PER_SESSION)
@@ -62,7 +82,7 @@ export class ChannelRelay {
     const channel = new RelayedChannel(session, channelId, initialCredit, (c) => this.remove(c));
     channels.set(channelId, channel);
     this.bySession.set(session.id, channels);
-    channel.open(params, initialCredit);
+    channel.open(params, initialCredit, this.openTimeoutMs);
     return channel;
   }
 
@@ -124,4 +144,8 @@ export class ChannelRelay {
       }
     }
   }
+}
+
+function channelTypeName(type: number): string {
+  return (ChannelType[type] ?? String(type)).toLowerCase();
 }

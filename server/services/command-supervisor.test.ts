@@ -77,7 +77,7 @@ describe.each(DIALECTS)("command supervisor on %s", (dialect) => {
     );
     const supervised = await supervisorWith(async (request) => {
       rowsAtOpen = await audit.forSession(sessionId);
-      channel.open(request, 65_536);
+      channel.open(request, 65_536, 10_000);
       return channel;
     }).open(alice, execRequest);
     expect(rowsAtOpen).toHaveLength(1);

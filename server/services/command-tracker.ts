@@ -102,8 +102,11 @@ export class CommandTracker {
   }
 
   private async finishAudit(exit: ExitStatus | undefined, end: { code: number; message: string }): Promise<void> {
-    // Like ExitStatus.cancelled: the technician cancelled, or the session or the agent's stream ended under the command.
-    const endedUnder = !exit && (end.code === Code.Canceled || end.code === Code.Unavailable);
+    // Like ExitStatus.cancelled: the technician cancelled, or the session ended under the command. An agent
+    // that vanished (killed, crashed, cut off) is a failure instead: nobody cancelled, and the process may
+    // not have ended the way a cancel ends it.
+    const agentGone = !exit && this.channel.endedWith?.agentGone === true;
+    const endedUnder = !exit && !agentGone && (end.code === Code.Canceled || end.code === Code.Unavailable);
     const outcome: CommandEnd["outcome"] =
       exit?.timedOut || this.idleClosed
         ? "timed_out"
@@ -119,7 +122,9 @@ export class CommandTracker {
       signal: exit?.signal || null,
       stdoutBytes: exit ? Math.max(Number(exit.stdoutBytes), this.stdoutBytes) : this.stdoutBytes,
       stderrBytes: exit ? Math.max(Number(exit.stderrBytes), this.stderrBytes) : this.stderrBytes,
-      message: end.message || null,
+      message: agentGone
+        ? `the agent vanished while the command ran (its stream ended: ${end.message || "no reason given"})`
+        : end.message || null,
       channelId: this.channel.channelId,
       ...(this.opts.recorder?.failed && { recordingPath: null }),
     };

@@ -26,6 +26,7 @@ function acceptedChannel(credit: number): {
   channel.open(
     { sessionId: SESSION, type: ChannelType.ECHO, initialCredit: 0, params: { case: undefined } },
     4 * MAX_COALESCED_DATA_BYTES,
+    10_000,
   );
   let sequence = 0n;
   const fromAgent = (payload: Payload) =>

@@ -1,7 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { AsyncQueue } from "../../common/async-queue.js";
-import { SendWindow } from "../../common/credit-window.js";
+import { MAX_WINDOW_BYTES, SendWindow } from "../../common/credit-window.js";
 import type {
   ChannelData,
   ChannelInfo,
@@ -47,6 +47,8 @@ export interface ChannelEnd {
   /** A gRPC status code; CHANNEL_OK for a clean end. */
   code: number;
   message: string;
+  /** The agent's stream was gone when the channel ended: the agent vanished (killed, crashed, cut off) under it. */
+  agentGone: boolean;
 }
 
 /**
@@ -60,12 +62,16 @@ export class RelayedChannel {
   readonly toTechnician = new AsyncQueue<OpenChannelResponse>();
   private sentToAgent = 0n;
   private receivedFromAgent = 0n;
-  /** Bytes the technician may send: granted by the agent's credit frames. */
-  private readonly technicianMay = new SendWindow(0);
-  /** Bytes the agent may send: granted by the technician. */
+  /**
+   * Bytes the technician may send: granted by the agent's credit frames. The agent's first grant (its
+   * accept) is the window it advertises; it may never have more than that outstanding.
+   */
+  private technicianMay = new SendWindow(0, 0);
+  /** Bytes the agent may send: granted by the technician, never more outstanding than its initial credit. */
   private readonly agentMay: SendWindow;
   private accepted = false;
   private ended: ChannelEnd | undefined;
+  private openTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly session: ActiveSession,
@@ -73,19 +79,36 @@ export class RelayedChannel {
     initialCredit: number,
     private readonly onEnd: (channel: RelayedChannel, end: ChannelEnd) => void,
   ) {
-    this.agentMay = new SendWindow(initialCredit);
+    this.agentMay = new SendWindow(initialCredit, initialCredit);
   }
 
   get isEnded(): boolean {
     return this.ended !== undefined;
   }
 
-  /** Sends the open frame; the agent accepts with credit or refuses with close. */
-  open(request: ChannelRequest, initialCredit: number): void {
+  /** How the channel ended; undefined while it is open. */
+  get endedWith(): ChannelEnd | undefined {
+    return this.ended;
+  }
+
+  /**
+   * Sends the open frame; the agent accepts with credit or refuses with close. An agent that does
+   * neither within `timeoutMs` has the channel closed on both sides with DeadlineExceeded.
+   */
+  open(request: ChannelRequest, initialCredit: number, timeoutMs: number): void {
     this.toAgent({
       case: "open",
       value: { type: request.type, parameters: request.parameters ?? {}, initialCredit, params: request.params },
     });
+    this.openTimer = setTimeout(
+      () =>
+        this.fail(
+          Code.DeadlineExceeded,
+          `the agent neither accepted nor refused channel ${this.channelId} within ${timeoutMs} ms`,
+        ),
+      timeoutMs,
+    );
+    this.openTimer.unref();
   }
 
   /**
@@ -138,13 +161,24 @@ export class RelayedChannel {
     }
     this.receivedFromAgent = frame.sequence;
     const p = frame.payload;
+    if (!this.accepted && p.case !== "credit" && p.case !== "close")
+      return this.fail(
+        Code.InvalidArgument,
+        `agent sent ${p.case ?? "an empty frame"} before accepting channel ${this.channelId}: its first frame must be credit (accept) or close (refuse)`,
+      );
     switch (p.case) {
       case "credit":
-        if (!this.grant(this.technicianMay, p.value.bytes, "agent credit")) return;
         if (!this.accepted) {
+          if (!Number.isInteger(p.value.bytes) || p.value.bytes <= 0 || p.value.bytes > MAX_WINDOW_BYTES)
+            return this.fail(
+              Code.InvalidArgument,
+              `bad agent credit: the accepting grant must be 1..${MAX_WINDOW_BYTES} bytes, got ${p.value.bytes}`,
+            );
           this.accepted = true;
+          clearTimeout(this.openTimer);
+          this.technicianMay = new SendWindow(p.value.bytes, p.value.bytes);
           this.toTechnician.push(response({ case: "opened", value: { channelId: this.channelId } }));
-        }
+        } else if (!this.grant(this.technicianMay, p.value.bytes, "agent credit")) return;
         this.toTechnician.push(response({ case: "credit", value: p.value }));
         return;
       case "data": {
@@ -197,10 +231,11 @@ export class RelayedChannel {
     this.end(code, message, true);
   }
 
-  private finish(end: ChannelEnd): void {
-    this.ended = end;
+  private finish(end: Omit<ChannelEnd, "agentGone">): void {
+    this.ended = { ...end, agentGone: this.session.conn.ended };
+    clearTimeout(this.openTimer);
     this.toTechnician.end();
-    this.onEnd(this, end);
+    this.onEnd(this, this.ended);
   }
 
   /**

@@ -80,7 +80,11 @@ export interface CommandAuditTable {
 }
 
 export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload";
-export type FileTransferOutcome = "ok" | "refused" | "error" | "cancelled";
+/**
+ * `running`: an Upload or Download under way (its row is written when it starts). `failed`: it was
+ * still running when its server stopped (marked at the next start).
+ */
+export type FileTransferOutcome = "running" | "ok" | "refused" | "error" | "cancelled" | "failed";
 
 export interface FileTransfersTable {
   id: Generated<number>;

@@ -1,15 +1,53 @@
 import type { Insertable, Selectable } from "kysely";
-import type { Db, FileTransfersTable } from "./database.js";
+import type { Db, FileTransferOutcome, FileTransfersTable } from "./database.js";
 
 export type FileTransferEvent = Insertable<FileTransfersTable>;
 export type FileTransferRow = Selectable<FileTransfersTable>;
 
-/** The file transfer trail: appended to, never changed. */
+/** How a running transfer's row is completed. */
+export type FileTransferEnd = Pick<
+  FileTransfersTable,
+  "size" | "bytes_transferred" | "resumed_from" | "sha256" | "reason"
+> & {
+  outcome: Exclude<FileTransferOutcome, "running">;
+};
+
+/**
+ * The file transfer trail: refusals are appended whole; an Upload or Download is a row written
+ * `running` when it starts and completed once when it ends, so a server killed mid-transfer still
+ * leaves its row (marked failed at the next start).
+ */
 export class FileTransferStore {
   constructor(private readonly db: Db) {}
 
   async append(event: FileTransferEvent): Promise<void> {
     await this.db.insertInto("file_transfers").values(event).execute();
+  }
+
+  /** Returns the row id. */
+  async start(event: FileTransferEvent & { outcome: "running" }): Promise<number> {
+    const result = await this.db.insertInto("file_transfers").values(event).executeTakeFirstOrThrow();
+    return Number(result.insertId);
+  }
+
+  /** Only a running row is finished: a row ends once. */
+  async finish(id: number, end: FileTransferEnd): Promise<void> {
+    await this.db
+      .updateTable("file_transfers")
+      .set(end)
+      .where("id", "=", id)
+      .where("outcome", "=", "running")
+      .execute();
+  }
+
+  /** Transfers a previous server left running died with it. Assumes one server per database, like session clean-up at start. */
+  async failRunning(reason: string): Promise<number> {
+    const result = await this.db
+      .updateTable("file_transfers")
+      .set({ outcome: "failed", reason })
+      .where("outcome", "=", "running")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async forSession(sessionId: string): Promise<FileTransferRow[]> {

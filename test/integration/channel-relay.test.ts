@@ -2,11 +2,14 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ChannelClient } from "../../client/channel-client.js";
 import { AsyncQueue } from "../../common/async-queue.js";
-import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
-import type { OpenChannelRequest, TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import { ChannelType, type TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
+import type { OpenChannelRequest, OpenChannelResponse, TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { OpenChannelRequestSchema } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { FakeAgent } from "../support/fake-agent.js";
+import { until } from "../support/until.js";
+
+type TunnelFramePayload = MessageInitShape<typeof TunnelFrameSchema>["payload"];
 import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 
@@ -170,5 +173,96 @@ describe("the channel relay", () => {
       (m) => m.kind.case === "frame" && m.kind.value.channelId === channelId && m.kind.value.payload.case === "close",
     );
     expect(closes).toHaveLength(1);
+  });
+
+  /** A raw OpenChannel call: what the technician sends, and everything it got until the call ended. */
+  function rawChannel(open: Partial<{ type: ChannelType; initialCredit: number }> = {}) {
+    const requests = new AsyncQueue<OpenChannelRequest>();
+    requests.push(
+      create(OpenChannelRequestSchema, {
+        kind: { case: "open", value: { sessionId, type: ChannelType.ECHO, ...open } },
+      }),
+    );
+    const seen: OpenChannelResponse["kind"][] = [];
+    const ended = (async () => {
+      for await (const r of alice.openChannel(requests)) seen.push(r.kind);
+    })().catch((e: unknown) => ConnectError.from(e));
+    return { requests, seen, ended };
+  }
+
+  const agentFrame = (channelId: number, sequence: bigint, payload: TunnelFramePayload) =>
+    agent.send({ case: "frame", value: { sessionId, channelId, sequence, payload } });
+
+  it("refuses a channel type the agent does not offer, before the agent hears of it", async () => {
+    const err = await ChannelClient.open(alice, {
+      sessionId,
+      type: ChannelType.EXEC,
+      params: { case: "exec", value: { argv: ["true"] } },
+    }).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.Unimplemented, rawMessage: expect.stringMatching(/offers echo/) });
+    expect(agent.received.some((m) => m.kind.case === "frame" && m.kind.value.payload.case === "open")).toBe(false);
+  });
+
+  it("closes a channel the agent neither accepts nor refuses within the open timeout, on both sides", async () => {
+    const { seen, ended } = rawChannel();
+    const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
+    await ended;
+    expect(seen).toEqual([
+      expect.objectContaining({ case: "close", value: expect.objectContaining({ code: Code.DeadlineExceeded }) }),
+    ]);
+    const close = await agent.waitFor("frame", (f) => f.channelId === open.channelId && f.payload.case === "close");
+    expect(close.payload.value).toMatchObject({
+      code: Code.DeadlineExceeded,
+      message: expect.stringMatching(/1000 ms/),
+    });
+  });
+
+  it("ends a channel whose agent sends data before accepting it", async () => {
+    const { seen, ended } = rawChannel();
+    const open = await agent.waitFor("frame", (f) => f.payload.case === "open");
+    agentFrame(open.channelId, 1n, { case: "data", value: { data: new Uint8Array(4) } });
+    await ended;
+    expect(seen).toEqual([
+      expect.objectContaining({
+        case: "close",
+        value: expect.objectContaining({
+          code: Code.InvalidArgument,
+          message: expect.stringMatching(/credit \(accept\)/),
+        }),
+      }),
+    ]);
+  });
+
+  it("caps every grant at the window its side advertised: the technician's initial credit, the agent's first grant", async () => {
+    // Past the 256 KiB window a technician channel may have.
+    const tooBig = rawChannel({ initialCredit: 256 * 1024 + 1 });
+    expect(await tooBig.ended).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringMatching(/at most 262144/),
+    });
+
+    // The technician advertised 1000 bytes and the agent has used none: granting 1 more is past the window.
+    const tech = rawChannel({ initialCredit: 1000 });
+    let open = await agent.waitFor("frame", (f) => f.payload.case === "open");
+    expect(open.payload.value).toMatchObject({ initialCredit: 1000 });
+    agentFrame(open.channelId, 1n, { case: "credit", value: { bytes: 64 } });
+    await until(() => tech.seen.length >= 2, "the channel to open");
+    tech.requests.push(create(OpenChannelRequestSchema, { kind: { case: "credit", value: { bytes: 1 } } }));
+    await tech.ended;
+    expect(tech.seen.at(-1)).toMatchObject({
+      case: "close",
+      value: { code: Code.InvalidArgument, message: expect.stringMatching(/past its window of 1000/) },
+    });
+
+    // The agent accepted with 64 bytes: a further grant while those are outstanding is past its window.
+    const agentSide = rawChannel();
+    open = await agent.waitFor("frame", (f) => f.payload.case === "open" && f.channelId !== open.channelId);
+    agentFrame(open.channelId, 1n, { case: "credit", value: { bytes: 64 } });
+    agentFrame(open.channelId, 2n, { case: "credit", value: { bytes: 4 * 1024 * 1024 } });
+    await agentSide.ended;
+    expect(agentSide.seen.map((k) => k.case)).toEqual(["opened", "credit", "close"]);
+    expect(agentSide.seen.at(-1)).toMatchObject({
+      value: { code: Code.InvalidArgument, message: expect.stringMatching(/past its window of 64/) },
+    });
   });
 });

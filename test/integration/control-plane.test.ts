@@ -146,6 +146,60 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       await expectCode(FakeAgent.enroll(ts.agentClient(), techToken), Code.Unauthenticated, /claim "aud"/);
     });
 
+    it("cannot enroll without a hostname", async () => {
+      const token = await ts.server.issuer.mintEnrollment(600);
+      await expectCode(
+        FakeAgent.enroll(ts.agentClient(), token, " "),
+        Code.InvalidArgument,
+        /info.hostname is required/,
+      );
+      await expectCode(
+        FakeAgent.enroll(ts.agentClient(), token, "h".repeat(254)),
+        Code.InvalidArgument,
+        /info.hostname is longer than 253/,
+      );
+    });
+
+    it("may say hello only once", async () => {
+      const agent = await onlineAgent();
+      agent.send({ case: "hello", value: { agentId: agent.agentId } });
+      const ended = ConnectError.from(await agent.ended);
+      expect([ended.code, ended.rawMessage]).toEqual([Code.InvalidArgument, "hello sent twice on one stream"]);
+    });
+
+    it("hears heartbeat_ack for every heartbeat when its hello asked for them, and none otherwise", async () => {
+      const identity = await FakeAgent.enroll(ts.agentClient(), await ts.server.issuer.mintEnrollment(600));
+      const asking = FakeAgent.connect(ts.agentClient(), identity, { hello: false });
+      agents.push(asking);
+      asking.send({
+        case: "hello",
+        value: { agentId: identity.agentId, info: { hostname: "h" }, heartbeatAcks: true },
+      });
+      expect(await asking.waitFor("helloAck")).toMatchObject({ heartbeatAcks: true });
+      asking.send({ case: "heartbeat", value: {} });
+      asking.send({ case: "heartbeat", value: {} });
+      await until(
+        () => asking.received.filter((m) => m.kind.case === "heartbeatAck").length === 2,
+        "an ack for each heartbeat",
+      );
+
+      const quiet = await onlineAgent();
+      expect(await quiet.waitFor("helloAck")).toMatchObject({ heartbeatAcks: false });
+      quiet.send({ case: "heartbeat", value: {} });
+      // Answered in order on the same stream, so once this is answered the heartbeat was handled.
+      quiet.send({
+        case: "frame",
+        value: {
+          sessionId: "00000000-0000-4000-8000-000000000000",
+          channelId: 1,
+          sequence: 1n,
+          payload: { case: "eof", value: {} },
+        },
+      });
+      await quiet.waitFor("frame");
+      expect(quiet.received.some((m) => m.kind.case === "heartbeatAck")).toBe(false);
+    });
+
     it("pages through agents in id order", async () => {
       const token = await ts.server.issuer.mintEnrollment(600);
       const ids: string[] = [];

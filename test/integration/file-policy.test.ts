@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -114,6 +114,32 @@ describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => 
     );
     const row = (await refusedRows()).at(-1);
     expect(row).toMatchObject({ operation: "download", path: join(work, "beside-the-files"), outcome: "refused" });
+  });
+
+  it("refuses that role a read through a symlink inside its paths that leads outside them: the agent judges the real path", async () => {
+    // Inside the agent's --file-root, so only the role's paths, checked on the agent, can refuse it.
+    symlinkSync(join(work, "beside-the-files"), join(files, "innocent-link"));
+    symlinkSync(work, join(files, "dir-link"));
+    await expectCode(
+      downloadFile(alice, { sessionId, remotePath: join(files, "innocent-link"), localPath: join(local, "link") }),
+      Code.PermissionDenied,
+      /resolves to .*beside-the-files, which matches none of the paths the technician's role may touch/,
+    );
+    await expectCode(
+      alice.stat({ sessionId, path: join(files, "dir-link", "beside-the-files") }),
+      Code.PermissionDenied,
+      /matches none of the paths/,
+    );
+    // Both are audited as refused, under the path asked for.
+    expect((await refusedRows()).slice(-2).map((r) => [r.operation, r.path])).toEqual([
+      ["download", join(files, "innocent-link")],
+      ["stat", join(files, "dir-link", "beside-the-files")],
+    ]);
+    // A symlink that stays inside the paths is followed as before.
+    symlinkSync(join(files, "report.bin"), join(files, "good-link"));
+    expect((await alice.stat({ sessionId, path: join(files, "good-link") })).info?.path).toBe(
+      join(files, "report.bin"),
+    );
   });
 
   it("refuses a role without files even a stat, and audits it as refused", async () => {

@@ -444,7 +444,7 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
     await until(async () => (await lastRow()).outcome === "timed_out", "the terminal's audit row to say timed_out");
   });
 
-  it("an agent with exec and terminal disabled refuses them and does not advertise them", async () => {
+  it("an agent with exec and terminal disabled does not advertise them, and the server refuses them before the agent hears of it", async () => {
     const locked = await rig.startAgent(`locked-${dialect}`, [
       "--disable-channel",
       "exec",
@@ -461,8 +461,8 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
       for await (const _ of alice.exec({ sessionId: other, params: { argv: ["true"] } }));
     })().catch(errorOf);
     expect([(err as ConnectError).code, (err as ConnectError).rawMessage]).toEqual([
-      Code.PermissionDenied,
-      expect.stringContaining("disabled"),
+      Code.Unimplemented,
+      expect.stringContaining("does not serve exec channels (it offers echo, file)"),
     ]);
     await alice.closeTunnel({ sessionId: other });
     await locked.agent.stop();

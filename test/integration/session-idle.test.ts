@@ -62,7 +62,9 @@ describe.each(DIALECTS)("an idle tunnel session on %s", (dialect) => {
           payload: { case: "credit", value: { bytes } },
         },
       });
-    grant(1);
+    // The agent's window is its first grant; it grants back only what it received, never past that window.
+    const window = 64 * 1024;
+    grant(window);
     const channel = await opening;
     // The control: a silent session opened after this one. The sweep that closes it as idle would have closed
     // this one too, had its channel been silent, so traffic is what kept it open; no fixed sleep decides.
@@ -89,10 +91,10 @@ describe.each(DIALECTS)("an idle tunnel session on %s", (dialect) => {
         );
       for (let sent = 0; !silentClosed;) {
         const ping = new TextEncoder().encode(`ping ${sent}`);
-        grant(ping.length);
         await channel.write(ping);
         sent += ping.length;
         await until(() => echoed() >= sent, "the agent to receive the ping");
+        grant(ping.length);
       }
       expect(await closing).toMatchObject({ sessionId: silent!.id, reason: CloseReason.IDLE_TIMEOUT });
       expect(agent.received.filter((m) => m.kind.case === "closeTunnel")).toEqual([]);

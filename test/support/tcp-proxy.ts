@@ -1,6 +1,9 @@
 import * as net from "node:net";
 
-/** A loopback TCP proxy a test can cut and restore, to play a database that goes away and comes back. */
+/**
+ * A loopback TCP proxy a test can cut and restore, to play a database that goes away and comes back,
+ * or freeze, to play a path that goes dark without FIN or RST.
+ */
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
@@ -36,6 +39,14 @@ export class TcpProxy {
     this.server = undefined;
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Stops carrying bytes either way on every open connection, without closing any: a frozen path. */
+  freeze(): void {
+    for (const s of this.sockets) {
+      s.unpipe();
+      s.pause();
+    }
   }
 
   /** Listens again on the same port (no-op while listening). */

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/agent_service.proto.
  */
 export const file_rmm_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCLMAQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCI/CgpBZ2VudEhlbGxvEhAKCGFnZW50X2lkGAEgASgJEh8KBGluZm8YAiABKAsyES5ybW0udjEuQWdlbnRJbmZvIl4KCEhlbGxvQWNrEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDRIYChBvZmZsaW5lX2FmdGVyX21zGAIgASgNEhkKEW1heF9tZXNzYWdlX2J5dGVzGAMgASgNIqMBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBCI7ChFPcGVuVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnRlY2huaWNpYW4YAiABKAkiTQoSQ2xvc2VUdW5uZWxDb21tYW5kEhIKCnNlc3Npb25faWQYASABKAkSIwoGcmVhc29uGAIgASgOMhMucm1tLnYxLkNsb3NlUmVhc29uIiEKC1R1bm5lbFJlYWR5EhIKCnNlc3Npb25faWQYASABKAkiQAoLVHVubmVsRXJyb3ISEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiMwoMVHVubmVsQ2xvc2VkEhIKCnNlc3Npb25faWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCTKHAQoMQWdlbnRTZXJ2aWNlEjcKBkVucm9sbBIVLnJtbS52MS5FbnJvbGxSZXF1ZXN0GhYucm1tLnYxLkVucm9sbFJlc3BvbnNlEj4KB0Nvbm5lY3QSFi5ybW0udjEuQ29ubmVjdFJlcXVlc3QaFy5ybW0udjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
+  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCL7AQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSAASLQoNaGVhcnRiZWF0X2Fjaxg8IAEoCzIULnJtbS52MS5IZWFydGJlYXRBY2tIAEIGCgRraW5kIlcKCkFnZW50SGVsbG8SEAoIYWdlbnRfaWQYASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgidgoISGVsbG9BY2sSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNEhgKEG9mZmxpbmVfYWZ0ZXJfbXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgiDgoMSGVhcnRiZWF0QWNrIqMBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBCI7ChFPcGVuVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnRlY2huaWNpYW4YAiABKAkiTQoSQ2xvc2VUdW5uZWxDb21tYW5kEhIKCnNlc3Npb25faWQYASABKAkSIwoGcmVhc29uGAIgASgOMhMucm1tLnYxLkNsb3NlUmVhc29uIiEKC1R1bm5lbFJlYWR5EhIKCnNlc3Npb25faWQYASABKAkiQAoLVHVubmVsRXJyb3ISEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiMwoMVHVubmVsQ2xvc2VkEhIKCnNlc3Npb25faWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCTKHAQoMQWdlbnRTZXJ2aWNlEjcKBkVucm9sbBIVLnJtbS52MS5FbnJvbGxSZXF1ZXN0GhYucm1tLnYxLkVucm9sbFJlc3BvbnNlEj4KB0Nvbm5lY3QSFi5ybW0udjEuQ29ubmVjdFJlcXVlc3QaFy5ybW0udjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
 
 /**
  * What an agent reports about itself.
@@ -40,7 +40,8 @@ export type AgentInfo = Message<"rmm.v1.AgentInfo"> & {
   agentVersion: string;
 
   /**
-   * Channel types this agent serves.
+   * Channel types this agent serves. The server refuses a channel of any other
+   * type with UNIMPLEMENTED before the agent hears of it.
    *
    * @generated from field: repeated rmm.v1.ChannelType capabilities = 4;
    */
@@ -189,6 +190,15 @@ export type ConnectResponse = Message<"rmm.v1.ConnectResponse"> & {
      */
     value: TunnelFrame;
     case: "frame";
+  } | {
+    /**
+     * The answer to a heartbeat, sent only on streams whose hello asked for it
+     * (AgentHello.heartbeat_acks) and whose hello_ack says so.
+     *
+     * @generated from field: rmm.v1.HeartbeatAck heartbeat_ack = 60;
+     */
+    value: HeartbeatAck;
+    case: "heartbeatAck";
   } | { case: undefined; value?: undefined };
 };
 
@@ -216,6 +226,17 @@ export type AgentHello = Message<"rmm.v1.AgentHello"> & {
    * @generated from field: rmm.v1.AgentInfo info = 2;
    */
   info?: AgentInfo | undefined;
+
+  /**
+   * Ask the server to answer every heartbeat with heartbeat_ack, so that the
+   * agent hears from the server at least once per heartbeat interval and can
+   * tell a frozen path (no FIN, no RST) from a quiet one: an agent that asked,
+   * and was told yes in hello_ack, should end the stream and reconnect when it
+   * has heard nothing for offline_after_ms, as the server does in its turn.
+   *
+   * @generated from field: bool heartbeat_acks = 60;
+   */
+  heartbeatAcks: boolean;
 };
 
 /**
@@ -251,6 +272,14 @@ export type HelloAck = Message<"rmm.v1.HelloAck"> & {
    * @generated from field: uint32 max_message_bytes = 3;
    */
   maxMessageBytes: number;
+
+  /**
+   * The server will answer every heartbeat with heartbeat_ack (the hello
+   * asked for it). False: the server sends nothing while no tunnel is open.
+   *
+   * @generated from field: bool heartbeat_acks = 60;
+   */
+  heartbeatAcks: boolean;
 };
 
 /**
@@ -259,6 +288,21 @@ export type HelloAck = Message<"rmm.v1.HelloAck"> & {
  */
 export const HelloAckSchema: GenMessage<HelloAck> = /*@__PURE__*/
   messageDesc(file_rmm_v1_agent_service, 6);
+
+/**
+ * Answers one heartbeat. Carries nothing: its arrival is the sign of life.
+ *
+ * @generated from message rmm.v1.HeartbeatAck
+ */
+export type HeartbeatAck = Message<"rmm.v1.HeartbeatAck"> & {
+};
+
+/**
+ * Describes the message rmm.v1.HeartbeatAck.
+ * Use `create(HeartbeatAckSchema)` to create a new message.
+ */
+export const HeartbeatAckSchema: GenMessage<HeartbeatAck> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_agent_service, 7);
 
 /**
  * Keeps the stream alive through proxies and reports basic health.
@@ -304,10 +348,11 @@ export type Heartbeat = Message<"rmm.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 7);
+  messageDesc(file_rmm_v1_agent_service, 8);
 
 /**
- * The server asks the agent to enter tunnel mode for a session.
+ * The server asks the agent to enter tunnel mode for a session. Answer with
+ * tunnel_ready or tunnel_error for the same session_id.
  *
  * @generated from message rmm.v1.OpenTunnelCommand
  */
@@ -330,9 +375,11 @@ export type OpenTunnelCommand = Message<"rmm.v1.OpenTunnelCommand"> & {
  * Use `create(OpenTunnelCommandSchema)` to create a new message.
  */
 export const OpenTunnelCommandSchema: GenMessage<OpenTunnelCommand> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 8);
+  messageDesc(file_rmm_v1_agent_service, 9);
 
 /**
+ * The session ended on the server. No answer is expected; end its channels.
+ *
  * @generated from message rmm.v1.CloseTunnelCommand
  */
 export type CloseTunnelCommand = Message<"rmm.v1.CloseTunnelCommand"> & {
@@ -352,7 +399,7 @@ export type CloseTunnelCommand = Message<"rmm.v1.CloseTunnelCommand"> & {
  * Use `create(CloseTunnelCommandSchema)` to create a new message.
  */
 export const CloseTunnelCommandSchema: GenMessage<CloseTunnelCommand> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 9);
+  messageDesc(file_rmm_v1_agent_service, 10);
 
 /**
  * @generated from message rmm.v1.TunnelReady
@@ -369,7 +416,7 @@ export type TunnelReady = Message<"rmm.v1.TunnelReady"> & {
  * Use `create(TunnelReadySchema)` to create a new message.
  */
 export const TunnelReadySchema: GenMessage<TunnelReady> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 10);
+  messageDesc(file_rmm_v1_agent_service, 11);
 
 /**
  * The agent could not open the tunnel, or a frame for this session was bad.
@@ -400,7 +447,7 @@ export type TunnelError = Message<"rmm.v1.TunnelError"> & {
  * Use `create(TunnelErrorSchema)` to create a new message.
  */
 export const TunnelErrorSchema: GenMessage<TunnelError> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 11);
+  messageDesc(file_rmm_v1_agent_service, 12);
 
 /**
  * The agent left tunnel mode on its own (for example it is shutting down).
@@ -424,10 +471,14 @@ export type TunnelClosed = Message<"rmm.v1.TunnelClosed"> & {
  * Use `create(TunnelClosedSchema)` to create a new message.
  */
 export const TunnelClosedSchema: GenMessage<TunnelClosed> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 12);
+  messageDesc(file_rmm_v1_agent_service, 13);
 
 /**
  * The endpoint agent's side of the contract.
+ *
+ * Limits on every call: a message (either way) is at most 4 MiB unless the
+ * server says otherwise in HelloAck.max_message_bytes; a larger one ends the
+ * stream with RESOURCE_EXHAUSTED, a malformed one with INVALID_ARGUMENT.
  *
  * @generated from service rmm.v1.AgentService
  */
@@ -435,6 +486,9 @@ export const AgentService: GenService<{
   /**
    * Exchanges an enrollment token for the agent's own identity and credential.
    * The enrollment token travels in the request; no other credential is needed.
+   * Required: enrollment_token and info.hostname (not blank, at most 253
+   * characters); either missing is INVALID_ARGUMENT. A bad or expired token is
+   * UNAUTHENTICATED.
    *
    * @generated from rpc rmm.v1.AgentService.Enroll
    */
@@ -446,7 +500,30 @@ export const AgentService: GenService<{
   /**
    * The one long-lived stream an agent holds. Authenticate with
    * `authorization: Bearer <credential>` from Enroll. The first request must be
-   * `hello`; the server answers with `hello_ack` at once.
+   * `hello`, within 10 s of opening the stream (else DEADLINE_EXCEEDED); any
+   * other first message is INVALID_ARGUMENT, a hello naming another agent id
+   * than the credential's is PERMISSION_DENIED, and a second hello, or a
+   * message with no field set, ends the stream with INVALID_ARGUMENT. The
+   * server answers hello with `hello_ack` at once; a newer stream of the same
+   * agent ends the older one.
+   *
+   * Then, in heartbeat mode, the agent sends a heartbeat every
+   * heartbeat_interval_ms; any message counts as a sign of life, and after
+   * offline_after_ms without one the server ends the stream.
+   *
+   * Tunnels: the server sends open_tunnel; the agent answers tunnel_ready (it
+   * now serves the session's channels) or tunnel_error (it cannot), within the
+   * server's --open-timeout (10 s by default), else the session is closed as
+   * TIMEOUT. An agent serves one session at a time; it should answer an
+   * open_tunnel while it serves another with tunnel_error ALREADY_EXISTS. The
+   * server sends close_tunnel when the session ends (technician, idle timeout):
+   * the agent need not answer it, must end every channel of that session (and
+   * the processes behind them), and must send no more frames for it (the server
+   * answers any with a close NOT_FOUND). An agent leaving a session on its own
+   * sends tunnel_closed. The stream ending ends every session on it.
+   *
+   * Channels (see TunnelFrame): only the server opens channels, and it opens
+   * only types the agent listed in hello's info.capabilities.
    *
    * @generated from rpc rmm.v1.AgentService.Connect
    */

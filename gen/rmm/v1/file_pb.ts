@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/file.proto.
  */
 export const file_rmm_v1_file: GenFile = /*@__PURE__*/
-  fileDesc("ChFybW0vdjEvZmlsZS5wcm90bxIGcm1tLnYxIqsBCghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBG5hbWUYAiABKAkSHgoEa2luZBgDIAEoDjIQLnJtbS52MS5GaWxlS2luZBIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SLwoLbW9kaWZ5X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnN5bWxpbmtfdGFyZ2V0GAcgASgJIkwKC0ZpbGVWZXJzaW9uEgwKBHNpemUYASABKAQSLwoLbW9kaWZ5X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKDFVwbG9hZFRhcmdldBIMCgRwYXRoGAEgASgJEiMKBnNvdXJjZRgCIAEoCzITLnJtbS52MS5GaWxlVmVyc2lvbhIRCglvdmVyd3JpdGUYAyABKAgSFgoOY3JlYXRlX3BhcmVudHMYBCABKAgSDAoEbW9kZRgFIAEoDSLDAQoNRmlsZU9wZXJhdGlvbhITCglzdGF0X3BhdGgYASABKAlIABITCglsaXN0X3BhdGgYAiABKAlIABIuCg5wcmVwYXJlX3VwbG9hZBgDIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXRIABIlCgZ1cGxvYWQYBCABKAsyEy5ybW0udjEuVXBsb2FkU3RhcnRIABIpCghkb3dubG9hZBgFIAEoCzIVLnJtbS52MS5Eb3dubG9hZFN0YXJ0SABCBgoEa2luZCJDCgtVcGxvYWRTdGFydBIkCgZ0YXJnZXQYASABKAsyFC5ybW0udjEuVXBsb2FkVGFyZ2V0Eg4KBm9mZnNldBgCIAEoBCJyCg1Eb3dubG9hZFN0YXJ0EgwKBHBhdGgYASABKAkSDgoGb2Zmc2V0GAIgASgEEiMKBnNvdXJjZRgDIAEoCzITLnJtbS52MS5GaWxlVmVyc2lvbhIeCgRpbmZvGAQgASgLMhAucm1tLnYxLkZpbGVJbmZvIjAKC0ZpbGVFbnRyaWVzEiEKB2VudHJpZXMYASADKAsyEC5ybW0udjEuRmlsZUluZm8iHgoMVXBsb2FkT2Zmc2V0Eg4KBm9mZnNldBgBIAEoBCIuCg5UcmFuc2ZlckRpZ2VzdBIOCgZzaGEyNTYYASABKAwSDAoEc2l6ZRgCIAEoBCp+CghGaWxlS2luZBIZChVGSUxFX0tJTkRfVU5TUEVDSUZJRUQQABISCg5GSUxFX0tJTkRfRklMRRABEhcKE0ZJTEVfS0lORF9ESVJFQ1RPUlkQAhIVChFGSUxFX0tJTkRfU1lNTElOSxADEhMKD0ZJTEVfS0lORF9PVEhFUhAEYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChFybW0vdjEvZmlsZS5wcm90bxIGcm1tLnYxIqsBCghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBG5hbWUYAiABKAkSHgoEa2luZBgDIAEoDjIQLnJtbS52MS5GaWxlS2luZBIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SLwoLbW9kaWZ5X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnN5bWxpbmtfdGFyZ2V0GAcgASgJIkwKC0ZpbGVWZXJzaW9uEgwKBHNpemUYASABKAQSLwoLbW9kaWZ5X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKDFVwbG9hZFRhcmdldBIMCgRwYXRoGAEgASgJEiMKBnNvdXJjZRgCIAEoCzITLnJtbS52MS5GaWxlVmVyc2lvbhIRCglvdmVyd3JpdGUYAyABKAgSFgoOY3JlYXRlX3BhcmVudHMYBCABKAgSDAoEbW9kZRgFIAEoDSLaAQoNRmlsZU9wZXJhdGlvbhITCglzdGF0X3BhdGgYASABKAlIABITCglsaXN0X3BhdGgYAiABKAlIABIuCg5wcmVwYXJlX3VwbG9hZBgDIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXRIABIlCgZ1cGxvYWQYBCABKAsyEy5ybW0udjEuVXBsb2FkU3RhcnRIABIpCghkb3dubG9hZBgFIAEoCzIVLnJtbS52MS5Eb3dubG9hZFN0YXJ0SAASFQoNYWxsb3dlZF9wYXRocxg8IAMoCUIGCgRraW5kIkMKC1VwbG9hZFN0YXJ0EiQKBnRhcmdldBgBIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXQSDgoGb2Zmc2V0GAIgASgEInIKDURvd25sb2FkU3RhcnQSDAoEcGF0aBgBIAEoCRIOCgZvZmZzZXQYAiABKAQSIwoGc291cmNlGAMgASgLMhMucm1tLnYxLkZpbGVWZXJzaW9uEh4KBGluZm8YBCABKAsyEC5ybW0udjEuRmlsZUluZm8iMAoLRmlsZUVudHJpZXMSIQoHZW50cmllcxgBIAMoCzIQLnJtbS52MS5GaWxlSW5mbyIeCgxVcGxvYWRPZmZzZXQSDgoGb2Zmc2V0GAEgASgEIi4KDlRyYW5zZmVyRGlnZXN0Eg4KBnNoYTI1NhgBIAEoDBIMCgRzaXplGAIgASgEKn4KCEZpbGVLaW5kEhkKFUZJTEVfS0lORF9VTlNQRUNJRklFRBAAEhIKDkZJTEVfS0lORF9GSUxFEAESFwoTRklMRV9LSU5EX0RJUkVDVE9SWRACEhUKEUZJTEVfS0lORF9TWU1MSU5LEAMSEwoPRklMRV9LSU5EX09USEVSEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message rmm.v1.FileInfo
@@ -195,6 +195,21 @@ export type FileOperation = Message<"rmm.v1.FileOperation"> & {
     value: DownloadStart;
     case: "download";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Path globs the technician's role is confined to (the policy's `paths`), sent by the server
+   * with every file channel of a role that has them. The server judges the path it was asked
+   * for lexically; the agent must judge again the real path that one resolves to (symlinks
+   * followed; for a new file, through its nearest existing parent) and refuse with
+   * PERMISSION_DENIED one that matches none of them, so a symlink inside an allowed directory
+   * cannot reach outside it. Syntax: absolute paths with "/" separators; `*` and `?` stay
+   * within one segment, `**` crosses segments, a trailing `/**` also matches the directory
+   * itself; a glob that starts with a drive letter ("C:/") matches Windows paths without
+   * regard to case. Empty: no such rule (the agent's own --file-root still applies).
+   *
+   * @generated from field: repeated string allowed_paths = 60;
+   */
+  allowedPaths: string[];
 };
 
 /**

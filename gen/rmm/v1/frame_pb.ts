@@ -17,29 +17,63 @@ export const file_rmm_v1_frame: GenFile = /*@__PURE__*/
   fileDesc("ChJybW0vdjEvZnJhbWUucHJvdG8SBnJtbS52MSLaAgoLVHVubmVsRnJhbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpjaGFubmVsX2lkGAIgASgNEhAKCHNlcXVlbmNlGAMgASgEEiMKBG9wZW4YBCABKAsyEy5ybW0udjEuQ2hhbm5lbE9wZW5IABIjCgRkYXRhGAUgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAYgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgHIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIkCgZyZXNpemUYCCABKAsyEi5ybW0udjEuV2luZG93U2l6ZUgAEiEKA2VvZhgJIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASIwoEaW5mbxgKIAEoCzITLnJtbS52MS5DaGFubmVsSW5mb0gAQgkKB3BheWxvYWQitQIKC0NoYW5uZWxPcGVuEiEKBHR5cGUYASABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSNwoKcGFyYW1ldGVycxgCIAMoCzIjLnJtbS52MS5DaGFubmVsT3Blbi5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYAyABKA0SIgoEZXhlYxgEIAEoCzISLnJtbS52MS5FeGVjUGFyYW1zSAASKgoIdGVybWluYWwYBSABKAsyFi5ybW0udjEuVGVybWluYWxQYXJhbXNIABIlCgRmaWxlGAYgASgLMhUucm1tLnYxLkZpbGVPcGVyYXRpb25IABoxCg9QYXJhbWV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZwYXJhbXMiQQoLQ2hhbm5lbERhdGESDAoEZGF0YRgBIAEoDBIkCgZzdHJlYW0YAiABKA4yFC5ybW0udjEuT3V0cHV0U3RyZWFtIh4KDUNoYW5uZWxDcmVkaXQSDQoFYnl0ZXMYASABKA0iTwoMQ2hhbm5lbENsb3NlEgwKBGNvZGUYASABKA0SDwoHbWVzc2FnZRgCIAEoCRIgCgRleGl0GAMgASgLMhIucm1tLnYxLkV4aXRTdGF0dXMiDAoKQ2hhbm5lbEVvZiKgAgoLQ2hhbm5lbEluZm8SKwoMZXhlY19zdGFydGVkGAEgASgLMhMucm1tLnYxLkV4ZWNTdGFydGVkSAASJQoJZmlsZV9pbmZvGAIgASgLMhAucm1tLnYxLkZpbGVJbmZvSAASKwoMZmlsZV9lbnRyaWVzGAMgASgLMhMucm1tLnYxLkZpbGVFbnRyaWVzSAASLQoNdXBsb2FkX29mZnNldBgEIAEoCzIULnJtbS52MS5VcGxvYWRPZmZzZXRIABIvCg5kb3dubG9hZF9zdGFydBgFIAEoCzIVLnJtbS52MS5Eb3dubG9hZFN0YXJ0SAASKAoGZGlnZXN0GAYgASgLMhYucm1tLnYxLlRyYW5zZmVyRGlnZXN0SABCBgoEa2luZCqlAQoLQ2hhbm5lbFR5cGUSHAoYQ0hBTk5FTF9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVQ0hBTk5FTF9UWVBFX1RFUk1JTkFMEAESFQoRQ0hBTk5FTF9UWVBFX0VYRUMQAhIVChFDSEFOTkVMX1RZUEVfRklMRRADEhgKFENIQU5ORUxfVFlQRV9TRVJWSUNFEAQSFQoRQ0hBTk5FTF9UWVBFX0VDSE8QBWIGcHJvdG8z", [file_rmm_v1_exec, file_rmm_v1_file]);
 
 /**
- * One frame of tunnel traffic. The same envelope travels agent <-> server and
- * server <-> technician, so the server can relay it without re-encoding the payload.
+ * One frame of tunnel traffic between server and agent. Its payload messages
+ * are the ones the technician's OpenChannel carries, so the server relays
+ * them without re-encoding.
+ *
+ * The life of a channel, as the server enforces it:
+ * 1. The server sends `open` (sequence 1). The agent answers with exactly one
+ *    of: `credit` (its sequence 1: it accepts, and this first grant, 1 byte to
+ *    64 MiB, is the window it advertises) or `close` (its sequence 1: it
+ *    refuses, with a non-zero code and a message). Any other first frame ends
+ *    the channel with INVALID_ARGUMENT. An agent that does neither within the
+ *    server's --open-timeout (10 s by default) has the channel closed on both
+ *    sides with DEADLINE_EXCEEDED.
+ * 2. Data flows under credit both ways (see ChannelCredit); `info`, `eof`
+ *    and (server to agent, terminals only) `resize` flow beside it.
+ * 3. Either side sends `close` once; the channel is then gone on both sides.
+ *    Never answer a close with a close. Frames in flight when a channel ended
+ *    are dropped quietly; a frame for a channel that never existed, or for a
+ *    session not open on this stream, is answered with a close NOT_FOUND
+ *    (sequence 1).
+ *
+ * Per type, what each side sends besides data, credit and close:
+ * - ECHO: the agent sends back every data byte; the server's eof is echoed
+ *   back once everything before it was; data after eof is FAILED_PRECONDITION.
+ * - EXEC: `open.exec` required. The server's data is stdin and its eof closes
+ *   stdin (data after eof: FAILED_PRECONDITION). The agent sends info
+ *   exec_started first (after its accepting credit), data tagged stdout or
+ *   stderr, eof, then a close carrying ChannelClose.exit.
+ * - TERMINAL: `open.terminal` required. The server may send resize; eof is
+ *   not taken. The agent sends exec_started, data, eof, then a close with exit.
+ * - FILE: `open.file` required; each FileOperation says its exchange. No eof
+ *   and no resize either way.
+ * A frame its type does not take ends the channel with INVALID_ARGUMENT. Every
+ * fault ends only its channel; the session and the stream carry on.
  *
  * @generated from message rmm.v1.TunnelFrame
  */
 export type TunnelFrame = Message<"rmm.v1.TunnelFrame"> & {
   /**
-   * The tunnel session this frame belongs to (UUID).
+   * The tunnel session this frame belongs to (UUID): one the agent answered
+   * tunnel_ready for on this stream.
    *
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
 
   /**
-   * Chosen by the side that opens the channel; unique within the session.
+   * Chosen by the server, which opens every channel: 1, 2, 3, ... within the
+   * session, never reused in it.
    *
    * @generated from field: uint32 channel_id = 2;
    */
   channelId: number;
 
   /**
-   * Per channel and per direction, starting at 1 with the open frame and
-   * increasing by one with each frame; a gap or repeat is a protocol error.
+   * Per channel and per direction, starting at 1 (the server's open; the
+   * agent's accepting credit or refusing close) and increasing by one with
+   * each frame; a gap or repeat ends the channel with INVALID_ARGUMENT.
    *
    * @generated from field: uint64 sequence = 3;
    */
@@ -92,7 +126,7 @@ export type TunnelFrame = Message<"rmm.v1.TunnelFrame"> & {
   } | {
     /**
      * Structured, type-specific messages (process started, file metadata,
-     * transfer digests). Do not count against credit.
+     * transfer digests). Do not count against credit; keep them few and small.
      *
      * @generated from field: rmm.v1.ChannelInfo info = 10;
      */
@@ -109,7 +143,8 @@ export const TunnelFrameSchema: GenMessage<TunnelFrame> = /*@__PURE__*/
   messageDesc(file_rmm_v1_frame, 0);
 
 /**
- * Opens a channel. The opener grants the peer `initial_credit` bytes at once.
+ * Opens a channel (server to agent only). The opener grants the peer
+ * `initial_credit` bytes at once.
  *
  * @generated from message rmm.v1.ChannelOpen
  */
@@ -128,7 +163,9 @@ export type ChannelOpen = Message<"rmm.v1.ChannelOpen"> & {
   parameters: { [key: string]: string };
 
   /**
-   * Bytes of data the peer may send before it must wait for credit.
+   * Bytes of data the peer may send before it must wait for credit; always
+   * more than 0 from the server. It is also the opener's window: the opener
+   * never has more than this granted and unused at once.
    *
    * @generated from field: uint32 initial_credit = 3;
    */
@@ -169,7 +206,10 @@ export const ChannelOpenSchema: GenMessage<ChannelOpen> = /*@__PURE__*/
   messageDesc(file_rmm_v1_frame, 1);
 
 /**
- * Channel payload bytes. Counts against the receiver's granted credit.
+ * Channel payload bytes. Counts against the receiver's granted credit: a
+ * sender that sends more than it was granted has the channel ended with
+ * RESOURCE_EXHAUSTED. An empty data message is allowed and costs nothing.
+ * A frame must also fit the stream's message limit (4 MiB).
  *
  * @generated from message rmm.v1.ChannelData
  */
@@ -195,7 +235,12 @@ export const ChannelDataSchema: GenMessage<ChannelData> = /*@__PURE__*/
   messageDesc(file_rmm_v1_frame, 2);
 
 /**
- * Grants the peer this many more bytes of data on the channel.
+ * Grants the peer this many more bytes of data on the channel. Each side
+ * grants at most its window in total outstanding (granted and not yet
+ * received): the server's window is the open's initial_credit, the agent's
+ * its accepting grant. A grant of 0, or one that would take the outstanding
+ * credit past the window, ends the channel with INVALID_ARGUMENT. Grant
+ * credit back as you consume data (for example in batches of half a window).
  *
  * @generated from message rmm.v1.ChannelCredit
  */
@@ -250,6 +295,8 @@ export const ChannelCloseSchema: GenMessage<ChannelClose> = /*@__PURE__*/
   messageDesc(file_rmm_v1_frame, 4);
 
 /**
+ * No more data from this side; see TunnelFrame for which channel types take it.
+ *
  * @generated from message rmm.v1.ChannelEof
  */
 export type ChannelEof = Message<"rmm.v1.ChannelEof"> & {

@@ -337,7 +337,7 @@ export type OpenChannelRequest = Message<"rmm.v1.OpenChannelRequest"> & {
     case: "credit";
   } | {
     /**
-     * Ends the channel; the agent answers with its own close.
+     * Ends the channel at once; the call then ends, and nothing more arrives.
      *
      * @generated from field: rmm.v1.ChannelClose close = 4;
      */
@@ -345,7 +345,8 @@ export type OpenChannelRequest = Message<"rmm.v1.OpenChannelRequest"> & {
     case: "close";
   } | {
     /**
-     * No more data from you (an exec's stdin is closed).
+     * No more data from you: an exec's stdin is closed, an echo channel echoes
+     * it back after the data before it. Terminals do not take it.
      *
      * @generated from field: rmm.v1.ChannelEof eof = 5;
      */
@@ -389,7 +390,8 @@ export type ChannelOpenParams = Message<"rmm.v1.ChannelOpenParams"> & {
   parameters: { [key: string]: string };
 
   /**
-   * Bytes the agent may send before you grant more; 0 means 256 KiB.
+   * Bytes the agent may send before you grant more: your window, at most
+   * 256 KiB (more is INVALID_ARGUMENT); 0 means 256 KiB.
    *
    * @generated from field: uint32 initial_credit = 4;
    */
@@ -1041,10 +1043,25 @@ export const TunnelService: GenService<{
   },
   /**
    * Opens one channel of a given type on an active session you own and carries
-   * its traffic both ways. Send `open` first; the first response is `opened`
-   * with the channel id. Data flows under credit: send no more data bytes than
-   * the agent has granted with `credit` messages (none until it grants), and
-   * grant it credit as you consume what it sends. The call ends with `close`.
+   * its traffic both ways. Send `open` first (anything else first is
+   * INVALID_ARGUMENT). The first response is `opened` with the channel id,
+   * once the agent accepted the channel, followed by the agent's first
+   * `credit`; if the agent refuses, or does not answer within the server's
+   * --open-timeout (10 s), the first response is a `close` with its code
+   * (DEADLINE_EXCEEDED for the timeout). A type the agent does not advertise
+   * in its capabilities is UNIMPLEMENTED, FILE is INVALID_ARGUMENT (use the
+   * file RPCs), and exec and terminal channels pass the command policy first
+   * (PERMISSION_DENIED). A session holds at most 256 channels at once
+   * (RESOURCE_EXHAUSTED).
+   *
+   * Data flows under credit: send no more data bytes than the agent has
+   * granted with `credit` messages (none until it grants; more is
+   * RESOURCE_EXHAUSTED), and grant it credit as you consume what it sends,
+   * never more outstanding than your initial_credit (more is
+   * INVALID_ARGUMENT). Each message is at most 4 MiB. Faults end the channel
+   * with a `close` saying why; the session carries on. The call ends after a
+   * `close` either way; half-closing your side without one closes the channel
+   * cleanly.
    *
    * @generated from rpc rmm.v1.TunnelService.OpenChannel
    */

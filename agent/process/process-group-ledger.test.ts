@@ -1,0 +1,70 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createLogger } from "../../common/logger.js";
+import { ProcessGroupLedger } from "./process-group-ledger.js";
+
+const log = createLogger("test", "silent");
+
+describe.runIf(process.platform !== "win32")("ProcessGroupLedger", () => {
+  const dirs: string[] = [];
+  const started: number[] = [];
+  const ledgerPath = () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmm-ledger-"));
+    dirs.push(dir);
+    return join(dir, "process-groups.json");
+  };
+  /** A process leading its own group, as spawnTree starts them. */
+  const groupLeader = () => {
+    const child = spawn("sleep", ["60"], { detached: true, stdio: "ignore" });
+    started.push(child.pid!);
+    return child;
+  };
+  afterEach(() => {
+    for (const pid of started.splice(0)) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // Already ended by the test.
+      }
+    }
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("records groups while they run, and a later run on the same boot ends those left over", async () => {
+    const path = ledgerPath();
+    const first = new ProcessGroupLedger(path, log, "boot-a");
+    first.endLeftovers();
+    const leftover = groupLeader();
+    const finished = groupLeader();
+    first.add(leftover.pid!);
+    first.add(finished.pid!);
+    first.remove(finished.pid!);
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ bootId: "boot-a", groups: [leftover.pid] });
+
+    const exited = new Promise((resolve) => leftover.once("exit", (_code, signal) => resolve(signal)));
+    expect(new ProcessGroupLedger(path, log, "boot-a").endLeftovers()).toEqual([leftover.pid]);
+    expect(await exited).toBe("SIGKILL");
+    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([]);
+    // The group no longer recorded is untouched: our SIGTERM is what ends it.
+    const finishedExit = new Promise((resolve) => finished.once("exit", (_code, signal) => resolve(signal)));
+    process.kill(finished.pid!, "SIGTERM");
+    expect(await finishedExit).toBe("SIGTERM");
+  });
+
+  it("leaves alone groups recorded on another boot, where the numbers name other processes, and a corrupt file", async () => {
+    const path = ledgerPath();
+    const other = groupLeader();
+    writeFileSync(path, JSON.stringify({ bootId: "boot-old", groups: [other.pid] }));
+    expect(new ProcessGroupLedger(path, log, "boot-new").endLeftovers()).toEqual([]);
+    writeFileSync(path, "{not json");
+    expect(new ProcessGroupLedger(path, log, "boot-new").endLeftovers()).toEqual([]);
+    // Still running: our SIGTERM is what ends it, not a SIGKILL from the ledger.
+    const exited = new Promise((resolve) => other.once("exit", (_code, signal) => resolve(signal)));
+    process.kill(other.pid!, "SIGTERM");
+    expect(await exited).toBe("SIGTERM");
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ bootId: "boot-new", groups: [] });
+  });
+});
