@@ -66,6 +66,10 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     "--policy <file>",
     "JSON policy: per role, which commands may run, whether terminals may open and which files may be read or written (default: allow all, with a warning)",
   )
+  .option(
+    "--metrics-listen <host:port>",
+    "serve /metrics, /healthz and /readyz here (unauthenticated; default: off), e.g. 127.0.0.1:9464",
+  )
   .option("--terminal-idle-timeout <duration>", "close a terminal with no input or output for this long", "20m")
   .option("--no-terminal-recording", "do not record terminals (asciicast v2 files under <data-dir>/recordings)")
   .addHelpText(
@@ -87,6 +91,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         terminalIdleTimeout: string;
         terminalRecording: boolean;
         maxTransferBytes: string;
+        metricsListen?: string;
       },
     ) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
@@ -107,6 +112,9 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
         terminalRecording: flags.terminalRecording,
         maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
+        metricsListen: flags.metricsListen
+          ? parseListen(flags.metricsListen, "--metrics-listen", "127.0.0.1:9464")
+          : undefined,
       };
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
