@@ -7,6 +7,7 @@ import { createLogger } from "../common/logger.js";
 import { ROLES, TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT, type Role } from "./auth/claims.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
+import { tracingFromEnvironment } from "./observability/tracing.js";
 import { startServer } from "./rmm-server.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import { defaultServerConfig, parseListen, type ServerConfig } from "./server-config.js";
@@ -119,11 +120,16 @@ withCommonFlags(program.command("serve", { isDefault: true }))
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
       reportMemoryOnSignal(log);
-      const server = await startServer(config, log);
+      const tracing = tracingFromEnvironment(process.env, "rmm-server");
+      if (tracing) log.info("tracing every RPC to the OTLP endpoint in OTEL_EXPORTER_OTLP_ENDPOINT");
+      const server = await startServer(config, log, tracing ? { tracer: tracing.tracer } : {});
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
         process.once(signal, () => {
           log.info({ signal }, "shutting down");
-          void server.close().then(() => process.exit(0));
+          void server
+            .close()
+            .then(() => tracing?.shutdown())
+            .then(() => process.exit(0));
         });
       }
     },

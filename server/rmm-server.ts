@@ -23,6 +23,8 @@ import { startMetricsListener, type MetricsListener } from "./observability/metr
 import { databaseReadiness, Readiness } from "./observability/readiness.js";
 import { rpcObserverInterceptor } from "./observability/rpc-observer-interceptor.js";
 import { ServerMetrics } from "./observability/server-metrics.js";
+import { tracingInterceptor } from "./observability/tracing-interceptor.js";
+import type { Tracer } from "@opentelemetry/api";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
@@ -67,7 +69,12 @@ export interface RunningServer {
 const DB_RETRY_INITIAL_MS = 500;
 const DB_RETRY_MAX_MS = 15_000;
 
-export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+export interface ServerHooks {
+  /** Every RPC becomes a span of this tracer (see observability/tracing.ts); none when absent. */
+  tracer?: Tracer;
+}
+
+export async function startServer(config: ServerConfig, log: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
   const { secret, created } = loadOrCreateSigningSecret(config.dataDir);
   if (created) {
     log.info(
@@ -160,6 +167,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     registerReflection(router, [AgentService, TunnelService]);
   };
   const interceptors = [
+    ...(hooks.tracer ? [tracingInterceptor(hooks.tracer)] : []),
     rpcObserverInterceptor({ metrics, log, agentOfSession: (id) => sessions.activeSession(id)?.agentId }),
     errorInterceptor(log),
     authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) }),
