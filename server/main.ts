@@ -120,7 +120,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
       reportMemoryOnSignal(log);
-      const tracing = tracingFromEnvironment(process.env, "rmm-server");
+      const tracing = await tracingFromEnvironment(process.env, "rmm-server");
       if (tracing) log.info("tracing every RPC to the OTLP endpoint in OTEL_EXPORTER_OTLP_ENDPOINT");
       const server = await startServer(config, log, tracing ? { tracer: tracing.tracer } : {});
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
