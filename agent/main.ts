@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { platform } from "node:os";
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
@@ -40,7 +41,7 @@ program
   .description("enroll, copy this packaged agent into place and register it as a systemd service (Linux; run as root)")
   .requiredOption("--server <url>", "server URL: https://host:port (http:// for cleartext)")
   .requiredOption("--token <token>", "enrollment token from `rmm-server enroll-token`")
-  .option("--ca <file>", "PEM CA certificate that signs the server's certificate (give an absolute path)")
+  .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
   .option("--prefix <dir>", "where the agent is copied", DEFAULT_PREFIX)
   .option("--unit-dir <dir>", "where the systemd unit is written", DEFAULT_UNIT_DIR)
   .option("--root <dir>", "stage everything under this directory instead of / (systemctl is not run)", "/")
@@ -75,7 +76,15 @@ program
         );
       const paths = { root: flags.root, prefix: flags.prefix, unitDir: flags.unitDir };
       const statePath = installedStatePath(flags.root);
-      const agentId = await enroll({ ...flags, state: statePath, info: agentInfo() });
+      // The service runs from another directory: a relative CA path would no longer name the file.
+      const ca = flags.ca === undefined ? {} : { ca: resolve(flags.ca) };
+      const agentId = await enroll({
+        server: flags.server,
+        token: flags.token,
+        ...ca,
+        state: statePath,
+        info: agentInfo(),
+      });
       const result = installService(packageDir, paths, flags.runArg);
       process.stdout.write(
         `enrolled as ${agentId}; state in ${result.statePath}\ninstalled ${result.executable}\nwrote ${result.unitPath}\n`,

@@ -83,16 +83,26 @@ export function rpcObserverInterceptor(deps: RpcObserverDeps): Interceptor {
   };
 }
 
-/** Notes the first message of a request stream only: later ones are chunks and data. */
+/**
+ * Notes the first message of a request stream only: later ones are chunks and
+ * data, passed straight through with no extra promise per message.
+ */
 function firstNoted<T extends Message>(source: AsyncIterable<T>, note: (m: Message) => void): AsyncIterable<T> {
-  let first = true;
-  return observeIterable(
-    source,
-    (message) => {
-      if (!first) return;
-      first = false;
-      note(message);
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = source[Symbol.asyncIterator]();
+      let first = true;
+      return {
+        next: () => {
+          if (!first) return inner.next();
+          first = false;
+          return inner.next().then((result) => {
+            if (!result.done) note(result.value);
+            return result;
+          });
+        },
+        return: async (value?: unknown) => (await inner.return?.(value)) ?? { done: true, value: undefined },
+      };
     },
-    () => undefined,
-  );
+  };
 }
