@@ -8,6 +8,7 @@ import type {
   GetTunnelStatusRequest,
   ListDirectoryRequest,
   OpenChannelRequest,
+  OpenChannelResponse,
   OpenTunnelRequest,
   OpenTunnelResponse,
   CloseTunnelResponse,
@@ -16,6 +17,7 @@ import type {
   UploadRequest,
   UploadResponse,
 } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { ExecParams, ExitStatus } from "../../gen/rmm/v1/exec_pb.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 
 /** What one technician call was about, as its log line names it. Only what identifies the action; never data. */
@@ -48,6 +50,7 @@ type Known =
   | DownloadRequest
   | UploadRequest
   | OpenChannelRequest
+  | OpenChannelResponse
   | OpenTunnelResponse
   | CloseTunnelResponse
   | ExecResponse
@@ -63,14 +66,8 @@ export function actionFields(message: Message): ActionFields {
     case "rmm.v1.CloseTunnelRequest":
     case "rmm.v1.GetTunnelStatusRequest":
       return { sessionId: m.sessionId };
-    case "rmm.v1.ExecRequest": {
-      const shell = m.params?.shellCommand;
-      return {
-        sessionId: m.sessionId,
-        ...(m.params && m.params.argv.length > 0 ? { argv: bounded(m.params.argv) } : {}),
-        ...(shell ? { shell: shell.shell, commandLine: cut(shell.commandLine) } : {}),
-      };
-    }
+    case "rmm.v1.ExecRequest":
+      return { sessionId: m.sessionId, ...commandFields(m.params) };
     case "rmm.v1.StatRequest":
     case "rmm.v1.ListDirectoryRequest":
     case "rmm.v1.DownloadRequest":
@@ -81,22 +78,23 @@ export function actionFields(message: Message): ActionFields {
       return m.kind.case === "start"
         ? { sessionId: m.kind.value.sessionId, path: cut(m.kind.value.target?.path ?? "") }
         : {};
-    case "rmm.v1.OpenChannelRequest":
-      return m.kind.case === "open"
-        ? {
-            sessionId: m.kind.value.sessionId,
-            channelType: (ChannelType[m.kind.value.type] ?? String(m.kind.value.type)).toLowerCase(),
-          }
-        : {};
+    case "rmm.v1.OpenChannelRequest": {
+      if (m.kind.case !== "open") return {};
+      const { sessionId, type, params } = m.kind.value;
+      return {
+        sessionId,
+        channelType: (ChannelType[type] ?? String(type)).toLowerCase(),
+        ...(params.case === "exec" ? commandFields(params.value) : {}),
+        ...(params.case === "terminal" && params.value.shell ? { shell: params.value.shell } : {}),
+      };
+    }
+    case "rmm.v1.OpenChannelResponse":
+      return m.kind.case === "close" && m.kind.value.exit ? exitFields(m.kind.value.exit) : {};
     case "rmm.v1.OpenTunnelResponse":
     case "rmm.v1.CloseTunnelResponse":
       return m.session ? { sessionId: m.session.id, agentId: m.session.agentId } : {};
     case "rmm.v1.ExecResponse":
-      if (m.kind.case !== "exit") return {};
-      return {
-        ...(m.kind.value.exitCode !== undefined ? { exitCode: m.kind.value.exitCode } : {}),
-        ...(m.kind.value.signal ? { signal: m.kind.value.signal } : {}),
-      };
+      return m.kind.case === "exit" ? exitFields(m.kind.value) : {};
     case "rmm.v1.UploadResponse":
       return { bytes: Number(m.info?.size ?? m.bytesReceived) };
     case "rmm.v1.DownloadResponse":
@@ -104,6 +102,22 @@ export function actionFields(message: Message): ActionFields {
     default:
       return {};
   }
+}
+
+function commandFields(params: ExecParams | undefined): ActionFields {
+  if (!params) return {};
+  const shell = params.shellCommand;
+  return {
+    ...(params.argv.length > 0 ? { argv: bounded(params.argv) } : {}),
+    ...(shell ? { shell: shell.shell, commandLine: cut(shell.commandLine) } : {}),
+  };
+}
+
+function exitFields(exit: ExitStatus): ActionFields {
+  return {
+    ...(exit.exitCode !== undefined ? { exitCode: exit.exitCode } : {}),
+    ...(exit.signal ? { signal: exit.signal } : {}),
+  };
 }
 
 function cut(text: string): string {
