@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { arch, hostname, platform } from "node:os";
-import { dirname, join } from "node:path";
+import { platform } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
@@ -9,14 +9,14 @@ import { fileChannel } from "./channels/file-channel.js";
 import { FileRoots } from "./files/file-roots.js";
 import { ChannelType } from "../gen/rmm/v1/frame_pb.js";
 import { createGrpcTransport } from "./grpc-transport.js";
+import { agentInfo } from "./agent-info.js";
+import { enroll } from "./enroll.js";
+import { packagedAgentDir } from "./install/packaged-agent.js";
+import { installedStatePath, installService, uninstallService } from "./install/service-install.js";
+import { DEFAULT_PREFIX, DEFAULT_UNIT_DIR } from "./install/systemd-unit.js";
 import { PROCESS_GROUPS_FILE, ProcessGroupLedger } from "./process/process-group-ledger.js";
 import { recordProcessGroupsIn } from "./process/process-tree.js";
-import { defaultStatePath, readState, writeState } from "./state-file.js";
-
-/** Reported to the server in hello and at enrollment. */
-export const AGENT_VERSION = "0.1.0";
-
-const info = () => ({ hostname: hostname(), os: `${platform()} ${arch()}`, agentVersion: AGENT_VERSION });
+import { defaultStatePath, readState } from "./state-file.js";
 
 const program = new Command("rmm-agent")
   .description("RMM endpoint agent: one persistent stream to the server, tunnels on demand")
@@ -34,23 +34,81 @@ program
     "\nExample:\n  rmm-agent enroll --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem",
   )
   .action(async (flags: { server: string; token: string; state: string; ca?: string }) => {
-    const transport = createGrpcTransport(flags.server, flags.ca ? { caFile: flags.ca } : {});
-    try {
-      const res = await transport.enroll({
-        $typeName: "rmm.v1.EnrollRequest",
-        enrollmentToken: flags.token,
-        info: { $typeName: "rmm.v1.AgentInfo", ...info(), capabilities: [...DEFAULT_CHANNELS.keys()] },
-      });
-      writeState(flags.state, {
+    const agentId = await enroll({ ...flags, info: agentInfo() });
+    process.stdout.write(`enrolled as ${agentId}; state in ${flags.state}\n`);
+  });
+
+program
+  .command("install")
+  .description("enroll, copy this packaged agent into place and register it as a systemd service (Linux; run as root)")
+  .requiredOption("--server <url>", "server URL: https://host:port (http:// for cleartext)")
+  .requiredOption("--token <token>", "enrollment token from `rmm-server enroll-token`")
+  .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
+  .option("--prefix <dir>", "where the agent is copied", DEFAULT_PREFIX)
+  .option("--unit-dir <dir>", "where the systemd unit is written", DEFAULT_UNIT_DIR)
+  .option("--root <dir>", "stage everything under this directory instead of / (systemctl is not run)", "/")
+  .option(
+    "--run-arg <arg>",
+    "an extra `rmm-agent run` argument for the service, e.g. --run-arg=--file-root --run-arg=/srv (repeatable)",
+    (arg: string, all: string[]) => [...all, arg],
+    [] as string[],
+  )
+  .addHelpText(
+    "after",
+    "\nExample:\n  sudo ./rmm-agent install --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem",
+  )
+  .action(
+    async (flags: {
+      server: string;
+      token: string;
+      ca?: string;
+      prefix: string;
+      unitDir: string;
+      root: string;
+      runArg: string[];
+    }) => {
+      if (platform() !== "linux")
+        throw new Error(
+          `install registers a systemd service, which ${platform()} does not have: run \`rmm-agent enroll\` and \`rmm-agent run\` in the foreground, or see docs/deployment.md for this platform's service route`,
+        );
+      const packageDir = packagedAgentDir();
+      if (packageDir === undefined)
+        throw new Error(
+          "install copies the packaged agent, and this one runs from a clone under node: build it with `npm run package:agent` and run install from the unpacked archive",
+        );
+      const paths = { root: flags.root, prefix: flags.prefix, unitDir: flags.unitDir };
+      const statePath = installedStatePath(flags.root);
+      // The service runs from another directory: a relative CA path would no longer name the file.
+      const ca = flags.ca === undefined ? {} : { ca: resolve(flags.ca) };
+      const agentId = await enroll({
         server: flags.server,
-        agentId: res.agentId,
-        credential: res.credential,
-        ...(flags.ca ? { caFile: flags.ca } : {}),
+        token: flags.token,
+        ...ca,
+        state: statePath,
+        info: agentInfo(),
       });
-      process.stdout.write(`enrolled as ${res.agentId}; state in ${flags.state}\n`);
-    } finally {
-      transport.close();
-    }
+      const result = installService(packageDir, paths, flags.runArg);
+      process.stdout.write(
+        `enrolled as ${agentId}; state in ${result.statePath}\ninstalled ${result.executable}\nwrote ${result.unitPath}\n`,
+      );
+      if (result.enabled) process.stdout.write("enabled and started rmm-agent.service\n");
+      else process.stdout.write(`${result.note ?? "not enabled"}\n\n${result.unit}`);
+    },
+  );
+
+program
+  .command("uninstall")
+  .description("stop and disable the service, remove its unit and the installed agent (--purge: its state too)")
+  .option("--prefix <dir>", "where the agent was copied", DEFAULT_PREFIX)
+  .option("--unit-dir <dir>", "where the systemd unit was written", DEFAULT_UNIT_DIR)
+  .option("--root <dir>", "the directory install staged under", "/")
+  .option("--purge", "also remove the state (the agent's id and credential); revoke it on the server too")
+  .action((flags: { prefix: string; unitDir: string; root: string; purge?: boolean }) => {
+    const removed = uninstallService(
+      { root: flags.root, prefix: flags.prefix, unitDir: flags.unitDir },
+      flags.purge === true,
+    );
+    process.stdout.write(removed.length > 0 ? removed.map((p) => `removed ${p}\n`).join("") : "nothing to remove\n");
   });
 
 program
@@ -92,7 +150,7 @@ program
     await new Agent({
       agentId: state.agentId,
       credential: state.credential,
-      info: info(),
+      info: agentInfo(),
       transport,
       log,
       channels: factories,

@@ -8,6 +8,7 @@ import { createLogger } from "../common/logger.js";
 import { ROLES, TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT, type Role } from "./auth/claims.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
+import { tracingFromEnvironment } from "./observability/tracing.js";
 import { startServer } from "./rmm-server.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import {
@@ -91,6 +92,10 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     "JSON policy: per role, which commands may run, whether terminals may open and which files may be read or written (default: allow all, with a warning)",
   )
   .option(
+    "--metrics-listen <host:port>",
+    "serve /metrics, /healthz and /readyz here (unauthenticated; default: off), e.g. 127.0.0.1:9464",
+  )
+  .option(
     "--terminal-idle-timeout <duration>",
     "close a terminal with no input or output for this long",
     formatDuration(TERMINAL_IDLE_TIMEOUT_MS),
@@ -115,6 +120,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         terminalIdleTimeout: string;
         terminalRecording: boolean;
         maxTransferBytes: string;
+        metricsListen?: string;
       },
     ) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
@@ -133,15 +139,23 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
         terminalRecording: flags.terminalRecording,
         maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
+        metricsListen: flags.metricsListen
+          ? parseListen(flags.metricsListen, "--metrics-listen", "127.0.0.1:9464")
+          : undefined,
       });
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
       reportMemoryOnSignal(log);
-      const server = await startServer(config, log);
+      const tracing = await tracingFromEnvironment(process.env, "rmm-server");
+      if (tracing) log.info("tracing every RPC to the OTLP endpoint in OTEL_EXPORTER_OTLP_ENDPOINT");
+      const server = await startServer(config, log, tracing ? { tracer: tracing.tracer } : {});
       for (const signal of ["SIGINT", "SIGTERM"] as const) {
         process.once(signal, () => {
           log.info({ signal }, "shutting down");
-          void server.close().then(() => process.exit(0));
+          void server
+            .close()
+            .then(() => tracing?.shutdown())
+            .then(() => process.exit(0));
         });
       }
     },

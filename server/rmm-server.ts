@@ -19,6 +19,12 @@ import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
 import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
+import { startMetricsListener, type MetricsListener } from "./observability/metrics-listener.js";
+import { databaseReadiness, Readiness } from "./observability/readiness.js";
+import { rpcObserverInterceptor } from "./observability/rpc-observer-interceptor.js";
+import { ServerMetrics } from "./observability/server-metrics.js";
+import { tracingInterceptor } from "./observability/tracing-interceptor.js";
+import type { Tracer } from "@opentelemetry/api";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
@@ -53,6 +59,8 @@ export interface RunningServer {
   url: string;
   registry: AgentRegistry;
   issuer: TokenIssuer;
+  /** Base URL of the metrics and probe listener (`/metrics`, `/healthz`, `/readyz`); undefined when it is off. */
+  metricsUrl: string | undefined;
   /** Graceful stop: agents are told, live sessions closed, batches flushed. Idempotent. */
   close(): Promise<void>;
 }
@@ -61,7 +69,12 @@ export interface RunningServer {
 const DB_RETRY_INITIAL_MS = 500;
 const DB_RETRY_MAX_MS = 15_000;
 
-export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+export interface ServerHooks {
+  /** Every RPC becomes a span of this tracer (see observability/tracing.ts); none when absent. */
+  tracer?: Tracer;
+}
+
+export async function startServer(config: ServerConfig, log: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
   const { secret, created } = loadOrCreateSigningSecret(config.dataDir);
   if (created) {
     log.info(
@@ -71,15 +84,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
   const issuer = new TokenIssuer(secret, config.issuer, config.audience);
 
+  const registry = new AgentRegistry();
+  const metrics = new ServerMetrics({ agents: () => registry.all() });
   const dbUrl = parseDatabaseUrl(config.databaseUrl);
-  const db = openDatabase(dbUrl);
+  const db = openDatabase(dbUrl, metrics);
   const store = dbUrl.kind === "sqlite" ? `sqlite:${dbUrl.path}` : dbUrl.redacted;
   await migrateWhenReachable(db, store, log);
 
   const agents = new AgentStore(db);
   const sessionStore = new SessionStore(db);
   const audit = new AuditLog(new AuditStore(db), log);
-  const registry = new AgentRegistry();
   const sessions = new SessionService(
     { agents, sessions: sessionStore, audit, registry, log },
     {
@@ -97,7 +111,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         registry.get(id)?.end(new ConnectError(`agent ${id} has been revoked`, Code.PermissionDenied));
     },
   });
-  const relay = new ChannelRelay(sessions, log, { openTimeoutMs: config.openTimeoutMs });
+  const relay = new ChannelRelay(sessions, log, { openTimeoutMs: config.openTimeoutMs }, metrics);
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
   if (policy.isAllowAll)
     log.warn(
@@ -125,6 +139,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     sessions,
     relay,
     log,
+    observer: metrics,
     settings: {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       offlineAfterMs: config.offlineAfterMs,
@@ -155,6 +170,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     registerReflection(router, [AgentService, TunnelService]);
   };
   const interceptors = [
+    ...(hooks.tracer ? [tracingInterceptor(hooks.tracer)] : []),
+    rpcObserverInterceptor({ metrics, log, agentOfSession: (id) => sessions.activeSession(id)?.agentId }),
     errorInterceptor(log),
     authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) }),
   ];
@@ -217,13 +234,32 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     Math.min(30_000, Math.max(100, Math.floor(config.sessionIdleTimeoutMs / 4))),
   );
   idleSweep.unref();
-  for (const service of ["", AgentService.typeName, TunnelService.typeName])
-    health.set(service, HealthCheckResponse_ServingStatus.SERVING);
-  log.info({ url, store, tls: config.tls !== undefined }, "rmm-server listening");
+  const servedServices = ["", AgentService.typeName, TunnelService.typeName];
+  for (const service of servedServices) health.set(service, HealthCheckResponse_ServingStatus.SERVING);
+  const readiness = new Readiness([databaseReadiness(db)], health, servedServices, {
+    intervalMs: config.readinessIntervalMs,
+  });
+  readiness.start();
+  let metricsListener: MetricsListener | undefined;
+  if (config.metricsListen) {
+    metricsListener = await startMetricsListener(config.metricsListen, { metrics, readiness, log }).catch(
+      async (err: unknown) => {
+        readiness.stop();
+        await listener.shutdown(0);
+        await db.destroy();
+        throw new Error(`--metrics-listen: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      },
+    );
+  }
+  log.info(
+    { url, store, tls: config.tls !== undefined, metrics: metricsListener?.url ?? "off" },
+    "rmm-server listening",
+  );
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      readiness.stop();
       health.shutdown();
       clearInterval(sweep);
       clearInterval(idleSweep);
@@ -235,9 +271,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         .catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
       await lastSeen.stop();
       await db.destroy();
+      await metricsListener?.close();
       log.info("rmm-server stopped");
     })());
-  return { port, url, registry, issuer, close };
+  return { port, url, registry, issuer, metricsUrl: metricsListener?.url, close };
 }
 
 /** A database that is still starting is waited for (with progress in the log); a misconfigured one fails at once. */

@@ -2,6 +2,7 @@ import { join, resolve } from "node:path";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
 import type { TlsFiles } from "./listener.js";
+import { READINESS_INTERVAL_MS } from "./observability/readiness.js";
 
 export interface ServerConfig {
   /** Interface to listen on. Defaults to 127.0.0.1: expose it deliberately. */
@@ -47,6 +48,14 @@ export interface ServerConfig {
   terminalRecording: boolean;
   /** Largest file one Upload or Download may carry; 0: no limit. Defaults to 4 GiB. */
   maxTransferBytes: number;
+  /**
+   * Where `/metrics`, `/healthz` and `/readyz` listen. Undefined (the default):
+   * off. Unauthenticated, so it never shares the API port; keep it on loopback
+   * or a monitoring network.
+   */
+  metricsListen: { host: string; port: number } | undefined;
+  /** How often readiness (database reachable, migrations applied) is mirrored into grpc.health.v1. Defaults to 5 s. */
+  readinessIntervalMs: number;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -93,6 +102,8 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     policyFile: undefined,
     terminalIdleTimeoutMs: TERMINAL_IDLE_TIMEOUT_MS,
     terminalRecording: true,
+    metricsListen: undefined,
+    readinessIntervalMs: READINESS_INTERVAL_MS,
     ...overrides,
     dataDir,
     heartbeatIntervalMs,
@@ -100,9 +111,13 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
 }
 
 /** Parses `HOST:PORT`, `[::1]:PORT` or `:PORT`. */
-export function parseListen(value: string): { host: string; port: number } {
+export function parseListen(
+  value: string,
+  flag = "--listen",
+  example = "127.0.0.1:7443",
+): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
-  if (!match || port > 65_535) throw new Error(`--listen "${value}" is not HOST:PORT (for example 127.0.0.1:7443)`);
+  if (!match || port > 65_535) throw new Error(`${flag} "${value}" is not HOST:PORT (for example ${example})`);
   return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
 }

@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../../common/logger.js";
+import { requestIdKey } from "../observability/request-id.js";
 import { isStoreUnavailable } from "../store/index.js";
 
 /**
  * The RPC boundary: ConnectErrors pass through (an undecodable request becomes
  * InvalidArgument); a database that cannot be
  * reached becomes Unavailable (retry later); anything else is a bug, logged in
- * full under an id the caller is given, and never leaks internals.
+ * full under an id the caller is given (the call's request id, so the log line
+ * and the caller's error name the same id), and never leaks internals.
  */
 /** connect reports a request it cannot decode as Internal ("parse ..."); it is the caller's bad input. */
 export function asCallerError(err: ConnectError): ConnectError {
@@ -17,18 +19,19 @@ export function asCallerError(err: ConnectError): ConnectError {
 }
 
 export function errorInterceptor(log: Logger): Interceptor {
-  const map = (err: unknown, procedure: string): ConnectError => {
+  const map = (err: unknown, procedure: string, requestId: string | undefined): ConnectError => {
     if (err instanceof ConnectError) return asCallerError(err);
     if (isStoreUnavailable(err)) {
       log.warn({ err, procedure }, "database unavailable");
       return new ConnectError("database unavailable; try again shortly", Code.Unavailable);
     }
-    const incident = randomUUID();
+    const incident = requestId ?? randomUUID();
     log.error({ err, procedure, incident }, "unexpected error");
     return new ConnectError(`internal error (incident ${incident})`, Code.Internal);
   };
   return (next) => async (req) => {
     const procedure = `${req.service.typeName}/${req.method.name}`;
+    const requestId = req.contextValues.get(requestIdKey);
     try {
       const res = await next(req);
       if (!res.stream) return res;
@@ -39,12 +42,12 @@ export function errorInterceptor(log: Logger): Interceptor {
           try {
             yield* messages;
           } catch (err) {
-            throw map(err, procedure);
+            throw map(err, procedure, requestId);
           }
         })(),
       };
     } catch (err) {
-      throw map(err, procedure);
+      throw map(err, procedure, requestId);
     }
   };
 }

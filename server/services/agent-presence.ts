@@ -8,6 +8,7 @@ import type { AgentRegistry } from "./agent-registry.js";
 import type { LastSeenBatcher } from "./last-seen-batcher.js";
 import type { SessionService } from "./session-service.js";
 import type { ChannelRelay } from "./channel-relay.js";
+import { noPresenceObserver, type PresenceObserver } from "./presence-observer.js";
 
 export interface StreamSettings {
   heartbeatIntervalMs: number;
@@ -23,6 +24,8 @@ export interface AgentPresenceDeps {
   relay: ChannelRelay;
   settings: StreamSettings;
   log: Logger;
+  /** Told of each stream that starts and ends (the server's metrics). Defaults to nobody. */
+  observer?: PresenceObserver;
 }
 
 /** What happens as agent streams come, speak and go. */
@@ -50,6 +53,7 @@ export class AgentPresence {
     const { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes } = this.deps.settings;
     conn.send({ case: "helloAck", value: { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes, heartbeatAcks } });
     await this.deps.sessions.streamStarted(conn);
+    (this.deps.observer ?? noPresenceObserver).streamConnected();
     this.deps.log.info({ agentId, hostname: fields.hostname, online: this.deps.registry.size }, "agent online");
     return conn;
   }
@@ -90,6 +94,7 @@ export class AgentPresence {
     this.gone.add(conn);
     conn.end();
     const wasCurrent = this.deps.registry.unregister(conn);
+    (this.deps.observer ?? noPresenceObserver).streamDisconnected(reason);
     this.deps.lastSeen.mark(conn.agentId);
     await this.deps.sessions.streamEnded(conn);
     this.deps.log.info(

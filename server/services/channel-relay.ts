@@ -5,6 +5,7 @@ import { RECENTLY_ENDED_KEPT, RecentIds } from "../../common/recent-ids.js";
 import { ChannelType, type TunnelFrame } from "../../gen/rmm/v1/frame_pb.js";
 import type { Technician } from "../auth/claims.js";
 import type { AgentConnection } from "./agent-connection.js";
+import { noChannelObserver, type ChannelObserver } from "./channel-observer.js";
 import { RelayedChannel, type ChannelRequest } from "./relayed-channel.js";
 import type { SessionService } from "./session-service.js";
 
@@ -32,6 +33,7 @@ export class ChannelRelay {
     private readonly sessions: SessionService,
     private readonly log: Logger,
     opts: ChannelRelayOptions = {},
+    private readonly observer: ChannelObserver = noChannelObserver,
   ) {
     this.openTimeoutMs = opts.openTimeoutMs ?? CHANNEL_OPEN_TIMEOUT_MS;
     sessions.onSessionEnded((sessionId, message) => {
@@ -79,7 +81,7 @@ export class ChannelRelay {
     const channelId = this.nextChannelId.get(session.id) ?? 1;
     this.nextChannelId.set(session.id, channelId + 1);
     const initialCredit = params.initialCredit || DEFAULT_WINDOW_BYTES;
-    const channel = new RelayedChannel(session, channelId, initialCredit, (c) => this.remove(c));
+    const channel = new RelayedChannel(session, channelId, initialCredit, (c) => this.remove(c), this.observer);
     channels.set(channelId, channel);
     this.bySession.set(session.id, channels);
     channel.open(params, initialCredit, this.openTimeoutMs);

@@ -15,6 +15,7 @@ import {
   type OpenChannelRequest,
   type OpenChannelResponse,
 } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import { noChannelObserver, type ChannelObserver } from "./channel-observer.js";
 import type { ActiveSession } from "./session-service.js";
 
 type FramePayload = NonNullable<MessageInitShape<typeof TunnelFrameSchema>["payload"]>;
@@ -72,12 +73,15 @@ export class RelayedChannel {
   private accepted = false;
   private ended: ChannelEnd | undefined;
   private openTimer: NodeJS.Timeout | undefined;
+  /** Set by open(); undefined for a channel never opened (the observer hears only of opened ones). */
+  private type: ChannelType | undefined;
 
   constructor(
     readonly session: ActiveSession,
     readonly channelId: number,
     initialCredit: number,
     private readonly onEnd: (channel: RelayedChannel, end: ChannelEnd) => void,
+    private readonly observer: ChannelObserver = noChannelObserver,
   ) {
     this.agentMay = new SendWindow(initialCredit, initialCredit);
   }
@@ -96,6 +100,8 @@ export class RelayedChannel {
    * neither within `timeoutMs` has the channel closed on both sides with DeadlineExceeded.
    */
   open(request: ChannelRequest, initialCredit: number, timeoutMs: number): void {
+    this.type = request.type;
+    this.observer.channelOpened(request.type);
     this.toAgent({
       case: "open",
       value: { type: request.type, parameters: request.parameters ?? {}, initialCredit, params: request.params },
@@ -131,6 +137,7 @@ export class RelayedChannel {
             `sent ${bytes} bytes with only ${credit} bytes of credit: wait for credit from the agent`,
           );
         this.technicianMay.take(bytes);
+        if (this.type !== undefined) this.observer.relayed(this.type, "to_agent", bytes);
         if (this.mergeIntoQueuedAgentData(req.kind.value)) return;
         return this.toAgent({ case: "data", value: req.kind.value });
       }
@@ -189,6 +196,7 @@ export class RelayedChannel {
             `agent sent ${bytes} bytes past its credit of ${this.agentMay.credit}`,
           );
         this.agentMay.take(bytes);
+        if (this.type !== undefined) this.observer.relayed(this.type, "to_technician", bytes);
         const queued = this.toTechnician.last();
         if (queued?.kind.case === "data" && mergeData(queued.kind.value, p.value)) return;
         this.toTechnician.push(response({ case: "data", value: p.value }));
@@ -234,6 +242,7 @@ export class RelayedChannel {
   private finish(end: Omit<ChannelEnd, "agentGone">): void {
     this.ended = { ...end, agentGone: this.session.conn.ended };
     clearTimeout(this.openTimer);
+    if (this.type !== undefined) this.observer.channelEnded(this.type);
     this.toTechnician.end();
     this.onEnd(this, this.ended);
   }

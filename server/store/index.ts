@@ -11,7 +11,8 @@ export type {
   FileTransferOutcome,
 } from "./database.js";
 export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
-export { migrateToLatest, migrateTo, migrateAllDown, migrationNames } from "./migrate.js";
+export type { QueryObserver } from "./query-observer.js";
+export { migrateToLatest, migrateTo, migrateAllDown, migrationNames, pendingMigrations } from "./migrate.js";
 export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } from "./agent-store.js";
 export { SessionStore, LiveSessionExistsError, type SessionRow, type CloseFields } from "./session-store.js";
 export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";

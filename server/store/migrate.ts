@@ -43,3 +43,8 @@ export async function migrateAllDown(db: Db): Promise<MigrationOutcome> {
 }
 
 export const migrationNames: readonly string[] = Object.keys(migrations).sort();
+
+/** Migrations this build knows that the database has not applied (a read of kysely's migration table). */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  return (await migratorFor(db).getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

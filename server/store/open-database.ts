@@ -5,6 +5,7 @@ import { Kysely, MysqlDialect, SqliteDialect } from "kysely";
 import { createPool } from "mysql2";
 import { withCachedStatements } from "./cached-statements.js";
 import type { Database, Db } from "./database.js";
+import { queryLogHook, type QueryObserver } from "./query-observer.js";
 
 export type DatabaseUrl = { kind: "sqlite"; path: string } | { kind: "mysql"; url: string; redacted: string };
 
@@ -41,7 +42,9 @@ const MYSQL_CONNECT_TIMEOUT_MS = 5_000;
 /** Pool size: a few connections serve thousands of agents because heartbeats are batched. */
 const MYSQL_POOL_SIZE = 10;
 
-export function openDatabase(url: DatabaseUrl): Db {
+/** `observer`, when given, hears of every statement's duration and failure (the server's metrics). */
+export function openDatabase(url: DatabaseUrl, observer?: QueryObserver): Db {
+  const log = observer ? queryLogHook(observer) : undefined;
   if (url.kind === "sqlite") {
     if (url.path !== ":memory:") mkdirSync(dirname(url.path), { recursive: true });
     const sqlite = new SQLite(url.path);
@@ -50,7 +53,7 @@ export function openDatabase(url: DatabaseUrl): Db {
     // SQLite leaves foreign keys (and so ON DELETE CASCADE) off unless asked.
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 5000");
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database: withCachedStatements(sqlite) }) });
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database: withCachedStatements(sqlite) }), log });
   }
   const pool = createPool({
     uri: url.url,
@@ -60,5 +63,5 @@ export function openDatabase(url: DatabaseUrl): Db {
     supportBigNumbers: false,
     enableKeepAlive: true,
   });
-  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }), log });
 }
