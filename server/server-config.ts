@@ -27,6 +27,10 @@ export interface ServerConfig {
   openTimeoutMs: number;
   /** An active session with no channel traffic this long is closed as idle_timeout. Defaults to 30 min. */
   sessionIdleTimeoutMs: number;
+  /** An ephemeral session (opened by a command) with no channel this long is closed as released. Defaults to 10 s. */
+  ephemeralGraceMs: number;
+  /** Longest wait between retries of a session row write the database refused. Defaults to 30 s. */
+  sessionWriteRetryMaxMs: number;
   /** A new agent stream must send hello within this. Defaults to 10 s. */
   helloTimeoutMs: number;
   /** Heartbeat last-seen times reach the database this often. Defaults to 5 s. */
@@ -66,6 +70,8 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     offlineAfterMs: heartbeatIntervalMs * 3,
     openTimeoutMs: 10_000,
     sessionIdleTimeoutMs: 30 * 60_000,
+    ephemeralGraceMs: 10_000,
+    sessionWriteRetryMaxMs: 30_000,
     helloTimeoutMs: 10_000,
     lastSeenFlushMs: 5_000,
     maxMessageBytes: 4 << 20,

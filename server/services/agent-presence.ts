@@ -57,6 +57,7 @@ export class AgentPresence {
     switch (msg.kind.case) {
       case "heartbeat":
         conn.health = msg.kind.value;
+        if (msg.kind.value.sessions) sessions.agentReport(conn, msg.kind.value.sessions.sessionIds);
         return;
       case "tunnelReady":
         sessions.tunnelReady(conn, msg.kind.value.sessionId);
