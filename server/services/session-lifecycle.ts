@@ -120,8 +120,8 @@ export class SessionLifecycle {
     private readonly deps: { sessions: SessionStore; log: Logger },
     opts: SessionLifecycleOptions = {},
   ) {
-    this.retryInitialMs = opts.retryInitialMs ?? WRITE_RETRY_INITIAL_MS;
     this.retryMaxMs = opts.retryMaxMs ?? WRITE_RETRY_MAX_MS;
+    this.retryInitialMs = Math.min(opts.retryInitialMs ?? WRITE_RETRY_INITIAL_MS, this.retryMaxMs);
   }
 
   /** Called on every transition into `active` or `closing`, after the indexes changed. */

@@ -109,6 +109,8 @@ export class SessionService {
     tech: Technician,
     req: OpenRequest,
     signal: AbortSignal,
+    /** Set on the one retry after a close written late made room. */
+    retried = false,
   ): Promise<{ session: SessionRow; reused: boolean }> {
     const { agentId } = req;
     if (agentId === "") throw new ConnectError("agent_id is required", Code.InvalidArgument);
@@ -165,6 +167,18 @@ export class SessionService {
     } catch (err) {
       if (err instanceof LiveSessionExistsError) {
         retract("open_failed", "the technician already holds a live session on this agent");
+        // The row in the way may be one closed here whose close is not written yet: write it now, then try again once.
+        const closing = this.lifecycle
+          .all()
+          .filter((s) => s.state === "closing" && s.agentId === agentId && s.technician === tech.subject);
+        if (closing.length > 0 && !retried) {
+          this.lifecycle.retryNow();
+          await Promise.race([
+            Promise.all(closing.map((s) => s.written)),
+            new Promise((resolve) => setTimeout(resolve, this.openTimeoutMs).unref()),
+          ]);
+          return this.open(tech, req, signal, true);
+        }
         return this.refuseExisting(tech, agentId);
       }
       // The insert may have committed with its reply lost: the close is written either way.
