@@ -17,6 +17,18 @@ export async function withSession<T>(
 ): Promise<T> {
   const agent = await resolveAgent(ctx.client, agentName);
   requireOnline(agent);
-  const { session } = await ctx.client.openTunnel({ agentId: agent.id, ephemeral: true });
-  return work(session!.id, agent);
+  const open = () => ctx.client.openTunnel({ agentId: agent.id, ephemeral: true });
+  const { session } = await open();
+  // Between two calls (a long local hash before an upload) the session has no channel: asking
+  // again restarts the server's grace, so it is not released under the command.
+  const keepalive = setInterval(() => void open().catch(() => undefined), EPHEMERAL_KEEPALIVE_MS);
+  keepalive.unref();
+  try {
+    return await work(session!.id, agent);
+  } finally {
+    clearInterval(keepalive);
+  }
 }
+
+/** Well under the server's default ephemeral grace (10 s). */
+const EPHEMERAL_KEEPALIVE_MS = 2_000;

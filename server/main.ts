@@ -61,6 +61,11 @@ withCommonFlags(program.command("serve", { isDefault: true }))
   .option("--offline-after <duration>", "agent silent this long is offline (default: 3 heartbeats)")
   .option("--open-timeout <duration>", "how long OpenTunnel waits for the agent", "10s")
   .option("--session-idle-timeout <duration>", "close a tunnel session with no channel traffic for this long", "30m")
+  .option(
+    "--ephemeral-grace <duration>",
+    "close a session a command opened once it has had no channel this long",
+    "10s",
+  )
   .option("--max-transfer-bytes <size>", "largest file one upload or download may carry (0: no limit)", "4GiB")
   .option(
     "--policy <file>",
@@ -83,6 +88,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         offlineAfter?: string;
         openTimeout: string;
         sessionIdleTimeout: string;
+        ephemeralGrace: string;
         policy?: string;
         terminalIdleTimeout: string;
         terminalRecording: boolean;
@@ -103,6 +109,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
           : heartbeatIntervalMs * 3,
         openTimeoutMs: parseDuration(flags.openTimeout, "--open-timeout"),
         sessionIdleTimeoutMs: parseDuration(flags.sessionIdleTimeout, "--session-idle-timeout"),
+        ephemeralGraceMs: parseDuration(flags.ephemeralGrace, "--ephemeral-grace"),
         policyFile: flags.policy,
         terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
         terminalRecording: flags.terminalRecording,
