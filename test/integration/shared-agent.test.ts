@@ -63,18 +63,31 @@ describe.each(DIALECTS)("several technicians on one agent (%s)", (dialect) => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("gives alice and bob a session each, with their own channels, exec interleaved with echo channels", async () => {
+  it("gives alice and bob a session each, with their own channels: exec interleaved with a terminal and an echo channel", async () => {
     const a = (await alice.openTunnel({ agentId: agent.agentId })).session!;
     const b = (await bob.openTunnel({ agentId: agent.agentId })).session!;
     expect(a.id).not.toBe(b.id);
     expect(agent.agent.mode).toEqual({ type: "tunnel", sessions: [a.id, b.id] });
     const aliceEcho = await openEcho(alice, a.id);
+    const bobTerminal = await ChannelClient.open(bob, {
+      sessionId: b.id,
+      type: ChannelType.TERMINAL,
+      params: { case: "terminal", value: { shell: "/bin/sh", size: { columns: 80, rows: 24 } } },
+    });
+    const terminalOutput = (async () => {
+      let out = "";
+      for await (const chunk of bobTerminal.data()) out += Buffer.from(chunk).toString();
+      return out;
+    })();
+    await bobTerminal.write(Buffer.from("echo term-$((6*7)); exit 0\n"));
     const [bobOut, aliceEchoed, aliceOut] = await Promise.all([
       execText(bob, b.id, ["echo", "bob"]),
       aliceEcho.roundTrip("alice-echo"),
       execText(alice, a.id, ["echo", "alice"]),
     ]);
     expect([bobOut, aliceEchoed, aliceOut]).toEqual(["bob\n", "alice-echo", "alice\n"]);
+    expect((await bobTerminal.ended).exit).toMatchObject({ exitCode: 0 });
+    expect(await terminalOutput).toContain("term-42");
     // Each sees the other's session as taken, not its id.
     const err = await errorOf(execText(bob, a.id, ["true"]));
     expect(err?.code).toBe(Code.PermissionDenied);
