@@ -273,7 +273,7 @@ export type OpenTunnelRequest = Message<"rmm.v1.OpenTunnelRequest"> & {
   agentId: string;
 
   /**
-   * Refused (FailedPrecondition, naming the holders) while anyone else holds
+   * Refused (AlreadyExists, naming the holders) while anyone else holds
    * a live session on the agent; while it is live, every other technician's
    * open is refused. A role may be configured to always open exclusively.
    *
