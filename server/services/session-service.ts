@@ -81,6 +81,8 @@ export class SessionService {
   /** Open channels per session, as the relay reports them; ephemeral sessions end when theirs reach zero. */
   private readonly channelCounts = new Map<string, number>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  /** Calls of the same technician waiting for an opening session to become active or closing. */
+  private readonly settleWaiters = new Map<string, Array<() => void>>();
   private readonly endedListeners: Array<(sessionId: string, message: string) => void> = [];
 
   constructor(
@@ -96,6 +98,8 @@ export class SessionService {
       { retryInitialMs: opts.cleanupRetryMs, retryMaxMs: opts.writeRetryMaxMs },
     );
     this.lifecycle.onEvent((event) => {
+      for (const wake of this.settleWaiters.get(event.session.id) ?? []) wake();
+      this.settleWaiters.delete(event.session.id);
       if (event.type !== "closing") return;
       const { session, spec } = event;
       this.pendingOpens.get(session.id)?.({ type: "closed", reason: spec.reason });
@@ -460,17 +464,14 @@ export class SessionService {
     signal: AbortSignal,
   ): Promise<{ session: SessionRow; reused: boolean }> {
     if (own.state === "opening") {
-      // Another command of the same technician is opening it right now: wait for its answer.
-      const outcome = await new Promise<OpenOutcome>((resolve) => {
-        const previous = this.pendingOpens.get(own.id);
-        if (!previous) return resolve({ type: "disconnected" });
-        this.pendingOpens.set(own.id, (o) => {
-          previous(o);
-          resolve(o);
-        });
-        signal.addEventListener("abort", () => resolve({ type: "cancelled" }), { once: true });
+      // Another call of the same technician is opening it right now: wait until it is active or closing.
+      await new Promise<void>((resolve) => {
+        const waiters = this.settleWaiters.get(own.id) ?? [];
+        waiters.push(resolve);
+        this.settleWaiters.set(own.id, waiters);
+        signal.addEventListener("abort", () => resolve(), { once: true });
       });
-      if (outcome.type !== "ready" || !this.lifecycle.active(own.id))
+      if (!this.lifecycle.active(own.id))
         throw new ConnectError(`session ${own.id} being opened by another of your calls did not open`, Code.Aborted);
     }
     if (req.ephemeral) {

@@ -289,6 +289,16 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       expect((await alice.getTunnelStatus({ sessionId })).session?.closeReason).toBe(CloseReason.TIMEOUT);
     });
 
+    it("answer a second open of the same technician that waited on a timed-out open with Aborted, not a hang", async () => {
+      const agent = await onlineAgent();
+      agent.onOpen = "silent";
+      const first = alice.openTunnel({ agentId: agent.agentId });
+      await agent.waitFor("openTunnel");
+      const second = alice.openTunnel({ agentId: agent.agentId, ephemeral: true });
+      await expectCode(first, Code.DeadlineExceeded, /did not answer/);
+      await expectCode(second, Code.Aborted, /did not open/);
+    });
+
     it("close at once when the agent's stream drops", async () => {
       const agent = await onlineAgent();
       const { session } = await alice.openTunnel({ agentId: agent.agentId });

@@ -150,6 +150,15 @@ describe.each(DIALECTS)("several technicians on one agent (%s)", (dialect) => {
     await until(() => agent.agent.mode.type === "heartbeat", "the agent back in heartbeat mode");
   });
 
+  it("gives two commands of one technician that start at once the same session", async () => {
+    const [first, second] = await Promise.all([
+      alice.openTunnel({ agentId: agent.agentId, ephemeral: true }),
+      alice.openTunnel({ agentId: agent.agentId, ephemeral: true }),
+    ]);
+    expect(first.session!.id).toBe(second.session!.id);
+    expect([first.reused, second.reused].sort()).toEqual([false, true]);
+  });
+
   it("keeps an explicit session open after a command reused it", async () => {
     const explicit = (await alice.openTunnel({ agentId: agent.agentId })).session!;
     const reused = await alice.openTunnel({ agentId: agent.agentId, ephemeral: true });

@@ -94,6 +94,9 @@ export class PrivateMariaDb {
       `--log-error=${join(this.dir, "error.log")}`,
       "--skip-name-resolve",
       "--skip-log-bin",
+      // What Debian's packaged server uses (50-server.cnf), which --no-defaults would not read.
+      "--character-set-server=utf8mb4",
+      "--collation-server=utf8mb4_general_ci",
       // Small and quick: a test database is tiny and needs no durability beyond the OS cache.
       "--innodb-buffer-pool-size=32M",
       "--innodb-log-file-size=16M",
