@@ -292,11 +292,15 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
     it("answer a second open of the same technician that waited on a timed-out open with Aborted, not a hang", async () => {
       const agent = await onlineAgent();
       agent.onOpen = "silent";
-      const first = alice.openTunnel({ agentId: agent.agentId });
+      const first = expectCode(alice.openTunnel({ agentId: agent.agentId }), Code.DeadlineExceeded, /did not answer/);
       await agent.waitFor("openTunnel");
-      const second = alice.openTunnel({ agentId: agent.agentId, ephemeral: true });
-      await expectCode(first, Code.DeadlineExceeded, /did not answer/);
-      await expectCode(second, Code.Aborted, /did not open/);
+      const second = expectCode(
+        alice.openTunnel({ agentId: agent.agentId, ephemeral: true }),
+        Code.Aborted,
+        /did not open/,
+      );
+      await first;
+      await second;
     });
 
     it("close at once when the agent's stream drops", async () => {
