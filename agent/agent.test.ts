@@ -6,6 +6,7 @@ import { createLogger } from "../common/logger.js";
 import { ConnectResponseSchema, type ConnectRequest, type ConnectResponse } from "../gen/rmm/v1/agent_service_pb.js";
 import { Agent } from "./agent.js";
 import { Backoff } from "./backoff.js";
+import { until } from "../test/support/until.js";
 import type { AgentStream, AgentTransport } from "./transport.js";
 
 type RequestCase = NonNullable<ConnectRequest["kind"]["case"]>;
@@ -85,21 +86,32 @@ describe("Agent", () => {
     return agent;
   }
 
-  it("says hello first, then serves one tunnel and refuses a second with a clear tunnel error", async () => {
+  it("says hello first, then serves several tunnels at once, each closed on its own", async () => {
     const t = new MemoryTransport();
     const agent = start(t);
     expect((await t.sent("hello"))[0]).toMatchObject({ agentId: "a1", info: { hostname: "h" } });
     t.reply(helloAck);
     t.reply({ case: "openTunnel", value: { sessionId: "s1", technician: "alice" } });
-    expect(await t.sent("tunnelReady")).toMatchObject([{ sessionId: "s1" }]);
     t.reply({ case: "openTunnel", value: { sessionId: "s2", technician: "bob" } });
-    const [refusal] = await t.sent("tunnelError");
-    expect(refusal).toMatchObject({
-      sessionId: "s2",
-      code: Code.AlreadyExists,
-      message: "agent already serves tunnel session s1",
-    });
-    expect(agent.mode).toEqual({ type: "tunnel", sessionId: "s1" });
+    expect(await t.sent("tunnelReady", 2)).toMatchObject([{ sessionId: "s1" }, { sessionId: "s2" }]);
+    expect(agent.mode).toEqual({ type: "tunnel", sessions: ["s1", "s2"] });
+    t.reply({ case: "closeTunnel", value: { sessionId: "s1" } });
+    await until(() => agent.mode.type === "tunnel" && agent.mode.sessions.length === 1, "s1 closed");
+    expect(agent.mode).toEqual({ type: "tunnel", sessions: ["s2"] });
+    t.reply({ case: "closeTunnel", value: { sessionId: "s2" } });
+    await until(() => agent.mode.type === "heartbeat", "back in heartbeat mode");
+  });
+
+  it("reports the sessions it serves in every heartbeat", async () => {
+    const t = new MemoryTransport();
+    start(t);
+    t.reply({ case: "helloAck", value: { heartbeatIntervalMs: 20 } });
+    t.reply({ case: "openTunnel", value: { sessionId: "s1", technician: "alice" } });
+    await t.sent("tunnelReady");
+    await until(async () => {
+      const beats = await t.sent("heartbeat");
+      return beats.some((b) => b.sessions?.sessionIds.join() === "s1");
+    }, "a heartbeat listing s1");
   });
 
   it("answers frames for a session it does not hold with a close for that channel", async () => {

@@ -2,7 +2,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../common/logger.js";
-import { ConnectRequestSchema, type ConnectResponse } from "../gen/rmm/v1/agent_service_pb.js";
+import { ConnectRequestSchema, SessionReportSchema, type ConnectResponse } from "../gen/rmm/v1/agent_service_pb.js";
 import { ChannelType, type TunnelFrame } from "../gen/rmm/v1/frame_pb.js";
 import { ModeMachine } from "./agent-mode.js";
 import { Backoff } from "./backoff.js";
@@ -14,6 +14,7 @@ import { terminalChannel } from "./channels/terminal-channel.js";
 import { probeHealth } from "./health-probe.js";
 import { Heartbeat } from "./heartbeat.js";
 import { SilenceWatchdog } from "./silence-watchdog.js";
+import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import type { AgentStream, AgentTransport } from "./transport.js";
 
 type RequestKind = NonNullable<MessageInitShape<typeof ConnectRequestSchema>["kind"]>;
@@ -46,7 +47,7 @@ const REFUSED = new Set([Code.Unauthenticated, Code.PermissionDenied]);
 
 /**
  * The endpoint agent: holds one stream to the server, heartbeats on it, serves
- * one tunnel session at a time on it, and reconnects with jittered backoff
+ * any number of tunnel sessions on it (one channel mux each), and reconnects with jittered backoff
  * whenever it drops.
  */
 export class Agent {
@@ -55,32 +56,42 @@ export class Agent {
   private readonly backoff: Backoff;
   private readonly channels: ReadonlyMap<ChannelType, ChannelFactory>;
   private stream: AgentStream | undefined;
-  private mux: ChannelMux | undefined;
   /** Ends the stream when the server, having promised heartbeat acks, says nothing for offline_after_ms. */
   private readonly silence = new SilenceWatchdog((ms) => {
     this.silentFor = ms;
     this.stream?.close();
   });
   private silentFor: number | undefined;
+  /** One channel mux per session served, kept by the mode machine's effects. */
+  private readonly muxes = new Map<string, ChannelMux>();
+  /** From the server's hello_ack; read when the machine enters a connected mode. */
+  private heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
 
   constructor(private readonly opts: AgentOptions) {
     this.backoff = opts.backoff ?? new Backoff();
     this.channels = opts.channels ?? DEFAULT_CHANNELS;
-    this.heartbeat = new Heartbeat({ sendHeartbeat: (value) => this.send({ case: "heartbeat", value }) }, () =>
-      probeHealth(opts.diskPath ?? "/"),
+    this.heartbeat = new Heartbeat(
+      {
+        // The session list is read as the heartbeat leaves, so it is never older than the stream's last tunnel reply.
+        sendHeartbeat: (value) =>
+          this.send({
+            case: "heartbeat",
+            value: { ...value, sessions: create(SessionReportSchema, { sessionIds: [...this.machine.sessions] }) },
+          }),
+      },
+      () => probeHealth(opts.diskPath ?? "/"),
     );
     this.machine = new ModeMachine(
       {
-        enterTunnel: (sessionId) =>
-          (this.mux = new ChannelMux(
+        connected: () => this.heartbeat.start(this.heartbeatIntervalMs),
+        enterSession: (sessionId) =>
+          this.muxes.set(
             sessionId,
-            (frame) => this.send({ case: "frame", value: frame }),
-            this.channels,
-            opts.log,
-          )),
-        leaveTunnel: (_sessionId, reason) => {
-          this.mux?.closeAll(reason);
-          this.mux = undefined;
+            new ChannelMux(sessionId, (frame) => this.send({ case: "frame", value: frame }), this.channels, opts.log),
+          ),
+        leaveSession: (sessionId, reason) => {
+          this.muxes.get(sessionId)?.closeAll(reason);
+          this.muxes.delete(sessionId);
         },
         disconnected: () => this.heartbeat.stop(),
       },
@@ -148,38 +159,27 @@ export class Agent {
     switch (msg.kind.case) {
       case "helloAck":
         if (mode.type !== "connecting") return;
-        this.heartbeat.start(msg.kind.value.heartbeatIntervalMs || 25_000);
+        this.heartbeatIntervalMs = msg.kind.value.heartbeatIntervalMs || DEFAULT_HEARTBEAT_INTERVAL_MS;
         if (msg.kind.value.heartbeatAcks && msg.kind.value.offlineAfterMs > 0)
           this.silence.start(msg.kind.value.offlineAfterMs);
         this.machine.transition({ type: "heartbeat" }, "server acknowledged hello");
         return;
       case "openTunnel": {
-        const { sessionId } = msg.kind.value;
-        if (mode.type === "tunnel") {
-          this.send({
-            case: "tunnelError",
-            value: {
-              sessionId,
-              code: Code.AlreadyExists,
-              message: `agent already serves tunnel session ${mode.sessionId}`,
-            },
-          });
-          return;
-        }
-        if (mode.type !== "heartbeat") return;
-        this.machine.transition({ type: "tunnel", sessionId }, `opened by ${msg.kind.value.technician}`);
+        const { sessionId, technician } = msg.kind.value;
+        if (mode.type !== "heartbeat" && mode.type !== "tunnel") return;
+        // Already served (a repeated open) is ready too: the server decides which sessions exist.
+        this.machine.addSession(sessionId, `opened by ${technician}`);
         this.send({ case: "tunnelReady", value: { sessionId } });
         return;
       }
       case "closeTunnel":
-        if (mode.type === "tunnel" && mode.sessionId === msg.kind.value.sessionId)
-          this.machine.transition({ type: "heartbeat" }, "server closed the tunnel");
-        else log.warn({ sessionId: msg.kind.value.sessionId }, "close for a tunnel this agent does not hold");
+        if (!this.machine.removeSession(msg.kind.value.sessionId, "server closed the tunnel"))
+          log.warn({ sessionId: msg.kind.value.sessionId }, "close for a tunnel this agent does not hold");
         return;
       case "heartbeatAck":
         return;
       case "frame":
-        this.routeFrame(msg.kind.value, mode.type === "tunnel" ? mode.sessionId : undefined);
+        this.routeFrame(msg.kind.value);
         return;
       case undefined:
         log.warn("empty message from the server");
@@ -187,10 +187,11 @@ export class Agent {
     }
   }
 
-  private routeFrame(frame: TunnelFrame, sessionId: string | undefined): void {
-    if (this.mux && frame.sessionId === sessionId) {
+  private routeFrame(frame: TunnelFrame): void {
+    const mux = this.muxes.get(frame.sessionId);
+    if (mux) {
       try {
-        this.mux.handle(frame);
+        mux.handle(frame);
       } catch (err) {
         // A bug in one channel must not take the stream down: close that channel and carry on.
         this.opts.log.error({ err, channelId: frame.channelId }, "channel failed");

@@ -1,12 +1,14 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { SessionState, type Agent } from "../gen/rmm/v1/tunnel_service_pb.js";
+import type { Agent } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { requireOnline, resolveAgent } from "./agent-resolver.js";
 import type { CliContext } from "./cli-context.js";
 
 /**
- * Runs `work` inside a tunnel session to the agent: the technician's own
- * active session when there is one (it stays open), otherwise a new one that
- * is closed again afterwards, whatever happens in between.
+ * Runs `work` inside a tunnel session to the agent, opened ephemeral: the
+ * server hands back the technician's own live session when there is one
+ * (an explicit `rmm tunnel open`, or another command running meanwhile) and
+ * closes a session it opened this way once its last channel has closed. So
+ * no command ever closes a session another command still uses, and none
+ * needs to close anything itself.
  */
 export async function withSession<T>(
   ctx: CliContext,
@@ -15,25 +17,18 @@ export async function withSession<T>(
 ): Promise<T> {
   const agent = await resolveAgent(ctx.client, agentName);
   requireOnline(agent);
-  const reused = await ownActiveSession(ctx, agent);
-  if (reused) return work(reused, agent);
-  const { session } = await ctx.client.openTunnel({ agentId: agent.id });
-  const sessionId = session!.id;
+  const open = () => ctx.client.openTunnel({ agentId: agent.id, ephemeral: true });
+  const { session } = await open();
+  // Between two calls (a long local hash before an upload) the session has no channel: asking
+  // again restarts the server's grace, so it is not released under the command.
+  const keepalive = setInterval(() => void open().catch(() => undefined), EPHEMERAL_KEEPALIVE_MS);
+  keepalive.unref();
   try {
-    return await work(sessionId, agent);
+    return await work(session!.id, agent);
   } finally {
-    await ctx.client.closeTunnel({ sessionId }).catch(() => undefined);
+    clearInterval(keepalive);
   }
 }
 
-async function ownActiveSession(ctx: CliContext, agent: Agent): Promise<string | undefined> {
-  if (!agent.activeSessionId) return undefined;
-  try {
-    const { session } = await ctx.client.getTunnelStatus({ sessionId: agent.activeSessionId });
-    return session?.state === SessionState.ACTIVE && session.technician === ctx.subject ? session.id : undefined;
-  } catch (err) {
-    // Someone else's session: OpenTunnel will say AlreadyExists and name it.
-    if (err instanceof ConnectError && err.code === Code.PermissionDenied) return undefined;
-    throw err;
-  }
-}
+/** Well under the server's default ephemeral grace (10 s). */
+const EPHEMERAL_KEEPALIVE_MS = 2_000;

@@ -14,6 +14,7 @@ import { AuditLog, actorOf } from "./services/audit-log.js";
 import {
   defaultServerConfig,
   OFFLINE_AFTER_HEARTBEATS,
+  EPHEMERAL_GRACE_MS,
   OPEN_TIMEOUT_MS,
   parseListen,
   SESSION_IDLE_TIMEOUT_MS,
@@ -86,6 +87,11 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     "close a tunnel session with no channel traffic for this long",
     formatDuration(SESSION_IDLE_TIMEOUT_MS),
   )
+  .option(
+    "--ephemeral-grace <duration>",
+    "close a session a command opened once it has had no channel this long",
+    formatDuration(EPHEMERAL_GRACE_MS),
+  )
   .option("--max-transfer-bytes <size>", "largest file one upload or download may carry (0: no limit)", "4GiB")
   .option(
     "--policy <file>",
@@ -116,6 +122,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         offlineAfter?: string;
         openTimeout: string;
         sessionIdleTimeout: string;
+        ephemeralGrace: string;
         policy?: string;
         terminalIdleTimeout: string;
         terminalRecording: boolean;
@@ -135,6 +142,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         ...(flags.offlineAfter ? { offlineAfterMs: parseDuration(flags.offlineAfter, "--offline-after") } : {}),
         openTimeoutMs: parseDuration(flags.openTimeout, "--open-timeout"),
         sessionIdleTimeoutMs: parseDuration(flags.sessionIdleTimeout, "--session-idle-timeout"),
+        ephemeralGraceMs: parseDuration(flags.ephemeralGrace, "--ephemeral-grace"),
         policyFile: flags.policy,
         terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
         terminalRecording: flags.terminalRecording,

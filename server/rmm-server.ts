@@ -94,11 +94,15 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const agents = new AgentStore(db);
   const sessionStore = new SessionStore(db);
   const audit = new AuditLog(new AuditStore(db), log);
+  const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
   const sessions = new SessionService(
     { agents, sessions: sessionStore, audit, registry, log },
     {
       openTimeoutMs: config.openTimeoutMs,
       idleTimeoutMs: config.sessionIdleTimeoutMs,
+      ephemeralGraceMs: config.ephemeralGraceMs,
+      writeRetryMaxMs: config.sessionWriteRetryMaxMs,
+      exclusiveRoles: policy.exclusiveRoles,
     },
   );
   const leftovers = await sessions.closeLeftovers();
@@ -112,7 +116,6 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     },
   });
   const relay = new ChannelRelay(sessions, log, { openTimeoutMs: config.openTimeoutMs }, metrics);
-  const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
   if (policy.isAllowAll)
     log.warn(
       "no --policy file: every technician may run any command, open terminals and read and write any file the agent allows",

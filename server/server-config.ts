@@ -3,6 +3,7 @@ import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
 import type { TlsFiles } from "./listener.js";
 import { READINESS_INTERVAL_MS } from "./observability/readiness.js";
+import { WRITE_RETRY_MAX_MS } from "./services/session-lifecycle.js";
 
 export interface ServerConfig {
   /** Interface to listen on. Defaults to 127.0.0.1: expose it deliberately. */
@@ -29,6 +30,10 @@ export interface ServerConfig {
   openTimeoutMs: number;
   /** An active session with no channel traffic this long is closed as idle_timeout. Defaults to 30 min. */
   sessionIdleTimeoutMs: number;
+  /** An ephemeral session (opened by a command) with no channel this long is closed as released. Defaults to 10 s. */
+  ephemeralGraceMs: number;
+  /** Longest wait between retries of a session row write the database refused. Defaults to 30 s. */
+  sessionWriteRetryMaxMs: number;
   /** A new agent stream must send hello within this. Defaults to 10 s. */
   helloTimeoutMs: number;
   /** Heartbeat last-seen times reach the database this often. Defaults to 5 s. */
@@ -77,6 +82,12 @@ export const SESSION_IDLE_TIMEOUT_MS = 30 * 60_000;
  * Defaults to 20 min, under the session idle timeout so the terminal says why it ended.
  */
 export const TERMINAL_IDLE_TIMEOUT_MS = 20 * 60_000;
+/**
+ * A session a command opened (ephemeral) is closed once it has had no channel for this long, in
+ * milliseconds. Defaults to 10 s: long enough for a command to open its first channel after
+ * OpenTunnel, or its next one after the last ended.
+ */
+export const EPHEMERAL_GRACE_MS = 10_000;
 /** An agent silent for this many heartbeat intervals is offline. */
 export const OFFLINE_AFTER_HEARTBEATS = 3;
 
@@ -94,6 +105,8 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     offlineAfterMs: heartbeatIntervalMs * OFFLINE_AFTER_HEARTBEATS,
     openTimeoutMs: OPEN_TIMEOUT_MS,
     sessionIdleTimeoutMs: SESSION_IDLE_TIMEOUT_MS,
+    ephemeralGraceMs: EPHEMERAL_GRACE_MS,
+    sessionWriteRetryMaxMs: WRITE_RETRY_MAX_MS,
     helloTimeoutMs: 10_000,
     lastSeenFlushMs: 5_000,
     maxMessageBytes: 4 << 20,

@@ -57,13 +57,14 @@ export function registerTunnel(program: Command): void {
     .command("open")
     .argument("<agent>", "agent id or hostname")
     .option("--json", "machine-readable output")
+    .option("--exclusive", "refused while anyone else holds a session on the agent; keeps everyone else out meanwhile")
     .description("open a tunnel session to an online agent; it stays open until closed or idle")
-    .addHelpText("after", "\nExample:\n  rmm tunnel open web-01")
-    .action(async (agentName: string, flags: { json?: boolean }) => {
+    .addHelpText("after", "\nExamples:\n  rmm tunnel open web-01\n  rmm tunnel open web-01 --exclusive")
+    .action(async (agentName: string, flags: { json?: boolean; exclusive?: boolean }) => {
       const ctx = cliContext();
       const agent = await resolveAgent(ctx.client, agentName);
       requireOnline(agent);
-      const { session } = await ctx.client.openTunnel({ agentId: agent.id });
+      const { session } = await ctx.client.openTunnel({ agentId: agent.id, exclusive: flags.exclusive === true });
       printSession(session!, flags.json);
     });
   tunnel

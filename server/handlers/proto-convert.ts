@@ -28,10 +28,12 @@ export function sessionMessage(row: SessionRow): TunnelSession {
     openTime: timestampFromMs(row.opened_at),
     readyTime: row.ready_at === null ? undefined : timestampFromMs(row.ready_at),
     closeTime: row.closed_at === null ? undefined : timestampFromMs(row.closed_at),
+    exclusive: row.exclusive === 1,
+    ephemeral: row.ephemeral === 1,
   });
 }
 
-export function agentMessage({ row, connection, liveSessionId }: AgentListing): Agent {
+export function agentMessage({ row, connection, liveSessionId, holders }: AgentListing): Agent {
   // A live stream knows better than the batched column when the agent was last heard.
   const lastSeen = connection?.lastMessageAt ?? row.last_seen_at;
   return create(AgentSchema, {
@@ -45,5 +47,6 @@ export function agentMessage({ row, connection, liveSessionId }: AgentListing): 
     enrollTime: timestampFromMs(row.enrolled_at),
     activeSessionId: liveSessionId ?? "",
     revoked: row.revoked_at !== null,
+    sessionHolders: holders.map((h) => ({ ...h, state: STATE[h.state] })),
   });
 }

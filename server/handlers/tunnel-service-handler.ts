@@ -21,8 +21,8 @@ export function tunnelServiceHandler(deps: {
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
-      technicianOf(ctx);
       const page = await directory.list({
+        viewer: technicianOf(ctx),
         onlineOnly: req.onlineOnly,
         pageSize: req.pageSize,
         pageToken: req.pageToken,
@@ -30,7 +30,12 @@ export function tunnelServiceHandler(deps: {
       return { agents: page.agents.map(agentMessage), nextPageToken: page.nextPageToken };
     },
     async openTunnel(req, ctx) {
-      return { session: sessionMessage(await sessions.open(technicianOf(ctx), req.agentId, ctx.signal)) };
+      const { session, reused } = await sessions.open(
+        technicianOf(ctx),
+        { agentId: req.agentId, exclusive: req.exclusive, ephemeral: req.ephemeral },
+        ctx.signal,
+      );
+      return { session: sessionMessage(session), reused };
     },
     async closeTunnel(req, ctx) {
       return { session: sessionMessage(await sessions.close(technicianOf(ctx), req.sessionId)) };

@@ -272,3 +272,14 @@ describe("command policy: file access", () => {
     );
   });
 });
+
+describe("exclusive sessions per role", () => {
+  it("lists the roles whose sessions are always exclusive, and refuses a setting that is not a boolean", () => {
+    const doc = parsePolicy({ roles: { tech: { exclusiveSessions: true, rules: [] }, admin: { rules: [] } } });
+    expect([...CommandPolicy.fromDocument(doc).exclusiveRoles]).toEqual(["tech"]);
+    expect([...CommandPolicy.allowAll().exclusiveRoles]).toEqual([]);
+    expect(() => parsePolicy({ roles: { tech: { exclusiveSessions: "yes", rules: [] } } })).toThrow(
+      /roles\.tech\.exclusiveSessions must be true or false/,
+    );
+  });
+});

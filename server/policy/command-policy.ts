@@ -29,6 +29,8 @@ export interface RolePolicy extends Partial<FileAccessPolicy> {
   terminal?: boolean;
   /** Whether every command and terminal of this role may set PATH, LD_* and the like. Defaults to false. */
   allowEnvironment?: boolean;
+  /** Whether every tunnel session of this role is opened exclusive (nobody else on the agent meanwhile). Defaults to false. */
+  exclusiveSessions?: boolean;
   rules: PolicyRule[];
 }
 
@@ -78,6 +80,8 @@ interface CompiledRole {
  */
 export class CommandPolicy {
   private readonly roles = new Map<string, CompiledRole>();
+  /** Roles whose sessions are always exclusive. */
+  readonly exclusiveRoles = new Set<Role>();
 
   private constructor(
     private readonly allowAll: boolean,
@@ -85,6 +89,7 @@ export class CommandPolicy {
   ) {
     for (const [role, policy] of Object.entries(doc?.roles ?? {})) {
       if (!policy) continue;
+      if (policy.exclusiveSessions) this.exclusiveRoles.add(role as Role);
       this.roles.set(role, {
         terminal: policy.terminal ?? false,
         allowEnvironment: policy.allowEnvironment ?? false,

@@ -32,6 +32,8 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
     if (v.terminal !== undefined && typeof v.terminal !== "boolean") fail(`${at}.terminal`, "must be true or false");
     if (v.allowEnvironment !== undefined && typeof v.allowEnvironment !== "boolean")
       fail(`${at}.allowEnvironment`, "must be true or false");
+    if (v.exclusiveSessions !== undefined && typeof v.exclusiveSessions !== "boolean")
+      fail(`${at}.exclusiveSessions`, "must be true or false");
     if (v.files !== undefined && !(FILE_ACCESS_LEVELS as readonly unknown[]).includes(v.files))
       fail(`${at}.files`, `must be one of ${FILE_ACCESS_LEVELS.map((l) => `"${l}"`).join(", ")}`);
     if (v.paths !== undefined) {
@@ -71,6 +73,7 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
     const parsed: RolePolicy = { rules };
     if (v.terminal !== undefined) parsed.terminal = v.terminal as boolean;
     if (v.allowEnvironment !== undefined) parsed.allowEnvironment = v.allowEnvironment as boolean;
+    if (v.exclusiveSessions !== undefined) parsed.exclusiveSessions = v.exclusiveSessions as boolean;
     if (v.files !== undefined) parsed.files = v.files as FileAccessLevel;
     if (v.paths !== undefined) parsed.paths = v.paths as string[];
     roles[role as keyof PolicyDocument["roles"]] = parsed;

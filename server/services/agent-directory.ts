@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { AgentRow, AgentStore, SessionStore } from "../store/index.js";
+import type { Technician } from "../auth/claims.js";
+import type { AgentRow, AgentStore, SessionRow, SessionStore } from "../store/index.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
 
@@ -7,7 +8,10 @@ export interface AgentListing {
   row: AgentRow;
   /** Present while the agent holds a stream to this server. */
   connection: AgentConnection | undefined;
+  /** A live session the viewer may see: their own, or for admins any (their own first). */
   liveSessionId: string | undefined;
+  /** Every live session on the agent; `sessionId` empty unless the viewer owns it or is an admin. */
+  holders: Array<{ technician: string; sessionId: string; exclusive: boolean; state: SessionRow["state"] }>;
 }
 
 /** Page size when the caller names none, and the most a page may hold. */
@@ -23,6 +27,7 @@ export class AgentDirectory {
   ) {}
 
   async list(opts: {
+    viewer: Technician;
     onlineOnly: boolean;
     pageSize: number;
     pageToken: string;
@@ -42,10 +47,28 @@ export class AgentDirectory {
       rows = await this.agents.list({ afterId, limit: size + 1 });
     }
     const page = rows.slice(0, size);
-    const live = new Map((await this.sessions.liveForAgents(page.map((r) => r.id))).map((s) => [s.agent_id, s.id]));
+    const live = new Map<string, SessionRow[]>();
+    for (const s of await this.sessions.liveForAgents(page.map((r) => r.id)))
+      live.set(s.agent_id, [...(live.get(s.agent_id) ?? []), s]);
+    const { viewer } = opts;
+    const visible = (s: SessionRow) => s.technician === viewer.subject || viewer.role === "admin";
     const last = page.at(-1);
     return {
-      agents: page.map((row) => ({ row, connection: this.registry.get(row.id), liveSessionId: live.get(row.id) })),
+      agents: page.map((row) => {
+        const sessions = live.get(row.id) ?? [];
+        const mine = sessions.find((s) => s.technician === viewer.subject) ?? sessions.find(visible);
+        return {
+          row,
+          connection: this.registry.get(row.id),
+          liveSessionId: mine?.id,
+          holders: sessions.map((s) => ({
+            technician: s.technician,
+            sessionId: visible(s) ? s.id : "",
+            exclusive: s.exclusive === 1,
+            state: s.state,
+          })),
+        };
+      }),
       nextPageToken: rows.length > size && last ? encodePageToken(last.id) : "",
     };
   }

@@ -68,6 +68,7 @@ export class AgentPresence {
         conn.health = msg.kind.value;
         // The agent's only way to tell a frozen path from a quiet server (see AgentHello.heartbeat_acks).
         if (conn.heartbeatAcks) conn.send({ case: "heartbeatAck", value: {} });
+        if (msg.kind.value.sessions) sessions.agentReport(conn, msg.kind.value.sessions.sessionIds);
         return;
       case "tunnelReady":
         sessions.tunnelReady(conn, msg.kind.value.sessionId);

@@ -84,6 +84,7 @@ export class ChannelRelay {
     const channel = new RelayedChannel(session, channelId, initialCredit, (c) => this.remove(c), this.observer);
     channels.set(channelId, channel);
     this.bySession.set(session.id, channels);
+    this.sessions.channelsChanged(session.id, channels.size);
     channel.open(params, initialCredit, this.openTimeoutMs);
     return channel;
   }
@@ -134,7 +135,7 @@ export class ChannelRelay {
 
   private remove(channel: RelayedChannel): void {
     const channels = this.bySession.get(channel.session.id);
-    channels?.delete(channel.channelId);
+    if (channels?.delete(channel.channelId)) this.sessions.channelsChanged(channel.session.id, channels.size);
     const ended = this.recentlyEnded.get(channel.session.id) ?? new RecentIds(RECENTLY_ENDED_KEPT);
     ended.add(channel.channelId);
     this.recentlyEnded.set(channel.session.id, ended);

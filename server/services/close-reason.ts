@@ -8,6 +8,8 @@ const REASON: Record<CloseReasonName, CloseReason> = {
   timeout: CloseReason.TIMEOUT,
   idle_timeout: CloseReason.IDLE_TIMEOUT,
   server_restart: CloseReason.SERVER_RESTART,
+  open_failed: CloseReason.OPEN_FAILED,
+  released: CloseReason.RELEASED,
 };
 
 /** The wire enum for a stored close reason. */

@@ -2,10 +2,11 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isUuid } from "../../common/ids.js";
 import type { Logger } from "../../common/logger.js";
-import type { Technician } from "../auth/claims.js";
-import { OPEN_TIMEOUT_MS, SESSION_IDLE_TIMEOUT_MS } from "../server-config.js";
+import type { Role, Technician } from "../auth/claims.js";
+import { EPHEMERAL_GRACE_MS, OPEN_TIMEOUT_MS, SESSION_IDLE_TIMEOUT_MS } from "../server-config.js";
 import {
   LiveSessionExistsError,
+  isStoreUnavailable,
   type AgentStore,
   type CloseReasonName,
   type SessionRow,
@@ -13,37 +14,40 @@ import {
 } from "../store/index.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
-import { closeReasonEnum } from "./close-reason.js";
 import { actorOf, type AuditLog } from "./audit-log.js";
+import { closeReasonEnum } from "./close-reason.js";
+import { SessionLifecycle, type ActiveSession, type CloseSpec, type TrackedSession } from "./session-lifecycle.js";
+
+export type { ActiveSession } from "./session-lifecycle.js";
 
 export interface SessionServiceOptions {
   /** How long OpenTunnel waits for the agent to answer before closing the session as `timeout`. Defaults to 10 s. */
   openTimeoutMs?: number;
-  /** First delay before retrying a cleanup the database refused. Defaults to 1 s, doubling to 30 s. */
+  /** First delay before retrying a row write the database refused. Defaults to 1 s, doubling to `writeRetryMaxMs`. */
   cleanupRetryMs?: number;
+  /** Longest wait between row write retries. Defaults to 30 s. */
+  writeRetryMaxMs?: number;
   /** An active session with no channel traffic for this long is closed as `idle_timeout`. Defaults to 30 min. */
   idleTimeoutMs?: number;
+  /** An ephemeral session with no channel this long is closed as `released`. Defaults to 10 s. */
+  ephemeralGraceMs?: number;
+  /** Roles whose sessions are always exclusive (from the policy file). Defaults to none. */
+  exclusiveRoles?: ReadonlySet<Role>;
 }
-
-const CLEANUP_RETRY_MS = 1_000;
-const CLEANUP_RETRY_MAX_MS = 30_000;
 
 /** How an agent answered a tunnel open. */
-type OpenOutcome = { type: "ready" } | { type: "error"; code: number; message: string } | { type: "disconnected" };
+type OpenOutcome =
+  | { type: "ready" }
+  | { type: "error"; code: number; message: string }
+  | { type: "disconnected" }
+  | { type: "closed"; reason: CloseReasonName }
+  | { type: "timeout" }
+  | { type: "cancelled" };
 
-/** A session in state active, as the relay checks it on every frame (no database read). */
-export interface ActiveSession {
-  id: string;
+export interface OpenRequest {
   agentId: string;
-  technician: string;
-  conn: AgentConnection;
-  /** Last channel traffic either way; the idle sweep closes sessions silent for too long. */
-  lastActivityAt: number;
-}
-
-/** An active session with the row OpenTunnel reported, so a close by its owner needs no read. */
-interface HeldSession extends ActiveSession {
-  row: SessionRow;
+  exclusive?: boolean;
+  ephemeral?: boolean;
 }
 
 export interface SessionServiceDeps {
@@ -55,47 +59,64 @@ export interface SessionServiceDeps {
 }
 
 /**
- * Tunnel sessions: opening one on an agent's stream, closing it, and making
- * sure none outlives the stream it was opened on. A session is `opening` from
- * the moment it is recorded until the agent says ready, `active` until it is
- * closed, and `closed` forever after; the database allows one live (opening or
- * active) session per agent.
+ * Tunnel sessions as technicians and agents see them: who may open, close
+ * and read which session, and what the agent's messages mean for them. Every
+ * state change goes through the SessionLifecycle, which owns the effects.
+ * Each technician holds at most one live session per agent (the database
+ * enforces it); several technicians may share an agent unless one of them is
+ * exclusive.
  */
 export class SessionService {
-  private readonly pendingOpens = new Map<string, (outcome: OpenOutcome) => void>();
-  private readonly openTimeoutMs: number;
-  private readonly cleanupRetryMs: number;
+  readonly lifecycle: SessionLifecycle;
   readonly idleTimeoutMs: number;
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
-  private readonly active = new Map<string, HeldSession>();
+  private readonly openTimeoutMs: number;
+  private readonly ephemeralGraceMs: number;
+  private readonly exclusiveRoles: ReadonlySet<Role>;
+  /** Opens waiting for their agent, by session. */
+  private readonly pendingOpens = new Map<string, (outcome: OpenOutcome) => void>();
+  /** Open channels per session, as the relay reports them; ephemeral sessions end when theirs reach zero. */
+  private readonly channelCounts = new Map<string, number>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  /** Calls of the same technician waiting for an opening session to become active or closing. */
+  private readonly settleWaiters = new Map<string, Array<() => void>>();
   private readonly endedListeners: Array<(sessionId: string, message: string) => void> = [];
-  /**
-   * opening -> active writes still in flight, by session. OpenTunnel answers
-   * once the agent is ready without waiting for that write (on InnoDB a
-   * commit is an fsync, the largest part of the open); every later read of
-   * the session waits for it, so no caller ever sees the row behind what
-   * OpenTunnel said.
-   */
-  private readonly readyWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: SessionServiceDeps,
     opts: SessionServiceOptions = {},
   ) {
     this.openTimeoutMs = opts.openTimeoutMs ?? OPEN_TIMEOUT_MS;
-    this.cleanupRetryMs = opts.cleanupRetryMs ?? CLEANUP_RETRY_MS;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? SESSION_IDLE_TIMEOUT_MS;
+    this.ephemeralGraceMs = opts.ephemeralGraceMs ?? EPHEMERAL_GRACE_MS;
+    this.exclusiveRoles = opts.exclusiveRoles ?? new Set();
+    this.lifecycle = new SessionLifecycle(
+      { sessions: deps.sessions, log: deps.log },
+      { retryInitialMs: opts.cleanupRetryMs, retryMaxMs: opts.writeRetryMaxMs },
+    );
+    this.lifecycle.onEvent((event) => {
+      for (const wake of this.settleWaiters.get(event.session.id) ?? []) wake();
+      this.settleWaiters.delete(event.session.id);
+      if (event.type !== "closing") return;
+      const { session, spec } = event;
+      this.pendingOpens.get(session.id)?.({ type: "closed", reason: spec.reason });
+      this.disarmGrace(session.id);
+      this.channelCounts.delete(session.id);
+      for (const listener of this.endedListeners) listener(session.id, `session closed: ${spec.reason}`);
+    });
   }
 
-  async open(tech: Technician, agentId: string, signal: AbortSignal): Promise<SessionRow> {
+  async open(
+    tech: Technician,
+    req: OpenRequest,
+    signal: AbortSignal,
+    /** Set on the one retry after a close written late made room. */
+    retried = false,
+  ): Promise<{ session: SessionRow; reused: boolean }> {
+    const { agentId } = req;
     if (agentId === "") throw new ConnectError("agent_id is required", Code.InvalidArgument);
     if (!isUuid(agentId)) throw new ConnectError(`agent_id "${agentId}" is not a UUID`, Code.InvalidArgument);
-    const { agents, sessions, audit, registry } = this.deps;
-    const actor = actorOf.technician(tech.subject);
-    const refuse = async (code: Code, reason: string): Promise<never> => {
-      await audit.recordBestEffort({ actor, action: "tunnel.open", outcome: "refused", agentId, reason });
-      throw new ConnectError(reason, code);
-    };
+    const { agents, sessions, registry } = this.deps;
+    const refuse = (code: Code, reason: string) => this.refuseOpen(tech, agentId, code, reason);
 
     // Why an agent cannot take a tunnel, read only on that path: the happy
     // path costs two statements (the guarded insert below and markActive).
@@ -113,151 +134,178 @@ export class SessionService {
     const conn = registry.get(agentId);
     if (!conn) return refuseUnavailable();
 
-    const row = { id: randomUUID(), agentId, technician: tech.subject, at: Date.now() };
-    // The agent is asked while the row is written, so an open costs the
-    // slower of the two rather than both in turn. Nothing can use the
-    // tunnel before the row exists: channels need the session active, and
-    // it becomes active only below. A stream already holding a session is
-    // not asked at all (the agent would refuse, and the database's answer
-    // names the live session), and an agent asked for a session the
-    // database then refuses is told to close it.
-    const askedEarly = conn.sessions.size === 0;
-    const answer = askedEarly ? this.awaitAgent(conn, row.id, tech, signal) : undefined;
-    const retract = (): void => {
-      this.pendingOpens.get(row.id)?.({ type: "disconnected" });
-      if (conn.sessions.delete(row.id))
-        conn.send({
-          case: "closeTunnel",
-          value: { sessionId: row.id, reason: closeReasonEnum("closed_by_technician") },
-        });
-    };
-    let session: SessionRow;
+    const live = this.lifecycle.liveOnAgent(agentId);
+    const own = live.find((s) => s.technician === tech.subject);
+    if (own) return this.openOwn(tech, own, req, signal);
+    const exclusive = req.exclusive === true || this.exclusiveRoles.has(tech.role);
+    const conflict = exclusiveConflict(tech, live, exclusive);
+    if (conflict) return refuse(Code.AlreadyExists, `agent ${agentId} ${conflict}`);
+
+    const row = newRow(agentId, tech.subject, exclusive, req.ephemeral === true);
+    // One statement: inserted only for an enrolled, unrevoked agent, and
+    // its audit entry written by the database in the same statement. The
+    // agent is asked meanwhile, so an open costs the slower of the two.
+    // Nothing can use the tunnel before the row exists: channels need the
+    // session active, and it becomes active only below.
+    const insert = sessions.createForActiveAgent({
+      id: row.id,
+      agentId,
+      technician: tech.subject,
+      at: row.opened_at,
+      exclusive,
+      ephemeral: req.ephemeral === true,
+    });
+    const { session, asked } = this.lifecycle.begin({ row, conn, recorded: insert });
+    const answer = this.awaitAgent(session, asked, signal);
+    const retract = (reason: CloseReasonName, message: string) =>
+      this.closeQuietly(session, { reason, message, actor: actorOf.system, outcome: "error", tellAgent: true });
     try {
-      // One statement: inserted only for an enrolled, unrevoked agent, and
-      // its audit entry written by the database in the same statement.
-      const created = await sessions.createForActiveAgent(row);
-      if (!created) {
-        retract();
+      if (!(await insert)) {
+        retract("open_failed", "agent unknown or revoked");
         return await refuseUnavailable();
       }
-      session = created;
     } catch (err) {
-      retract();
-      if (!(err instanceof LiveSessionExistsError)) throw err;
-      const live = await sessions.liveForAgent(agentId);
-      return refuse(
-        Code.AlreadyExists,
-        live
-          ? `agent ${agentId} already has an active session ${live.id} (opened by ${live.technician} at ${new Date(live.opened_at).toISOString()})`
-          : `agent ${agentId} already has an active session`,
-      );
+      if (err instanceof LiveSessionExistsError) {
+        retract("open_failed", "the technician already holds a live session on this agent");
+        // The row in the way may be one closed here whose close is not written yet: write it now, then try again once.
+        const closing = this.lifecycle
+          .all()
+          .filter((s) => s.state === "closing" && s.agentId === agentId && s.technician === tech.subject);
+        if (closing.length > 0 && !retried) {
+          this.lifecycle.retryNow();
+          await Promise.race([
+            Promise.all(closing.map((s) => s.written)),
+            new Promise((resolve) => setTimeout(resolve, this.openTimeoutMs).unref()),
+          ]);
+          return this.open(tech, req, signal, true);
+        }
+        return this.refuseExisting(tech, agentId);
+      }
+      // The insert may have committed with its reply lost: the close is written either way.
+      retract("open_failed", "the database failed while recording the open");
+      throw err;
     }
 
-    const outcome = await (answer ?? this.awaitAgent(conn, session.id, tech, signal));
-    if (outcome.type === "ready") {
-      if (!conn.sessions.has(session.id)) {
-        // Closed while we waited (agent gone, or a close raced us): report what happened.
-        const current = await sessions.get(session.id);
-        throw new ConnectError(
-          `session ${session.id} closed before it became ready (${current?.close_reason ?? "unknown"})`,
-          Code.Aborted,
-        );
-      }
-      const readyAt = Date.now();
-      const activeRow: SessionRow = { ...session, state: "active", ready_at: readyAt };
-      this.active.set(session.id, {
-        id: session.id,
-        agentId,
-        technician: tech.subject,
-        conn,
-        lastActivityAt: readyAt,
-        row: activeRow,
-      });
-      // Started after this call has answered (setImmediate runs once the response is written), so
-      // the write's query building is not on the caller's path.
-      const write = new Promise<void>((resolve) => setImmediate(resolve))
-        .then(() => this.recordReady(session.id, readyAt))
-        .finally(() => this.readyWrites.delete(session.id));
-      this.readyWrites.set(session.id, write);
-      return activeRow;
+    const outcome = await answer;
+    if (outcome.type === "ready" && session.state === "opening") {
+      this.lifecycle.activate(session);
+      if (session.ephemeral) this.armGrace(session);
+      return { session: session.row, reused: false };
     }
     const failure = this.failureOf(outcome, agentId, session.id, signal);
-    await this.closeSessions([session.id], failure.reason, failure.message, agentId, actor, "error");
-    conn.sessions.delete(session.id);
-    if (failure.reason === "timeout" || failure.reason === "closed_by_technician") {
-      conn.send({ case: "closeTunnel", value: { sessionId: session.id, reason: closeReasonEnum(failure.reason) } });
-    }
+    await this.lifecycle
+      .close(session, {
+        reason: failure.reason,
+        message: failure.message,
+        actor: actorOf.technician(tech.subject),
+        outcome: "error",
+        tellAgent: failure.reason === "timeout" || failure.reason === "closed_by_technician",
+      })
+      .catch((err: unknown) =>
+        this.deps.log.warn({ err, sessionId: session.id }, "failed open: close not written yet"),
+      );
     throw new ConnectError(failure.message, failure.code);
   }
 
   async close(tech: Technician, sessionId: string): Promise<SessionRow> {
-    // An active session this technician opened is known without a read.
-    const held = this.active.get(sessionId);
-    const ownHeld = held?.technician === tech.subject ? held : undefined;
-    if (ownHeld) await this.readyWrites.get(sessionId);
-    const session = ownHeld ? ownHeld.row : await this.owned(tech, sessionId, "close");
-    if (session.state === "closed") return session;
-    const message = `closed by ${tech.subject}`;
-    const at = Date.now();
-    const closed = await this.closeSessions(
-      [session.id],
-      "closed_by_technician",
-      message,
-      session.agent_id,
-      actorOf.technician(tech.subject),
-      "ok",
-      at,
-    );
-    const conn = this.deps.registry.get(session.agent_id);
-    if (conn?.sessions.delete(session.id)) {
-      conn.send({
-        case: "closeTunnel",
-        value: { sessionId: session.id, reason: closeReasonEnum("closed_by_technician") },
-      });
+    checkSessionId(sessionId);
+    const tracked = this.lifecycle.get(sessionId);
+    if (tracked) {
+      await this.checkOwner(tech, tracked.row, "close");
+      if (tracked.state === "closing") {
+        // A retry of a close the database could not record yet: already closed here.
+        this.lifecycle.retryNow();
+        return tracked.row;
+      }
+      const message = `closed by ${tech.subject}`;
+      try {
+        await this.lifecycle.close(tracked, {
+          reason: "closed_by_technician",
+          message,
+          actor: actorOf.technician(tech.subject),
+          outcome: "ok",
+          tellAgent: true,
+        });
+      } catch (err) {
+        if (!isStoreUnavailable(err)) throw err;
+        throw new ConnectError(
+          `session ${sessionId} is closed, but the database could not record it yet (it will once it answers); retrying this call is harmless`,
+          Code.Unavailable,
+        );
+      }
+      return tracked.row;
     }
-    this.pendingOpens.get(session.id)?.({ type: "disconnected" });
-    if (closed === 0) return (await this.deps.sessions.get(session.id)) ?? session;
+    const session = await this.owned(tech, sessionId, "close");
+    if (session.state === "closed") return session;
+    // Live in the database but unknown to this server: a leftover no stream holds.
+    const at = Date.now();
+    const fields = {
+      reason: "closed_by_technician" as const,
+      message: `closed by ${tech.subject}`,
+      at,
+      actor: actorOf.technician(tech.subject),
+      outcome: "ok" as const,
+    };
+    const closed = await this.deps.sessions.close([sessionId], fields);
+    if (closed === 0) return (await this.deps.sessions.get(sessionId)) ?? session;
     return {
       ...session,
       state: "closed",
-      close_reason: "closed_by_technician",
-      close_message: message,
+      close_reason: fields.reason,
+      close_message: fields.message,
       closed_at: at,
-      closed_by: actorOf.technician(tech.subject),
+      closed_by: fields.actor,
       close_outcome: "ok",
     };
   }
 
   async status(tech: Technician, sessionId: string): Promise<SessionRow> {
+    checkSessionId(sessionId);
+    const tracked = this.lifecycle.get(sessionId);
+    if (tracked) {
+      await this.checkOwner(tech, tracked.row, "status");
+      return tracked.row;
+    }
     return this.owned(tech, sessionId, "status");
   }
 
   /** The session if it is active on a live stream right now. */
   activeSession(sessionId: string): ActiveSession | undefined {
-    return this.active.get(sessionId);
+    return this.lifecycle.active(sessionId);
   }
 
   /** Closes every active session silent for longer than the idle timeout, telling its agent. */
   async closeIdle(now: number): Promise<void> {
-    const idle = [...this.active.values()].filter((s) => now - s.lastActivityAt > this.idleTimeoutMs);
-    for (const s of idle) {
-      s.conn.sessions.delete(s.id);
-      s.conn.send({ case: "closeTunnel", value: { sessionId: s.id, reason: closeReasonEnum("idle_timeout") } });
-      await this.closeWithRetry(
-        [s.id],
-        "idle_timeout",
-        `no tunnel traffic for ${Math.round((now - s.lastActivityAt) / 1000)} s`,
-        s.agentId,
-      );
+    for (const s of this.lifecycle.all()) {
+      if (s.state !== "active" || now - s.lastActivityAt <= this.idleTimeoutMs) continue;
+      this.closeQuietly(s, {
+        reason: "idle_timeout",
+        message: `no tunnel traffic for ${Math.round((now - s.lastActivityAt) / 1000)} s`,
+        actor: actorOf.system,
+        outcome: "ok",
+        tellAgent: true,
+      });
     }
   }
 
-  /** Called as each session stops being active, before its row is written. */
+  /** Called as each session stops being active (in memory, before its row is written). */
   onSessionEnded(listener: (sessionId: string, message: string) => void): void {
     this.endedListeners.push(listener);
   }
 
-  /** The agent reports it entered tunnel mode for a session. */
+  /** The relay's count of a session's open channels changed; an ephemeral session ends a grace after zero. */
+  channelsChanged(sessionId: string, count: number): void {
+    if (count > 0) {
+      this.channelCounts.set(sessionId, count);
+      this.disarmGrace(sessionId);
+      return;
+    }
+    this.channelCounts.delete(sessionId);
+    const s = this.lifecycle.active(sessionId);
+    if (s?.ephemeral) this.armGrace(s);
+  }
+
+  /** The agent reports it serves a session. */
   tunnelReady(conn: AgentConnection, sessionId: string): void {
     const pending = this.pendingOpens.get(sessionId);
     if (!pending || !conn.sessions.has(sessionId)) {
@@ -276,8 +324,15 @@ export class SessionService {
       pending({ type: "error", code, message });
       return;
     }
-    if (conn.sessions.delete(sessionId)) {
-      void this.closeWithRetry([sessionId], "agent_error", `agent error: ${message}`, conn.agentId);
+    const s = this.onStream(conn, sessionId);
+    if (s) {
+      this.closeQuietly(s, {
+        reason: "agent_error",
+        message: `agent error: ${message}`,
+        actor: actorOf.system,
+        outcome: "error",
+        tellAgent: false,
+      });
       return;
     }
     this.deps.log.warn(
@@ -286,132 +341,252 @@ export class SessionService {
     );
   }
 
-  /** The agent left tunnel mode by itself. */
+  /** The agent stopped serving a session by itself. */
   tunnelClosed(conn: AgentConnection, sessionId: string, message: string): void {
-    if (!conn.sessions.delete(sessionId)) return;
+    const s = this.onStream(conn, sessionId);
+    if (!s) return;
     this.pendingOpens.get(sessionId)?.({
       type: "error",
       code: Code.Aborted,
       message: message || "agent closed the tunnel",
     });
-    void this.closeWithRetry([sessionId], "agent_error", message || "agent closed the tunnel", conn.agentId);
+    this.closeQuietly(s, {
+      reason: "agent_error",
+      message: message || "agent closed the tunnel",
+      actor: actorOf.system,
+      outcome: "error",
+      tellAgent: false,
+    });
+  }
+
+  /**
+   * The agent's list of the sessions it serves (in its heartbeat). Both sides
+   * end what the other does not hold: a session the agent serves that is not
+   * live here is closed on the agent; an active session here the agent does
+   * not serve is closed here. Opening sessions are left alone: the agent
+   * answers an open before it next heartbeats, on the same ordered stream.
+   */
+  agentReport(conn: AgentConnection, sessionIds: readonly string[]): void {
+    const reported = new Set(sessionIds);
+    for (const id of reported) {
+      if (this.onStream(conn, id)) continue;
+      const known = this.lifecycle.get(id);
+      this.deps.log.warn({ agentId: conn.agentId, sessionId: id }, "agent serves a session not live here; closing it");
+      conn.send({
+        case: "closeTunnel",
+        value: { sessionId: id, reason: closeReasonEnum(known?.row.close_reason ?? "agent_disconnected") },
+      });
+    }
+    for (const s of this.lifecycle.liveOnAgent(conn.agentId)) {
+      if (s.conn !== conn || s.state !== "active" || reported.has(s.id)) continue;
+      this.closeQuietly(s, {
+        reason: "agent_error",
+        message: "the agent no longer serves this session",
+        actor: actorOf.system,
+        outcome: "error",
+        tellAgent: true,
+      });
+    }
   }
 
   /**
    * A new stream for the agent: sessions still live in the database for it
-   * belong to a stream that is gone (the tunnel lived on that stream), so they
-   * are closed.
+   * that this server does not hold belong to a stream that is gone (the
+   * tunnel lived on that stream), so they are closed.
    */
   async streamStarted(conn: AgentConnection): Promise<void> {
     const live = await this.deps.sessions.liveIds(conn.agentId);
-    const stale = live.filter((id) => !this.pendingOpens.has(id));
-    if (stale.length > 0)
-      await this.closeWithRetry(stale, "agent_disconnected", "agent reconnected on a new stream", conn.agentId);
+    const stale = live.filter((id) => !this.lifecycle.get(id));
+    if (stale.length === 0) return;
+    await this.deps.sessions.close(stale, {
+      reason: "agent_disconnected",
+      message: "agent reconnected on a new stream",
+      at: Date.now(),
+      actor: actorOf.system,
+      outcome: "ok",
+    });
   }
 
   /** Every session opened on a stream ends with it. */
   async streamEnded(conn: AgentConnection): Promise<void> {
-    const ids = [...conn.sessions];
-    conn.sessions.clear();
-    for (const id of ids) this.pendingOpens.get(id)?.({ type: "disconnected" });
-    if (ids.length > 0) await this.closeWithRetry(ids, "agent_disconnected", "agent stream ended", conn.agentId);
+    for (const s of this.lifecycle.liveOnAgent(conn.agentId)) {
+      if (s.conn !== conn) continue;
+      this.closeQuietly(s, {
+        reason: "agent_disconnected",
+        message: "agent stream ended",
+        actor: actorOf.system,
+        outcome: "ok",
+        tellAgent: false,
+      });
+    }
   }
 
   /** At start: sessions a previous server left live cannot have a stream any more. */
   async closeLeftovers(): Promise<number> {
     const ids = await this.deps.sessions.liveIds();
     if (ids.length > 0)
-      await this.closeSessions(
-        ids,
-        "server_restart",
-        "left open by a server that stopped",
-        undefined,
-        actorOf.system,
-        "ok",
-      );
+      await this.deps.sessions.close(ids, {
+        reason: "server_restart",
+        message: "left open by a server that stopped",
+        at: Date.now(),
+        actor: actorOf.system,
+        outcome: "ok",
+      });
     return ids.length;
   }
 
   /** At shutdown: close this server's live sessions now rather than at the next start. */
   async closeAllForShutdown(): Promise<void> {
-    for (const timer of this.retryTimers) clearTimeout(timer);
-    this.retryTimers.clear();
+    this.lifecycle.stop();
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
+    this.graceTimers.clear();
     for (const resolve of this.pendingOpens.values()) resolve({ type: "disconnected" });
     const ids = await this.deps.sessions.liveIds();
     if (ids.length > 0)
-      await this.closeSessions(ids, "server_restart", "server shut down", undefined, actorOf.system, "ok");
+      await this.deps.sessions.close(ids, {
+        reason: "server_restart",
+        message: "server shut down",
+        at: Date.now(),
+        actor: actorOf.system,
+        outcome: "ok",
+      });
   }
 
-  private async owned(tech: Technician, sessionId: string, what: string): Promise<SessionRow> {
-    if (sessionId === "") throw new ConnectError("session_id is required", Code.InvalidArgument);
-    if (!isUuid(sessionId)) throw new ConnectError(`session_id "${sessionId}" is not a UUID`, Code.InvalidArgument);
-    await this.readyWrites.get(sessionId);
+  /** An open by a technician who already holds a live session on the agent. */
+  private async openOwn(
+    tech: Technician,
+    own: TrackedSession,
+    req: OpenRequest,
+    signal: AbortSignal,
+  ): Promise<{ session: SessionRow; reused: boolean }> {
+    if (own.state === "opening") {
+      // Another call of the same technician is opening it right now: wait until it is active or closing.
+      await new Promise<void>((resolve) => {
+        const waiters = this.settleWaiters.get(own.id) ?? [];
+        waiters.push(resolve);
+        this.settleWaiters.set(own.id, waiters);
+        signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      if (!this.lifecycle.active(own.id))
+        throw new ConnectError(`session ${own.id} being opened by another of your calls did not open`, Code.Aborted);
+    }
+    if (req.ephemeral) {
+      if (own.ephemeral && !this.channelCounts.has(own.id)) this.armGrace(own);
+      return { session: own.row, reused: true };
+    }
+    if (own.ephemeral) {
+      await this.deps.sessions.markExplicit(own.id);
+      this.lifecycle.makeExplicit(own);
+      this.disarmGrace(own.id);
+      return { session: own.row, reused: true };
+    }
+    return this.refuseOpen(
+      tech,
+      own.agentId,
+      Code.AlreadyExists,
+      `you already hold session ${own.id} on agent ${own.agentId} (opened at ${new Date(own.row.opened_at).toISOString()})`,
+    );
+  }
+
+  private async refuseExisting(tech: Technician, agentId: string): Promise<never> {
+    const live = await this.deps.sessions.liveForAgent(agentId, tech.subject);
+    return this.refuseOpen(
+      tech,
+      agentId,
+      Code.AlreadyExists,
+      live
+        ? `you already hold session ${live.id} on agent ${agentId} (opened at ${new Date(live.opened_at).toISOString()})`
+        : `you already hold a live session on agent ${agentId}`,
+    );
+  }
+
+  private async refuseOpen(tech: Technician, agentId: string, code: Code, reason: string): Promise<never> {
+    await this.deps.audit.recordBestEffort({
+      actor: actorOf.technician(tech.subject),
+      action: "tunnel.open",
+      outcome: "refused",
+      agentId,
+      reason,
+    });
+    throw new ConnectError(reason, code);
+  }
+
+  private onStream(conn: AgentConnection, sessionId: string): TrackedSession | undefined {
+    const s = this.lifecycle.get(sessionId);
+    return s && s.conn === conn && s.state !== "closing" && s.state !== "closed" ? s : undefined;
+  }
+
+  /** A close whose row write is the lifecycle's to retry; nobody waits for it here. */
+  private closeQuietly(s: TrackedSession, spec: CloseSpec): void {
+    this.lifecycle
+      .close(s, spec)
+      .catch((err: unknown) =>
+        this.deps.log.warn({ err, sessionId: s.id }, "session closed; its row write is retried"),
+      );
+  }
+
+  private armGrace(s: TrackedSession): void {
+    this.disarmGrace(s.id);
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(s.id);
+      if (s.state !== "active" || !s.ephemeral || this.channelCounts.has(s.id)) return;
+      this.closeQuietly(s, {
+        reason: "released",
+        message: `no channel for ${this.ephemeralGraceMs} ms`,
+        actor: actorOf.system,
+        outcome: "ok",
+        tellAgent: true,
+      });
+    }, this.ephemeralGraceMs);
+    timer.unref();
+    this.graceTimers.set(s.id, timer);
+  }
+
+  private disarmGrace(sessionId: string): void {
+    clearTimeout(this.graceTimers.get(sessionId));
+    this.graceTimers.delete(sessionId);
+  }
+
+  private async checkOwner(tech: Technician, session: SessionRow, what: "close" | "status"): Promise<void> {
+    if (session.technician === tech.subject || tech.role === "admin") return;
+    const reason = `session ${session.id} belongs to another technician`;
+    await this.deps.audit.recordBestEffort({
+      actor: actorOf.technician(tech.subject),
+      action: what === "close" ? "tunnel.close" : "tunnel.status",
+      outcome: "refused",
+      agentId: session.agent_id,
+      sessionId: session.id,
+      reason,
+    });
+    throw new ConnectError(reason, Code.PermissionDenied);
+  }
+
+  private async owned(tech: Technician, sessionId: string, what: "close" | "status"): Promise<SessionRow> {
     const session = await this.deps.sessions.get(sessionId);
     if (!session) throw new ConnectError(`session ${sessionId} not found`, Code.NotFound);
-    if (session.technician !== tech.subject && tech.role !== "admin") {
-      const reason = `session ${sessionId} belongs to another technician`;
-      await this.deps.audit.recordBestEffort({
-        actor: actorOf.technician(tech.subject),
-        action: what === "close" ? "tunnel.close" : "tunnel.status",
-        outcome: "refused",
-        agentId: session.agent_id,
-        sessionId,
-        reason,
-      });
-      throw new ConnectError(reason, Code.PermissionDenied);
-    }
+    await this.checkOwner(tech, session, what);
     return session;
   }
 
-  /**
-   * Writes opening -> active, retrying with doubling delays while the
-   * database refuses. Never rejects. A session closed meanwhile stays closed
-   * (the write only moves opening rows); one the database never hears about
-   * is closed by the next start's reconciliation like any other.
-   */
-  private async recordReady(sessionId: string, readyAt: number): Promise<void> {
-    for (let delayMs = this.cleanupRetryMs; ; delayMs = Math.min(delayMs * 2, CLEANUP_RETRY_MAX_MS)) {
-      try {
-        await this.deps.sessions.markActive(sessionId, readyAt);
-        return;
-      } catch (err) {
-        if (!this.active.has(sessionId)) return;
-        this.deps.log.warn(
-          { err, sessionId, retryInMs: delayMs },
-          "could not record the session as active; will retry",
-        );
-        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-      }
-    }
-  }
-
-  private awaitAgent(
-    conn: AgentConnection,
-    sessionId: string,
-    tech: Technician,
-    signal: AbortSignal,
-  ): Promise<OpenOutcome | { type: "timeout" } | { type: "cancelled" }> {
+  private awaitAgent(session: TrackedSession, asked: boolean, signal: AbortSignal): Promise<OpenOutcome> {
     return new Promise((resolve) => {
-      const finish = (outcome: OpenOutcome | { type: "timeout" } | { type: "cancelled" }) => {
+      const finish = (outcome: OpenOutcome) => {
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
-        this.pendingOpens.delete(sessionId);
+        this.pendingOpens.delete(session.id);
         resolve(outcome);
       };
       const timer = setTimeout(() => finish({ type: "timeout" }), this.openTimeoutMs);
       const onAbort = () => finish({ type: "cancelled" });
       signal.addEventListener("abort", onAbort);
-      this.pendingOpens.set(sessionId, finish);
-      conn.sessions.add(sessionId);
-      // The stream may have ended between the registry lookup and now.
-      if (!conn.send({ case: "openTunnel", value: { sessionId, technician: tech.subject } }))
-        finish({ type: "disconnected" });
+      this.pendingOpens.set(session.id, finish);
+      if (!asked) finish({ type: "disconnected" });
       if (signal.aborted) finish({ type: "cancelled" });
     });
   }
 
   private failureOf(
-    outcome: Exclude<OpenOutcome, { type: "ready" }> | { type: "timeout" } | { type: "cancelled" },
+    outcome: OpenOutcome,
     agentId: string,
     sessionId: string,
     signal: AbortSignal,
@@ -441,63 +616,54 @@ export class SessionService {
           code: signal.reason instanceof ConnectError ? signal.reason.code : Code.Canceled,
           message: `open cancelled by the caller; session ${sessionId} closed`,
         };
+      case "closed":
+      case "ready":
+        return {
+          reason: outcome.type === "closed" ? outcome.reason : "closed_by_technician",
+          code: Code.Aborted,
+          message: `session ${sessionId} closed before it became ready (${outcome.type === "closed" ? outcome.reason : "closed"})`,
+        };
     }
   }
+}
 
-  private forget(ids: readonly string[], message: string): void {
-    for (const id of ids) {
-      if (!this.active.delete(id)) continue;
-      for (const listener of this.endedListeners) listener(id, message);
-    }
-  }
+function checkSessionId(sessionId: string): void {
+  if (sessionId === "") throw new ConnectError("session_id is required", Code.InvalidArgument);
+  if (!isUuid(sessionId)) throw new ConnectError(`session_id "${sessionId}" is not a UUID`, Code.InvalidArgument);
+}
 
-  private async closeSessions(
-    ids: string[],
-    reason: CloseReasonName,
-    message: string,
-    agentId: string | undefined,
-    actor: string,
-    outcome: "ok" | "error",
-    at = Date.now(),
-  ): Promise<number> {
-    this.forget(ids, `session closed: ${reason}`);
-    // The database writes each closed session's audit entry (migration 0005).
-    const closed = await this.deps.sessions.close(ids, { reason, message, at, actor, outcome });
-    if (closed > 0) this.deps.log.info({ sessions: ids, reason, agentId }, "sessions closed");
-    return closed;
-  }
+function newRow(agentId: string, technician: string, exclusive: boolean, ephemeral: boolean): SessionRow {
+  return {
+    id: randomUUID(),
+    agent_id: agentId,
+    technician,
+    state: "opening",
+    close_reason: null,
+    close_message: null,
+    opened_at: Date.now(),
+    ready_at: null,
+    closed_at: null,
+    closed_by: null,
+    close_outcome: null,
+    exclusive: exclusive ? 1 : 0,
+    ephemeral: ephemeral ? 1 : 0,
+  };
+}
 
-  /**
-   * Cleanup that must not be lost when the database is briefly away: retried
-   * with doubling delays until it lands (or the server restarts, whose start-up
-   * reconciliation then closes the same sessions).
-   */
-  private async closeWithRetry(
-    ids: string[],
-    reason: CloseReasonName,
-    message: string,
-    agentId: string,
-    delayMs = this.cleanupRetryMs,
-  ): Promise<void> {
-    // In memory the session ends now, whatever the database says.
-    this.forget(ids, `session closed: ${reason}`);
-    try {
-      await this.closeSessions(
-        ids,
-        reason,
-        message,
-        agentId,
-        actorOf.system,
-        reason === "agent_error" ? "error" : "ok",
-      );
-    } catch (err) {
-      this.deps.log.warn({ err, sessions: ids, retryInMs: delayMs }, "could not close sessions; will retry");
-      const timer = setTimeout(() => {
-        this.retryTimers.delete(timer);
-        void this.closeWithRetry(ids, reason, message, agentId, Math.min(delayMs * 2, CLEANUP_RETRY_MAX_MS));
-      }, delayMs);
-      timer.unref();
-      this.retryTimers.add(timer);
-    }
-  }
+/**
+ * Why an open cannot share the agent, or undefined when it can: an exclusive
+ * open needs nobody else there, and nobody joins an exclusive holder. Names
+ * who holds it; session ids only for admins.
+ */
+function exclusiveConflict(
+  tech: Technician,
+  others: readonly TrackedSession[],
+  exclusive: boolean,
+): string | undefined {
+  const name = (s: TrackedSession) => (tech.role === "admin" ? `${s.technician} (session ${s.id})` : s.technician);
+  const holder = others.find((s) => s.exclusive);
+  if (holder) return `is held exclusively by ${name(holder)} since ${new Date(holder.row.opened_at).toISOString()}`;
+  if (exclusive && others.length > 0)
+    return `has sessions of ${others.map(name).join(", ")}: an exclusive open needs the agent free`;
+  return undefined;
 }

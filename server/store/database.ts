@@ -6,7 +6,14 @@ export type EpochMs = number;
 export type SessionStateName = "opening" | "active" | "closed";
 
 export type CloseReasonName =
-  "closed_by_technician" | "agent_disconnected" | "agent_error" | "timeout" | "idle_timeout" | "server_restart";
+  | "closed_by_technician"
+  | "agent_disconnected"
+  | "agent_error"
+  | "timeout"
+  | "idle_timeout"
+  | "server_restart"
+  | "open_failed"
+  | "released";
 
 export type AuditOutcome = "ok" | "refused" | "error";
 
@@ -38,6 +45,10 @@ export interface TunnelSessionsTable {
   closed_by: string | null;
   /** The close audit entry's outcome. */
   close_outcome: "ok" | "error" | null;
+  /** 1 when opened exclusive (migration 0006). */
+  exclusive: number;
+  /** 1 while the server closes it once its last channel has closed (migration 0006). */
+  ephemeral: number;
 }
 
 export interface AuditEventsTable {

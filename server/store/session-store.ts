@@ -4,13 +4,14 @@ import { isUniqueViolation } from "./store-errors.js";
 
 export type SessionRow = Selectable<TunnelSessionsTable>;
 
-/** The database refused a second live session for the agent. */
+/** The database refused a second live session for the same agent and technician. */
 export class LiveSessionExistsError extends Error {
   constructor(
     readonly agentId: string,
+    readonly technician: string,
     options?: ErrorOptions,
   ) {
-    super(`agent ${agentId} already has a live session`, options);
+    super(`${technician} already has a live session on agent ${agentId}`, options);
   }
 }
 
@@ -32,6 +33,10 @@ export interface NewSession {
   agentId: string;
   technician: string;
   at: EpochMs;
+  /** Defaults to false. */
+  exclusive?: boolean;
+  /** Defaults to false. */
+  ephemeral?: boolean;
 }
 
 /** The row a new session starts as, whichever way it was inserted. */
@@ -48,6 +53,8 @@ function openingRow(row: NewSession): SessionRow {
     closed_at: null,
     closed_by: null,
     close_outcome: null,
+    exclusive: row.exclusive ? 1 : 0,
+    ephemeral: row.ephemeral ? 1 : 0,
   };
 }
 
@@ -55,8 +62,8 @@ export class SessionStore {
   constructor(private readonly db: Db) {}
 
   /**
-   * Inserts an `opening` session; the one-live-session-per-agent index decides
-   * races. Like every insert here, it gets its `tunnel.open` audit entry from
+   * Inserts an `opening` session; the one-live-session-per-technician-and-agent
+   * index decides races. Like every insert here, it gets its `tunnel.open` audit entry from
    * the 0004 trigger. The server opens sessions with createForActiveAgent.
    */
   async create(row: NewSession): Promise<SessionRow> {
@@ -64,7 +71,7 @@ export class SessionStore {
     try {
       await this.db.insertInto("tunnel_sessions").values(session).execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, { cause: err });
+      if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, row.technician, { cause: err });
       throw err;
     }
     return session;
@@ -75,14 +82,14 @@ export class SessionStore {
    * one statement; the migration 0004 trigger writes its `tunnel.open` audit
    * entry in that same statement. Undefined when the agent is unknown or
    * revoked (nothing written); LiveSessionExistsError when it already has a
-   * live session (the one-live-session-per-agent index decides races).
+   * live session (the one-live-session-per-technician-and-agent index decides races).
    */
   async createForActiveAgent(row: NewSession): Promise<SessionRow | undefined> {
     let inserted: bigint;
     try {
       const result = await this.db
         .insertInto("tunnel_sessions")
-        .columns(["id", "agent_id", "technician", "state", "opened_at"])
+        .columns(["id", "agent_id", "technician", "state", "opened_at", "exclusive", "ephemeral"])
         .expression(
           this.db
             .selectFrom("agents")
@@ -92,6 +99,8 @@ export class SessionStore {
               sql<string>`${row.technician}`.as("technician"),
               sql<string>`${"opening"}`.as("state"),
               sql<number>`${row.at}`.as("opened_at"),
+              sql<number>`${row.exclusive ? 1 : 0}`.as("exclusive"),
+              sql<number>`${row.ephemeral ? 1 : 0}`.as("ephemeral"),
             ])
             .where("agents.id", "=", row.agentId)
             .where("agents.revoked_at", "is", null),
@@ -99,7 +108,7 @@ export class SessionStore {
         .executeTakeFirst();
       inserted = result.numInsertedOrUpdatedRows ?? 0n;
     } catch (err) {
-      if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, { cause: err });
+      if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, row.technician, { cause: err });
       throw err;
     }
     return inserted === 0n ? undefined : openingRow(row);
@@ -109,13 +118,20 @@ export class SessionStore {
     return this.db.selectFrom("tunnel_sessions").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  async liveForAgent(agentId: string): Promise<SessionRow | undefined> {
-    return this.db
+  /** A live session on the agent: the technician's when one is named. */
+  async liveForAgent(agentId: string, technician?: string): Promise<SessionRow | undefined> {
+    let q = this.db
       .selectFrom("tunnel_sessions")
       .selectAll()
       .where("agent_id", "=", agentId)
-      .where("state", "<>", "closed")
-      .executeTakeFirst();
+      .where("state", "<>", "closed");
+    if (technician !== undefined) q = q.where("technician", "=", technician);
+    return q.executeTakeFirst();
+  }
+
+  /** An ephemeral session opened explicitly stays until closed. */
+  async markExplicit(id: string): Promise<void> {
+    await this.db.updateTable("tunnel_sessions").set({ ephemeral: 0 }).where("id", "=", id).execute();
   }
 
   async liveForAgents(agentIds: readonly string[]): Promise<SessionRow[]> {

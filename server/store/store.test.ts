@@ -66,7 +66,7 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       await migrateToLatest(db);
     });
 
-    it("let only one of two racing opens hold a live session for an agent", async () => {
+    it("let only one of two racing opens of one technician hold a live session for an agent, and another technician hold their own", async () => {
       const agent = agentRow();
       await new AgentStore(db).insert(agent);
       const sessions = new SessionStore(db);
@@ -76,6 +76,9 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
       const rejected = results.find((r) => r.status === "rejected");
       expect(rejected?.status === "rejected" && rejected.reason).toBeInstanceOf(LiveSessionExistsError);
+      const bob = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "bob", at: Date.now() });
+      expect((await sessions.liveForAgent(agent.id, "bob"))?.id).toBe(bob.id);
+      expect(await sessions.liveIds(agent.id)).toHaveLength(2);
     });
 
     it("record a session and its tunnel.open audit entry in one statement, for an enrolled agent", async () => {
@@ -100,7 +103,7 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
         { at: 7, actor: "tech:alice", action: "tunnel.open", outcome: "ok", agent_id: agent.id, reason: "requested" },
       ]);
       await expect(
-        sessions.createForActiveAgent({ id: randomUUID(), agentId: agent.id, technician: "bob", at: 8 }),
+        sessions.createForActiveAgent({ id: randomUUID(), agentId: agent.id, technician: "alice", at: 8 }),
       ).rejects.toBeInstanceOf(LiveSessionExistsError);
       expect((await new AuditStore(db).forAgent(agent.id)).length).toBe(1);
     });
@@ -128,7 +131,7 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       // A second close is a no-op, so racing closers cannot overwrite the first reason.
       expect(await sessions.close([first.id], { reason: "timeout", message: "", at: 4 })).toBe(0);
       expect((await sessions.get(first.id))?.close_reason).toBe("closed_by_technician");
-      const second = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "bob", at: 5 });
+      const second = await sessions.create({ id: randomUUID(), agentId: agent.id, technician: "alice", at: 5 });
       expect((await sessions.liveForAgent(agent.id))?.id).toBe(second.id);
     });
 

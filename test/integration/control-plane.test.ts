@@ -247,21 +247,24 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       expect(await auditActions(session!.id)).toEqual(["tunnel.open:ok", "tunnel.close:ok"]);
     });
 
-    it("let exactly one of two racing opens win; the loser is told which session holds the agent", async () => {
+    it("let exactly one of two racing opens of one technician win, the loser told which session they hold; another technician's open succeeds beside it", async () => {
       const agent = await onlineAgent();
       const bob = await ts.technician("bob");
       const results = await Promise.allSettled([
         alice.openTunnel({ agentId: agent.agentId }),
+        alice.openTunnel({ agentId: agent.agentId }),
         bob.openTunnel({ agentId: agent.agentId }),
       ]);
-      const won = results.filter((r) => r.status === "fulfilled");
-      const lost = results
+      const aliceResults = results.slice(0, 2);
+      const won = aliceResults.filter((r) => r.status === "fulfilled");
+      const lost = aliceResults
         .filter((r): r is PromiseRejectedResult => r.status === "rejected")
         .map((r) => ConnectError.from(r.reason));
       expect(won).toHaveLength(1);
       expect(lost.map((e) => e.code)).toEqual([Code.AlreadyExists]);
       const winner = (won[0] as PromiseFulfilledResult<{ session?: { id: string } }>).value.session!.id;
       expect(lost[0]?.rawMessage).toContain(winner);
+      expect(results[2]?.status).toBe("fulfilled");
     });
 
     it("belong to the technician who opened them; admins may act on any", async () => {
@@ -338,6 +341,20 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       const { sessionId } = await agent.waitFor("openTunnel");
       expect(await agent.waitFor("closeTunnel")).toMatchObject({ sessionId, reason: CloseReason.TIMEOUT });
       expect((await alice.getTunnelStatus({ sessionId })).session?.closeReason).toBe(CloseReason.TIMEOUT);
+    });
+
+    it("answer a second open of the same technician that waited on a timed-out open with Aborted, not a hang", async () => {
+      const agent = await onlineAgent();
+      agent.onOpen = "silent";
+      const first = expectCode(alice.openTunnel({ agentId: agent.agentId }), Code.DeadlineExceeded, /did not answer/);
+      await agent.waitFor("openTunnel");
+      const second = expectCode(
+        alice.openTunnel({ agentId: agent.agentId, ephemeral: true }),
+        Code.Aborted,
+        /did not open/,
+      );
+      await first;
+      await second;
     });
 
     it("close at once when the agent's stream drops", async () => {

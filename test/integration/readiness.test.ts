@@ -2,7 +2,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
-import { startPrivateMariadb, type PrivateMariadb } from "../support/private-mariadb.js";
+import { PrivateMariaDb } from "../support/private-mariadb.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
 import { until } from "../support/until.js";
 
@@ -12,14 +12,14 @@ const READINESS_INTERVAL_MS = 100;
 const OUTAGE_SEEN_MS = 15_000;
 
 describe("readiness while the database goes away and comes back", () => {
-  let mariadb: PrivateMariadb;
+  let mariadb: PrivateMariaDb;
   let server: TestServer;
   let metricsUrl: string;
   let health: ReturnType<typeof createClient<typeof Health>>;
 
   beforeAll(async () => {
-    mariadb = await startPrivateMariadb();
-    server = await startTestServer(mariadb.url, {
+    mariadb = await PrivateMariaDb.create();
+    server = await startTestServer(await mariadb.createDatabase(), {
       metricsListen: { host: "127.0.0.1", port: 0 },
       readinessIntervalMs: READINESS_INTERVAL_MS,
     });

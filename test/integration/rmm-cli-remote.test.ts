@@ -28,7 +28,7 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
   const rmm = (args: string[], opts: { input?: string | Buffer } = {}) => runCli(args, { ...opts, env });
 
   beforeAll(async () => {
-    rig = await startAgentRig("sqlite");
+    rig = await startAgentRig("sqlite", { serverExtra: ["--ephemeral-grace", "5s"] });
     home = mkdtempSync(join(tmpdir(), "rmm-cli-home-"));
     files = mkdtempSync(join(tmpdir(), "rmm-cli-files-"));
     env = { XDG_CONFIG_HOME: home, RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("alice") };
@@ -39,10 +39,16 @@ describe("rmm exec, shell and cp against a real server and agent", () => {
     rmSync(files, { recursive: true, force: true });
   });
 
-  /** Every session the technician opened for a one-off command was closed again. */
+  /** Every session the technician opened for a one-off command is released by the server after its grace. */
   async function expectNoActiveSession(): Promise<void> {
-    const agents = parsed<Array<{ id: string; activeSessionId: string | null }>>(await rmm(["agents", "--json"]));
-    expect(agents.find((a) => a.id === rig.agentId)?.activeSessionId).toBeNull();
+    await until(
+      async () => {
+        const agents = parsed<Array<{ id: string; activeSessionId: string | null }>>(await rmm(["agents", "--json"]));
+        return agents.find((a) => a.id === rig.agentId)?.activeSessionId === null;
+      },
+      "the command's session to be released",
+      15_000,
+    );
   }
 
   describe("exec", () => {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/agent_service.proto.
  */
 export const file_rmm_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCL7AQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSAASLQoNaGVhcnRiZWF0X2Fjaxg8IAEoCzIULnJtbS52MS5IZWFydGJlYXRBY2tIAEIGCgRraW5kIlcKCkFnZW50SGVsbG8SEAoIYWdlbnRfaWQYASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgidgoISGVsbG9BY2sSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNEhgKEG9mZmxpbmVfYWZ0ZXJfbXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgiDgoMSGVhcnRiZWF0QWNrIqMBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBCI7ChFPcGVuVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnRlY2huaWNpYW4YAiABKAkiTQoSQ2xvc2VUdW5uZWxDb21tYW5kEhIKCnNlc3Npb25faWQYASABKAkSIwoGcmVhc29uGAIgASgOMhMucm1tLnYxLkNsb3NlUmVhc29uIiEKC1R1bm5lbFJlYWR5EhIKCnNlc3Npb25faWQYASABKAkiQAoLVHVubmVsRXJyb3ISEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiMwoMVHVubmVsQ2xvc2VkEhIKCnNlc3Npb25faWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCTKHAQoMQWdlbnRTZXJ2aWNlEjcKBkVucm9sbBIVLnJtbS52MS5FbnJvbGxSZXF1ZXN0GhYucm1tLnYxLkVucm9sbFJlc3BvbnNlEj4KB0Nvbm5lY3QSFi5ybW0udjEuQ29ubmVjdFJlcXVlc3QaFy5ybW0udjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
+  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCL7AQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSAASLQoNaGVhcnRiZWF0X2Fjaxg8IAEoCzIULnJtbS52MS5IZWFydGJlYXRBY2tIAEIGCgRraW5kIlcKCkFnZW50SGVsbG8SEAoIYWdlbnRfaWQYASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgidgoISGVsbG9BY2sSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNEhgKEG9mZmxpbmVfYWZ0ZXJfbXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgiDgoMSGVhcnRiZWF0QWNrIswBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBBInCghzZXNzaW9ucxgUIAEoCzIVLnJtbS52MS5TZXNzaW9uUmVwb3J0IiQKDVNlc3Npb25SZXBvcnQSEwoLc2Vzc2lvbl9pZHMYASADKAkiOwoRT3BlblR1bm5lbENvbW1hbmQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgp0ZWNobmljaWFuGAIgASgJIk0KEkNsb3NlVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEiMKBnJlYXNvbhgCIAEoDjITLnJtbS52MS5DbG9zZVJlYXNvbiIhCgtUdW5uZWxSZWFkeRISCgpzZXNzaW9uX2lkGAEgASgJIkAKC1R1bm5lbEVycm9yEhIKCnNlc3Npb25faWQYASABKAkSDAoEY29kZRgCIAEoDRIPCgdtZXNzYWdlGAMgASgJIjMKDFR1bm5lbENsb3NlZBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkyhwEKDEFnZW50U2VydmljZRI3CgZFbnJvbGwSFS5ybW0udjEuRW5yb2xsUmVxdWVzdBoWLnJtbS52MS5FbnJvbGxSZXNwb25zZRI+CgdDb25uZWN0EhYucm1tLnYxLkNvbm5lY3RSZXF1ZXN0Ghcucm1tLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
 
 /**
  * What an agent reports about itself.
@@ -341,6 +341,17 @@ export type Heartbeat = Message<"rmm.v1.Heartbeat"> & {
    * @generated from field: uint64 disk_free_bytes = 6;
    */
   diskFreeBytes: bigint;
+
+  /**
+   * The tunnel sessions the agent serves as it sends this heartbeat. When
+   * present, the server closes on the agent (CloseTunnelCommand) every listed
+   * session it does not hold as live on this stream, and closes every active
+   * session of this stream the list omits, so the two sides agree within one
+   * heartbeat. Absent (older agents): no reconciliation.
+   *
+   * @generated from field: rmm.v1.SessionReport sessions = 20;
+   */
+  sessions?: SessionReport | undefined;
 };
 
 /**
@@ -351,8 +362,29 @@ export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
   messageDesc(file_rmm_v1_agent_service, 8);
 
 /**
- * The server asks the agent to enter tunnel mode for a session. Answer with
- * tunnel_ready or tunnel_error for the same session_id.
+ * The sessions an agent serves; see Heartbeat.sessions.
+ *
+ * @generated from message rmm.v1.SessionReport
+ */
+export type SessionReport = Message<"rmm.v1.SessionReport"> & {
+  /**
+   * @generated from field: repeated string session_ids = 1;
+   */
+  sessionIds: string[];
+};
+
+/**
+ * Describes the message rmm.v1.SessionReport.
+ * Use `create(SessionReportSchema)` to create a new message.
+ */
+export const SessionReportSchema: GenMessage<SessionReport> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_agent_service, 9);
+
+/**
+ * The server asks the agent to serve a tunnel session. An agent serves any
+ * number of sessions at once, each with its own channels; answer with
+ * tunnel_ready (also for a session it already serves) or tunnel_error for the
+ * same session_id.
  *
  * @generated from message rmm.v1.OpenTunnelCommand
  */
@@ -375,7 +407,7 @@ export type OpenTunnelCommand = Message<"rmm.v1.OpenTunnelCommand"> & {
  * Use `create(OpenTunnelCommandSchema)` to create a new message.
  */
 export const OpenTunnelCommandSchema: GenMessage<OpenTunnelCommand> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 9);
+  messageDesc(file_rmm_v1_agent_service, 10);
 
 /**
  * The session ended on the server. No answer is expected; end its channels.
@@ -399,7 +431,7 @@ export type CloseTunnelCommand = Message<"rmm.v1.CloseTunnelCommand"> & {
  * Use `create(CloseTunnelCommandSchema)` to create a new message.
  */
 export const CloseTunnelCommandSchema: GenMessage<CloseTunnelCommand> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 10);
+  messageDesc(file_rmm_v1_agent_service, 11);
 
 /**
  * @generated from message rmm.v1.TunnelReady
@@ -416,7 +448,7 @@ export type TunnelReady = Message<"rmm.v1.TunnelReady"> & {
  * Use `create(TunnelReadySchema)` to create a new message.
  */
 export const TunnelReadySchema: GenMessage<TunnelReady> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 11);
+  messageDesc(file_rmm_v1_agent_service, 12);
 
 /**
  * The agent could not open the tunnel, or a frame for this session was bad.
@@ -447,7 +479,7 @@ export type TunnelError = Message<"rmm.v1.TunnelError"> & {
  * Use `create(TunnelErrorSchema)` to create a new message.
  */
 export const TunnelErrorSchema: GenMessage<TunnelError> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 12);
+  messageDesc(file_rmm_v1_agent_service, 13);
 
 /**
  * The agent left tunnel mode on its own (for example it is shutting down).
@@ -471,7 +503,7 @@ export type TunnelClosed = Message<"rmm.v1.TunnelClosed"> & {
  * Use `create(TunnelClosedSchema)` to create a new message.
  */
 export const TunnelClosedSchema: GenMessage<TunnelClosed> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_agent_service, 13);
+  messageDesc(file_rmm_v1_agent_service, 14);
 
 /**
  * The endpoint agent's side of the contract.

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/tunnel_service.proto.
  */
 export const file_rmm_v1_tunnel_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSKUAgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCCK3AgoNVHVubmVsU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp0ZWNobmljaWFuGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucm1tLnYxLlNlc3Npb25TdGF0ZRIpCgxjbG9zZV9yZWFzb24YBSABKA4yEy5ybW0udjEuQ2xvc2VSZWFzb24SFQoNY2xvc2VfbWVzc2FnZRgGIAEoCRItCglvcGVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RBZ2VudHNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIkwKEkxpc3RBZ2VudHNSZXNwb25zZRIdCgZhZ2VudHMYASADKAsyDS5ybW0udjEuQWdlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKEU9wZW5UdW5uZWxSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjwKEk9wZW5UdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iKAoSQ2xvc2VUdW5uZWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPQoTQ2xvc2VUdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iLAoWR2V0VHVubmVsU3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIkEKF0dldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiKFAgoST3BlbkNoYW5uZWxSZXF1ZXN0EikKBG9wZW4YASABKAsyGS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXNIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIhCgNlb2YYBSABKAsyEi5ybW0udjEuQ2hhbm5lbEVvZkgAEiQKBnJlc2l6ZRgGIAEoCzISLnJtbS52MS5XaW5kb3dTaXplSABCBgoEa2luZCKuAgoRQ2hhbm5lbE9wZW5QYXJhbXMSEgoKc2Vzc2lvbl9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucm1tLnYxLkNoYW5uZWxUeXBlEj0KCnBhcmFtZXRlcnMYAyADKAsyKS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXMuUGFyYW1ldGVyc0VudHJ5EhYKDmluaXRpYWxfY3JlZGl0GAQgASgNEiIKBGV4ZWMYBSABKAsyEi5ybW0udjEuRXhlY1BhcmFtc0gAEioKCHRlcm1pbmFsGAYgASgLMhYucm1tLnYxLlRlcm1pbmFsUGFyYW1zSAAaMQoPUGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGcGFyYW1zIoMCChNPcGVuQ2hhbm5lbFJlc3BvbnNlEicKBm9wZW5lZBgBIAEoCzIVLnJtbS52MS5DaGFubmVsT3BlbmVkSAASIwoEZGF0YRgCIAEoCzITLnJtbS52MS5DaGFubmVsRGF0YUgAEicKBmNyZWRpdBgDIAEoCzIVLnJtbS52MS5DaGFubmVsQ3JlZGl0SAASJQoFY2xvc2UYBCABKAsyFC5ybW0udjEuQ2hhbm5lbENsb3NlSAASIQoDZW9mGAUgASgLMhIucm1tLnYxLkNoYW5uZWxFb2ZIABIjCgRpbmZvGAYgASgLMhMucm1tLnYxLkNoYW5uZWxJbmZvSABCBgoEa2luZCIjCg1DaGFubmVsT3BlbmVkEhIKCmNoYW5uZWxfaWQYASABKA0iVAoLRXhlY1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgZwYXJhbXMYAiABKAsyEi5ybW0udjEuRXhlY1BhcmFtcxINCgVzdGRpbhgDIAEoDCKIAQoMRXhlY1Jlc3BvbnNlEiYKB3N0YXJ0ZWQYASABKAsyEy5ybW0udjEuRXhlY1N0YXJ0ZWRIABIkCgZvdXRwdXQYAiABKAsyEi5ybW0udjEuRXhlY091dHB1dEgAEiIKBGV4aXQYAyABKAsyEi5ybW0udjEuRXhpdFN0YXR1c0gAQgYKBGtpbmQiQAoKRXhlY091dHB1dBIkCgZzdHJlYW0YASABKA4yFC5ybW0udjEuT3V0cHV0U3RyZWFtEgwKBGRhdGEYAiABKAwiLwoLU3RhdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIi4KDFN0YXRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvIjgKFExpc3REaXJlY3RvcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCSI6ChVMaXN0RGlyZWN0b3J5UmVzcG9uc2USIQoHZW50cmllcxgBIAMoCzIQLnJtbS52MS5GaWxlSW5mbyJQChRQcmVwYXJlVXBsb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEiQKBnRhcmdldBgCIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXQiJwoVUHJlcGFyZVVwbG9hZFJlc3BvbnNlEg4KBm9mZnNldBgBIAEoBCJnCg1VcGxvYWRSZXF1ZXN0EisKBXN0YXJ0GAEgASgLMhoucm1tLnYxLlVwbG9hZFJlcXVlc3RTdGFydEgAEg8KBWNodW5rGAIgASgMSAASEAoGc2hhMjU2GAMgASgMSABCBgoEa2luZCJeChJVcGxvYWRSZXF1ZXN0U3RhcnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIkCgZ0YXJnZXQYAiABKAsyFC5ybW0udjEuVXBsb2FkVGFyZ2V0Eg4KBm9mZnNldBgDIAEoBCJYCg5VcGxvYWRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvEg4KBnNoYTI1NhgCIAEoDBIWCg5ieXRlc19yZWNlaXZlZBgDIAEoBCJoCg9Eb3dubG9hZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg4KBm9mZnNldBgDIAEoBBIjCgZzb3VyY2UYBCABKAsyEy5ybW0udjEuRmlsZVZlcnNpb24ibQoQRG93bmxvYWRSZXNwb25zZRIuCgVzdGFydBgBIAEoCzIdLnJtbS52MS5Eb3dubG9hZFJlc3BvbnNlU3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAEhAKBnNoYTI1NhgDIAEoDEgAQgYKBGtpbmQiRwoVRG93bmxvYWRSZXNwb25zZVN0YXJ0Eh4KBGluZm8YASABKAsyEC5ybW0udjEuRmlsZUluZm8SDgoGb2Zmc2V0GAIgASgEKnwKDFNlc3Npb25TdGF0ZRIdChlTRVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0VTU0lPTl9TVEFURV9PUEVOSU5HEAESGAoUU0VTU0lPTl9TVEFURV9BQ1RJVkUQAhIYChRTRVNTSU9OX1NUQVRFX0NMT1NFRBADKu8BCgtDbG9zZVJlYXNvbhIcChhDTE9TRV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFDTE9TRV9SRUFTT05fQ0xPU0VEX0JZX1RFQ0hOSUNJQU4QARIjCh9DTE9TRV9SRUFTT05fQUdFTlRfRElTQ09OTkVDVEVEEAISHAoYQ0xPU0VfUkVBU09OX0FHRU5UX0VSUk9SEAMSGAoUQ0xPU0VfUkVBU09OX1RJTUVPVVQQBBIdChlDTE9TRV9SRUFTT05fSURMRV9USU1FT1VUEAUSHwobQ0xPU0VfUkVBU09OX1NFUlZFUl9SRVNUQVJUEAYygwYKDVR1bm5lbFNlcnZpY2USQwoKTGlzdEFnZW50cxIZLnJtbS52MS5MaXN0QWdlbnRzUmVxdWVzdBoaLnJtbS52MS5MaXN0QWdlbnRzUmVzcG9uc2USQwoKT3BlblR1bm5lbBIZLnJtbS52MS5PcGVuVHVubmVsUmVxdWVzdBoaLnJtbS52MS5PcGVuVHVubmVsUmVzcG9uc2USRgoLQ2xvc2VUdW5uZWwSGi5ybW0udjEuQ2xvc2VUdW5uZWxSZXF1ZXN0Ghsucm1tLnYxLkNsb3NlVHVubmVsUmVzcG9uc2USUgoPR2V0VHVubmVsU3RhdHVzEh4ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1JlcXVlc3QaHy5ybW0udjEuR2V0VHVubmVsU3RhdHVzUmVzcG9uc2USSgoLT3BlbkNoYW5uZWwSGi5ybW0udjEuT3BlbkNoYW5uZWxSZXF1ZXN0Ghsucm1tLnYxLk9wZW5DaGFubmVsUmVzcG9uc2UoATABEjMKBEV4ZWMSEy5ybW0udjEuRXhlY1JlcXVlc3QaFC5ybW0udjEuRXhlY1Jlc3BvbnNlMAESMQoEU3RhdBITLnJtbS52MS5TdGF0UmVxdWVzdBoULnJtbS52MS5TdGF0UmVzcG9uc2USTgoNTGlzdERpcmVjdG9yeRIcLnJtbS52MS5MaXN0RGlyZWN0b3J5UmVxdWVzdBodLnJtbS52MS5MaXN0RGlyZWN0b3J5UmVzcG9uc2UwARJMCg1QcmVwYXJlVXBsb2FkEhwucm1tLnYxLlByZXBhcmVVcGxvYWRSZXF1ZXN0Gh0ucm1tLnYxLlByZXBhcmVVcGxvYWRSZXNwb25zZRI5CgZVcGxvYWQSFS5ybW0udjEuVXBsb2FkUmVxdWVzdBoWLnJtbS52MS5VcGxvYWRSZXNwb25zZSgBEj8KCERvd25sb2FkEhcucm1tLnYxLkRvd25sb2FkUmVxdWVzdBoYLnJtbS52MS5Eb3dubG9hZFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_frame]);
+  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSLEAgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCBIuCg9zZXNzaW9uX2hvbGRlcnMYFCADKAsyFS5ybW0udjEuU2Vzc2lvbkhvbGRlciJvCg1TZXNzaW9uSG9sZGVyEhIKCnRlY2huaWNpYW4YASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIRCglleGNsdXNpdmUYAyABKAgSIwoFc3RhdGUYBCABKA4yFC5ybW0udjEuU2Vzc2lvblN0YXRlIt0CCg1UdW5uZWxTZXNzaW9uEgoKAmlkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhIKCnRlY2huaWNpYW4YAyABKAkSIwoFc3RhdGUYBCABKA4yFC5ybW0udjEuU2Vzc2lvblN0YXRlEikKDGNsb3NlX3JlYXNvbhgFIAEoDjITLnJtbS52MS5DbG9zZVJlYXNvbhIVCg1jbG9zZV9tZXNzYWdlGAYgASgJEi0KCW9wZW5fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmVhZHlfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xvc2VfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJZXhjbHVzaXZlGBQgASgIEhEKCWVwaGVtZXJhbBgVIAEoCCJPChFMaXN0QWdlbnRzUmVxdWVzdBITCgtvbmxpbmVfb25seRgBIAEoCBIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCSJMChJMaXN0QWdlbnRzUmVzcG9uc2USHQoGYWdlbnRzGAEgAygLMg0ucm1tLnYxLkFnZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJLChFPcGVuVHVubmVsUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRIRCglleGNsdXNpdmUYFCABKAgSEQoJZXBoZW1lcmFsGBUgASgIIkwKEk9wZW5UdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24SDgoGcmV1c2VkGBQgASgIIigKEkNsb3NlVHVubmVsUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIj0KE0Nsb3NlVHVubmVsUmVzcG9uc2USJgoHc2Vzc2lvbhgBIAEoCzIVLnJtbS52MS5UdW5uZWxTZXNzaW9uIiwKFkdldFR1bm5lbFN0YXR1c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSJBChdHZXRUdW5uZWxTdGF0dXNSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24ihQIKEk9wZW5DaGFubmVsUmVxdWVzdBIpCgRvcGVuGAEgASgLMhkucm1tLnYxLkNoYW5uZWxPcGVuUGFyYW1zSAASIwoEZGF0YRgCIAEoCzITLnJtbS52MS5DaGFubmVsRGF0YUgAEicKBmNyZWRpdBgDIAEoCzIVLnJtbS52MS5DaGFubmVsQ3JlZGl0SAASJQoFY2xvc2UYBCABKAsyFC5ybW0udjEuQ2hhbm5lbENsb3NlSAASIQoDZW9mGAUgASgLMhIucm1tLnYxLkNoYW5uZWxFb2ZIABIkCgZyZXNpemUYBiABKAsyEi5ybW0udjEuV2luZG93U2l6ZUgAQgYKBGtpbmQirgIKEUNoYW5uZWxPcGVuUGFyYW1zEhIKCnNlc3Npb25faWQYASABKAkSIQoEdHlwZRgCIAEoDjITLnJtbS52MS5DaGFubmVsVHlwZRI9CgpwYXJhbWV0ZXJzGAMgAygLMikucm1tLnYxLkNoYW5uZWxPcGVuUGFyYW1zLlBhcmFtZXRlcnNFbnRyeRIWCg5pbml0aWFsX2NyZWRpdBgEIAEoDRIiCgRleGVjGAUgASgLMhIucm1tLnYxLkV4ZWNQYXJhbXNIABIqCgh0ZXJtaW5hbBgGIAEoCzIWLnJtbS52MS5UZXJtaW5hbFBhcmFtc0gAGjEKD1BhcmFtZXRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBnBhcmFtcyKDAgoTT3BlbkNoYW5uZWxSZXNwb25zZRInCgZvcGVuZWQYASABKAsyFS5ybW0udjEuQ2hhbm5lbE9wZW5lZEgAEiMKBGRhdGEYAiABKAsyEy5ybW0udjEuQ2hhbm5lbERhdGFIABInCgZjcmVkaXQYAyABKAsyFS5ybW0udjEuQ2hhbm5lbENyZWRpdEgAEiUKBWNsb3NlGAQgASgLMhQucm1tLnYxLkNoYW5uZWxDbG9zZUgAEiEKA2VvZhgFIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASIwoEaW5mbxgGIAEoCzITLnJtbS52MS5DaGFubmVsSW5mb0gAQgYKBGtpbmQiIwoNQ2hhbm5lbE9wZW5lZBISCgpjaGFubmVsX2lkGAEgASgNIlQKC0V4ZWNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSIgoGcGFyYW1zGAIgASgLMhIucm1tLnYxLkV4ZWNQYXJhbXMSDQoFc3RkaW4YAyABKAwiiAEKDEV4ZWNSZXNwb25zZRImCgdzdGFydGVkGAEgASgLMhMucm1tLnYxLkV4ZWNTdGFydGVkSAASJAoGb3V0cHV0GAIgASgLMhIucm1tLnYxLkV4ZWNPdXRwdXRIABIiCgRleGl0GAMgASgLMhIucm1tLnYxLkV4aXRTdGF0dXNIAEIGCgRraW5kIkAKCkV4ZWNPdXRwdXQSJAoGc3RyZWFtGAEgASgOMhQucm1tLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIi8KC1N0YXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCSIuCgxTdGF0UmVzcG9uc2USHgoEaW5mbxgBIAEoCzIQLnJtbS52MS5GaWxlSW5mbyI4ChRMaXN0RGlyZWN0b3J5UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHBhdGgYAiABKAkiOgoVTGlzdERpcmVjdG9yeVJlc3BvbnNlEiEKB2VudHJpZXMYASADKAsyEC5ybW0udjEuRmlsZUluZm8iUAoUUHJlcGFyZVVwbG9hZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIkCgZ0YXJnZXQYAiABKAsyFC5ybW0udjEuVXBsb2FkVGFyZ2V0IicKFVByZXBhcmVVcGxvYWRSZXNwb25zZRIOCgZvZmZzZXQYASABKAQiZwoNVXBsb2FkUmVxdWVzdBIrCgVzdGFydBgBIAEoCzIaLnJtbS52MS5VcGxvYWRSZXF1ZXN0U3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAEhAKBnNoYTI1NhgDIAEoDEgAQgYKBGtpbmQiXgoSVXBsb2FkUmVxdWVzdFN0YXJ0EhIKCnNlc3Npb25faWQYASABKAkSJAoGdGFyZ2V0GAIgASgLMhQucm1tLnYxLlVwbG9hZFRhcmdldBIOCgZvZmZzZXQYAyABKAQiWAoOVXBsb2FkUmVzcG9uc2USHgoEaW5mbxgBIAEoCzIQLnJtbS52MS5GaWxlSW5mbxIOCgZzaGEyNTYYAiABKAwSFgoOYnl0ZXNfcmVjZWl2ZWQYAyABKAQiaAoPRG93bmxvYWRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCRIOCgZvZmZzZXQYAyABKAQSIwoGc291cmNlGAQgASgLMhMucm1tLnYxLkZpbGVWZXJzaW9uIm0KEERvd25sb2FkUmVzcG9uc2USLgoFc3RhcnQYASABKAsyHS5ybW0udjEuRG93bmxvYWRSZXNwb25zZVN0YXJ0SAASDwoFY2h1bmsYAiABKAxIABIQCgZzaGEyNTYYAyABKAxIAEIGCgRraW5kIkcKFURvd25sb2FkUmVzcG9uc2VTdGFydBIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvEg4KBm9mZnNldBgCIAEoBCp8CgxTZXNzaW9uU3RhdGUSHQoZU0VTU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVEVfT1BFTklORxABEhgKFFNFU1NJT05fU1RBVEVfQUNUSVZFEAISGAoUU0VTU0lPTl9TVEFURV9DTE9TRUQQAyqoAgoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohQ0xPU0VfUkVBU09OX0NMT1NFRF9CWV9URUNITklDSUFOEAESIwofQ0xPU0VfUkVBU09OX0FHRU5UX0RJU0NPTk5FQ1RFRBACEhwKGENMT1NFX1JFQVNPTl9BR0VOVF9FUlJPUhADEhgKFENMT1NFX1JFQVNPTl9USU1FT1VUEAQSHQoZQ0xPU0VfUkVBU09OX0lETEVfVElNRU9VVBAFEh8KG0NMT1NFX1JFQVNPTl9TRVJWRVJfUkVTVEFSVBAGEhwKGENMT1NFX1JFQVNPTl9PUEVOX0ZBSUxFRBAUEhkKFUNMT1NFX1JFQVNPTl9SRUxFQVNFRBAVMoMGCg1UdW5uZWxTZXJ2aWNlEkMKCkxpc3RBZ2VudHMSGS5ybW0udjEuTGlzdEFnZW50c1JlcXVlc3QaGi5ybW0udjEuTGlzdEFnZW50c1Jlc3BvbnNlEkMKCk9wZW5UdW5uZWwSGS5ybW0udjEuT3BlblR1bm5lbFJlcXVlc3QaGi5ybW0udjEuT3BlblR1bm5lbFJlc3BvbnNlEkYKC0Nsb3NlVHVubmVsEhoucm1tLnYxLkNsb3NlVHVubmVsUmVxdWVzdBobLnJtbS52MS5DbG9zZVR1bm5lbFJlc3BvbnNlElIKD0dldFR1bm5lbFN0YXR1cxIeLnJtbS52MS5HZXRUdW5uZWxTdGF0dXNSZXF1ZXN0Gh8ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEkoKC09wZW5DaGFubmVsEhoucm1tLnYxLk9wZW5DaGFubmVsUmVxdWVzdBobLnJtbS52MS5PcGVuQ2hhbm5lbFJlc3BvbnNlKAEwARIzCgRFeGVjEhMucm1tLnYxLkV4ZWNSZXF1ZXN0GhQucm1tLnYxLkV4ZWNSZXNwb25zZTABEjEKBFN0YXQSEy5ybW0udjEuU3RhdFJlcXVlc3QaFC5ybW0udjEuU3RhdFJlc3BvbnNlEk4KDUxpc3REaXJlY3RvcnkSHC5ybW0udjEuTGlzdERpcmVjdG9yeVJlcXVlc3QaHS5ybW0udjEuTGlzdERpcmVjdG9yeVJlc3BvbnNlMAESTAoNUHJlcGFyZVVwbG9hZBIcLnJtbS52MS5QcmVwYXJlVXBsb2FkUmVxdWVzdBodLnJtbS52MS5QcmVwYXJlVXBsb2FkUmVzcG9uc2USOQoGVXBsb2FkEhUucm1tLnYxLlVwbG9hZFJlcXVlc3QaFi5ybW0udjEuVXBsb2FkUmVzcG9uc2UoARI/CghEb3dubG9hZBIXLnJtbS52MS5Eb3dubG9hZFJlcXVlc3QaGC5ybW0udjEuRG93bmxvYWRSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp, file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_frame]);
 
 /**
  * @generated from message rmm.v1.Agent
@@ -69,7 +69,8 @@ export type Agent = Message<"rmm.v1.Agent"> & {
   enrollTime?: Timestamp | undefined;
 
   /**
-   * Empty when the agent has no session in state opening or active.
+   * A live (opening or active) session on the agent that the caller may see:
+   * the caller's own, or for admins any (their own first). Empty otherwise.
    *
    * @generated from field: string active_session_id = 9;
    */
@@ -79,6 +80,14 @@ export type Agent = Message<"rmm.v1.Agent"> & {
    * @generated from field: bool revoked = 10;
    */
   revoked: boolean;
+
+  /**
+   * Every live session on the agent: who holds it; its id only for its owner
+   * and admins.
+   *
+   * @generated from field: repeated rmm.v1.SessionHolder session_holders = 20;
+   */
+  sessionHolders: SessionHolder[];
 };
 
 /**
@@ -87,6 +96,40 @@ export type Agent = Message<"rmm.v1.Agent"> & {
  */
 export const AgentSchema: GenMessage<Agent> = /*@__PURE__*/
   messageDesc(file_rmm_v1_tunnel_service, 0);
+
+/**
+ * @generated from message rmm.v1.SessionHolder
+ */
+export type SessionHolder = Message<"rmm.v1.SessionHolder"> & {
+  /**
+   * @generated from field: string technician = 1;
+   */
+  technician: string;
+
+  /**
+   * Empty unless the session is the caller's or the caller is an admin.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: bool exclusive = 3;
+   */
+  exclusive: boolean;
+
+  /**
+   * @generated from field: rmm.v1.SessionState state = 4;
+   */
+  state: SessionState;
+};
+
+/**
+ * Describes the message rmm.v1.SessionHolder.
+ * Use `create(SessionHolderSchema)` to create a new message.
+ */
+export const SessionHolderSchema: GenMessage<SessionHolder> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 1);
 
 /**
  * @generated from message rmm.v1.TunnelSession
@@ -140,6 +183,20 @@ export type TunnelSession = Message<"rmm.v1.TunnelSession"> & {
    * @generated from field: google.protobuf.Timestamp close_time = 9;
    */
   closeTime?: Timestamp | undefined;
+
+  /**
+   * Opened with OpenTunnelRequest.exclusive (or for a role that requires it).
+   *
+   * @generated from field: bool exclusive = 20;
+   */
+  exclusive: boolean;
+
+  /**
+   * Opened with OpenTunnelRequest.ephemeral and not since opened explicitly.
+   *
+   * @generated from field: bool ephemeral = 21;
+   */
+  ephemeral: boolean;
 };
 
 /**
@@ -147,7 +204,7 @@ export type TunnelSession = Message<"rmm.v1.TunnelSession"> & {
  * Use `create(TunnelSessionSchema)` to create a new message.
  */
 export const TunnelSessionSchema: GenMessage<TunnelSession> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 1);
+  messageDesc(file_rmm_v1_tunnel_service, 2);
 
 /**
  * @generated from message rmm.v1.ListAgentsRequest
@@ -180,7 +237,7 @@ export type ListAgentsRequest = Message<"rmm.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 2);
+  messageDesc(file_rmm_v1_tunnel_service, 3);
 
 /**
  * @generated from message rmm.v1.ListAgentsResponse
@@ -204,7 +261,7 @@ export type ListAgentsResponse = Message<"rmm.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 3);
+  messageDesc(file_rmm_v1_tunnel_service, 4);
 
 /**
  * @generated from message rmm.v1.OpenTunnelRequest
@@ -214,6 +271,28 @@ export type OpenTunnelRequest = Message<"rmm.v1.OpenTunnelRequest"> & {
    * @generated from field: string agent_id = 1;
    */
   agentId: string;
+
+  /**
+   * Refused (AlreadyExists, naming the holders) while anyone else holds
+   * a live session on the agent; while it is live, every other technician's
+   * open is refused. A role may be configured to always open exclusively.
+   *
+   * @generated from field: bool exclusive = 20;
+   */
+  exclusive: boolean;
+
+  /**
+   * For a session opened on the fly by a command (exec, copy, shell): when
+   * you already hold a live session on the agent it is returned (reused set)
+   * instead of AlreadyExists; a session opened this way is closed by the
+   * server (reason RELEASED) once it has had no channel for a short grace
+   * (10 s by default), so concurrent commands never close each other's
+   * session and none needs CloseTunnel. An explicit (non-ephemeral) open of
+   * your own ephemeral session makes it explicit: it then stays until closed.
+   *
+   * @generated from field: bool ephemeral = 21;
+   */
+  ephemeral: boolean;
 };
 
 /**
@@ -221,7 +300,7 @@ export type OpenTunnelRequest = Message<"rmm.v1.OpenTunnelRequest"> & {
  * Use `create(OpenTunnelRequestSchema)` to create a new message.
  */
 export const OpenTunnelRequestSchema: GenMessage<OpenTunnelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 4);
+  messageDesc(file_rmm_v1_tunnel_service, 5);
 
 /**
  * @generated from message rmm.v1.OpenTunnelResponse
@@ -231,6 +310,13 @@ export type OpenTunnelResponse = Message<"rmm.v1.OpenTunnelResponse"> & {
    * @generated from field: rmm.v1.TunnelSession session = 1;
    */
   session?: TunnelSession | undefined;
+
+  /**
+   * The session already existed (an ephemeral open reused it).
+   *
+   * @generated from field: bool reused = 20;
+   */
+  reused: boolean;
 };
 
 /**
@@ -238,9 +324,14 @@ export type OpenTunnelResponse = Message<"rmm.v1.OpenTunnelResponse"> & {
  * Use `create(OpenTunnelResponseSchema)` to create a new message.
  */
 export const OpenTunnelResponseSchema: GenMessage<OpenTunnelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 5);
+  messageDesc(file_rmm_v1_tunnel_service, 6);
 
 /**
+ * A close takes effect on this server at once (the agent is told, channels
+ * end) even when the database cannot record it yet: the row is written as
+ * soon as it can be. The call then fails with Unavailable; retrying it is
+ * harmless and answers the closed session.
+ *
  * @generated from message rmm.v1.CloseTunnelRequest
  */
 export type CloseTunnelRequest = Message<"rmm.v1.CloseTunnelRequest"> & {
@@ -255,7 +346,7 @@ export type CloseTunnelRequest = Message<"rmm.v1.CloseTunnelRequest"> & {
  * Use `create(CloseTunnelRequestSchema)` to create a new message.
  */
 export const CloseTunnelRequestSchema: GenMessage<CloseTunnelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 6);
+  messageDesc(file_rmm_v1_tunnel_service, 7);
 
 /**
  * @generated from message rmm.v1.CloseTunnelResponse
@@ -272,7 +363,7 @@ export type CloseTunnelResponse = Message<"rmm.v1.CloseTunnelResponse"> & {
  * Use `create(CloseTunnelResponseSchema)` to create a new message.
  */
 export const CloseTunnelResponseSchema: GenMessage<CloseTunnelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 7);
+  messageDesc(file_rmm_v1_tunnel_service, 8);
 
 /**
  * @generated from message rmm.v1.GetTunnelStatusRequest
@@ -289,7 +380,7 @@ export type GetTunnelStatusRequest = Message<"rmm.v1.GetTunnelStatusRequest"> & 
  * Use `create(GetTunnelStatusRequestSchema)` to create a new message.
  */
 export const GetTunnelStatusRequestSchema: GenMessage<GetTunnelStatusRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 8);
+  messageDesc(file_rmm_v1_tunnel_service, 9);
 
 /**
  * @generated from message rmm.v1.GetTunnelStatusResponse
@@ -306,7 +397,7 @@ export type GetTunnelStatusResponse = Message<"rmm.v1.GetTunnelStatusResponse"> 
  * Use `create(GetTunnelStatusResponseSchema)` to create a new message.
  */
 export const GetTunnelStatusResponseSchema: GenMessage<GetTunnelStatusResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 9);
+  messageDesc(file_rmm_v1_tunnel_service, 10);
 
 /**
  * @generated from message rmm.v1.OpenChannelRequest
@@ -368,7 +459,7 @@ export type OpenChannelRequest = Message<"rmm.v1.OpenChannelRequest"> & {
  * Use `create(OpenChannelRequestSchema)` to create a new message.
  */
 export const OpenChannelRequestSchema: GenMessage<OpenChannelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 10);
+  messageDesc(file_rmm_v1_tunnel_service, 11);
 
 /**
  * @generated from message rmm.v1.ChannelOpenParams
@@ -422,7 +513,7 @@ export type ChannelOpenParams = Message<"rmm.v1.ChannelOpenParams"> & {
  * Use `create(ChannelOpenParamsSchema)` to create a new message.
  */
 export const ChannelOpenParamsSchema: GenMessage<ChannelOpenParams> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 11);
+  messageDesc(file_rmm_v1_tunnel_service, 12);
 
 /**
  * @generated from message rmm.v1.OpenChannelResponse
@@ -483,7 +574,7 @@ export type OpenChannelResponse = Message<"rmm.v1.OpenChannelResponse"> & {
  * Use `create(OpenChannelResponseSchema)` to create a new message.
  */
 export const OpenChannelResponseSchema: GenMessage<OpenChannelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 12);
+  messageDesc(file_rmm_v1_tunnel_service, 13);
 
 /**
  * @generated from message rmm.v1.ChannelOpened
@@ -500,7 +591,7 @@ export type ChannelOpened = Message<"rmm.v1.ChannelOpened"> & {
  * Use `create(ChannelOpenedSchema)` to create a new message.
  */
 export const ChannelOpenedSchema: GenMessage<ChannelOpened> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 13);
+  messageDesc(file_rmm_v1_tunnel_service, 14);
 
 /**
  * @generated from message rmm.v1.ExecRequest
@@ -530,7 +621,7 @@ export type ExecRequest = Message<"rmm.v1.ExecRequest"> & {
  * Use `create(ExecRequestSchema)` to create a new message.
  */
 export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 14);
+  messageDesc(file_rmm_v1_tunnel_service, 15);
 
 /**
  * @generated from message rmm.v1.ExecResponse
@@ -571,7 +662,7 @@ export type ExecResponse = Message<"rmm.v1.ExecResponse"> & {
  * Use `create(ExecResponseSchema)` to create a new message.
  */
 export const ExecResponseSchema: GenMessage<ExecResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 15);
+  messageDesc(file_rmm_v1_tunnel_service, 16);
 
 /**
  * @generated from message rmm.v1.ExecOutput
@@ -593,7 +684,7 @@ export type ExecOutput = Message<"rmm.v1.ExecOutput"> & {
  * Use `create(ExecOutputSchema)` to create a new message.
  */
 export const ExecOutputSchema: GenMessage<ExecOutput> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 16);
+  messageDesc(file_rmm_v1_tunnel_service, 17);
 
 /**
  * @generated from message rmm.v1.StatRequest
@@ -617,7 +708,7 @@ export type StatRequest = Message<"rmm.v1.StatRequest"> & {
  * Use `create(StatRequestSchema)` to create a new message.
  */
 export const StatRequestSchema: GenMessage<StatRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 17);
+  messageDesc(file_rmm_v1_tunnel_service, 18);
 
 /**
  * @generated from message rmm.v1.StatResponse
@@ -634,7 +725,7 @@ export type StatResponse = Message<"rmm.v1.StatResponse"> & {
  * Use `create(StatResponseSchema)` to create a new message.
  */
 export const StatResponseSchema: GenMessage<StatResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 18);
+  messageDesc(file_rmm_v1_tunnel_service, 19);
 
 /**
  * @generated from message rmm.v1.ListDirectoryRequest
@@ -656,7 +747,7 @@ export type ListDirectoryRequest = Message<"rmm.v1.ListDirectoryRequest"> & {
  * Use `create(ListDirectoryRequestSchema)` to create a new message.
  */
 export const ListDirectoryRequestSchema: GenMessage<ListDirectoryRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 19);
+  messageDesc(file_rmm_v1_tunnel_service, 20);
 
 /**
  * @generated from message rmm.v1.ListDirectoryResponse
@@ -673,7 +764,7 @@ export type ListDirectoryResponse = Message<"rmm.v1.ListDirectoryResponse"> & {
  * Use `create(ListDirectoryResponseSchema)` to create a new message.
  */
 export const ListDirectoryResponseSchema: GenMessage<ListDirectoryResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 20);
+  messageDesc(file_rmm_v1_tunnel_service, 21);
 
 /**
  * @generated from message rmm.v1.PrepareUploadRequest
@@ -695,7 +786,7 @@ export type PrepareUploadRequest = Message<"rmm.v1.PrepareUploadRequest"> & {
  * Use `create(PrepareUploadRequestSchema)` to create a new message.
  */
 export const PrepareUploadRequestSchema: GenMessage<PrepareUploadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 21);
+  messageDesc(file_rmm_v1_tunnel_service, 22);
 
 /**
  * @generated from message rmm.v1.PrepareUploadResponse
@@ -712,7 +803,7 @@ export type PrepareUploadResponse = Message<"rmm.v1.PrepareUploadResponse"> & {
  * Use `create(PrepareUploadResponseSchema)` to create a new message.
  */
 export const PrepareUploadResponseSchema: GenMessage<PrepareUploadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 22);
+  messageDesc(file_rmm_v1_tunnel_service, 23);
 
 /**
  * @generated from message rmm.v1.UploadRequest
@@ -753,7 +844,7 @@ export type UploadRequest = Message<"rmm.v1.UploadRequest"> & {
  * Use `create(UploadRequestSchema)` to create a new message.
  */
 export const UploadRequestSchema: GenMessage<UploadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 23);
+  messageDesc(file_rmm_v1_tunnel_service, 24);
 
 /**
  * @generated from message rmm.v1.UploadRequestStart
@@ -782,7 +873,7 @@ export type UploadRequestStart = Message<"rmm.v1.UploadRequestStart"> & {
  * Use `create(UploadRequestStartSchema)` to create a new message.
  */
 export const UploadRequestStartSchema: GenMessage<UploadRequestStart> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 24);
+  messageDesc(file_rmm_v1_tunnel_service, 25);
 
 /**
  * @generated from message rmm.v1.UploadResponse
@@ -813,7 +904,7 @@ export type UploadResponse = Message<"rmm.v1.UploadResponse"> & {
  * Use `create(UploadResponseSchema)` to create a new message.
  */
 export const UploadResponseSchema: GenMessage<UploadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 25);
+  messageDesc(file_rmm_v1_tunnel_service, 26);
 
 /**
  * @generated from message rmm.v1.DownloadRequest
@@ -850,7 +941,7 @@ export type DownloadRequest = Message<"rmm.v1.DownloadRequest"> & {
  * Use `create(DownloadRequestSchema)` to create a new message.
  */
 export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 26);
+  messageDesc(file_rmm_v1_tunnel_service, 27);
 
 /**
  * @generated from message rmm.v1.DownloadResponse
@@ -889,7 +980,7 @@ export type DownloadResponse = Message<"rmm.v1.DownloadResponse"> & {
  * Use `create(DownloadResponseSchema)` to create a new message.
  */
 export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 27);
+  messageDesc(file_rmm_v1_tunnel_service, 28);
 
 /**
  * @generated from message rmm.v1.DownloadResponseStart
@@ -911,7 +1002,7 @@ export type DownloadResponseStart = Message<"rmm.v1.DownloadResponseStart"> & {
  * Use `create(DownloadResponseStartSchema)` to create a new message.
  */
 export const DownloadResponseStartSchema: GenMessage<DownloadResponseStart> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 28);
+  messageDesc(file_rmm_v1_tunnel_service, 29);
 
 /**
  * @generated from enum rmm.v1.SessionState
@@ -988,6 +1079,21 @@ export enum CloseReason {
    * @generated from enum value: CLOSE_REASON_SERVER_RESTART = 6;
    */
   SERVER_RESTART = 6,
+
+  /**
+   * The open could not be recorded (the database failed mid-open); closed so
+   * that nothing holds the agent for it.
+   *
+   * @generated from enum value: CLOSE_REASON_OPEN_FAILED = 20;
+   */
+  OPEN_FAILED = 20,
+
+  /**
+   * An ephemeral session whose last channel closed (after a short grace).
+   *
+   * @generated from enum value: CLOSE_REASON_RELEASED = 21;
+   */
+  RELEASED = 21,
 }
 
 /**
@@ -1014,7 +1120,10 @@ export const TunnelService: GenService<{
   },
   /**
    * Opens a tunnel session to an online agent and returns once the agent is
-   * ready. An agent holds at most one active session.
+   * ready. Each technician holds at most one live (opening or active) session
+   * per agent; several technicians may hold one each at the same time, unless
+   * one of them is exclusive (see OpenTunnelRequest.exclusive). Refusals name
+   * who holds the agent; session ids only to their owner and admins.
    *
    * @generated from rpc rmm.v1.TunnelService.OpenTunnel
    */
