@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { CloseReason, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { AuditStore, openDatabase, parseDatabaseUrl } from "../../server/store/index.js";
 import { FakeAgent } from "../support/fake-agent.js";
@@ -109,6 +109,10 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       const forged = FakeAgent.connect(ts.agentClient(), { agentId: randomUUID(), credential: `${randomUUID()}.AAAA` });
       expect(ConnectError.from(await forged.ended).code).toBe(Code.Unauthenticated);
       const agent = await onlineAgent();
+      // Heartbeats keep it online however long the steps below take on a loaded machine, so the end
+      // it sees can only be the revocation's, never the offline-after timer's.
+      const beating = setInterval(() => agent.send({ case: "heartbeat", value: {} }), 100);
+      onTestFinished(() => clearInterval(beating));
       const wrongSecret = FakeAgent.connect(ts.agentClient(), {
         agentId: agent.agentId,
         credential: `${agent.agentId}.not-the-secret`,
