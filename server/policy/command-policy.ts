@@ -93,7 +93,7 @@ export class CommandPolicy {
           ...r,
           programRe: globToRegExp(r.program),
           byPath: /[\\/]/.test(r.program),
-          argRes: r.args?.map(globToRegExp),
+          argRes: r.args?.map((g) => globToRegExp(g)),
         })),
       });
     }

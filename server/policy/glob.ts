@@ -1,11 +1,5 @@
-/** `*` matches any run of characters (including none), `?` one character; everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*/g, "[\\s\\S]*")
-    .replace(/\?/g, "[\\s\\S]");
-  return new RegExp(`^${body}$`);
-}
+// The flat glob is shared with the agent (its --forward-allow list); path globs are the server's alone.
+export { globToRegExp } from "../../common/glob.js";
 
 /**
  * A glob over "/"-separated paths: `*` and `?` stay within one segment, `**`
