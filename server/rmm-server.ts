@@ -27,6 +27,7 @@ import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
 import { ChannelRelay } from "./services/channel-relay.js";
 import { CommandSupervisor } from "./services/command-supervisor.js";
+import { ForwardSupervisor } from "./services/forward-supervisor.js";
 import { CommandPolicy } from "./policy/command-policy.js";
 import { loadPolicyFile } from "./policy/policy-file.js";
 import { AuditLog } from "./services/audit-log.js";
@@ -38,6 +39,7 @@ import {
   AuditStore,
   CommandAuditStore,
   FileTransferStore,
+  ForwardAuditStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -115,6 +117,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   );
   const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
+  const forwards = new ForwardSupervisor({ relay, sessions, audit: new ForwardAuditStore(db), policy, log });
   const presence = new AgentPresence({
     agents,
     registry,
@@ -143,6 +146,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     directory,
     relay,
     supervisor,
+    forwards,
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },
   });
   const routes = (router: ConnectRouter) => {

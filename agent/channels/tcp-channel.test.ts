@@ -152,7 +152,7 @@ describe("tcp channel on the agent", () => {
       socket.on("end", () => (targetClosed = true));
       socket.on("error", () => (targetClosed = true));
     });
-    const { frame, open, sent } = setup();
+    const { frame, open } = setup();
     open("127.0.0.1", port);
     frame({ case: "data", value: { data: Buffer.from("x") } });
     await until(() => targetGot === "x", "the target to read the data");

@@ -3,6 +3,7 @@ import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { OpenChannelRequest, OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
+import type { ForwardSupervisor } from "../services/forward-supervisor.js";
 import { CHANNEL_OK, type RelayedChannel } from "../services/relayed-channel.js";
 import { technicianOf } from "./technician-of.js";
 
@@ -14,6 +15,7 @@ import { technicianOf } from "./technician-of.js";
 export async function* serveChannel(
   relay: ChannelRelay,
   supervisor: CommandSupervisor,
+  forwards: ForwardSupervisor,
   requests: AsyncIterable<OpenChannelRequest>,
   ctx: HandlerContext,
 ): AsyncGenerator<OpenChannelResponse> {
@@ -33,8 +35,9 @@ export async function* serveChannel(
       Code.InvalidArgument,
     );
   }
-  // Exec and terminal channels pass policy, audit and recording on the way.
-  const supervised = await supervisor.open(tech, first.value.kind.value);
+  // Exec and terminal channels pass policy, audit and recording on the way; tcp channels the forward rules and audit.
+  const gate = first.value.kind.value.type === ChannelType.TCP ? forwards : supervisor;
+  const supervised = await gate.open(tech, first.value.kind.value);
   const { channel } = supervised;
   void (async () => {
     try {

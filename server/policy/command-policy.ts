@@ -1,5 +1,7 @@
 import type { Role } from "../auth/claims.js";
 import { FileAccess, normalizeAgentPath, type FileAccessNeed, type FileAccessPolicy } from "./file-access.js";
+import type { ForwardTarget } from "../../common/forward-target.js";
+import { ForwardRules, type ForwardRule } from "./forward-rules.js";
 import { globToRegExp } from "./glob.js";
 
 /**
@@ -30,6 +32,8 @@ export interface RolePolicy extends Partial<FileAccessPolicy> {
   /** Whether every command and terminal of this role may set PATH, LD_* and the like. Defaults to false. */
   allowEnvironment?: boolean;
   rules: PolicyRule[];
+  /** Port forwarding targets this role may reach (tcp channels). Defaults to none. */
+  forward?: ForwardRule[];
 }
 
 /** The policy file's shape: per role, its rules in order. A role not listed may run nothing and touch no file. */
@@ -67,6 +71,7 @@ interface CompiledRole {
   terminal: boolean;
   allowEnvironment: boolean;
   files: FileAccess;
+  forward: ForwardRules;
   rules: CompiledRule[];
 }
 
@@ -89,6 +94,7 @@ export class CommandPolicy {
         terminal: policy.terminal ?? false,
         allowEnvironment: policy.allowEnvironment ?? false,
         files: new FileAccess({ files: policy.files ?? "none", ...(policy.paths && { paths: policy.paths }) }),
+        forward: new ForwardRules(policy.forward ?? []),
         rules: policy.rules.map((r) => ({
           ...r,
           programRe: globToRegExp(r.program),
@@ -164,6 +170,21 @@ export class CommandPolicy {
     const risky = policy.allowEnvironment ? undefined : riskyVariable(environment);
     if (risky) return environmentRefusal(role, risky, `roles.${role}`);
     return { type: "allow", rule: `roles.${role}.terminal` };
+  }
+
+  /** Whether `role` may forward a TCP connection to `target` (rules match the host as given). */
+  checkForward(role: string, target: ForwardTarget): PolicyDecision {
+    if (this.allowAll) return { type: "allow", rule: ALLOW_ALL_RULE };
+    const policy = this.roles.get(role);
+    if (!policy)
+      return {
+        type: "deny",
+        rule: "(no rules for role)",
+        reason: `the policy has no entry for role ${role}, so it may not forward ports`,
+      };
+    const index = policy.forward.match(target);
+    if (index < 0) return { type: "deny", rule: `roles.${role}.forward`, reason: policy.forward.refusal(role, target) };
+    return { type: "allow", rule: `roles.${role}.forward[${index}]` };
   }
 
   /** Whether `role` may read or write `path` (absolute); the decision carries the normalised path the agent must be sent. */

@@ -103,12 +103,37 @@ export interface FileTransfersTable {
   reason: string | null;
 }
 
+/** How a forwarded connection ended: `failed` covers connect failures and resets (the message says which). */
+export type ForwardOutcome = "completed" | "refused" | "failed" | "cancelled";
+
+export interface ForwardAuditTable {
+  id: Generated<number>;
+  technician: string;
+  role: string;
+  agent_id: string;
+  session_id: string;
+  /** Null for a connection refused before a channel was opened. */
+  channel_id: number | null;
+  host: string;
+  port: number;
+  started_at: EpochMs;
+  ended_at: EpochMs;
+  outcome: ForwardOutcome;
+  /** Bytes the technician sent toward the target. */
+  bytes_to_target: number;
+  /** Bytes the target sent back. */
+  bytes_from_target: number;
+  policy_rule: string | null;
+  message: string | null;
+}
+
 export interface Database {
   agents: AgentsTable;
   tunnel_sessions: TunnelSessionsTable;
   audit_events: AuditEventsTable;
   command_audit: CommandAuditTable;
   file_transfers: FileTransfersTable;
+  forward_audit: ForwardAuditTable;
 }
 
 export type Db = Kysely<Database>;

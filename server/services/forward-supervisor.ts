@@ -1,0 +1,84 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { forwardTargetOf } from "../../common/forward-target.js";
+import type { Logger } from "../../common/logger.js";
+import type { Technician } from "../auth/claims.js";
+import type { CommandPolicy } from "../policy/command-policy.js";
+import type { ForwardAuditStore } from "../store/index.js";
+import type { ChannelRelay } from "./channel-relay.js";
+import type { SupervisedChannel } from "./command-supervisor.js";
+import { appendForwardAudit, ForwardTracker, type ForwardRecord } from "./forward-tracker.js";
+import type { ChannelRequest } from "./relayed-channel.js";
+import type { SessionService } from "./session-service.js";
+
+/**
+ * The gate every tcp (port forwarding) channel passes: its target is checked,
+ * the policy's `forward` rules for the technician's role decide (a refusal is
+ * audited and never reaches the agent), and a tracker audits the connection
+ * with its bytes each way once it ends.
+ */
+export class ForwardSupervisor {
+  constructor(
+    private readonly deps: {
+      relay: ChannelRelay;
+      sessions: SessionService;
+      audit: ForwardAuditStore;
+      policy: CommandPolicy;
+      log: Logger;
+    },
+  ) {}
+
+  async open(tech: Technician, request: ChannelRequest): Promise<SupervisedChannel> {
+    const { relay, sessions, audit, policy, log } = this.deps;
+    if (request.params.case !== "tcp")
+      throw new ConnectError("tcp channels need tcp parameters (params.tcp: host, port)", Code.InvalidArgument);
+    const target = forwardTargetOf(request.params.value);
+    const decision = policy.checkForward(tech.role, target);
+    const startedAt = Date.now();
+    if (decision.type === "deny") {
+      // Ownership first (NotFound / PermissionDenied): a refusal is audited against the session's agent.
+      const session = await sessions.status(tech, request.sessionId);
+      await appendForwardAudit(
+        audit,
+        log,
+        {
+          technician: tech.subject,
+          role: tech.role,
+          agentId: session.agent_id,
+          sessionId: session.id,
+          target,
+          policyRule: decision.rule,
+          startedAt,
+        },
+        {
+          channel_id: null,
+          ended_at: startedAt,
+          outcome: "refused",
+          bytes_to_target: 0,
+          bytes_from_target: 0,
+          message: decision.reason,
+        },
+      );
+      log.warn(
+        { technician: tech.subject, role: tech.role, sessionId: session.id, target },
+        "forward refused by policy",
+      );
+      throw new ConnectError(decision.reason, Code.PermissionDenied);
+    }
+    // The agent is sent the target as judged (the default host filled in).
+    const channel = await relay.open(tech, {
+      ...request,
+      params: { case: "tcp", value: { ...request.params.value, ...target } },
+    });
+    const record: ForwardRecord = {
+      technician: tech.subject,
+      role: tech.role,
+      agentId: channel.session.agentId,
+      sessionId: channel.session.id,
+      target,
+      policyRule: decision.rule,
+      startedAt,
+    };
+    const tracker = new ForwardTracker(channel, audit, log, record);
+    return { channel, responses: tracker.responses, fromTechnician: (req) => tracker.fromTechnician(req) };
+  }
+}
