@@ -103,7 +103,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
   if (policy.isAllowAll)
     log.warn(
-      "no --policy file: every technician may run any command, open terminals and read and write any file the agent allows",
+      "no --policy file: every technician may run any command, open terminals, read and write any file and forward to any port the agent allows",
     );
   const commandAudit = new CommandAuditStore(db);
   const unfinished = await commandAudit.failRunning(Date.now());

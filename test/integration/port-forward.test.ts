@@ -209,7 +209,7 @@ describe.each(DIALECTS)("port forwarding through a real server and agent on %s",
     await until(() => ended.length === 1, "the connection to end");
     expect(ended[0]).toMatchObject({ bytesOut: total, bytesIn: total });
     expect(ended[0]!.error).toBeUndefined();
-  }, 120_000);
+  }, 300_000);
 
   it("passes a half-close on: the client stops writing and still reads the whole answer", async () => {
     // The target answers only once it has seen the end of the request.
