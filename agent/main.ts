@@ -82,7 +82,14 @@ program
   .option(
     "--forward-allow <host:port>",
     "forward tcp channels only to targets matching these globs, e.g. localhost:3389 or 10.0.0.*:443 (repeatable; default: any target the server allows)",
-    (spec: string, all: string[]) => [...all, spec],
+    (spec: string, all: string[]) => {
+      try {
+        new ForwardAllowList([spec]);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+      return [...all, spec];
+    },
     [] as string[],
   )
   .action(async (flags: RunFlags) => {

@@ -169,6 +169,12 @@ await scenario("forward", async () => {
       r.rawSetupP50Ms,
     ),
     entry("forwarded connection setup p99 vs raw TCP", r.setupP99Ms, "ms", r.rawSetupP99Ms),
+    entry(
+      "forwarded connection setup p50 vs a tunnel echo channel opened, 1 byte there and back, closed",
+      r.setupP50Ms,
+      "ms",
+      r.echoSetupP50Ms,
+    ),
   );
 });
 

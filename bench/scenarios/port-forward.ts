@@ -16,6 +16,7 @@ const CLI_MAIN = resolve("dist/cli/main.js");
 const CHUNK_BYTES = 64 * 1024;
 /** Connections opened untimed before the timed ones, so the first channel's JIT and pool set-up stay out of p50. */
 const SETUP_WARM_UP = 50;
+const ONE_BYTE = new Uint8Array([120]);
 
 export interface PortForwardResult {
   /** One forwarded connection: local client -> rmm forward -> server -> agent -> echo target -> back. */
@@ -29,6 +30,8 @@ export interface PortForwardResult {
   setupP99Ms: number;
   rawSetupP50Ms: number;
   rawSetupP99Ms: number;
+  /** A tunnel echo channel opened, one byte there and back, closed: the channel machinery alone. */
+  echoSetupP50Ms: number;
 }
 
 /**
@@ -79,6 +82,13 @@ export async function portForward(opts: {
 
     const forwardSetup = await setupTimes(port, opts.connections);
     const rawSetup = await setupTimes(target.port, opts.connections);
+    const echoSetup = await timed(opts.connections, async () => {
+      const channel = await ChannelClient.open(rig.client, { sessionId, type: ChannelType.ECHO });
+      await channel.write(ONE_BYTE);
+      await channel.data()[Symbol.asyncIterator]().next();
+      channel.close();
+      await channel.ended;
+    });
     return {
       forwardMBps,
       rawTcpMBps,
@@ -87,6 +97,7 @@ export async function portForward(opts: {
       setupP99Ms: percentile(forwardSetup, 99),
       rawSetupP50Ms: percentile(rawSetup, 50),
       rawSetupP99Ms: percentile(rawSetup, 99),
+      echoSetupP50Ms: percentile(echoSetup, 50),
     };
   } finally {
     if (cli && cli.exitCode === null) {
@@ -101,19 +112,25 @@ export async function portForward(opts: {
 }
 
 /** Sequential connections: connect, one byte to the echo and back, close; milliseconds each, sorted. */
-async function setupTimes(port: number, count: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < SETUP_WARM_UP + count; i++) {
-    const t0 = performance.now();
+function setupTimes(port: number, count: number): Promise<number[]> {
+  return timed(count, async () => {
     const socket = net.connect({ host: "127.0.0.1", port, noDelay: true });
     await once(socket, "connect");
-    socket.write("x");
+    socket.write(ONE_BYTE);
     await once(socket, "data");
-    const ms = performance.now() - t0;
     const closed = once(socket, "close");
     socket.destroy();
     await closed;
-    if (i >= SETUP_WARM_UP) times.push(ms);
+  });
+}
+
+/** Runs `once` SETUP_WARM_UP times untimed, then `count` times timed; milliseconds each, sorted. */
+async function timed(count: number, once: () => Promise<void>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < SETUP_WARM_UP + count; i++) {
+    const t0 = performance.now();
+    await once();
+    if (i >= SETUP_WARM_UP) times.push(performance.now() - t0);
   }
   return times.sort((a, b) => a - b);
 }
