@@ -124,12 +124,12 @@ function setupTimes(port: number, count: number): Promise<number[]> {
   });
 }
 
-/** Runs `once` SETUP_WARM_UP times untimed, then `count` times timed; milliseconds each, sorted. */
-async function timed(count: number, once: () => Promise<void>): Promise<number[]> {
+/** Runs `step` SETUP_WARM_UP times untimed, then `count` times timed; milliseconds each, sorted. */
+async function timed(count: number, step: () => Promise<void>): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < SETUP_WARM_UP + count; i++) {
     const t0 = performance.now();
-    await once();
+    await step();
     if (i >= SETUP_WARM_UP) times.push(performance.now() - t0);
   }
   return times.sort((a, b) => a - b);
