@@ -7,7 +7,7 @@ import type { ForwardAuditStore } from "../store/index.js";
 import type { ChannelRelay } from "./channel-relay.js";
 import type { SupervisedChannel } from "./command-supervisor.js";
 import { appendForwardAudit, ForwardTracker, type ForwardRecord } from "./forward-tracker.js";
-import type { ChannelRequest } from "./relayed-channel.js";
+import type { ChannelRequest, RelayedChannel } from "./relayed-channel.js";
 import type { SessionService } from "./session-service.js";
 
 /**
@@ -34,50 +34,55 @@ export class ForwardSupervisor {
     const target = forwardTargetOf(request.params.value);
     const decision = policy.checkForward(tech.role, target);
     const startedAt = Date.now();
-    if (decision.type === "deny") {
-      // Ownership first (NotFound / PermissionDenied): a refusal is audited against the session's agent.
+    const recordOf = (agentId: string, sessionId: string): ForwardRecord => ({
+      technician: tech.subject,
+      role: tech.role,
+      agentId,
+      sessionId,
+      target,
+      policyRule: decision.rule,
+      startedAt,
+    });
+    /** A connection that never got a channel: refused by policy, or a channel the relay could not open. */
+    const auditUnopened = async (outcome: "refused" | "failed", message: string) => {
+      // Ownership first (NotFound / PermissionDenied): the row names the session's agent.
       const session = await sessions.status(tech, request.sessionId);
-      await appendForwardAudit(
-        audit,
-        log,
-        {
-          technician: tech.subject,
-          role: tech.role,
-          agentId: session.agent_id,
-          sessionId: session.id,
-          target,
-          policyRule: decision.rule,
-          startedAt,
-        },
-        {
-          channel_id: null,
-          ended_at: startedAt,
-          outcome: "refused",
-          bytes_to_target: 0,
-          bytes_from_target: 0,
-          message: decision.reason,
-        },
-      );
+      await appendForwardAudit(audit, log, recordOf(session.agent_id, session.id), {
+        channel_id: null,
+        ended_at: Date.now(),
+        outcome,
+        bytes_to_target: 0,
+        bytes_from_target: 0,
+        message,
+      });
+    };
+    if (decision.type === "deny") {
+      await auditUnopened("refused", decision.reason);
       log.warn(
-        { technician: tech.subject, role: tech.role, sessionId: session.id, target },
+        { technician: tech.subject, role: tech.role, sessionId: request.sessionId, target },
         "forward refused by policy",
       );
       throw new ConnectError(decision.reason, Code.PermissionDenied);
     }
-    // The agent is sent the target as judged (the default host filled in).
-    const channel = await relay.open(tech, {
-      ...request,
-      params: { case: "tcp", value: { ...request.params.value, ...target } },
-    });
-    const record: ForwardRecord = {
-      technician: tech.subject,
-      role: tech.role,
-      agentId: channel.session.agentId,
-      sessionId: channel.session.id,
-      target,
-      policyRule: decision.rule,
-      startedAt,
-    };
+    let channel: RelayedChannel;
+    try {
+      // The agent is sent the target as judged (the default host filled in).
+      channel = await relay.open(tech, {
+        ...request,
+        params: { case: "tcp", value: { ...request.params.value, ...target } },
+      });
+    } catch (err) {
+      const e = ConnectError.from(err);
+      // A session that is not the technician's, or none at all, has nothing to audit the attempt against.
+      await auditUnopened("failed", `${Code[e.code]}: ${e.rawMessage}`).catch((statusErr: unknown) =>
+        log.debug(
+          { err: statusErr, sessionId: request.sessionId },
+          "forward attempt not audited: no such session of theirs",
+        ),
+      );
+      throw e;
+    }
+    const record = recordOf(channel.session.agentId, channel.session.id);
     const tracker = new ForwardTracker(channel, audit, log, record);
     return { channel, responses: tracker.responses, fromTechnician: (req) => tracker.fromTechnician(req) };
   }

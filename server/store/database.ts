@@ -103,7 +103,10 @@ export interface FileTransfersTable {
   reason: string | null;
 }
 
-/** How a forwarded connection ended: `failed` covers connect failures and resets (the message says which). */
+/**
+ * How a forwarded connection ended: `cancelled` when the technician's side ended it (Ctrl-C, a local reset);
+ * `failed` covers connect failures, resets by the target and sessions closed under it (the message says which).
+ */
 export type ForwardOutcome = "completed" | "refused" | "failed" | "cancelled";
 
 export interface ForwardAuditTable {

@@ -341,5 +341,12 @@ describe.each(DIALECTS)("port forwarding through a real server and agent on %s",
     await until(() => t.sockets.size === 0, "the agent to close every target connection");
     await until(() => ended.length === 3, "three connections reported");
     expect(ended.every((c) => c.error !== undefined)).toBe(true);
+    // A connection after the session closed is refused, and the attempt is audited.
+    expect(await closedHow(await connectLocal(localPort))).toBe("reset");
+    await until(() => ended.length === 4, "the late connection reported");
+    expect(ended[3]!.error?.code).toBe(Code.FailedPrecondition);
+    const rows = await auditRows(4);
+    expect(rows.filter((r) => r.outcome === "failed" && r.channel_id === null)).toHaveLength(1);
+    expect(rows.filter((r) => r.channel_id !== null)).toHaveLength(3);
   });
 });
