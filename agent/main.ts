@@ -6,6 +6,8 @@ import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
 import { channelSet, DISABLEABLE_CHANNELS, type DisableableChannel } from "./channels/channel-set.js";
 import { fileChannel } from "./channels/file-channel.js";
+import { ForwardAllowList } from "./channels/forward-allow.js";
+import { tcpChannel } from "./channels/tcp-channel.js";
 import { FileRoots } from "./files/file-roots.js";
 import { ChannelType } from "../gen/rmm/v1/frame_pb.js";
 import { createGrpcTransport } from "./grpc-transport.js";
@@ -17,6 +19,13 @@ import { DEFAULT_PREFIX, DEFAULT_UNIT_DIR } from "./install/systemd-unit.js";
 import { PROCESS_GROUPS_FILE, ProcessGroupLedger } from "./process/process-group-ledger.js";
 import { recordProcessGroupsIn } from "./process/process-tree.js";
 import { defaultStatePath, readState } from "./state-file.js";
+
+interface RunFlags {
+  state: string;
+  disableChannel?: DisableableChannel[];
+  fileRoot: string[];
+  forwardAllow: string[];
+}
 
 const program = new Command("rmm-agent")
   .description("RMM endpoint agent: one persistent stream to the server, tunnels on demand")
@@ -131,11 +140,28 @@ program
     (dir: string, all: string[]) => [...all, dir],
     [] as string[],
   )
-  .action(async (flags: { state: string; disableChannel?: DisableableChannel[]; fileRoot: string[] }) => {
+  .option(
+    "--forward-allow <host:port>",
+    "forward tcp channels only to targets matching these globs, e.g. localhost:3389 or 10.0.0.*:443 (repeatable; default: any target the server allows)",
+    (spec: string, all: string[]) => {
+      try {
+        new ForwardAllowList([spec]);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+      return [...all, spec];
+    },
+    [] as string[],
+  )
+  .action(async (flags: RunFlags) => {
     const state = readState(flags.state);
     const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
     const { factories, capabilities } = channelSet(
-      new Map([...DEFAULT_CHANNELS, [ChannelType.FILE, fileChannel(fileRoots)]]),
+      new Map([
+        ...DEFAULT_CHANNELS,
+        [ChannelType.FILE, fileChannel(fileRoots)],
+        [ChannelType.TCP, tcpChannel({ allow: new ForwardAllowList(flags.forwardAllow) })],
+      ]),
       flags.disableChannel ?? [],
     );
     const log = createLogger("rmm-agent");

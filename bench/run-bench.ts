@@ -5,7 +5,7 @@
  * bench/results/latest.json.
  *
  *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, more samples
- *   --only a,b         run some of: echo, cycles, exec, files, fleet
+ *   --only a,b         run some of: echo, forward, cycles, exec, files, fleet
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
  *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
  *
@@ -21,6 +21,7 @@ import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-res
 import { execFanOut } from "./scenarios/exec-fan-out.js";
 import { fileTransfer } from "./scenarios/file-transfer.js";
 import { idleFleet } from "./scenarios/idle-fleet.js";
+import { portForward } from "./scenarios/port-forward.js";
 import { tunnelCycles } from "./scenarios/tunnel-cycles.js";
 import { tunnelEcho } from "./scenarios/tunnel-echo.js";
 import { serverNodeArgs } from "./server-node-args.js";
@@ -35,7 +36,7 @@ const { values } = parseArgs({
   },
 });
 const full = values.full;
-const only = new Set((values.only ?? "echo,cycles,exec,files,fleet").split(","));
+const only = new Set((values.only ?? "echo,forward,cycles,exec,files,fleet").split(","));
 const nodeArgs = serverNodeArgs(values["cpu-prof"]);
 /** Echo and throughput runs, alternating with the baselines; the median is reported. */
 const ECHO_RUNS = 3;
@@ -47,6 +48,7 @@ const plan = {
   totalBytes: (full ? 512 : 128) * 1024 * 1024,
   fanOut: full ? 500 : 200,
   fileBytes: (full ? 1024 : 256) * 1024 * 1024,
+  forwardConnections: 500,
 };
 const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);
 const KiB = 1024;
@@ -134,6 +136,45 @@ await scenario("echo", async () => {
     ),
     entry("tunnel throughput vs bare grpc-js 1 hop", tput, "MB/s", median(bare.grpcjs.mbPerSec)),
     entry("tunnel throughput vs raw TCP loopback", tput, "MB/s", median(bare.tcp.mbPerSec)),
+  );
+});
+
+await scenario("forward", async () => {
+  const mib = plan.totalBytes / KiB / KiB;
+  progress(
+    `port forward: ${mib} MiB through rmm forward to a TCP echo beside the agent, then ${plan.forwardConnections} sequential connections`,
+  );
+  const r = await portForward({
+    totalBytes: plan.totalBytes,
+    connections: plan.forwardConnections,
+    serverNodeArgs: nodeArgs,
+  });
+  entries.push(
+    entry(
+      `forwarded TCP connection throughput, ${mib} MiB echoed, vs raw TCP loopback`,
+      r.forwardMBps,
+      "MB/s",
+      r.rawTcpMBps,
+    ),
+    entry(
+      "forwarded TCP connection throughput vs a tunnel echo channel, same rig",
+      r.forwardMBps,
+      "MB/s",
+      r.echoChannelMBps,
+    ),
+    entry(
+      `forwarded connection setup p50 (connect, 1 byte there and back), ${plan.forwardConnections} sequential, vs raw TCP`,
+      r.setupP50Ms,
+      "ms",
+      r.rawSetupP50Ms,
+    ),
+    entry("forwarded connection setup p99 vs raw TCP", r.setupP99Ms, "ms", r.rawSetupP99Ms),
+    entry(
+      "forwarded connection setup p50 vs a tunnel echo channel opened, 1 byte there and back, closed",
+      r.setupP50Ms,
+      "ms",
+      r.echoSetupP50Ms,
+    ),
   );
 });
 

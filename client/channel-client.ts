@@ -46,6 +46,10 @@ export class ChannelClient {
   readonly channelId: number;
   /** Resolves when the channel ends, with the code and message it ended with. */
   readonly ended: Promise<ChannelEnd>;
+  /** Whether the agent said it will send no more data (eof), as opposed to the channel closing. */
+  get peerEnded(): boolean {
+    return this.eofState.received;
+  }
   private readonly sendWindow: SendWindow;
 
   private constructor(
@@ -56,6 +60,7 @@ export class ChannelClient {
     sendWindow: SendWindow,
     ended: Promise<ChannelEnd>,
     private readonly signal: AbortSignal | undefined,
+    private readonly eofState: { received: boolean },
   ) {
     this.channelId = channelId;
     this.sendWindow = sendWindow;
@@ -89,6 +94,7 @@ export class ChannelClient {
     if (first.value.kind.case !== "opened")
       throw new ConnectError(`expected opened, got ${first.value.kind.case}`, Code.Internal);
     const channelId = first.value.kind.value.channelId;
+    const eofState = { received: false };
 
     const ended = (async (): Promise<ChannelEnd> => {
       try {
@@ -100,6 +106,7 @@ export class ChannelClient {
           } else if (kind.case === "credit") {
             sendWindow.grant(kind.value.bytes);
           } else if (kind.case === "eof") {
+            eofState.received = true;
             incoming.end();
           } else if (kind.case === "info") {
             opts.onInfo?.(kind.value);
@@ -121,7 +128,7 @@ export class ChannelClient {
         sendWindow.cancel();
       }
     })();
-    return new ChannelClient(requests, incoming, receiveWindow, channelId, sendWindow, ended, opts.signal);
+    return new ChannelClient(requests, incoming, receiveWindow, channelId, sendWindow, ended, opts.signal, eofState);
   }
 
   /** Sends `data`, in chunks, as fast as the agent's credit allows. Throws if the channel ends first. */

@@ -33,6 +33,7 @@ import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
 import { ChannelRelay } from "./services/channel-relay.js";
 import { CommandSupervisor } from "./services/command-supervisor.js";
+import { ForwardSupervisor } from "./services/forward-supervisor.js";
 import { CommandPolicy } from "./policy/command-policy.js";
 import { loadPolicyFile } from "./policy/policy-file.js";
 import { AuditLog } from "./services/audit-log.js";
@@ -44,6 +45,7 @@ import {
   AuditStore,
   CommandAuditStore,
   FileTransferStore,
+  ForwardAuditStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -118,7 +120,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const relay = new ChannelRelay(sessions, log, { openTimeoutMs: config.openTimeoutMs }, metrics);
   if (policy.isAllowAll)
     log.warn(
-      "no --policy file: every technician may run any command, open terminals and read and write any file the agent allows",
+      "no --policy file: every technician may run any command, open terminals, read and write any file and forward to any port the agent allows",
     );
   const commandAudit = new CommandAuditStore(db);
   const unfinished = await commandAudit.failRunning(Date.now());
@@ -135,6 +137,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const interrupted = await fileTransfers.failLeftovers();
   if (interrupted > 0)
     log.warn({ transfers: interrupted }, "marked file transfers left running by a previous server as failed");
+  const forwards = new ForwardSupervisor({ relay, sessions, audit: new ForwardAuditStore(db), policy, log });
   const presence = new AgentPresence({
     agents,
     registry,
@@ -164,6 +167,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     directory,
     relay,
     supervisor,
+    forwards,
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },
   });
   const routes = (router: ConnectRouter) => {

@@ -7,6 +7,7 @@ export const DISABLEABLE_CHANNELS = {
   exec: ChannelType.EXEC,
   terminal: ChannelType.TERMINAL,
   file: ChannelType.FILE,
+  tcp: ChannelType.TCP,
 } as const;
 export type DisableableChannel = keyof typeof DISABLEABLE_CHANNELS;
 

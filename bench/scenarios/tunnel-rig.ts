@@ -14,6 +14,9 @@ import { createTestDatabase, type Dialect } from "../../testkit/test-databases.j
 export interface TunnelRig {
   client: Client<typeof TunnelService>;
   agentId: string;
+  /** The server's URL and the technician token `client` uses (for the rmm CLI). */
+  url: string;
+  token: string;
   stop(): Promise<void>;
 }
 
@@ -58,11 +61,8 @@ export async function startTunnelRig(store: Dialect, nodeArgs: readonly string[]
       logLevel: "info",
     });
     await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent online");
-    return {
-      client: createTechnicianClient(server.url, await issuer.mintTechnician("bench", "tech", 3_600)),
-      agentId,
-      stop,
-    };
+    const token = await issuer.mintTechnician("bench", "tech", 3_600);
+    return { client: createTechnicianClient(server.url, token), agentId, url: server.url, token, stop };
   } catch (err) {
     await stop();
     throw err;

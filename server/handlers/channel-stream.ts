@@ -1,9 +1,11 @@
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { MAX_TECHNICIAN_WINDOW_BYTES } from "../../common/credit-window.js";
+import { FORWARD_WINDOW_BYTES } from "../../common/forward-target.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { OpenChannelRequest, OpenChannelResponse } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
+import type { ForwardSupervisor } from "../services/forward-supervisor.js";
 import { CHANNEL_OK, type RelayedChannel } from "../services/relayed-channel.js";
 import { technicianOf } from "./technician-of.js";
 
@@ -15,6 +17,7 @@ import { technicianOf } from "./technician-of.js";
 export async function* serveChannel(
   relay: ChannelRelay,
   supervisor: CommandSupervisor,
+  forwards: ForwardSupervisor,
   requests: AsyncIterable<OpenChannelRequest>,
   ctx: HandlerContext,
 ): AsyncGenerator<OpenChannelResponse> {
@@ -34,14 +37,18 @@ export async function* serveChannel(
       Code.InvalidArgument,
     );
   }
-  if (first.value.kind.value.initialCredit > MAX_TECHNICIAN_WINDOW_BYTES) {
+  // A forwarded TCP stream crosses real networks and keeps more in flight than a terminal or exec needs.
+  const maxWindow =
+    first.value.kind.value.type === ChannelType.TCP ? FORWARD_WINDOW_BYTES : MAX_TECHNICIAN_WINDOW_BYTES;
+  if (first.value.kind.value.initialCredit > maxWindow) {
     throw new ConnectError(
-      `initial_credit may be at most ${MAX_TECHNICIAN_WINDOW_BYTES} bytes (the channel window), got ${first.value.kind.value.initialCredit}`,
+      `initial_credit may be at most ${maxWindow} bytes (the channel window), got ${first.value.kind.value.initialCredit}`,
       Code.InvalidArgument,
     );
   }
-  // Exec and terminal channels pass policy, audit and recording on the way.
-  const supervised = await supervisor.open(tech, first.value.kind.value);
+  // Exec and terminal channels pass policy, audit and recording on the way; tcp channels the forward rules and audit.
+  const gate = first.value.kind.value.type === ChannelType.TCP ? forwards : supervisor;
+  const supervised = await gate.open(tech, first.value.kind.value);
   const { channel } = supervised;
   void (async () => {
     try {

@@ -4,6 +4,7 @@ import type { AgentDirectory } from "../services/agent-directory.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
+import type { ForwardSupervisor } from "../services/forward-supervisor.js";
 import { serveExec } from "./exec-handler.js";
 import { fileTransferHandler, type FileTransferDeps } from "./file-transfer-handler.js";
 import type { SessionService } from "../services/session-service.js";
@@ -15,9 +16,10 @@ export function tunnelServiceHandler(deps: {
   directory: AgentDirectory;
   relay: ChannelRelay;
   supervisor: CommandSupervisor;
+  forwards: ForwardSupervisor;
   files: Omit<FileTransferDeps, "relay">;
 }): ServiceImpl<typeof TunnelService> {
-  const { sessions, directory, relay, supervisor } = deps;
+  const { sessions, directory, relay, supervisor, forwards } = deps;
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
@@ -43,7 +45,7 @@ export function tunnelServiceHandler(deps: {
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };
     },
-    openChannel: (requests, ctx) => serveChannel(relay, supervisor, requests, ctx),
+    openChannel: (requests, ctx) => serveChannel(relay, supervisor, forwards, requests, ctx),
     exec: (req, ctx) => serveExec(supervisor, req, ctx),
     stat: (req, ctx) => files.stat(req, ctx),
     listDirectory: (req, ctx) => files.listDirectory(req, ctx),

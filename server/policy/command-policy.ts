@@ -1,6 +1,8 @@
 import type { Role } from "../auth/claims.js";
 import { FileAccess, normalizeAgentPath, type FileAccessNeed, type FileAccessPolicy } from "./file-access.js";
-import { globToRegExp } from "./glob.js";
+import type { ForwardTarget } from "../../common/forward-target.js";
+import { ForwardRules, type ForwardRule } from "./forward-rules.js";
+import { globToRegExp } from "../../common/glob.js";
 
 /**
  * One rule of a role. `program` is a glob: without a "/" it matches only a
@@ -32,6 +34,8 @@ export interface RolePolicy extends Partial<FileAccessPolicy> {
   /** Whether every tunnel session of this role is opened exclusive (nobody else on the agent meanwhile). Defaults to false. */
   exclusiveSessions?: boolean;
   rules: PolicyRule[];
+  /** Port forwarding targets this role may reach (tcp channels). Defaults to none. */
+  forward?: ForwardRule[];
 }
 
 /** The policy file's shape: per role, its rules in order. A role not listed may run nothing and touch no file. */
@@ -69,6 +73,7 @@ interface CompiledRole {
   terminal: boolean;
   allowEnvironment: boolean;
   files: FileAccess;
+  forward: ForwardRules;
   rules: CompiledRule[];
 }
 
@@ -94,11 +99,12 @@ export class CommandPolicy {
         terminal: policy.terminal ?? false,
         allowEnvironment: policy.allowEnvironment ?? false,
         files: new FileAccess({ files: policy.files ?? "none", ...(policy.paths && { paths: policy.paths }) }),
+        forward: new ForwardRules(policy.forward ?? []),
         rules: policy.rules.map((r) => ({
           ...r,
           programRe: globToRegExp(r.program),
           byPath: /[\\/]/.test(r.program),
-          argRes: r.args?.map(globToRegExp),
+          argRes: r.args?.map((g) => globToRegExp(g)),
         })),
       });
     }
@@ -177,6 +183,21 @@ export class CommandPolicy {
     const risky = policy.allowEnvironment ? undefined : riskyVariable(environment);
     if (risky) return environmentRefusal(role, risky, `roles.${role}`);
     return { type: "allow", rule: `roles.${role}.terminal` };
+  }
+
+  /** Whether `role` may forward a TCP connection to `target` (rules match the host as given). */
+  checkForward(role: string, target: ForwardTarget): PolicyDecision {
+    if (this.allowAll) return { type: "allow", rule: ALLOW_ALL_RULE };
+    const policy = this.roles.get(role);
+    if (!policy)
+      return {
+        type: "deny",
+        rule: "(no rules for role)",
+        reason: `the policy has no entry for role ${role}, so it may not forward ports`,
+      };
+    const index = policy.forward.match(target);
+    if (index < 0) return { type: "deny", rule: `roles.${role}.forward`, reason: policy.forward.refusal(role, target) };
+    return { type: "allow", rule: `roles.${role}.forward[${index}]` };
   }
 
   /** Whether `role` may read or write `path` (absolute); the decision carries the normalised path the agent must be sent. */

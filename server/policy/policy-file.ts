@@ -46,6 +46,22 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
           fail(`${at}.paths[${i}]`, `"${g}" must be an absolute path glob, for example /var/log/**`);
       }
     }
+    if (v.forward !== undefined) {
+      if (!Array.isArray(v.forward))
+        fail(`${at}.forward`, 'must be an array of { "host": GLOB, "ports": [GLOB, ...] }');
+      for (const [i, r] of (v.forward as unknown[]).entries()) {
+        const fat = `${at}.forward[${i}]`;
+        if (!isObject(r)) fail(fat, 'must be an object { "host": GLOB, "ports": [GLOB, ...] }');
+        const rule = r as Record<string, unknown>;
+        if (typeof rule.host !== "string" || !rule.host) fail(`${fat}.host`, "must be a non-empty host glob");
+        if (!(Array.isArray(rule.ports) && rule.ports.length > 0))
+          fail(`${fat}.ports`, 'must be a non-empty array of port globs, for example ["3389", "59*"]');
+        for (const [j, p] of (rule.ports as unknown[]).entries()) {
+          if (typeof p !== "string" || !/^[\d*?]+$/.test(p))
+            fail(`${fat}.ports[${j}]`, 'must be a string of digits and * or ? (ports are strings: "443")');
+        }
+      }
+    }
     if (!Array.isArray(v.rules)) fail(`${at}.rules`, "must be an array");
     const rules = (v.rules as unknown[]).map((r, i): PolicyRule => {
       const rat = `${at}.rules[${i}]`;
@@ -76,6 +92,11 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
     if (v.exclusiveSessions !== undefined) parsed.exclusiveSessions = v.exclusiveSessions as boolean;
     if (v.files !== undefined) parsed.files = v.files as FileAccessLevel;
     if (v.paths !== undefined) parsed.paths = v.paths as string[];
+    if (v.forward !== undefined)
+      parsed.forward = (v.forward as Array<{ host: string; ports: string[] }>).map((r) => ({
+        host: r.host,
+        ports: [...r.ports],
+      }));
     roles[role as keyof PolicyDocument["roles"]] = parsed;
   }
   return { roles };

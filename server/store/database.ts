@@ -118,12 +118,40 @@ export interface FileTransfersTable {
   reason: string | null;
 }
 
+/**
+ * How a forwarded connection ended: `cancelled` when the technician's side ended it (Ctrl-C, a local reset);
+ * `failed` covers connect failures, resets by the target and sessions closed under it (the message says which).
+ */
+export type ForwardOutcome = "completed" | "refused" | "failed" | "cancelled";
+
+export interface ForwardAuditTable {
+  id: Generated<number>;
+  technician: string;
+  role: string;
+  agent_id: string;
+  session_id: string;
+  /** Null for a connection refused before a channel was opened. */
+  channel_id: number | null;
+  host: string;
+  port: number;
+  started_at: EpochMs;
+  ended_at: EpochMs;
+  outcome: ForwardOutcome;
+  /** Bytes the technician sent toward the target. */
+  bytes_to_target: number;
+  /** Bytes the target sent back. */
+  bytes_from_target: number;
+  policy_rule: string | null;
+  message: string | null;
+}
+
 export interface Database {
   agents: AgentsTable;
   tunnel_sessions: TunnelSessionsTable;
   audit_events: AuditEventsTable;
   command_audit: CommandAuditTable;
   file_transfers: FileTransfersTable;
+  forward_audit: ForwardAuditTable;
 }
 
 export type Db = Kysely<Database>;

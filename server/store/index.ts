@@ -9,6 +9,7 @@ export type {
   CommandOutcome,
   FileOperationName,
   FileTransferOutcome,
+  ForwardOutcome,
 } from "./database.js";
 export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
 export type { QueryObserver } from "./query-observer.js";
@@ -19,3 +20,4 @@ export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";
+export { ForwardAuditStore, type ForwardAuditEntry, type ForwardAuditRow } from "./forward-audit-store.js";

@@ -72,7 +72,7 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
     expect(statSync(statePath()).mode & 0o777).toBe(0o600);
     const listed = await alice.listAgents({ onlineOnly: true });
     expect(listed.agents.map((a) => [a.id, a.capabilities])).toEqual([
-      [agentId, [ChannelType.TERMINAL, ChannelType.EXEC, ChannelType.ECHO, ChannelType.FILE]],
+      [agentId, [ChannelType.TERMINAL, ChannelType.EXEC, ChannelType.ECHO, ChannelType.FILE, ChannelType.TCP]],
     ]);
   });
 

@@ -43,6 +43,13 @@ describe("rmm-agent given bad input", () => {
     );
   });
 
+  it("refuses a --forward-allow that is not HOST:PORT before reading any state", async () => {
+    const { stderr } = await fails(["run", "--state", join(dir, "missing.json"), "--forward-allow", "localhost"]);
+    expect(stderr).toContain(
+      "--forward-allow localhost is not HOST:PORT (globs allowed, for example localhost:3389 or 10.0.0.*:443)",
+    );
+  });
+
   it("refuses a state file that is not one", async () => {
     writeFileSync(join(dir, "bad.json"), JSON.stringify({ server: "http://x" }));
     const { stderr } = await fails(["run", "--state", join(dir, "bad.json")]);

@@ -127,6 +127,7 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
       ["cp"],
       ["ls"],
       ["stat"],
+      ["forward"],
     ]) {
       const help = await rmm([...command, "--help"]);
       expect(help.code, command.join(" ")).toBe(0);

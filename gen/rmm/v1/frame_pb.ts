@@ -8,13 +8,15 @@ import type { ExecParams, ExecStarted, ExitStatus, OutputStream, TerminalParams,
 import { file_rmm_v1_exec } from "./exec_pb.js";
 import type { DownloadStart, FileEntries, FileInfo, FileOperation, TransferDigest, UploadOffset } from "./file_pb.js";
 import { file_rmm_v1_file } from "./file_pb.js";
+import type { TcpParams } from "./forward_pb.js";
+import { file_rmm_v1_forward } from "./forward_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file rmm/v1/frame.proto.
  */
 export const file_rmm_v1_frame: GenFile = /*@__PURE__*/
-  fileDesc("ChJybW0vdjEvZnJhbWUucHJvdG8SBnJtbS52MSLaAgoLVHVubmVsRnJhbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpjaGFubmVsX2lkGAIgASgNEhAKCHNlcXVlbmNlGAMgASgEEiMKBG9wZW4YBCABKAsyEy5ybW0udjEuQ2hhbm5lbE9wZW5IABIjCgRkYXRhGAUgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAYgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgHIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIkCgZyZXNpemUYCCABKAsyEi5ybW0udjEuV2luZG93U2l6ZUgAEiEKA2VvZhgJIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASIwoEaW5mbxgKIAEoCzITLnJtbS52MS5DaGFubmVsSW5mb0gAQgkKB3BheWxvYWQitQIKC0NoYW5uZWxPcGVuEiEKBHR5cGUYASABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSNwoKcGFyYW1ldGVycxgCIAMoCzIjLnJtbS52MS5DaGFubmVsT3Blbi5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYAyABKA0SIgoEZXhlYxgEIAEoCzISLnJtbS52MS5FeGVjUGFyYW1zSAASKgoIdGVybWluYWwYBSABKAsyFi5ybW0udjEuVGVybWluYWxQYXJhbXNIABIlCgRmaWxlGAYgASgLMhUucm1tLnYxLkZpbGVPcGVyYXRpb25IABoxCg9QYXJhbWV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZwYXJhbXMiQQoLQ2hhbm5lbERhdGESDAoEZGF0YRgBIAEoDBIkCgZzdHJlYW0YAiABKA4yFC5ybW0udjEuT3V0cHV0U3RyZWFtIh4KDUNoYW5uZWxDcmVkaXQSDQoFYnl0ZXMYASABKA0iTwoMQ2hhbm5lbENsb3NlEgwKBGNvZGUYASABKA0SDwoHbWVzc2FnZRgCIAEoCRIgCgRleGl0GAMgASgLMhIucm1tLnYxLkV4aXRTdGF0dXMiDAoKQ2hhbm5lbEVvZiKgAgoLQ2hhbm5lbEluZm8SKwoMZXhlY19zdGFydGVkGAEgASgLMhMucm1tLnYxLkV4ZWNTdGFydGVkSAASJQoJZmlsZV9pbmZvGAIgASgLMhAucm1tLnYxLkZpbGVJbmZvSAASKwoMZmlsZV9lbnRyaWVzGAMgASgLMhMucm1tLnYxLkZpbGVFbnRyaWVzSAASLQoNdXBsb2FkX29mZnNldBgEIAEoCzIULnJtbS52MS5VcGxvYWRPZmZzZXRIABIvCg5kb3dubG9hZF9zdGFydBgFIAEoCzIVLnJtbS52MS5Eb3dubG9hZFN0YXJ0SAASKAoGZGlnZXN0GAYgASgLMhYucm1tLnYxLlRyYW5zZmVyRGlnZXN0SABCBgoEa2luZCqlAQoLQ2hhbm5lbFR5cGUSHAoYQ0hBTk5FTF9UWVBFX1VOU1BFQ0lGSUVEEAASGQoVQ0hBTk5FTF9UWVBFX1RFUk1JTkFMEAESFQoRQ0hBTk5FTF9UWVBFX0VYRUMQAhIVChFDSEFOTkVMX1RZUEVfRklMRRADEhgKFENIQU5ORUxfVFlQRV9TRVJWSUNFEAQSFQoRQ0hBTk5FTF9UWVBFX0VDSE8QBWIGcHJvdG8z", [file_rmm_v1_exec, file_rmm_v1_file]);
+  fileDesc("ChJybW0vdjEvZnJhbWUucHJvdG8SBnJtbS52MSLaAgoLVHVubmVsRnJhbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpjaGFubmVsX2lkGAIgASgNEhAKCHNlcXVlbmNlGAMgASgEEiMKBG9wZW4YBCABKAsyEy5ybW0udjEuQ2hhbm5lbE9wZW5IABIjCgRkYXRhGAUgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAYgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgHIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIkCgZyZXNpemUYCCABKAsyEi5ybW0udjEuV2luZG93U2l6ZUgAEiEKA2VvZhgJIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASIwoEaW5mbxgKIAEoCzITLnJtbS52MS5DaGFubmVsSW5mb0gAQgkKB3BheWxvYWQi1wIKC0NoYW5uZWxPcGVuEiEKBHR5cGUYASABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSNwoKcGFyYW1ldGVycxgCIAMoCzIjLnJtbS52MS5DaGFubmVsT3Blbi5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYAyABKA0SIgoEZXhlYxgEIAEoCzISLnJtbS52MS5FeGVjUGFyYW1zSAASKgoIdGVybWluYWwYBSABKAsyFi5ybW0udjEuVGVybWluYWxQYXJhbXNIABIlCgRmaWxlGAYgASgLMhUucm1tLnYxLkZpbGVPcGVyYXRpb25IABIgCgN0Y3AYKCABKAsyES5ybW0udjEuVGNwUGFyYW1zSAAaMQoPUGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGcGFyYW1zIkEKC0NoYW5uZWxEYXRhEgwKBGRhdGEYASABKAwSJAoGc3RyZWFtGAIgASgOMhQucm1tLnYxLk91dHB1dFN0cmVhbSIeCg1DaGFubmVsQ3JlZGl0Eg0KBWJ5dGVzGAEgASgNIk8KDENoYW5uZWxDbG9zZRIMCgRjb2RlGAEgASgNEg8KB21lc3NhZ2UYAiABKAkSIAoEZXhpdBgDIAEoCzISLnJtbS52MS5FeGl0U3RhdHVzIgwKCkNoYW5uZWxFb2YioAIKC0NoYW5uZWxJbmZvEisKDGV4ZWNfc3RhcnRlZBgBIAEoCzITLnJtbS52MS5FeGVjU3RhcnRlZEgAEiUKCWZpbGVfaW5mbxgCIAEoCzIQLnJtbS52MS5GaWxlSW5mb0gAEisKDGZpbGVfZW50cmllcxgDIAEoCzITLnJtbS52MS5GaWxlRW50cmllc0gAEi0KDXVwbG9hZF9vZmZzZXQYBCABKAsyFC5ybW0udjEuVXBsb2FkT2Zmc2V0SAASLwoOZG93bmxvYWRfc3RhcnQYBSABKAsyFS5ybW0udjEuRG93bmxvYWRTdGFydEgAEigKBmRpZ2VzdBgGIAEoCzIWLnJtbS52MS5UcmFuc2ZlckRpZ2VzdEgAQgYKBGtpbmQquwEKC0NoYW5uZWxUeXBlEhwKGENIQU5ORUxfVFlQRV9VTlNQRUNJRklFRBAAEhkKFUNIQU5ORUxfVFlQRV9URVJNSU5BTBABEhUKEUNIQU5ORUxfVFlQRV9FWEVDEAISFQoRQ0hBTk5FTF9UWVBFX0ZJTEUQAxIYChRDSEFOTkVMX1RZUEVfU0VSVklDRRAEEhUKEUNIQU5ORUxfVFlQRV9FQ0hPEAUSFAoQQ0hBTk5FTF9UWVBFX1RDUBAGYgZwcm90bzM", [file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_forward]);
 
 /**
  * One frame of tunnel traffic between server and agent. Its payload messages
@@ -195,6 +197,14 @@ export type ChannelOpen = Message<"rmm.v1.ChannelOpen"> & {
      */
     value: FileOperation;
     case: "file";
+  } | {
+    /**
+     * Required for TCP channels.
+     *
+     * @generated from field: rmm.v1.TcpParams tcp = 40;
+     */
+    value: TcpParams;
+    case: "tcp";
   } | { case: undefined; value?: undefined };
 };
 
@@ -408,6 +418,14 @@ export enum ChannelType {
    * @generated from enum value: CHANNEL_TYPE_ECHO = 5;
    */
   ECHO = 5,
+
+  /**
+   * Port forwarding: one TCP connection the agent opens to params.tcp's
+   * host and port (see TcpParams for the rules).
+   *
+   * @generated from enum value: CHANNEL_TYPE_TCP = 6;
+   */
+  TCP = 6,
 }
 
 /**
