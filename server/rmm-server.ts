@@ -32,6 +32,7 @@ import { loadPolicyFile } from "./policy/policy-file.js";
 import { AuditLog } from "./services/audit-log.js";
 import { FileTransferLog } from "./services/file-transfer-log.js";
 import { LastSeenBatcher } from "./services/last-seen-batcher.js";
+import { ProtocolFaults } from "./services/protocol-faults.js";
 import { SessionService } from "./services/session-service.js";
 import {
   AgentStore,
@@ -97,7 +98,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         registry.get(id)?.end(new ConnectError(`agent ${id} has been revoked`, Code.PermissionDenied));
     },
   });
-  const relay = new ChannelRelay(sessions, log);
+  const faults = new ProtocolFaults(audit, log);
+  const relay = new ChannelRelay(sessions, faults);
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
   if (policy.isAllowAll)
     log.warn(
@@ -121,6 +123,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     lastSeen,
     sessions,
     relay,
+    faults,
     log,
     settings: {
       heartbeatIntervalMs: config.heartbeatIntervalMs,

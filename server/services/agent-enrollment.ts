@@ -6,10 +6,8 @@ import { bearerToken } from "../auth/bearer.js";
 import type { TokenIssuer } from "../auth/token-issuer.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import { parseCapabilities, type AgentStore } from "../store/index.js";
+import { checkAgentInfo } from "./agent-info-check.js";
 import { actorOf, type AuditLog } from "./audit-log.js";
-
-/** Longest hostname DNS allows; the column holds 255. */
-const MAX_HOSTNAME = 253;
 
 /** Turning enrollment tokens into agent identities, and agent credentials back into ids. */
 export class AgentEnrollment {
@@ -25,18 +23,16 @@ export class AgentEnrollment {
         "enrollment_token is required: run `rmm-server enroll-token` to get one",
         Code.InvalidArgument,
       );
-    if (!info || info.hostname.trim() === "") throw new ConnectError("info.hostname is required", Code.InvalidArgument);
-    if (info.hostname.length > MAX_HOSTNAME)
-      throw new ConnectError(`info.hostname is longer than ${MAX_HOSTNAME} characters`, Code.InvalidArgument);
+    const fields = checkAgentInfo(info, "info");
     await this.issuer.verifyEnrollment(enrollmentToken);
     const agentId = randomUUID();
     const { credential, hash } = newAgentCredential(agentId);
     await this.agents.insert({
       id: agentId,
-      hostname: info.hostname.trim(),
-      os: info.os,
-      agent_version: info.agentVersion,
-      capabilities: JSON.stringify(info.capabilities),
+      hostname: fields.hostname,
+      os: fields.os,
+      agent_version: fields.agentVersion,
+      capabilities: JSON.stringify(fields.capabilities),
       credential_hash: hash,
       enrolled_at: Date.now(),
       last_seen_at: null,
@@ -47,7 +43,7 @@ export class AgentEnrollment {
       action: "agent.enroll",
       outcome: "ok",
       agentId,
-      reason: info.hostname,
+      reason: fields.hostname,
     });
     return { agentId, credential };
   }

@@ -1,9 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../../common/logger.js";
+import { cutText } from "../../common/cut-text.js";
 import type { AgentInfo, ConnectRequest } from "../../gen/rmm/v1/agent_service_pb.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import type { AgentInfoFields, AgentStore } from "../store/index.js";
 import { AgentConnection } from "./agent-connection.js";
+import { checkAgentInfo } from "./agent-info-check.js";
+import type { ProtocolFaults } from "./protocol-faults.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { LastSeenBatcher } from "./last-seen-batcher.js";
 import type { SessionService } from "./session-service.js";
@@ -21,9 +24,15 @@ export interface AgentPresenceDeps {
   lastSeen: LastSeenBatcher;
   sessions: SessionService;
   relay: ChannelRelay;
+  faults: ProtocolFaults;
   settings: StreamSettings;
   log: Logger;
 }
+
+/** Session ids are UUIDs (36 characters); anything much longer is not one this server issued. */
+const MAX_SESSION_ID = 64;
+/** The one-, five- and fifteen-minute load averages. */
+const MAX_LOAD_AVERAGES = 3;
 
 /** What happens as agent streams come, speak and go. */
 export class AgentPresence {
@@ -34,7 +43,7 @@ export class AgentPresence {
   /** Registers a stream after a valid hello; the ack is the first message queued on it. */
   async connected(agent: AuthenticatedAgent, info: AgentInfo | undefined): Promise<AgentConnection> {
     const agentId = agent.id;
-    const fields = infoFields(info);
+    const fields = checkAgentInfo(info, "hello.info");
     const conn = new AgentConnection(agentId, fields, Date.now());
     // Persist what the agent says about itself before it can be seen online, but
     // only when it changed: a reconnect storm should not be a write storm.
@@ -53,24 +62,34 @@ export class AgentPresence {
   received(conn: AgentConnection, msg: ConnectRequest): void {
     conn.lastMessageAt = Date.now();
     this.deps.lastSeen.mark(conn.agentId);
-    const { sessions } = this.deps;
-    switch (msg.kind.case) {
+    const { sessions, faults } = this.deps;
+    const fault = (what: string, sessionId?: string) => void faults.report(conn, { what, sessionId });
+    const kind = msg.kind;
+    if (kind.case !== undefined && kind.case !== "hello" && kind.case !== "heartbeat") {
+      if (kind.value.sessionId.length > MAX_SESSION_ID)
+        return fault(`${kind.case} with a session_id of ${kind.value.sessionId.length} characters`);
+      if (kind.case !== "frame" && kind.case !== "tunnelClosed" && !conn.sessions.has(kind.value.sessionId))
+        return fault(`${kind.case} for a session not opened on this stream`, kind.value.sessionId);
+    }
+    switch (kind.case) {
       case "heartbeat":
-        conn.health = msg.kind.value;
+        if (kind.value.loadAverage.length > MAX_LOAD_AVERAGES)
+          return fault(`heartbeat with ${kind.value.loadAverage.length} load averages (at most ${MAX_LOAD_AVERAGES})`);
+        conn.health = kind.value;
         return;
       case "tunnelReady":
-        sessions.tunnelReady(conn, msg.kind.value.sessionId);
+        sessions.tunnelReady(conn, kind.value.sessionId);
         return;
       case "tunnelError":
-        sessions.tunnelError(conn, msg.kind.value.sessionId, msg.kind.value.code, msg.kind.value.message);
+        sessions.tunnelError(conn, kind.value.sessionId, kind.value.code, cutText(kind.value.message));
         return;
       case "tunnelClosed":
-        sessions.tunnelClosed(conn, msg.kind.value.sessionId, msg.kind.value.message);
+        sessions.tunnelClosed(conn, kind.value.sessionId, cutText(kind.value.message));
         return;
       case "hello":
         throw new ConnectError("hello sent twice on one stream", Code.InvalidArgument);
       case "frame":
-        this.deps.relay.fromAgent(conn, msg.kind.value);
+        this.deps.relay.fromAgent(conn, kind.value);
         return;
       case undefined:
         throw new ConnectError("empty message: set one of the ConnectRequest fields", Code.InvalidArgument);
@@ -99,13 +118,4 @@ function sameInfo(a: AuthenticatedAgent, b: AgentInfoFields): boolean {
     a.agentVersion === b.agentVersion &&
     a.capabilities.join() === b.capabilities.join()
   );
-}
-
-function infoFields(info: AgentInfo | undefined): AgentInfoFields {
-  return {
-    hostname: info?.hostname ?? "",
-    os: info?.os ?? "",
-    agentVersion: info?.agentVersion ?? "",
-    capabilities: info?.capabilities ?? [],
-  };
 }
