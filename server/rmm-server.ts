@@ -18,9 +18,11 @@ import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
 import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
+import { keepaliveFromHeartbeat } from "./connection-keepalive.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
+import { unknownMethodFallback } from "./unknown-method.js";
 import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentPresence } from "./services/agent-presence.js";
@@ -163,6 +165,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     interceptors,
     // Measured here: gzip cut stream throughput from 374 to 126 MB/s, and tunnel data is mostly compressed already.
     acceptCompression: [],
+    fallback: unknownMethodFallback,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     // No shutdownSignal: connect links it into every call's signal, one
@@ -183,7 +186,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
     connectHandler(req, res);
   };
-  const listener = createListener(handler, config.tls);
+  const listener = createListener(handler, {
+    tls: config.tls,
+    idleConnectionMs: config.idleConnectionMs,
+    keepalive: {
+      ...keepaliveFromHeartbeat(config.heartbeatIntervalMs, config.offlineAfterMs),
+      paths: new Set([`/${AgentService.typeName}/${AgentService.method.connect.name}`]),
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
     listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {

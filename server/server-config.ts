@@ -46,6 +46,8 @@ export interface ServerConfig {
   terminalRecording: boolean;
   /** Largest file one Upload or Download may carry; 0: no limit. Defaults to 4 GiB. */
   maxTransferBytes: number;
+  /** A connection with no open stream this long is closed. Defaults to 60 s: far past any client's pause between calls. */
+  idleConnectionMs: number;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -74,6 +76,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     policyFile: undefined,
     terminalIdleTimeoutMs: 20 * 60_000,
     terminalRecording: true,
+    idleConnectionMs: 60_000,
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

@@ -31,6 +31,8 @@ export interface AgentPresenceDeps {
 
 /** Session ids are UUIDs (36 characters); anything much longer is not one this server issued. */
 const MAX_SESSION_ID = 64;
+/** Silent this many heartbeat intervals when its stream ended: the agent missed a heartbeat, it did not just hang up. */
+const MISSED_HEARTBEAT_FACTOR = 1.5;
 /** The one-, five- and fifteen-minute load averages. */
 const MAX_LOAD_AVERAGES = 3;
 
@@ -96,14 +98,25 @@ export class AgentPresence {
     }
   }
 
-  /** Idempotent: the stream handler and the silence sweep may both report the same stream. */
+  /**
+   * Idempotent: the stream handler and the silence sweep may both report the same stream.
+   * Its sessions' technicians are told whether the agent went silent first (frozen or cut off:
+   * the sweep or the server's PINGs ended it) or its stream simply ended.
+   */
   async disconnected(conn: AgentConnection, reason: string): Promise<void> {
     if (this.gone.has(conn)) return;
     this.gone.add(conn);
     conn.end();
     const wasCurrent = this.deps.registry.unregister(conn);
     this.deps.lastSeen.mark(conn.agentId);
-    await this.deps.sessions.streamEnded(conn);
+    const silentMs = Date.now() - conn.lastMessageAt;
+    const missed = silentMs > this.deps.settings.heartbeatIntervalMs * MISSED_HEARTBEAT_FACTOR;
+    await this.deps.sessions.streamEnded(
+      conn,
+      missed
+        ? `agent missed its heartbeats (silent for ${Math.round(silentMs / 1000)} s): frozen or cut off`
+        : undefined,
+    );
     this.deps.log.info(
       { agentId: conn.agentId, reason, wasCurrent, online: this.deps.registry.size },
       "agent stream ended",

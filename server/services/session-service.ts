@@ -311,11 +311,11 @@ export class SessionService {
   }
 
   /** Every session opened on a stream ends with it. */
-  async streamEnded(conn: AgentConnection): Promise<void> {
+  async streamEnded(conn: AgentConnection, message = "agent stream ended"): Promise<void> {
     const ids = [...conn.sessions];
     conn.sessions.clear();
     for (const id of ids) this.pendingOpens.get(id)?.({ type: "disconnected" });
-    if (ids.length > 0) await this.closeWithRetry(ids, "agent_disconnected", "agent stream ended", conn.agentId);
+    if (ids.length > 0) await this.closeWithRetry(ids, "agent_disconnected", message, conn.agentId);
   }
 
   /** At start: sessions a previous server left live cannot have a stream any more. */
