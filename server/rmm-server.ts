@@ -18,6 +18,7 @@ import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
 import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
+import { secureDataDir } from "./data-dir-permissions.js";
 import { keepaliveFromHeartbeat } from "./connection-keepalive.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
@@ -65,6 +66,10 @@ const DB_RETRY_INITIAL_MS = 500;
 const DB_RETRY_MAX_MS = 15_000;
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const dbUrl = parseDatabaseUrl(config.databaseUrl);
+  const sqliteFiles =
+    dbUrl.kind === "sqlite" && dbUrl.path !== ":memory:" ? ["", "-wal", "-shm"].map((s) => dbUrl.path + s) : [];
+  secureDataDir(config.dataDir, log, sqliteFiles);
   const { secret, created } = loadOrCreateSigningSecret(config.dataDir);
   if (created) {
     log.info(
@@ -74,7 +79,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
   const issuer = new TokenIssuer(secret, config.issuer, config.audience);
 
-  const dbUrl = parseDatabaseUrl(config.databaseUrl);
   const db = openDatabase(dbUrl);
   const store = dbUrl.kind === "sqlite" ? `sqlite:${dbUrl.path}` : dbUrl.redacted;
   await migrateWhenReachable(db, store, log);
