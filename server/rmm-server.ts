@@ -11,6 +11,7 @@ import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { createTechnicianVerifier } from "./auth/technician-verifier.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
+import { TokenRevocations } from "./auth/token-revocations.js";
 import { agentServiceHandler } from "./handlers/agent-service-handler.js";
 import { authInterceptor } from "./handlers/auth-interceptor.js";
 import { errorInterceptor } from "./handlers/error-interceptor.js";
@@ -42,6 +43,7 @@ import {
   AuditStore,
   CommandAuditStore,
   FileTransferStore,
+  RevokedTokenStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -139,10 +141,19 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const enrollment = new AgentEnrollment(agents, issuer, audit);
   const directory = new AgentDirectory(agents, sessionStore, registry);
+  const revocations = new TokenRevocations(
+    new RevokedTokenStore(db),
+    config.maxTokenTtlMs,
+    log,
+    config.revocationRefreshMs,
+  );
+  await revocations.refresh();
   const verifyTechnician = createTechnicianVerifier({
     keys: config.jwks ? { kind: "jwks", location: config.jwks } : { kind: "secret", secret },
     issuer: config.issuer,
     audience: config.audience,
+    maxTokenTtlMs: config.maxTokenTtlMs,
+    revocations,
   });
 
   const health = new HealthStatus();
@@ -209,6 +220,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const url = `${config.tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 
   lastSeen.start();
+  revocations.start();
   const sweep = setInterval(
     () => {
       for (const conn of registry.endSilent(Date.now(), config.offlineAfterMs)) {
@@ -241,6 +253,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       health.shutdown();
       clearInterval(sweep);
       clearInterval(idleSweep);
+      revocations.stop();
       for (const conn of registry.all())
         conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
       await listener.shutdown(config.shutdownGraceMs);

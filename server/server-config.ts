@@ -1,5 +1,7 @@
 import { join, resolve } from "node:path";
 import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
+import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
+import { REVOCATION_REFRESH_MS } from "./auth/token-revocations.js";
 import type { TlsFiles } from "./listener.js";
 
 export interface ServerConfig {
@@ -48,11 +50,16 @@ export interface ServerConfig {
   maxTransferBytes: number;
   /** A connection with no open stream this long is closed. Defaults to 60 s: far past any client's pause between calls. */
   idleConnectionMs: number;
+  /** Longest technician token lifetime (`exp - iat`) accepted. Defaults to 24 h. */
+  maxTokenTtlMs: number;
+  /** Token revocations are read from the database this often. Defaults to 10 s. */
+  revocationRefreshMs: number;
 }
 
 export const DEFAULT_PORT = 7443;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
 export const DEFAULT_MAX_TRANSFER_BYTES = 4 * 1024 ** 3;
+export const DEFAULT_IDLE_CONNECTION_MS = 60_000;
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   const dataDir = resolve(overrides.dataDir ?? "data");
@@ -76,7 +83,9 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     policyFile: undefined,
     terminalIdleTimeoutMs: 20 * 60_000,
     terminalRecording: true,
-    idleConnectionMs: 60_000,
+    idleConnectionMs: DEFAULT_IDLE_CONNECTION_MS,
+    maxTokenTtlMs: DEFAULT_MAX_TOKEN_TTL_MS,
+    revocationRefreshMs: REVOCATION_REFRESH_MS,
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

@@ -103,12 +103,26 @@ export interface FileTransfersTable {
   reason: string | null;
 }
 
+export interface RevokedTokensTable {
+  id: Generated<number>;
+  revoked_at: EpochMs;
+  /** One token, by its `jti`. */
+  jti: string | null;
+  /** With issued_before: every token of this subject issued before that time. */
+  subject: string | null;
+  issued_before: EpochMs | null;
+  /** Who revoked it (`system user name` for the CLI). */
+  revoked_by: string;
+  reason: string | null;
+}
+
 export interface Database {
   agents: AgentsTable;
   tunnel_sessions: TunnelSessionsTable;
   audit_events: AuditEventsTable;
   command_audit: CommandAuditTable;
   file_transfers: FileTransfersTable;
+  revoked_tokens: RevokedTokensTable;
 }
 
 export type Db = Kysely<Database>;

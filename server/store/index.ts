@@ -18,3 +18,4 @@ export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";
+export { RevokedTokenStore, type RevokedTokenRow } from "./revoked-token-store.js";
