@@ -3,6 +3,7 @@ import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims
 import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { REVOCATION_REFRESH_MS } from "./auth/token-revocations.js";
 import type { TlsFiles } from "./listener.js";
+import { AUTH_FAILURE_WINDOW_MS } from "./services/auth-failure-audit.js";
 
 export interface ServerConfig {
   /** Interface to listen on. Defaults to 127.0.0.1: expose it deliberately. */
@@ -54,6 +55,8 @@ export interface ServerConfig {
   maxTokenTtlMs: number;
   /** Token revocations are read from the database this often. Defaults to 10 s. */
   revocationRefreshMs: number;
+  /** Refused authentications are summed per source over this window in the audit trail. Defaults to 60 s. */
+  authFailureWindowMs: number;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -86,6 +89,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     idleConnectionMs: DEFAULT_IDLE_CONNECTION_MS,
     maxTokenTtlMs: DEFAULT_MAX_TOKEN_TTL_MS,
     revocationRefreshMs: REVOCATION_REFRESH_MS,
+    authFailureWindowMs: AUTH_FAILURE_WINDOW_MS,
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

@@ -6,6 +6,7 @@ import { bearerToken } from "../auth/bearer.js";
 import type { TokenIssuer } from "../auth/token-issuer.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import { parseCapabilities, type AgentStore } from "../store/index.js";
+import { cutText } from "../../common/cut-text.js";
 import { checkAgentInfo } from "./agent-info-check.js";
 import { actorOf, type AuditLog } from "./audit-log.js";
 
@@ -56,17 +57,12 @@ export class AgentEnrollment {
     if (!agent || !secretMatches(parsed.secret, agent.credential_hash)) {
       throw new ConnectError("unknown agent credential: enroll the agent again", Code.Unauthenticated);
     }
-    if (agent.revoked_at !== null) {
-      const reason = `agent ${agent.id} (${agent.hostname}) was revoked at ${new Date(agent.revoked_at).toISOString()}`;
-      await this.audit.recordBestEffort({
-        actor: actorOf.agent(agent.id),
-        action: "agent.connect",
-        outcome: "refused",
-        agentId: agent.id,
-        reason,
-      });
-      throw new ConnectError(reason, Code.PermissionDenied);
-    }
+    // Audited with every other refusal, summed per source (AuthFailureAudit): a revoked agent retries.
+    if (agent.revoked_at !== null)
+      throw new ConnectError(
+        `agent ${agent.id} (${cutText(agent.hostname, 64)}) was revoked at ${new Date(agent.revoked_at).toISOString()}`,
+        Code.PermissionDenied,
+      );
     return {
       id: agent.id,
       hostname: agent.hostname,
