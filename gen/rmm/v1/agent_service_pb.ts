@@ -17,30 +17,36 @@ export const file_rmm_v1_agent_service: GenFile = /*@__PURE__*/
   fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCLMAQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCI/CgpBZ2VudEhlbGxvEhAKCGFnZW50X2lkGAEgASgJEh8KBGluZm8YAiABKAsyES5ybW0udjEuQWdlbnRJbmZvIl4KCEhlbGxvQWNrEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDRIYChBvZmZsaW5lX2FmdGVyX21zGAIgASgNEhkKEW1heF9tZXNzYWdlX2J5dGVzGAMgASgNIqMBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBCI7ChFPcGVuVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnRlY2huaWNpYW4YAiABKAkiTQoSQ2xvc2VUdW5uZWxDb21tYW5kEhIKCnNlc3Npb25faWQYASABKAkSIwoGcmVhc29uGAIgASgOMhMucm1tLnYxLkNsb3NlUmVhc29uIiEKC1R1bm5lbFJlYWR5EhIKCnNlc3Npb25faWQYASABKAkiQAoLVHVubmVsRXJyb3ISEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiMwoMVHVubmVsQ2xvc2VkEhIKCnNlc3Npb25faWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCTKHAQoMQWdlbnRTZXJ2aWNlEjcKBkVucm9sbBIVLnJtbS52MS5FbnJvbGxSZXF1ZXN0GhYucm1tLnYxLkVucm9sbFJlc3BvbnNlEj4KB0Nvbm5lY3QSFi5ybW0udjEuQ29ubmVjdFJlcXVlc3QaFy5ybW0udjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
 
 /**
- * What an agent reports about itself.
+ * What an agent reports about itself, checked with the same limits at Enroll
+ * and in every hello (INVALID_ARGUMENT naming the field otherwise).
  *
  * @generated from message rmm.v1.AgentInfo
  */
 export type AgentInfo = Message<"rmm.v1.AgentInfo"> & {
   /**
+   * Required; at most 253 characters (surrounding white space is trimmed).
+   *
    * @generated from field: string hostname = 1;
    */
   hostname: string;
 
   /**
-   * Operating system and architecture, for example "linux x64".
+   * Operating system and architecture, for example "linux x64". At most 255
+   * characters.
    *
    * @generated from field: string os = 2;
    */
   os: string;
 
   /**
+   * At most 64 characters.
+   *
    * @generated from field: string agent_version = 3;
    */
   agentVersion: string;
 
   /**
-   * Channel types this agent serves.
+   * Channel types this agent serves. At most 32 entries.
    *
    * @generated from field: repeated rmm.v1.ChannelType capabilities = 4;
    */
@@ -390,6 +396,8 @@ export type TunnelError = Message<"rmm.v1.TunnelError"> & {
   code: number;
 
   /**
+   * Kept to its first 512 characters, marked as cut.
+   *
    * @generated from field: string message = 3;
    */
   message: string;
@@ -414,6 +422,8 @@ export type TunnelClosed = Message<"rmm.v1.TunnelClosed"> & {
   sessionId: string;
 
   /**
+   * Kept to its first 512 characters, marked as cut.
+   *
    * @generated from field: string message = 2;
    */
   message: string;
@@ -447,6 +457,18 @@ export const AgentService: GenService<{
    * The one long-lived stream an agent holds. Authenticate with
    * `authorization: Bearer <credential>` from Enroll. The first request must be
    * `hello`; the server answers with `hello_ack` at once.
+   *
+   * Protocol faults (a frame for a channel or session the stream does not
+   * hold, a tunnel_ready or tunnel_error for a session not opened on this
+   * stream, a session_id over 64 characters, a heartbeat with more than 3
+   * load averages) are answered as each message says, or dropped, up to 100
+   * per stream; the next one ends the stream with RESOURCE_EXHAUSTED.
+   *
+   * The server sends HTTP/2 PINGs on the connection every
+   * `heartbeat_interval_ms` and closes it when one goes unanswered until
+   * about `offline_after_ms` has passed: answer PINGs (every HTTP/2 stack
+   * does). The server also announces at most 1,000 concurrent streams per
+   * connection and closes a connection left without a stream for 60 s.
    *
    * @generated from rpc rmm.v1.AgentService.Connect
    */
