@@ -21,12 +21,23 @@ export function keepaliveFromHeartbeat(heartbeatIntervalMs: number, offlineAfter
   };
 }
 
-/** PINGs `session` until it closes; returns a function that stops them. */
+/**
+ * PINGs `session` until it closes; returns a function that stops them. A
+ * PING still unanswered at its deadline cuts the connection only if nothing
+ * at all arrived from the peer meanwhile: on a connection busy with a bulk
+ * transfer toward the peer, the PING waits behind megabytes of DATA, and a
+ * peer that is still sending is not frozen.
+ */
 export function keepSessionAlive(session: ServerHttp2Session, settings: KeepaliveSettings): () => void {
   let deadline: NodeJS.Timeout | undefined;
+  const bytesRead = () => (session.destroyed ? 0 : session.socket.bytesRead);
   const ping = () => {
     if (deadline !== undefined || session.closed || session.destroyed) return;
-    deadline = setTimeout(() => session.destroy(), settings.timeoutMs);
+    const readBefore = bytesRead();
+    deadline = setTimeout(() => {
+      deadline = undefined;
+      if (bytesRead() === readBefore) session.destroy();
+    }, settings.timeoutMs);
     deadline.unref();
     const sent = session.ping(() => {
       clearTimeout(deadline);
