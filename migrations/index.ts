@@ -5,6 +5,7 @@ import * as fileTransfers from "./0003-file-transfers.js";
 import * as sessionOpenAudit from "./0004-session-open-audit.js";
 import * as sessionCloseAudit from "./0005-session-close-audit.js";
 import * as sessionPerTechnician from "./0006-session-per-technician.js";
+import * as revokedTokens from "./0007-revoked-tokens.js";
 import * as forwardAudit from "./0009-forward-audit.js";
 
 /**
@@ -19,5 +20,6 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0004-session-open-audit": sessionOpenAudit,
   "0005-session-close-audit": sessionCloseAudit,
   "0006-session-per-technician": sessionPerTechnician,
+  "0007-revoked-tokens": revokedTokens,
   "0009-forward-audit": forwardAudit,
 };

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { keepSessionAlive, type KeepaliveSettings } from "./connection-keepalive.js";
 
 type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -23,6 +24,26 @@ export const CONNECTION_WINDOW_BYTES = 8 << 20;
  * caps it at net.core.somaxconn, so raise that to at least 4096 too.
  */
 export const LISTEN_BACKLOG = 4096;
+
+/**
+ * Streams one HTTP/2 connection may hold open at once. Node's default is
+ * unlimited. 1,000: an agent needs one, a technician's client a few hundred
+ * at most (a session holds up to 256 channels; a fan-out of Exec calls shares
+ * one connection).
+ */
+export const MAX_STREAMS_PER_CONNECTION = 1_000;
+
+export interface ListenerOptions {
+  tls?: TlsFiles | undefined;
+  /**
+   * A connection with no open stream this long is closed (GOAWAY for HTTP/2;
+   * cleartext sockets that never send a first byte are destroyed). Without
+   * it, 500 connections that never opened a stream stayed open for good.
+   */
+  idleConnectionMs: number;
+  /** PINGs on connections that open a stream on one of `paths` (the agents' streams). */
+  keepalive: KeepaliveSettings & { paths: ReadonlySet<string> };
+}
 
 export interface TlsFiles {
   certPath: string;
@@ -47,7 +68,8 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * clients and agents use) from an HTTP/1.1 one (Connect or gRPC-Web from curl
  * or a browser proxy), and the socket is handed to the matching server.
  */
-export function createListener(handler: RequestHandler, tls?: TlsFiles): Listener {
+export function createListener(handler: RequestHandler, opts: ListenerOptions): Listener {
+  const { tls } = opts;
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   const shutdown = async (server: net.Server, graceMs: number, closeIdleHttp1: () => void): Promise<void> => {
@@ -61,7 +83,7 @@ export function createListener(handler: RequestHandler, tls?: TlsFiles): Listene
     await stopped;
     clearTimeout(cut);
   };
-  const settings = { initialWindowSize: STREAM_WINDOW_BYTES };
+  const settings = { initialWindowSize: STREAM_WINDOW_BYTES, maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION };
   const track = (socket: net.Socket) => {
     // Tunnel frames are small and latency-bound: never hold them back for Nagle.
     socket.setNoDelay(true);
@@ -72,6 +94,26 @@ export function createListener(handler: RequestHandler, tls?: TlsFiles): Listene
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
     session.once("remoteSettings", () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+    let open = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = () => {
+      idle = setTimeout(() => session.close(), opts.idleConnectionMs);
+      idle.unref();
+    };
+    arm();
+    let pinging = false;
+    session.on("stream", (stream, headers) => {
+      open++;
+      clearTimeout(idle);
+      if (!pinging && opts.keepalive.paths.has(String(headers[":path"]))) {
+        pinging = true;
+        keepSessionAlive(session, opts.keepalive);
+      }
+      stream.once("close", () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      });
+    });
+    session.once("close", () => clearTimeout(idle));
   };
 
   if (tls) {
@@ -91,7 +133,10 @@ export function createListener(handler: RequestHandler, tls?: TlsFiles): Listene
   const server = net.createServer((socket) => {
     track(socket);
     socket.once("error", () => socket.destroy());
+    // Until its first bytes say which protocol it speaks, nothing else times a socket out.
+    socket.setTimeout(opts.idleConnectionMs, () => socket.destroy());
     socket.once("readable", () => {
+      socket.setTimeout(0);
       const head: Buffer | null = socket.read();
       if (head === null) return;
       socket.unshift(head);

@@ -8,10 +8,12 @@ import { createLogger } from "../common/logger.js";
 import { ROLES, TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT, type Role } from "./auth/claims.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
+import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { tracingFromEnvironment } from "./observability/tracing.js";
 import { startServer } from "./rmm-server.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import {
+  DEFAULT_IDLE_CONNECTION_MS,
   defaultServerConfig,
   OFFLINE_AFTER_HEARTBEATS,
   EPHEMERAL_GRACE_MS,
@@ -21,7 +23,14 @@ import {
   TERMINAL_IDLE_TIMEOUT_MS,
   type ServerConfig,
 } from "./server-config.js";
-import { AgentStore, AuditStore, migrateToLatest, openDatabase, parseDatabaseUrl } from "./store/index.js";
+import {
+  AgentStore,
+  AuditStore,
+  RevokedTokenStore,
+  migrateToLatest,
+  openDatabase,
+  parseDatabaseUrl,
+} from "./store/index.js";
 
 interface CommonFlags {
   dataDir: string;
@@ -106,6 +115,16 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     "close a terminal with no input or output for this long",
     formatDuration(TERMINAL_IDLE_TIMEOUT_MS),
   )
+  .option(
+    "--max-token-ttl <duration>",
+    "refuse technician tokens that live longer than this (exp - iat)",
+    formatDuration(DEFAULT_MAX_TOKEN_TTL_MS),
+  )
+  .option(
+    "--idle-connection-timeout <duration>",
+    "close a connection with no open stream after this long",
+    formatDuration(DEFAULT_IDLE_CONNECTION_MS),
+  )
   .option("--no-terminal-recording", "do not record terminals (asciicast v2 files under <data-dir>/recordings)")
   .addHelpText(
     "after",
@@ -128,6 +147,8 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         terminalRecording: boolean;
         maxTransferBytes: string;
         metricsListen?: string;
+        maxTokenTtl: string;
+        idleConnectionTimeout: string;
       },
     ) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
@@ -150,6 +171,8 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         metricsListen: flags.metricsListen
           ? parseListen(flags.metricsListen, "--metrics-listen", "127.0.0.1:9464")
           : undefined,
+        maxTokenTtlMs: parseDuration(flags.maxTokenTtl, "--max-token-ttl"),
+        idleConnectionMs: parseDuration(flags.idleConnectionTimeout, "--idle-connection-timeout"),
       });
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.
@@ -174,9 +197,20 @@ withCommonFlags(program.command("token"))
   .requiredOption("--sub <name>", "who the token is for")
   .addOption(new Option("--role <role>", "role").choices(ROLES).default("tech"))
   .option("--ttl <duration>", "lifetime", "1h")
+  .option(
+    "--max-token-ttl <duration>",
+    "the server's --max-token-ttl: longer tokens are refused, so none is minted",
+    formatDuration(DEFAULT_MAX_TOKEN_TTL_MS),
+  )
   .addHelpText("after", "\nExample:\n  export RMM_TOKEN=$(rmm-server token --sub alice --role admin --ttl 8h)")
-  .action(async (flags: CommonFlags & { sub: string; role: Role; ttl: string }) => {
-    const ttlSeconds = Math.ceil(parseDuration(flags.ttl, "--ttl") / 1000);
+  .action(async (flags: CommonFlags & { sub: string; role: Role; ttl: string; maxTokenTtl: string }) => {
+    const ttlMs = parseDuration(flags.ttl, "--ttl");
+    if (ttlMs > parseDuration(flags.maxTokenTtl, "--max-token-ttl"))
+      throw new Error(
+        `--ttl ${flags.ttl} is longer than --max-token-ttl ${flags.maxTokenTtl}: the server would refuse the token`,
+      );
+    if (flags.sub.trim() === "") throw new Error("--sub must name someone");
+    const ttlSeconds = Math.ceil(ttlMs / 1000);
     process.stdout.write((await issuerFor(flags).mintTechnician(flags.sub, flags.role, ttlSeconds)) + "\n");
   });
 
@@ -216,6 +250,53 @@ withCommonFlags(program.command("revoke-agent"))
         reason: `rmm-server revoke-agent run by ${userInfo().username}`,
       });
       process.stdout.write(`revoked ${agentId}\n`);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+withCommonFlags(program.command("revoke-token"))
+  .description(
+    "revoke technician tokens: one by its jti, or every token of a subject issued before a time; running servers refuse them within 10 s",
+  )
+  .option("--jti <id>", "the token's jti claim")
+  .option("--sub <name>", "revoke every token of this subject issued before --before")
+  .option("--before <time>", "with --sub: an ISO 8601 time (default: now)")
+  .option("--reason <text>", "kept in the audit trail")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  rmm-server revoke-token --jti 0b9f...\n  rmm-server revoke-token --sub alice --reason 'laptop stolen'",
+  )
+  .action(async (flags: CommonFlags & { jti?: string; sub?: string; before?: string; reason?: string }) => {
+    if ((flags.jti === undefined) === (flags.sub === undefined)) throw new Error("give one of --jti or --sub");
+    if (flags.before !== undefined && flags.sub === undefined) throw new Error("--before goes with --sub");
+    const before = flags.before === undefined ? Date.now() : Date.parse(flags.before);
+    if (Number.isNaN(before))
+      throw new Error(`--before "${flags.before}" is not an ISO 8601 time, e.g. 2026-12-01T12:00:00Z`);
+    const db = openDatabase(parseDatabaseUrl(baseConfig(flags).databaseUrl));
+    try {
+      await migrateToLatest(db);
+      const by = userInfo().username;
+      const now = Date.now();
+      await new RevokedTokenStore(db).add({
+        revoked_at: now,
+        jti: flags.jti ?? null,
+        subject: flags.sub ?? null,
+        issued_before: flags.sub === undefined ? null : before,
+        revoked_by: by,
+        reason: flags.reason ?? null,
+      });
+      const what =
+        flags.jti !== undefined
+          ? `token ${flags.jti}`
+          : `tokens of ${flags.sub} issued before ${new Date(before).toISOString()}`;
+      await new AuditLog(new AuditStore(db), createLogger("rmm-server")).record({
+        actor: actorOf.system,
+        action: "token.revoke",
+        outcome: "ok",
+        reason: `${what} revoked by ${by}${flags.reason ? `: ${flags.reason}` : ""}`,
+      });
+      process.stdout.write(`revoked ${what}\n`);
     } finally {
       await db.destroy();
     }

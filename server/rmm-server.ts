@@ -2,15 +2,23 @@ import { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createServiceImplSpec, type ConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createServiceImplSpec,
+  type ConnectRouter,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
+import { peerAddress, peerKey } from "./auth/peer.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { createTechnicianVerifier } from "./auth/technician-verifier.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
+import { TokenRevocations } from "./auth/token-revocations.js";
 import { agentServiceHandler } from "./handlers/agent-service-handler.js";
 import { authInterceptor } from "./handlers/auth-interceptor.js";
 import { errorInterceptor } from "./handlers/error-interceptor.js";
@@ -18,6 +26,8 @@ import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
 import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
+import { secureDataDir } from "./data-dir-permissions.js";
+import { keepaliveFromHeartbeat } from "./connection-keepalive.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { startMetricsListener, type MetricsListener } from "./observability/metrics-listener.js";
 import { databaseReadiness, Readiness } from "./observability/readiness.js";
@@ -27,6 +37,7 @@ import { tracingInterceptor } from "./observability/tracing-interceptor.js";
 import type { Tracer } from "@opentelemetry/api";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
+import { unknownMethodFallback } from "./unknown-method.js";
 import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentPresence } from "./services/agent-presence.js";
@@ -37,8 +48,10 @@ import { ForwardSupervisor } from "./services/forward-supervisor.js";
 import { CommandPolicy } from "./policy/command-policy.js";
 import { loadPolicyFile } from "./policy/policy-file.js";
 import { AuditLog } from "./services/audit-log.js";
+import { AuthFailureAudit } from "./services/auth-failure-audit.js";
 import { FileTransferLog } from "./services/file-transfer-log.js";
 import { LastSeenBatcher } from "./services/last-seen-batcher.js";
+import { ProtocolFaults } from "./services/protocol-faults.js";
 import { SessionService } from "./services/session-service.js";
 import {
   AgentStore,
@@ -46,6 +59,7 @@ import {
   CommandAuditStore,
   FileTransferStore,
   ForwardAuditStore,
+  RevokedTokenStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -77,6 +91,10 @@ export interface ServerHooks {
 }
 
 export async function startServer(config: ServerConfig, log: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+  const dbUrl = parseDatabaseUrl(config.databaseUrl);
+  const sqliteFiles =
+    dbUrl.kind === "sqlite" && dbUrl.path !== ":memory:" ? ["", "-wal", "-shm"].map((s) => dbUrl.path + s) : [];
+  secureDataDir(config.dataDir, log, sqliteFiles);
   const { secret, created } = loadOrCreateSigningSecret(config.dataDir);
   if (created) {
     log.info(
@@ -88,7 +106,6 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
 
   const registry = new AgentRegistry();
   const metrics = new ServerMetrics({ agents: () => registry.all() });
-  const dbUrl = parseDatabaseUrl(config.databaseUrl);
   const db = openDatabase(dbUrl, metrics);
   const store = dbUrl.kind === "sqlite" ? `sqlite:${dbUrl.path}` : dbUrl.redacted;
   await migrateWhenReachable(db, store, log);
@@ -117,7 +134,8 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
         registry.get(id)?.end(new ConnectError(`agent ${id} has been revoked`, Code.PermissionDenied));
     },
   });
-  const relay = new ChannelRelay(sessions, log, { openTimeoutMs: config.openTimeoutMs }, metrics);
+  const faults = new ProtocolFaults(audit, log);
+  const relay = new ChannelRelay(sessions, faults, { openTimeoutMs: config.openTimeoutMs }, metrics);
   if (policy.isAllowAll)
     log.warn(
       "no --policy file: every technician may run any command, open terminals, read and write any file and forward to any port the agent allows",
@@ -144,6 +162,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     lastSeen,
     sessions,
     relay,
+    faults,
     log,
     observer: metrics,
     settings: {
@@ -154,14 +173,29 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   });
   const enrollment = new AgentEnrollment(agents, issuer, audit);
   const directory = new AgentDirectory(agents, sessionStore, registry);
+  const revocations = new TokenRevocations(
+    new RevokedTokenStore(db),
+    config.maxTokenTtlMs,
+    log,
+    config.revocationRefreshMs,
+  );
+  await revocations.refresh();
   const verifyTechnician = createTechnicianVerifier({
     keys: config.jwks ? { kind: "jwks", location: config.jwks } : { kind: "secret", secret },
     issuer: config.issuer,
     audience: config.audience,
+    maxTokenTtlMs: config.maxTokenTtlMs,
+    revocations,
   });
 
   const health = new HealthStatus();
-  const agentImpl = agentServiceHandler({ enrollment, presence, helloTimeoutMs: config.helloTimeoutMs });
+  const authFailures = new AuthFailureAudit(audit, config.authFailureWindowMs);
+  const agentImpl = agentServiceHandler({
+    enrollment,
+    presence,
+    helloTimeoutMs: config.helloTimeoutMs,
+    authFailures,
+  });
   const tunnelImpl = tunnelServiceHandler({
     sessions,
     directory,
@@ -180,13 +214,19 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     ...(hooks.tracer ? [tracingInterceptor(hooks.tracer)] : []),
     rpcObserverInterceptor({ metrics, log, agentOfSession: (id) => sessions.activeSession(id)?.agentId }),
     errorInterceptor(log),
-    authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) }),
+    authInterceptor({
+      verifyTechnician,
+      authenticateAgent: (h) => enrollment.authenticate(h),
+      refused: (failure) => authFailures.record(failure),
+    }),
   ];
   const connectHandler = connectNodeAdapter({
     routes,
     interceptors,
     // Measured here: gzip cut stream throughput from 374 to 126 MB/s, and tunnel data is mostly compressed already.
     acceptCompression: [],
+    fallback: unknownMethodFallback,
+    contextValues: (req) => createContextValues().set(peerKey, peerAddress(req.socket)),
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     // No shutdownSignal: connect links it into every call's signal, one
@@ -202,12 +242,20 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     interceptors,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
+    contextValues: (req) => createContextValues().set(peerKey, peerAddress(req.socket)),
   });
   const handler: typeof connectHandler = (req, res) => {
     if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
     connectHandler(req, res);
   };
-  const listener = createListener(handler, config.tls);
+  const listener = createListener(handler, {
+    tls: config.tls,
+    idleConnectionMs: config.idleConnectionMs,
+    keepalive: {
+      ...keepaliveFromHeartbeat(config.heartbeatIntervalMs, config.offlineAfterMs),
+      paths: new Set([`/${AgentService.typeName}/${AgentService.method.connect.name}`]),
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
     listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
@@ -219,6 +267,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const url = `${config.tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 
   lastSeen.start();
+  revocations.start();
   const sweep = setInterval(
     () => {
       for (const conn of registry.endSilent(Date.now(), config.offlineAfterMs)) {
@@ -270,6 +319,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       health.shutdown();
       clearInterval(sweep);
       clearInterval(idleSweep);
+      revocations.stop();
       for (const conn of registry.all())
         conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
       await listener.shutdown(config.shutdownGraceMs);
@@ -277,6 +327,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
         .closeAllForShutdown()
         .catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
       await lastSeen.stop();
+      await authFailures.stop();
       await db.destroy();
       await metricsListener?.close();
       log.info("rmm-server stopped");

@@ -1,9 +1,12 @@
 import { join, resolve } from "node:path";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
+import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
+import { REVOCATION_REFRESH_MS } from "./auth/token-revocations.js";
 import type { TlsFiles } from "./listener.js";
 import { READINESS_INTERVAL_MS } from "./observability/readiness.js";
 import { WRITE_RETRY_MAX_MS } from "./services/session-lifecycle.js";
+import { AUTH_FAILURE_WINDOW_MS } from "./services/auth-failure-audit.js";
 
 export interface ServerConfig {
   /** Interface to listen on. Defaults to 127.0.0.1: expose it deliberately. */
@@ -61,6 +64,14 @@ export interface ServerConfig {
   metricsListen: { host: string; port: number } | undefined;
   /** How often readiness (database reachable, migrations applied) is mirrored into grpc.health.v1. Defaults to 5 s. */
   readinessIntervalMs: number;
+  /** A connection with no open stream this long is closed. Defaults to 60 s: far past any client's pause between calls. */
+  idleConnectionMs: number;
+  /** Longest technician token lifetime (`exp - iat`) accepted. Defaults to 24 h. */
+  maxTokenTtlMs: number;
+  /** Token revocations are read from the database this often. Defaults to 10 s. */
+  revocationRefreshMs: number;
+  /** Refused authentications are summed per source over this window in the audit trail. Defaults to 60 s. */
+  authFailureWindowMs: number;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -90,6 +101,8 @@ export const TERMINAL_IDLE_TIMEOUT_MS = 20 * 60_000;
 export const EPHEMERAL_GRACE_MS = 10_000;
 /** An agent silent for this many heartbeat intervals is offline. */
 export const OFFLINE_AFTER_HEARTBEATS = 3;
+/** A connection with no open stream this long is closed. Defaults to 60 s: far past any client's pause between calls. */
+export const DEFAULT_IDLE_CONNECTION_MS = 60_000;
 
 export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   const dataDir = resolve(overrides.dataDir ?? "data");
@@ -117,6 +130,10 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     terminalRecording: true,
     metricsListen: undefined,
     readinessIntervalMs: READINESS_INTERVAL_MS,
+    idleConnectionMs: DEFAULT_IDLE_CONNECTION_MS,
+    maxTokenTtlMs: DEFAULT_MAX_TOKEN_TTL_MS,
+    revocationRefreshMs: REVOCATION_REFRESH_MS,
+    authFailureWindowMs: AUTH_FAILURE_WINDOW_MS,
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

@@ -21,7 +21,7 @@ export function loadOrCreateSigningSecret(dataDir: string): { secret: Uint8Array
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomBytes(SECRET_BYTES);
   // 'wx' fails if another process created it meanwhile, so two first starts never disagree on the key.
   try {

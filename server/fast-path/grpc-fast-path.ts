@@ -5,6 +5,7 @@ import {
   ConnectError,
   createContextValues,
   createHandlerContext,
+  type ContextValues,
   type Interceptor,
   type MethodImplSpec,
   type ServiceImplSpec,
@@ -27,6 +28,8 @@ export interface GrpcFastPathOptions {
   interceptors: readonly Interceptor[];
   readMaxBytes: number;
   writeMaxBytes: number;
+  /** Context values for each call, as connect-node's `contextValues` option gives them. Defaults to none. */
+  contextValues?: (req: Http2ServerRequest) => ContextValues;
 }
 
 /** Takes a request if it can (true), or leaves it untouched for connect (false). */
@@ -77,7 +80,7 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
     // Compressed requests (never sent by our clients: the server accepts none) get connect's answer.
     const encoding = req.headers[GRPC_ENCODING];
     if (encoding !== undefined && encoding !== "identity") return false;
-    void serve(route, req, res, interceptors, opts.readMaxBytes);
+    void serve(route, req, res, interceptors, opts.readMaxBytes, opts.contextValues?.(req) ?? createContextValues());
     return true;
   };
 }
@@ -88,6 +91,7 @@ async function serve(
   res: Http2ServerResponse,
   interceptors: Interceptor[],
   readMaxBytes: number,
+  contextValues: ContextValues,
 ): Promise<void> {
   const cancel = new AbortController();
   const onClose = () => cancel.abort(new ConnectError("the caller cancelled the call", Code.Canceled));
@@ -105,7 +109,7 @@ async function serve(
     url: `http://${req.headers[":authority"] ?? "localhost"}${req.headers[":path"] ?? ""}`,
     responseHeader: { [CONTENT_TYPE]: "application/grpc+proto" },
     responseTrailer: { [GRPC_STATUS]: grpcStatusOk },
-    contextValues: createContextValues(),
+    contextValues,
   });
   const out = new ResponseWriter(res, context);
   try {

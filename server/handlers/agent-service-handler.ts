@@ -1,6 +1,9 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { AgentService, ConnectRequest, ConnectResponse } from "../../gen/rmm/v1/agent_service_pb.js";
+import { cutText } from "../../common/cut-text.js";
 import { agentKey } from "../auth/claims.js";
+import { peerKey } from "../auth/peer.js";
+import type { AuthFailureAudit } from "../services/auth-failure-audit.js";
 import type { AgentConnection } from "../services/agent-connection.js";
 import type { AgentEnrollment } from "../services/agent-enrollment.js";
 import type { AgentPresence } from "../services/agent-presence.js";
@@ -10,6 +13,7 @@ export interface AgentServiceHandlerDeps {
   presence: AgentPresence;
   /** How long a new stream may take to send hello. */
   helloTimeoutMs: number;
+  authFailures: Pick<AuthFailureAudit, "record">;
 }
 
 export function agentServiceHandler(deps: AgentServiceHandlerDeps): ServiceImpl<typeof AgentService> {
@@ -45,10 +49,9 @@ async function* serveStream(
   }
   const hello = first.value.kind.value;
   if (hello.agentId !== agentId) {
-    throw new ConnectError(
-      `credential belongs to agent ${agentId}, but hello claims ${hello.agentId || "no id"}`,
-      Code.PermissionDenied,
-    );
+    const reason = `credential belongs to agent ${agentId}, but hello claims ${cutText(hello.agentId, 64) || "no id"}`;
+    deps.authFailures.record({ kind: "agent", source: ctx.values.get(peerKey), reason, agentId });
+    throw new ConnectError(reason, Code.PermissionDenied);
   }
 
   const conn = await deps.presence.connected(agent, hello.info, hello.heartbeatAcks);

@@ -1,13 +1,17 @@
-import type { Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AgentService } from "../../gen/rmm/v1/agent_service_pb.js";
 import { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { agentKey, technicianKey, type AuthenticatedAgent } from "../auth/claims.js";
+import { peerKey } from "../auth/peer.js";
 import type { TechnicianVerifier } from "../auth/technician-verifier.js";
+import type { AuthFailure } from "../services/auth-failure-audit.js";
 
 export interface AuthInterceptorDeps {
   verifyTechnician: TechnicianVerifier;
   /** Agent credential check for AgentService.Connect. */
   authenticateAgent: (authorization: string | null) => Promise<AuthenticatedAgent>;
+  /** Told of every refusal, for the audit trail. */
+  refused: (failure: AuthFailure) => void;
 }
 
 /**
@@ -18,11 +22,23 @@ export interface AuthInterceptorDeps {
  * result from the context and never parse headers themselves.
  */
 export function authInterceptor(deps: AuthInterceptorDeps): Interceptor {
+  const checked = async <T>(kind: AuthFailure["kind"], source: string, check: Promise<T>): Promise<T> => {
+    try {
+      return await check;
+    } catch (err) {
+      // Unavailable (the database or the key set away) is not a refusal.
+      if (err instanceof ConnectError && (err.code === Code.Unauthenticated || err.code === Code.PermissionDenied))
+        deps.refused({ kind, source, reason: err.rawMessage });
+      throw err;
+    }
+  };
   return (next) => async (req) => {
+    const authorization = req.header.get("authorization");
+    const source = req.contextValues.get(peerKey);
     if (req.service.typeName === TunnelService.typeName) {
-      req.contextValues.set(technicianKey, await deps.verifyTechnician(req.header.get("authorization")));
+      req.contextValues.set(technicianKey, await checked("technician", source, deps.verifyTechnician(authorization)));
     } else if (req.service.typeName === AgentService.typeName && req.method.name === AgentService.method.connect.name) {
-      req.contextValues.set(agentKey, await deps.authenticateAgent(req.header.get("authorization")));
+      req.contextValues.set(agentKey, await checked("agent", source, deps.authenticateAgent(authorization)));
     }
     return next(req);
   };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { CUT_TEXT_MAX, cutText } from "../../common/cut-text.js";
 import type { Logger } from "../../common/logger.js";
 import { requestIdKey } from "../observability/request-id.js";
 import { isStoreUnavailable } from "../store/index.js";
@@ -11,11 +12,17 @@ import { isStoreUnavailable } from "../store/index.js";
  * full under an id the caller is given (the call's request id, so the log line
  * and the caller's error name the same id), and never leaks internals.
  */
-/** connect reports a request it cannot decode as Internal ("parse ..."); it is the caller's bad input. */
+/**
+ * connect reports a request it cannot decode as Internal ("parse ..."); it is the caller's bad input.
+ * Messages are cut to CUT_TEXT_MAX: many repeat what the caller sent, and the status travels in an HTTP/2 trailer.
+ */
 export function asCallerError(err: ConnectError): ConnectError {
-  return err.code === Code.Internal && err.rawMessage.startsWith("parse ")
-    ? new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument)
-    : err;
+  if (err.code === Code.Internal && err.rawMessage.startsWith("parse "))
+    return new ConnectError(cutText(`malformed message: ${err.rawMessage}`), Code.InvalidArgument);
+  if (err.rawMessage.length <= CUT_TEXT_MAX) return err;
+  const cut = new ConnectError(cutText(err.rawMessage), err.code, err.metadata, undefined, err.cause);
+  cut.details = err.details;
+  return cut;
 }
 
 export function errorInterceptor(log: Logger): Interceptor {

@@ -7,6 +7,8 @@ import {
   type Agent,
   type TunnelSession,
 } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import { cutText } from "../../common/cut-text.js";
+import { AGENT_INFO_LIMITS } from "../services/agent-info-check.js";
 import type { AgentListing } from "../services/agent-directory.js";
 import { closeReasonEnum } from "../services/close-reason.js";
 import { parseCapabilities, type SessionRow, type SessionStateName } from "../store/index.js";
@@ -38,10 +40,11 @@ export function agentMessage({ row, connection, liveSessionId, holders }: AgentL
   const lastSeen = connection?.lastMessageAt ?? row.last_seen_at;
   return create(AgentSchema, {
     id: row.id,
-    hostname: row.hostname,
-    os: row.os,
-    agentVersion: row.agent_version,
-    capabilities: parseCapabilities(row.capabilities),
+    // Rows stored before every hello was checked may hold more than the limits allow.
+    hostname: cutText(row.hostname, AGENT_INFO_LIMITS.hostname),
+    os: cutText(row.os, AGENT_INFO_LIMITS.os),
+    agentVersion: cutText(row.agent_version, AGENT_INFO_LIMITS.agentVersion),
+    capabilities: parseCapabilities(row.capabilities).slice(0, AGENT_INFO_LIMITS.capabilities),
     online: connection !== undefined,
     lastSeenTime: lastSeen === null ? undefined : timestampFromMs(lastSeen),
     enrollTime: timestampFromMs(row.enrolled_at),

@@ -3,6 +3,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { ConnectResponseSchema, type ConnectResponse, type Heartbeat } from "../../gen/rmm/v1/agent_service_pb.js";
 import { AsyncQueue } from "../../common/async-queue.js";
 import type { AgentInfoFields } from "../store/index.js";
+import { WarningThrottle } from "./warning-throttle.js";
 
 type ResponseKind = NonNullable<MessageInitShape<typeof ConnectResponseSchema>["kind"]>;
 
@@ -16,6 +17,10 @@ export class AgentConnection {
   health: Heartbeat | undefined;
   /** The agent's hello asked for heartbeat_ack answers (AgentHello.heartbeat_acks). */
   heartbeatAcks = false;
+  /** Protocol faults so far (see ProtocolFaults). */
+  faults = 0;
+  /** Warnings this stream causes are rate-limited, so a flood of bad frames is not a flood of log lines. */
+  readonly warnings = new WarningThrottle();
 
   constructor(
     readonly agentId: string,

@@ -17,6 +17,14 @@ export interface AgentListing {
 /** Page size when the caller names none, and the most a page may hold. */
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1_000;
+/**
+ * A page also ends before its agents' stored text passes this many bytes, so
+ * no agent's data can make a listing too large to send (4 MiB): two agents
+ * with 2.5 MB hostnames once broke ListAgents for every technician. 1 MiB.
+ */
+export const MAX_PAGE_BYTES = 1 << 20;
+/** Room for an agent's ids, times and flags beside its text. */
+const ROW_OVERHEAD_BYTES = 256;
 
 /** Listing agents a page at a time, joined with who is online right now. */
 export class AgentDirectory {
@@ -46,7 +54,7 @@ export class AgentDirectory {
     } else {
       rows = await this.agents.list({ afterId, limit: size + 1 });
     }
-    const page = rows.slice(0, size);
+    const page = fitBytes(rows.slice(0, size));
     const live = new Map<string, SessionRow[]>();
     for (const s of await this.sessions.liveForAgents(page.map((r) => r.id)))
       live.set(s.agent_id, [...(live.get(s.agent_id) ?? []), s]);
@@ -69,9 +77,21 @@ export class AgentDirectory {
           })),
         };
       }),
-      nextPageToken: rows.length > size && last ? encodePageToken(last.id) : "",
+      nextPageToken: rows.length > page.length && last ? encodePageToken(last.id) : "",
     };
   }
+}
+
+/** The leading rows that fit MAX_PAGE_BYTES; at least one, so paging always moves on. */
+function fitBytes(rows: AgentRow[]): AgentRow[] {
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    bytes += ROW_OVERHEAD_BYTES;
+    for (const text of [row.hostname, row.os, row.agent_version, row.capabilities]) bytes += Buffer.byteLength(text);
+    if (bytes > MAX_PAGE_BYTES && i > 0) return rows.slice(0, i);
+  }
+  return rows;
 }
 
 function encodePageToken(afterId: string): string {

@@ -6,10 +6,9 @@ import { bearerToken } from "../auth/bearer.js";
 import type { TokenIssuer } from "../auth/token-issuer.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import { parseCapabilities, type AgentStore } from "../store/index.js";
+import { cutText } from "../../common/cut-text.js";
+import { checkAgentInfo } from "./agent-info-check.js";
 import { actorOf, type AuditLog } from "./audit-log.js";
-
-/** Longest hostname DNS allows; the column holds 255. */
-const MAX_HOSTNAME = 253;
 
 /** Turning enrollment tokens into agent identities, and agent credentials back into ids. */
 export class AgentEnrollment {
@@ -25,18 +24,16 @@ export class AgentEnrollment {
         "enrollment_token is required: run `rmm-server enroll-token` to get one",
         Code.InvalidArgument,
       );
-    if (!info || info.hostname.trim() === "") throw new ConnectError("info.hostname is required", Code.InvalidArgument);
-    if (info.hostname.length > MAX_HOSTNAME)
-      throw new ConnectError(`info.hostname is longer than ${MAX_HOSTNAME} characters`, Code.InvalidArgument);
+    const fields = checkAgentInfo(info, "info");
     await this.issuer.verifyEnrollment(enrollmentToken);
     const agentId = randomUUID();
     const { credential, hash } = newAgentCredential(agentId);
     await this.agents.insert({
       id: agentId,
-      hostname: info.hostname.trim(),
-      os: info.os,
-      agent_version: info.agentVersion,
-      capabilities: JSON.stringify(info.capabilities),
+      hostname: fields.hostname,
+      os: fields.os,
+      agent_version: fields.agentVersion,
+      capabilities: JSON.stringify(fields.capabilities),
       credential_hash: hash,
       enrolled_at: Date.now(),
       last_seen_at: null,
@@ -47,7 +44,7 @@ export class AgentEnrollment {
       action: "agent.enroll",
       outcome: "ok",
       agentId,
-      reason: info.hostname,
+      reason: fields.hostname,
     });
     return { agentId, credential };
   }
@@ -60,17 +57,12 @@ export class AgentEnrollment {
     if (!agent || !secretMatches(parsed.secret, agent.credential_hash)) {
       throw new ConnectError("unknown agent credential: enroll the agent again", Code.Unauthenticated);
     }
-    if (agent.revoked_at !== null) {
-      const reason = `agent ${agent.id} (${agent.hostname}) was revoked at ${new Date(agent.revoked_at).toISOString()}`;
-      await this.audit.recordBestEffort({
-        actor: actorOf.agent(agent.id),
-        action: "agent.connect",
-        outcome: "refused",
-        agentId: agent.id,
-        reason,
-      });
-      throw new ConnectError(reason, Code.PermissionDenied);
-    }
+    // Audited with every other refusal, summed per source (AuthFailureAudit): a revoked agent retries.
+    if (agent.revoked_at !== null)
+      throw new ConnectError(
+        `agent ${agent.id} (${cutText(agent.hostname, 64)}) was revoked at ${new Date(agent.revoked_at).toISOString()}`,
+        Code.PermissionDenied,
+      );
     return {
       id: agent.id,
       hostname: agent.hostname,

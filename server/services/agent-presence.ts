@@ -1,9 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "../../common/logger.js";
+import { cutText } from "../../common/cut-text.js";
 import type { AgentInfo, ConnectRequest } from "../../gen/rmm/v1/agent_service_pb.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import type { AgentInfoFields, AgentStore } from "../store/index.js";
 import { AgentConnection } from "./agent-connection.js";
+import { checkAgentInfo } from "./agent-info-check.js";
+import type { ProtocolFaults } from "./protocol-faults.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { LastSeenBatcher } from "./last-seen-batcher.js";
 import type { SessionService } from "./session-service.js";
@@ -22,11 +25,19 @@ export interface AgentPresenceDeps {
   lastSeen: LastSeenBatcher;
   sessions: SessionService;
   relay: ChannelRelay;
+  faults: ProtocolFaults;
   settings: StreamSettings;
   log: Logger;
   /** Told of each stream that starts and ends (the server's metrics). Defaults to nobody. */
   observer?: PresenceObserver;
 }
+
+/** Session ids are UUIDs (36 characters); anything much longer is not one this server issued. */
+const MAX_SESSION_ID = 64;
+/** Silent this many heartbeat intervals when its stream ended: the agent missed a heartbeat, it did not just hang up. */
+const MISSED_HEARTBEAT_FACTOR = 1.5;
+/** The one-, five- and fifteen-minute load averages. */
+const MAX_LOAD_AVERAGES = 3;
 
 /** What happens as agent streams come, speak and go. */
 export class AgentPresence {
@@ -41,7 +52,7 @@ export class AgentPresence {
     heartbeatAcks = false,
   ): Promise<AgentConnection> {
     const agentId = agent.id;
-    const fields = infoFields(info);
+    const fields = checkAgentInfo(info, "hello.info");
     const conn = new AgentConnection(agentId, fields, Date.now());
     conn.heartbeatAcks = heartbeatAcks;
     // Persist what the agent says about itself before it can be seen online, but
@@ -62,34 +73,48 @@ export class AgentPresence {
   received(conn: AgentConnection, msg: ConnectRequest): void {
     conn.lastMessageAt = Date.now();
     this.deps.lastSeen.mark(conn.agentId);
-    const { sessions } = this.deps;
-    switch (msg.kind.case) {
+    const { sessions, faults } = this.deps;
+    const fault = (what: string, sessionId?: string) => void faults.report(conn, { what, sessionId });
+    const kind = msg.kind;
+    if (kind.case !== undefined && kind.case !== "hello" && kind.case !== "heartbeat") {
+      if (kind.value.sessionId.length > MAX_SESSION_ID)
+        return fault(`${kind.case} with a session_id of ${kind.value.sessionId.length} characters`);
+      if (kind.case !== "frame" && kind.case !== "tunnelClosed" && !conn.sessions.has(kind.value.sessionId))
+        return fault(`${kind.case} for a session not opened on this stream`, kind.value.sessionId);
+    }
+    switch (kind.case) {
       case "heartbeat":
-        conn.health = msg.kind.value;
+        if (kind.value.loadAverage.length > MAX_LOAD_AVERAGES)
+          return fault(`heartbeat with ${kind.value.loadAverage.length} load averages (at most ${MAX_LOAD_AVERAGES})`);
+        conn.health = kind.value;
         // The agent's only way to tell a frozen path from a quiet server (see AgentHello.heartbeat_acks).
         if (conn.heartbeatAcks) conn.send({ case: "heartbeatAck", value: {} });
-        if (msg.kind.value.sessions) sessions.agentReport(conn, msg.kind.value.sessions.sessionIds);
+        if (kind.value.sessions) sessions.agentReport(conn, kind.value.sessions.sessionIds);
         return;
       case "tunnelReady":
-        sessions.tunnelReady(conn, msg.kind.value.sessionId);
+        sessions.tunnelReady(conn, kind.value.sessionId);
         return;
       case "tunnelError":
-        sessions.tunnelError(conn, msg.kind.value.sessionId, msg.kind.value.code, msg.kind.value.message);
+        sessions.tunnelError(conn, kind.value.sessionId, kind.value.code, cutText(kind.value.message));
         return;
       case "tunnelClosed":
-        sessions.tunnelClosed(conn, msg.kind.value.sessionId, msg.kind.value.message);
+        sessions.tunnelClosed(conn, kind.value.sessionId, cutText(kind.value.message));
         return;
       case "hello":
         throw new ConnectError("hello sent twice on one stream", Code.InvalidArgument);
       case "frame":
-        this.deps.relay.fromAgent(conn, msg.kind.value);
+        this.deps.relay.fromAgent(conn, kind.value);
         return;
       case undefined:
         throw new ConnectError("empty message: set one of the ConnectRequest fields", Code.InvalidArgument);
     }
   }
 
-  /** Idempotent: the stream handler and the silence sweep may both report the same stream. */
+  /**
+   * Idempotent: the stream handler and the silence sweep may both report the same stream.
+   * Its sessions' technicians are told whether the agent went silent first (frozen or cut off:
+   * the sweep or the server's PINGs ended it) or its stream simply ended.
+   */
   async disconnected(conn: AgentConnection, reason: string): Promise<void> {
     if (this.gone.has(conn)) return;
     this.gone.add(conn);
@@ -97,7 +122,14 @@ export class AgentPresence {
     const wasCurrent = this.deps.registry.unregister(conn);
     (this.deps.observer ?? noPresenceObserver).streamDisconnected(reason);
     this.deps.lastSeen.mark(conn.agentId);
-    await this.deps.sessions.streamEnded(conn);
+    const silentMs = Date.now() - conn.lastMessageAt;
+    const missed = silentMs > this.deps.settings.heartbeatIntervalMs * MISSED_HEARTBEAT_FACTOR;
+    await this.deps.sessions.streamEnded(
+      conn,
+      missed
+        ? `agent missed its heartbeats (silent for ${Math.round(silentMs / 1000)} s): frozen or cut off`
+        : undefined,
+    );
     this.deps.log.info(
       { agentId: conn.agentId, reason, wasCurrent, online: this.deps.registry.size },
       "agent stream ended",
@@ -112,13 +144,4 @@ function sameInfo(a: AuthenticatedAgent, b: AgentInfoFields): boolean {
     a.agentVersion === b.agentVersion &&
     a.capabilities.join() === b.capabilities.join()
   );
-}
-
-function infoFields(info: AgentInfo | undefined): AgentInfoFields {
-  return {
-    hostname: info?.hostname ?? "",
-    os: info?.os ?? "",
-    agentVersion: info?.agentVersion ?? "",
-    capabilities: info?.capabilities ?? [],
-  };
 }

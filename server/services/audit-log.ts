@@ -1,8 +1,17 @@
+import { cutText } from "../../common/cut-text.js";
 import type { Logger } from "../../common/logger.js";
 import type { AuditOutcome, AuditStore } from "../store/index.js";
 
 export type AuditAction =
-  "agent.enroll" | "agent.connect" | "agent.revoke" | "tunnel.open" | "tunnel.close" | "tunnel.status";
+  | "agent.enroll"
+  | "agent.connect"
+  | "agent.revoke"
+  | "agent.protocol_faults"
+  | "auth.refused"
+  | "token.revoke"
+  | "tunnel.open"
+  | "tunnel.close"
+  | "tunnel.status";
 
 export interface AuditEntry {
   /** `tech:<sub>`, `agent:<id>` or `system`. */
@@ -38,7 +47,7 @@ export class AuditLog {
       outcome: entry.outcome,
       agent_id: entry.agentId ?? null,
       session_id: entry.sessionId ?? null,
-      reason: entry.reason === undefined ? null : entry.reason.slice(0, MAX_REASON),
+      reason: entry.reason === undefined ? null : cutText(entry.reason, MAX_REASON),
     });
   }
 

@@ -1,11 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES } from "../../common/credit-window.js";
-import type { Logger } from "../../common/logger.js";
 import { RECENTLY_ENDED_KEPT, RecentIds } from "../../common/recent-ids.js";
 import { ChannelType, type TunnelFrame } from "../../gen/rmm/v1/frame_pb.js";
 import type { Technician } from "../auth/claims.js";
 import type { AgentConnection } from "./agent-connection.js";
 import { noChannelObserver, type ChannelObserver } from "./channel-observer.js";
+import type { ProtocolFaults } from "./protocol-faults.js";
 import { RelayedChannel, type ChannelRequest } from "./relayed-channel.js";
 import type { SessionService } from "./session-service.js";
 
@@ -31,7 +31,7 @@ export class ChannelRelay {
 
   constructor(
     private readonly sessions: SessionService,
-    private readonly log: Logger,
+    private readonly faults: ProtocolFaults,
     opts: ChannelRelayOptions = {},
     private readonly observer: ChannelObserver = noChannelObserver,
   ) {
@@ -112,10 +112,8 @@ export class ChannelRelay {
       return;
     }
     if (this.recentlyEnded.get(frame.sessionId)?.has(frame.channelId)) return;
-    this.log.warn(
-      { agentId: conn.agentId, sessionId: frame.sessionId, channelId: frame.channelId, payload: frame.payload.case },
-      "agent frame for no open channel",
-    );
+    const what = `${frame.payload.case ?? "empty"} frame for no open channel`;
+    if (!this.faults.report(conn, { what, sessionId: frame.sessionId, channelId: frame.channelId })) return;
     // Answer with a close for that channel, unless it is itself a close (two sides must never ping-pong closes).
     if (frame.payload.case !== "close") {
       const why = conn.sessions.has(frame.sessionId)

@@ -408,12 +408,12 @@ export class SessionService {
   }
 
   /** Every session opened on a stream ends with it. */
-  async streamEnded(conn: AgentConnection): Promise<void> {
+  async streamEnded(conn: AgentConnection, message = "agent stream ended"): Promise<void> {
     for (const s of this.lifecycle.liveOnAgent(conn.agentId)) {
       if (s.conn !== conn) continue;
       this.closeQuietly(s, {
         reason: "agent_disconnected",
-        message: "agent stream ended",
+        message,
         actor: actorOf.system,
         outcome: "ok",
         tellAgent: false,

@@ -145,6 +145,19 @@ export interface ForwardAuditTable {
   message: string | null;
 }
 
+export interface RevokedTokensTable {
+  id: Generated<number>;
+  revoked_at: EpochMs;
+  /** One token, by its `jti`. */
+  jti: string | null;
+  /** With issued_before: every token of this subject issued before that time. */
+  subject: string | null;
+  issued_before: EpochMs | null;
+  /** Who revoked it (`system user name` for the CLI). */
+  revoked_by: string;
+  reason: string | null;
+}
+
 export interface Database {
   agents: AgentsTable;
   tunnel_sessions: TunnelSessionsTable;
@@ -152,6 +165,7 @@ export interface Database {
   command_audit: CommandAuditTable;
   file_transfers: FileTransfersTable;
   forward_audit: ForwardAuditTable;
+  revoked_tokens: RevokedTokensTable;
 }
 
 export type Db = Kysely<Database>;

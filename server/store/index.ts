@@ -21,3 +21,4 @@ export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";
 export { ForwardAuditStore, type ForwardAuditEntry, type ForwardAuditRow } from "./forward-audit-store.js";
+export { RevokedTokenStore, type RevokedTokenRow } from "./revoked-token-store.js";

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, MysqlDialect, SqliteDialect } from "kysely";
@@ -46,7 +46,11 @@ const MYSQL_POOL_SIZE = 10;
 export function openDatabase(url: DatabaseUrl, observer?: QueryObserver): Db {
   const log = observer ? queryLogHook(observer) : undefined;
   if (url.kind === "sqlite") {
-    if (url.path !== ":memory:") mkdirSync(dirname(url.path), { recursive: true });
+    if (url.path !== ":memory:") {
+      mkdirSync(dirname(url.path), { recursive: true, mode: 0o700 });
+      // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+      closeSync(openSync(url.path, "a", 0o600));
+    }
     const sqlite = new SQLite(url.path);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("synchronous = NORMAL");

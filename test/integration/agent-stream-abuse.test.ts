@@ -1,9 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_PROTOCOL_FAULTS } from "../../server/services/protocol-faults.js";
+import { AuditStore, openDatabase, parseDatabaseUrl } from "../../server/store/index.js";
 import { FakeAgent } from "../support/fake-agent.js";
 import { grpcEnvelope, rawGrpcCall } from "../support/raw-grpc-call.js";
 import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
+import { until } from "../support/until.js";
 
 /** Sends one raw gRPC frame on the agent stream and returns the grpc-status and message the server ends with. */
 async function rawConnect(
@@ -58,6 +61,50 @@ describe("a misbehaving agent stream", () => {
     });
     const ended = ConnectError.from(await agent.ended);
     expect(Code[ended.code]).toBe(Code[Code.ResourceExhausted]);
+  });
+
+  it("answers frames for unknown channels until its fault budget is spent, then ends the stream, audited", async () => {
+    const agent = FakeAgent.connect(ts.agentClient(), identity);
+    await agent.waitFor("helloAck");
+    for (let channelId = 1; channelId <= MAX_PROTOCOL_FAULTS + 50; channelId++)
+      agent.send({
+        case: "frame",
+        value: {
+          sessionId: "nope",
+          channelId,
+          sequence: 1n,
+          payload: { case: "data", value: { data: new Uint8Array(1) } },
+        },
+      });
+    const ended = ConnectError.from(await agent.ended);
+    expect(Code[ended.code]).toBe(Code[Code.ResourceExhausted]);
+    expect(ended.rawMessage).toMatch(/protocol faults on one stream/);
+    const closes = agent.received.filter((m) => m.kind.case === "frame" && m.kind.value.payload.case === "close");
+    expect(closes).toHaveLength(MAX_PROTOCOL_FAULTS);
+    const store = openDatabase(parseDatabaseUrl(db.url));
+    try {
+      const audit = new AuditStore(store);
+      await until(
+        async () => (await audit.forAgent(identity.agentId)).some((r) => r.action === "agent.protocol_faults"),
+        "the protocol fault audit row",
+      );
+    } finally {
+      await store.destroy();
+    }
+  });
+
+  it("ends a stream whose hello carries a hostname over the enrollment limit, storing nothing of it", async () => {
+    const agent = FakeAgent.connect(ts.agentClient(), identity, { hello: false });
+    agent.send({
+      case: "hello",
+      value: { agentId: identity.agentId, info: { hostname: "h".repeat(20_000), os: "linux x64", agentVersion: "t" } },
+    });
+    const ended = ConnectError.from(await agent.ended);
+    expect(Code[ended.code]).toBe(Code[Code.InvalidArgument]);
+    expect(ended.rawMessage).toBe("hello.info.hostname is 20000 characters; at most 253 are allowed");
+    const alice = await ts.technician("alice");
+    const listed = (await alice.listAgents({})).agents.find((a) => a.id === identity.agentId);
+    expect(listed?.hostname).toBe(`host-${identity.agentId.slice(0, 8)}`);
   });
 
   it("leaves the server serving other agents", async () => {

@@ -125,7 +125,8 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       } finally {
         await handle.destroy();
       }
-      // Live streams of a revoked agent end within one last-seen flush.
+      // Live streams of a revoked agent end within one last-seen flush after it is next heard from.
+      agent.send({ case: "heartbeat", value: {} });
       expect(ConnectError.from(await agent.ended).code).toBe(Code.PermissionDenied);
       const again = FakeAgent.connect(ts.agentClient(), agent.identity);
       const refused = ConnectError.from(await again.ended);
@@ -300,9 +301,13 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
 
     it("tell an agent asked while the session was being recorded to close it when the database refuses it, leaving no row", async () => {
       const agent = await onlineAgent();
-      // Revoked behind the server's back, so its stream is still up when the open asks it.
+      // Revoked behind the server's back once its connect reached the database (the silent agent
+      // is not looked up again), so its stream is still up when the open asks it.
       const handle = openDatabase(parseDatabaseUrl(db.url));
       try {
+        const lastSeen = () =>
+          handle.selectFrom("agents").select("last_seen_at").where("id", "=", agent.agentId).executeTakeFirstOrThrow();
+        await until(async () => (await lastSeen()).last_seen_at !== null, "the connect's last-seen flush");
         await handle.updateTable("agents").set({ revoked_at: Date.now() }).where("id", "=", agent.agentId).execute();
         await expectCode(alice.openTunnel({ agentId: agent.agentId }), Code.FailedPrecondition, /has been revoked/);
         const { sessionId } = await agent.waitFor("openTunnel");

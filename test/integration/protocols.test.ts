@@ -125,6 +125,7 @@ describe.each(["file", "url"] as const)("technician tokens checked against a JWK
       .setSubject("carol")
       .setIssuer("rmm-server")
       .setAudience("rmm-api")
+      .setIssuedAt()
       .setExpirationTime("5m")
       .sign(privateKey);
     expect((await client.listAgents({}, { headers: auth(idpToken) })).agents).toEqual([]);

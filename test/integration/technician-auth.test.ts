@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { SignJWT } from "jose";
+import { SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { SIGNING_SECRET_FILE } from "../../server/auth/signing-secret.js";
@@ -36,14 +36,20 @@ describe.each(DIALECTS)("technician authentication on %s", (dialect) => {
       aud?: string;
       exp?: number | null;
       sub?: string | null;
+      /** A `sub` of any JSON type, written as is. */
+      rawSub?: unknown;
+      iat?: number | null;
       role?: string;
     } = {},
   ): Promise<string> {
-    const jwt = new SignJWT(opts.role === undefined ? {} : { role: opts.role })
+    const claims: Record<string, unknown> = opts.role === undefined ? {} : { role: opts.role };
+    if (opts.rawSub !== undefined) claims.sub = opts.rawSub;
+    const jwt = new SignJWT(claims as JWTPayload)
       .setProtectedHeader({ alg: "HS256" })
       .setIssuer(opts.iss ?? "rmm-server")
       .setAudience(opts.aud ?? "rmm-api");
-    if (opts.sub !== null) jwt.setSubject(opts.sub ?? "alice");
+    if (opts.sub !== null && opts.rawSub === undefined) jwt.setSubject(opts.sub ?? "alice");
+    if (opts.iat !== null) jwt.setIssuedAt(opts.iat ?? now());
     if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? now() + 60);
     return jwt.sign(opts.key ?? secret);
   }
@@ -103,6 +109,42 @@ describe.each(DIALECTS)("technician authentication on %s", (dialect) => {
       Code.Unauthenticated,
       /claim "aud"/,
     ],
+    [
+      "a token with no iat",
+      async () => `Bearer ${await token({ iat: null })}`,
+      Code.Unauthenticated,
+      /claim "iat" is missing/,
+    ],
+    [
+      "an empty sub",
+      async () => `Bearer ${await token({ sub: "" })}`,
+      Code.Unauthenticated,
+      /claim "sub" must be a non-empty string/,
+    ],
+    [
+      "a numeric sub",
+      async () => `Bearer ${await token({ rawSub: 42 })}`,
+      Code.Unauthenticated,
+      /claim "sub" must be a non-empty string/,
+    ],
+    [
+      "an iat in the future",
+      async () => `Bearer ${await token({ iat: now() + 3_600, exp: now() + 7_200 })}`,
+      Code.Unauthenticated,
+      /issued in the future .*check the issuer's clock/,
+    ],
+    [
+      "an exp a century away",
+      async () => `Bearer ${await token({ exp: now() + 100 * 365 * 86_400 })}`,
+      Code.Unauthenticated,
+      /lives 876000 h, longer than this server's limit of 24 h \(--max-token-ttl\)/,
+    ],
+    [
+      "a lifetime just past --max-token-ttl",
+      async () => `Bearer ${await token({ exp: now() + 24 * 3_600 + 1 })}`,
+      Code.Unauthenticated,
+      /longer than this server's limit of 24 h/,
+    ],
     ["an unknown role", async () => `Bearer ${await token({ role: "root" })}`, Code.PermissionDenied, /role "root"/],
   ];
 
@@ -115,5 +157,9 @@ describe.each(DIALECTS)("technician authentication on %s", (dialect) => {
 
   it("accepts a valid token and defaults its role to tech", async () => {
     expect(await call(`Bearer ${await token()}`)).toBeUndefined();
+  });
+
+  it("accepts an iat within the clock skew and a lifetime of exactly --max-token-ttl", async () => {
+    expect(await call(`Bearer ${await token({ iat: now() + 30, exp: now() + 30 + 24 * 3_600 })}`)).toBeUndefined();
   });
 });

@@ -1,12 +1,12 @@
 import * as net from "node:net";
 
-/**
- * A loopback TCP proxy a test can cut and restore, to play a database that goes away and comes back,
- * or freeze, to play a path that goes dark without FIN or RST.
- */
+/** A loopback TCP proxy a test can cut and restore (a database that goes away and comes back) or freeze (a hung peer). */
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  /** Connections to the target still open (the target may close them on its own). */
+  readonly upstreams = new Set<net.Socket>();
   port = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
@@ -23,6 +23,13 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
+      const pair: [net.Socket, net.Socket] = [client, upstream];
+      this.pairs.add(pair);
+      this.upstreams.add(upstream);
+      upstream.once("close", () => {
+        this.upstreams.delete(upstream);
+        this.pairs.delete(pair);
+      });
       client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve, reject) => {
@@ -41,11 +48,17 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Stops carrying bytes either way on every open connection, without closing any: a frozen path. */
+  /**
+   * Stops carrying bytes either way but keeps every connection open: a peer
+   * that froze (no FIN, no RST, no answer), as a hung machine looks.
+   */
   freeze(): void {
-    for (const s of this.sockets) {
-      s.unpipe();
-      s.pause();
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      client.pause();
+      // What the target sends is taken off the wire and lost, as a hung kernel's receive buffer takes it.
+      upstream.unpipe(client);
+      upstream.on("data", () => undefined).resume();
     }
   }
 

@@ -39,6 +39,7 @@ export async function startTestServer(databaseUrl: string, overrides: Partial<Se
     helloTimeoutMs: 1_000,
     lastSeenFlushMs: 100,
     shutdownGraceMs: 100,
+    revocationRefreshMs: 100,
     ...overrides,
   });
   const log = createLogger("test-server", process.env.RMM_LOG_LEVEL ?? "silent");

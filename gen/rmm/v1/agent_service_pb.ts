@@ -17,31 +17,37 @@ export const file_rmm_v1_agent_service: GenFile = /*@__PURE__*/
   fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCL7AQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSAASLQoNaGVhcnRiZWF0X2Fjaxg8IAEoCzIULnJtbS52MS5IZWFydGJlYXRBY2tIAEIGCgRraW5kIlcKCkFnZW50SGVsbG8SEAoIYWdlbnRfaWQYASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgidgoISGVsbG9BY2sSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNEhgKEG9mZmxpbmVfYWZ0ZXJfbXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgiDgoMSGVhcnRiZWF0QWNrIswBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBBInCghzZXNzaW9ucxgUIAEoCzIVLnJtbS52MS5TZXNzaW9uUmVwb3J0IiQKDVNlc3Npb25SZXBvcnQSEwoLc2Vzc2lvbl9pZHMYASADKAkiOwoRT3BlblR1bm5lbENvbW1hbmQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgp0ZWNobmljaWFuGAIgASgJIk0KEkNsb3NlVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEiMKBnJlYXNvbhgCIAEoDjITLnJtbS52MS5DbG9zZVJlYXNvbiIhCgtUdW5uZWxSZWFkeRISCgpzZXNzaW9uX2lkGAEgASgJIkAKC1R1bm5lbEVycm9yEhIKCnNlc3Npb25faWQYASABKAkSDAoEY29kZRgCIAEoDRIPCgdtZXNzYWdlGAMgASgJIjMKDFR1bm5lbENsb3NlZBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkyhwEKDEFnZW50U2VydmljZRI3CgZFbnJvbGwSFS5ybW0udjEuRW5yb2xsUmVxdWVzdBoWLnJtbS52MS5FbnJvbGxSZXNwb25zZRI+CgdDb25uZWN0EhYucm1tLnYxLkNvbm5lY3RSZXF1ZXN0Ghcucm1tLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
 
 /**
- * What an agent reports about itself.
+ * What an agent reports about itself, checked with the same limits at Enroll
+ * and in every hello (INVALID_ARGUMENT naming the field otherwise).
  *
  * @generated from message rmm.v1.AgentInfo
  */
 export type AgentInfo = Message<"rmm.v1.AgentInfo"> & {
   /**
+   * Required; at most 253 characters (surrounding white space is trimmed).
+   *
    * @generated from field: string hostname = 1;
    */
   hostname: string;
 
   /**
-   * Operating system and architecture, for example "linux x64".
+   * Operating system and architecture, for example "linux x64". At most 255
+   * characters.
    *
    * @generated from field: string os = 2;
    */
   os: string;
 
   /**
+   * At most 64 characters.
+   *
    * @generated from field: string agent_version = 3;
    */
   agentVersion: string;
 
   /**
-   * Channel types this agent serves. The server refuses a channel of any other
-   * type with UNIMPLEMENTED before the agent hears of it.
+   * Channel types this agent serves, at most 32 entries. The server refuses a
+   * channel of any other type with UNIMPLEMENTED before the agent hears of it.
    *
    * @generated from field: repeated rmm.v1.ChannelType capabilities = 4;
    */
@@ -469,6 +475,8 @@ export type TunnelError = Message<"rmm.v1.TunnelError"> & {
   code: number;
 
   /**
+   * Kept to its first 512 characters, marked as cut.
+   *
    * @generated from field: string message = 3;
    */
   message: string;
@@ -493,6 +501,8 @@ export type TunnelClosed = Message<"rmm.v1.TunnelClosed"> & {
   sessionId: string;
 
   /**
+   * Kept to its first 512 characters, marked as cut.
+   *
    * @generated from field: string message = 2;
    */
   message: string;
@@ -546,8 +556,8 @@ export const AgentService: GenService<{
    * Tunnels: the server sends open_tunnel; the agent answers tunnel_ready (it
    * now serves the session's channels) or tunnel_error (it cannot), within the
    * server's --open-timeout (10 s by default), else the session is closed as
-   * TIMEOUT. An agent serves one session at a time; it should answer an
-   * open_tunnel while it serves another with tunnel_error ALREADY_EXISTS. The
+   * TIMEOUT. An agent serves any number of sessions at once, each with its own
+   * channels, and answers tunnel_ready for one it already serves. The
    * server sends close_tunnel when the session ends (technician, idle timeout):
    * the agent need not answer it, must end every channel of that session (and
    * the processes behind them), and must send no more frames for it (the server
@@ -556,6 +566,18 @@ export const AgentService: GenService<{
    *
    * Channels (see TunnelFrame): only the server opens channels, and it opens
    * only types the agent listed in hello's info.capabilities.
+   *
+   * Protocol faults (a frame for a channel or session the stream does not
+   * hold, a tunnel_ready or tunnel_error for a session not opened on this
+   * stream, a session_id over 64 characters, a heartbeat with more than 3
+   * load averages) are answered as each message says, or dropped, up to 100
+   * per stream; the next one ends the stream with RESOURCE_EXHAUSTED.
+   *
+   * The server sends HTTP/2 PINGs on the connection every
+   * `heartbeat_interval_ms` and closes it when one goes unanswered until
+   * about `offline_after_ms` has passed: answer PINGs (every HTTP/2 stack
+   * does). The server also announces at most 1,000 concurrent streams per
+   * connection and closes a connection left without a stream for 60 s.
    *
    * @generated from rpc rmm.v1.AgentService.Connect
    */

@@ -221,6 +221,9 @@ export type ListAgentsRequest = Message<"rmm.v1.ListAgentsRequest"> & {
 
   /**
    * At most this many agents per page; 0 means 100, more than 1000 means 1000.
+   * A page also ends before the agents' stored text passes 1 MiB, so it may
+   * hold fewer: follow next_page_token until it is empty. Each agent's
+   * hostname, os and agent_version are cut to the AgentInfo limits.
    *
    * @generated from field: uint32 page_size = 2;
    */
@@ -1113,7 +1116,17 @@ export const CloseReasonSchema: GenEnum<CloseReason> = /*@__PURE__*/
   enumDesc(file_rmm_v1_tunnel_service, 1);
 
 /**
- * The technician's API. Every call needs `authorization: Bearer <JWT>`.
+ * The technician's API. Every call needs `authorization: Bearer <JWT>`
+ * signed with an accepted key and algorithm, with the expected `iss` and
+ * `aud`, a non-empty string `sub`, `iat` no more than 60 s ahead of the
+ * server's clock and `exp`, and a lifetime (`exp - iat`) within the server's
+ * --max-token-ttl (24 h by default); a revoked token (by `jti`, or every
+ * token of its `sub` issued before a time) is refused within about 10 s of
+ * its revocation. Any of these fails with UNAUTHENTICATED.
+ *
+ * Every status message the server builds from what a caller sent is cut to
+ * 512 characters, marked as cut. A method the server does not have answers
+ * UNIMPLEMENTED.
  *
  * @generated from service rmm.v1.TunnelService
  */

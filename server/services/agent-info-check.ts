@@ -1,0 +1,46 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { AgentInfo } from "../../gen/rmm/v1/agent_service_pb.js";
+import type { AgentInfoFields } from "../store/index.js";
+
+/**
+ * What an agent may say about itself, at enrollment and in every hello: the
+ * sizes of the `agents` columns (hostname: the longest name DNS allows). An
+ * unchecked hello once stored a 1 MB hostname, and two of them made every
+ * ListAgents too large to send.
+ */
+export const AGENT_INFO_LIMITS = {
+  hostname: 253,
+  os: 255,
+  agentVersion: 64,
+  /** Far more channel types than exist; the column holds their JSON in 1024 bytes. */
+  capabilities: 32,
+} as const;
+
+/** `info` checked and trimmed, or InvalidArgument naming the field and its limit (never echoing the value). */
+export function checkAgentInfo(info: AgentInfo | undefined, where: string): AgentInfoFields {
+  const hostname = info?.hostname.trim() ?? "";
+  if (hostname === "") throw new ConnectError(`${where}.hostname is required`, Code.InvalidArgument);
+  const fields: AgentInfoFields = {
+    hostname,
+    os: info?.os ?? "",
+    agentVersion: info?.agentVersion ?? "",
+    capabilities: info?.capabilities ?? [],
+  };
+  for (const name of ["hostname", "os", "agentVersion"] as const) {
+    if (fields[name].length > AGENT_INFO_LIMITS[name])
+      throw new ConnectError(
+        `${where}.${snake(name)} is ${fields[name].length} characters; at most ${AGENT_INFO_LIMITS[name]} are allowed`,
+        Code.InvalidArgument,
+      );
+  }
+  if (fields.capabilities.length > AGENT_INFO_LIMITS.capabilities)
+    throw new ConnectError(
+      `${where}.capabilities lists ${fields.capabilities.length} entries; at most ${AGENT_INFO_LIMITS.capabilities} are allowed`,
+      Code.InvalidArgument,
+    );
+  return fields;
+}
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
