@@ -1,4 +1,4 @@
-import type { Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
 import type { AgentsTable, Db, EpochMs } from "./database.js";
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -16,7 +16,7 @@ const IN_LIST_CHUNK = 1_000;
 export class AgentStore {
   constructor(private readonly db: Db) {}
 
-  async insert(row: AgentRow): Promise<void> {
+  async insert(row: Insertable<AgentsTable>): Promise<void> {
     await this.db.insertInto("agents").values(row).execute();
   }
 

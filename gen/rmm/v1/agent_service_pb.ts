@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ChannelType, TunnelFrame } from "./frame_pb.js";
 import { file_rmm_v1_frame } from "./frame_pb.js";
+import type { JobStepCancel, JobStepEnded, JobStepStart, JobStepStarted } from "./job_step_pb.js";
+import { file_rmm_v1_job_step } from "./job_step_pb.js";
 import type { CloseReason } from "./tunnel_service_pb.js";
 import { file_rmm_v1_tunnel_service } from "./tunnel_service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/agent_service.proto.
  */
 export const file_rmm_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCLMAQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCI/CgpBZ2VudEhlbGxvEhAKCGFnZW50X2lkGAEgASgJEh8KBGluZm8YAiABKAsyES5ybW0udjEuQWdlbnRJbmZvIl4KCEhlbGxvQWNrEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDRIYChBvZmZsaW5lX2FmdGVyX21zGAIgASgNEhkKEW1heF9tZXNzYWdlX2J5dGVzGAMgASgNIqMBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBCI7ChFPcGVuVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnRlY2huaWNpYW4YAiABKAkiTQoSQ2xvc2VUdW5uZWxDb21tYW5kEhIKCnNlc3Npb25faWQYASABKAkSIwoGcmVhc29uGAIgASgOMhMucm1tLnYxLkNsb3NlUmVhc29uIiEKC1R1bm5lbFJlYWR5EhIKCnNlc3Npb25faWQYASABKAkiQAoLVHVubmVsRXJyb3ISEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiMwoMVHVubmVsQ2xvc2VkEhIKCnNlc3Npb25faWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCTKHAQoMQWdlbnRTZXJ2aWNlEjcKBkVucm9sbBIVLnJtbS52MS5FbnJvbGxSZXF1ZXN0GhYucm1tLnYxLkVucm9sbFJlc3BvbnNlEj4KB0Nvbm5lY3QSFi5ybW0udjEuQ29ubmVjdFJlcXVlc3QaFy5ybW0udjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
+  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxItwBCglBZ2VudEluZm8SEAoIaG9zdG5hbWUYASABKAkSCgoCb3MYAiABKAkSFQoNYWdlbnRfdmVyc2lvbhgDIAEoCRIpCgxjYXBhYmlsaXRpZXMYBCADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSLQoGbGFiZWxzGB4gAygLMh0ucm1tLnYxLkFnZW50SW5mby5MYWJlbHNFbnRyeRIRCglqb2Jfc3RlcHMYHyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSL4AgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSAASMgoQam9iX3N0ZXBfc3RhcnRlZBgeIAEoCzIWLnJtbS52MS5Kb2JTdGVwU3RhcnRlZEgAEi4KDmpvYl9zdGVwX2VuZGVkGB8gASgLMhQucm1tLnYxLkpvYlN0ZXBFbmRlZEgAQgYKBGtpbmQirgIKD0Nvbm5lY3RSZXNwb25zZRIlCgloZWxsb19hY2sYASABKAsyEC5ybW0udjEuSGVsbG9BY2tIABIwCgtvcGVuX3R1bm5lbBgCIAEoCzIZLnJtbS52MS5PcGVuVHVubmVsQ29tbWFuZEgAEjIKDGNsb3NlX3R1bm5lbBgDIAEoCzIaLnJtbS52MS5DbG9zZVR1bm5lbENvbW1hbmRIABIkCgVmcmFtZRgEIAEoCzITLnJtbS52MS5UdW5uZWxGcmFtZUgAEi4KDmpvYl9zdGVwX3N0YXJ0GB4gASgLMhQucm1tLnYxLkpvYlN0ZXBTdGFydEgAEjAKD2pvYl9zdGVwX2NhbmNlbBgfIAEoCzIVLnJtbS52MS5Kb2JTdGVwQ2FuY2VsSABCBgoEa2luZCI/CgpBZ2VudEhlbGxvEhAKCGFnZW50X2lkGAEgASgJEh8KBGluZm8YAiABKAsyES5ybW0udjEuQWdlbnRJbmZvIl4KCEhlbGxvQWNrEh0KFWhlYXJ0YmVhdF9pbnRlcnZhbF9tcxgBIAEoDRIYChBvZmZsaW5lX2FmdGVyX21zGAIgASgNEhkKEW1heF9tZXNzYWdlX2J5dGVzGAMgASgNIqMBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBCI7ChFPcGVuVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnRlY2huaWNpYW4YAiABKAkiTQoSQ2xvc2VUdW5uZWxDb21tYW5kEhIKCnNlc3Npb25faWQYASABKAkSIwoGcmVhc29uGAIgASgOMhMucm1tLnYxLkNsb3NlUmVhc29uIiEKC1R1bm5lbFJlYWR5EhIKCnNlc3Npb25faWQYASABKAkiQAoLVHVubmVsRXJyb3ISEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRjb2RlGAIgASgNEg8KB21lc3NhZ2UYAyABKAkiMwoMVHVubmVsQ2xvc2VkEhIKCnNlc3Npb25faWQYASABKAkSDwoHbWVzc2FnZRgCIAEoCTKHAQoMQWdlbnRTZXJ2aWNlEjcKBkVucm9sbBIVLnJtbS52MS5FbnJvbGxSZXF1ZXN0GhYucm1tLnYxLkVucm9sbFJlc3BvbnNlEj4KB0Nvbm5lY3QSFi5ybW0udjEuQ29ubmVjdFJlcXVlc3QaFy5ybW0udjEuQ29ubmVjdFJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_rmm_v1_frame, file_rmm_v1_job_step, file_rmm_v1_tunnel_service]);
 
 /**
  * What an agent reports about itself.
@@ -45,6 +47,22 @@ export type AgentInfo = Message<"rmm.v1.AgentInfo"> & {
    * @generated from field: repeated rmm.v1.ChannelType capabilities = 4;
    */
   capabilities: ChannelType[];
+
+  /**
+   * Labels the agent was started with (Kubernetes syntax, see
+   * SetAgentLabelsRequest). Invalid ones end the stream with INVALID_ARGUMENT.
+   *
+   * @generated from field: map<string, string> labels = 30;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * The agent runs job steps (JobStepStart); the server sends none otherwise
+   * and fails such steps as `error`.
+   *
+   * @generated from field: bool job_steps = 31;
+   */
+  jobSteps: boolean;
 };
 
 /**
@@ -148,6 +166,18 @@ export type ConnectRequest = Message<"rmm.v1.ConnectRequest"> & {
      */
     value: TunnelFrame;
     case: "frame";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepStarted job_step_started = 30;
+     */
+    value: JobStepStarted;
+    case: "jobStepStarted";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepEnded job_step_ended = 31;
+     */
+    value: JobStepEnded;
+    case: "jobStepEnded";
   } | { case: undefined; value?: undefined };
 };
 
@@ -189,6 +219,18 @@ export type ConnectResponse = Message<"rmm.v1.ConnectResponse"> & {
      */
     value: TunnelFrame;
     case: "frame";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepStart job_step_start = 30;
+     */
+    value: JobStepStart;
+    case: "jobStepStart";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepCancel job_step_cancel = 31;
+     */
+    value: JobStepCancel;
+    case: "jobStepCancel";
   } | { case: undefined; value?: undefined };
 };
 
