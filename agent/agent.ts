@@ -13,6 +13,7 @@ import { execChannel } from "./channels/exec-channel.js";
 import { terminalChannel } from "./channels/terminal-channel.js";
 import { probeHealth } from "./health-probe.js";
 import { Heartbeat } from "./heartbeat.js";
+import { JobStepRunner } from "./jobs/job-step-runner.js";
 import type { AgentStream, AgentTransport } from "./transport.js";
 
 type RequestKind = NonNullable<MessageInitShape<typeof ConnectRequestSchema>["kind"]>;
@@ -38,6 +39,8 @@ export interface AgentOptions {
   capabilities?: ChannelType[];
   /** Whose disk heartbeats report. Defaults to the filesystem root. */
   diskPath?: string;
+  /** Reported in hello (`rmm-agent run --label`, the state file's `labels`). Defaults to none. */
+  labels?: Record<string, string>;
 }
 
 /** Ends of a stream that mean our credential is no good: retrying fast would only hammer the server. */
@@ -55,10 +58,21 @@ export class Agent {
   private readonly channels: ReadonlyMap<ChannelType, ChannelFactory>;
   private stream: AgentStream | undefined;
   private mux: ChannelMux | undefined;
+  private readonly jobSteps: JobStepRunner;
 
   constructor(private readonly opts: AgentOptions) {
     this.backoff = opts.backoff ?? new Backoff();
     this.channels = opts.channels ?? DEFAULT_CHANNELS;
+    // Job steps run programs as exec channels do, so the same switch refuses both.
+    this.jobSteps = new JobStepRunner({
+      agentId: opts.agentId,
+      enabled: this.channels.has(ChannelType.EXEC),
+      log: opts.log,
+      replies: {
+        started: (stepId, pid) => this.send({ case: "jobStepStarted", value: { stepId, pid } }),
+        ended: (value) => this.send({ case: "jobStepEnded", value }),
+      },
+    });
     this.heartbeat = new Heartbeat({ sendHeartbeat: (value) => this.send({ case: "heartbeat", value }) }, () =>
       probeHealth(opts.diskPath ?? "/"),
     );
@@ -102,7 +116,12 @@ export class Agent {
           case: "hello",
           value: {
             agentId: this.opts.agentId,
-            info: { ...this.opts.info, capabilities: this.opts.capabilities ?? [...this.channels.keys()] },
+            info: {
+              ...this.opts.info,
+              capabilities: this.opts.capabilities ?? [...this.channels.keys()],
+              labels: this.opts.labels ?? {},
+              jobSteps: true,
+            },
           },
         });
         for await (const msg of stream.messages) this.handle(msg);
@@ -113,6 +132,7 @@ export class Agent {
       } finally {
         signal.removeEventListener("abort", onAbort);
         this.stream = undefined;
+        this.jobSteps.stopAll();
       }
       if (signal.aborted) break;
       this.backoff.connectionEnded(Date.now() - started);
@@ -159,6 +179,12 @@ export class Agent {
         if (mode.type === "tunnel" && mode.sessionId === msg.kind.value.sessionId)
           this.machine.transition({ type: "heartbeat" }, "server closed the tunnel");
         else log.warn({ sessionId: msg.kind.value.sessionId }, "close for a tunnel this agent does not hold");
+        return;
+      case "jobStepStart":
+        this.jobSteps.start(msg.kind.value);
+        return;
+      case "jobStepCancel":
+        this.jobSteps.cancel(msg.kind.value);
         return;
       case "frame":
         this.routeFrame(msg.kind.value, mode.type === "tunnel" ? mode.sessionId : undefined);

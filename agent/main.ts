@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { arch, hostname, platform } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { labelsProblem, parseLabelFlag } from "../common/labels.js";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
 import { channelSet, DISABLEABLE_CHANNELS, type DisableableChannel } from "./channels/channel-set.js";
@@ -36,7 +37,13 @@ program
       const res = await transport.enroll({
         $typeName: "rmm.v1.EnrollRequest",
         enrollmentToken: flags.token,
-        info: { $typeName: "rmm.v1.AgentInfo", ...info(), capabilities: [...DEFAULT_CHANNELS.keys()] },
+        info: {
+          $typeName: "rmm.v1.AgentInfo",
+          ...info(),
+          capabilities: [...DEFAULT_CHANNELS.keys()],
+          labels: {},
+          jobSteps: true,
+        },
       });
       writeState(flags.state, {
         server: flags.server,
@@ -70,29 +77,53 @@ program
     (dir: string, all: string[]) => [...all, dir],
     [] as string[],
   )
-  .action(async (flags: { state: string; disableChannel?: DisableableChannel[]; fileRoot: string[] }) => {
-    const state = readState(flags.state);
-    const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
-    const { factories, capabilities } = channelSet(
-      new Map([...DEFAULT_CHANNELS, [ChannelType.FILE, fileChannel(fileRoots)]]),
-      flags.disableChannel ?? [],
-    );
-    const log = createLogger("rmm-agent");
-    const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
-    const stop = new AbortController();
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
-    log.info({ agentId: state.agentId, server: state.server, fileRoots: fileRoots.allowed }, "rmm-agent starting");
-    await new Agent({
-      agentId: state.agentId,
-      credential: state.credential,
-      info: info(),
-      transport,
-      log,
-      channels: factories,
-      capabilities,
-    }).run(stop.signal);
-    transport.close();
-  });
+  .option(
+    "--label <key=value>",
+    "report this label (Kubernetes syntax; repeatable; adds to and overrides the state file's labels)",
+    (v: string, all: Record<string, string>) => {
+      try {
+        const [key, value] = parseLabelFlag(v);
+        return { ...all, [key]: value };
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    },
+    {} as Record<string, string>,
+  )
+  .action(
+    async (flags: {
+      state: string;
+      disableChannel?: DisableableChannel[];
+      fileRoot: string[];
+      label: Record<string, string>;
+    }) => {
+      const state = readState(flags.state);
+      const labels = { ...state.labels, ...flags.label };
+      const problem = labelsProblem(labels);
+      if (problem) throw new Error(`labels: ${problem}`);
+      const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
+      const { factories, capabilities } = channelSet(
+        new Map([...DEFAULT_CHANNELS, [ChannelType.FILE, fileChannel(fileRoots)]]),
+        flags.disableChannel ?? [],
+      );
+      const log = createLogger("rmm-agent");
+      const transport = createGrpcTransport(state.server, state.caFile ? { caFile: state.caFile } : {});
+      const stop = new AbortController();
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
+      log.info({ agentId: state.agentId, server: state.server, fileRoots: fileRoots.allowed }, "rmm-agent starting");
+      await new Agent({
+        agentId: state.agentId,
+        credential: state.credential,
+        info: info(),
+        transport,
+        log,
+        channels: factories,
+        capabilities,
+        labels,
+      }).run(stop.signal);
+      transport.close();
+    },
+  );
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

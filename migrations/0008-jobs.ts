@@ -50,7 +50,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("stderr_head", bytes)
     .addColumn("stderr_tail", bytes)
     .addColumn("first_line", "varchar(255)")
-    .addColumn("audit_id", "bigint")
     .addPrimaryKeyConstraint("job_steps_pk", ["job_id", "agent_id"])
     .execute();
   await db.schema.createIndex("job_steps_agent_state").on("job_steps").columns(["agent_id", "state"]).execute();

@@ -6,6 +6,7 @@ import { Code, ConnectError, createServiceImplSpec, type ConnectRouter } from "@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
+import { JobService } from "../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
@@ -14,6 +15,9 @@ import { TokenIssuer } from "./auth/token-issuer.js";
 import { agentServiceHandler } from "./handlers/agent-service-handler.js";
 import { authInterceptor } from "./handlers/auth-interceptor.js";
 import { errorInterceptor } from "./handlers/error-interceptor.js";
+import { jobServiceHandler } from "./handlers/job-service-handler.js";
+import { NO_EXCLUSIVE_SESSIONS } from "./jobs/exclusive-session-gate.js";
+import { JobRunner } from "./jobs/job-runner.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
@@ -23,6 +27,7 @@ import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
+import { AgentLabels } from "./services/agent-labels.js";
 import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
 import { ChannelRelay } from "./services/channel-relay.js";
@@ -38,6 +43,7 @@ import {
   AuditStore,
   CommandAuditStore,
   FileTransferStore,
+  JobStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -114,6 +120,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       terminalIdleTimeoutMs: config.terminalIdleTimeoutMs,
     },
   );
+  const jobStore = new JobStore(db);
+  const jobs = new JobRunner({
+    store: jobStore,
+    agents,
+    registry,
+    policy,
+    // Until the session service has exclusive sessions, none holds steps back (see exclusive-session-gate.ts).
+    gate: NO_EXCLUSIVE_SESSIONS,
+    audit,
+    log: log.child({ component: "jobs" }),
+  });
+  await jobs.start();
   const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
   const presence = new AgentPresence({
     agents,
@@ -122,6 +140,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     sessions,
     relay,
     log,
+    jobs,
     settings: {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       offlineAfterMs: config.offlineAfterMs,
@@ -141,15 +160,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const tunnelImpl = tunnelServiceHandler({
     sessions,
     directory,
+    labels: new AgentLabels(agents, audit),
     relay,
     supervisor,
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },
   });
+  const jobImpl = jobServiceHandler({ runner: jobs, store: jobStore });
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentImpl);
     router.service(TunnelService, tunnelImpl);
+    router.service(JobService, jobImpl);
     registerHealth(router, health);
-    registerReflection(router, [AgentService, TunnelService]);
+    registerReflection(router, [AgentService, TunnelService, JobService]);
   };
   const interceptors = [
     errorInterceptor(log),
@@ -171,6 +193,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     services: [
       createServiceImplSpec<typeof AgentService>(AgentService, agentImpl),
       createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl),
+      createServiceImplSpec<typeof JobService>(JobService, jobImpl),
     ],
     interceptors,
     readMaxBytes: config.maxMessageBytes,
@@ -214,7 +237,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     Math.min(30_000, Math.max(100, Math.floor(config.sessionIdleTimeoutMs / 4))),
   );
   idleSweep.unref();
-  for (const service of ["", AgentService.typeName, TunnelService.typeName])
+  for (const service of ["", AgentService.typeName, TunnelService.typeName, JobService.typeName])
     health.set(service, HealthCheckResponse_ServingStatus.SERVING);
   log.info({ url, store, tls: config.tls !== undefined }, "rmm-server listening");
 
@@ -230,6 +253,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       await sessions
         .closeAllForShutdown()
         .catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
+      await jobs.close().catch((err: unknown) => log.warn({ err }, "could not write the last job step results"));
       await lastSeen.stop();
       await db.destroy();
       log.info("rmm-server stopped");

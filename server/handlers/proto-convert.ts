@@ -9,6 +9,7 @@ import {
 } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentListing } from "../services/agent-directory.js";
 import { closeReasonEnum } from "../services/close-reason.js";
+import { effectiveLabels, parseLabelsJson } from "../../common/labels.js";
 import { parseCapabilities, type SessionRow, type SessionStateName } from "../store/index.js";
 
 const STATE: Record<SessionStateName, SessionState> = {
@@ -45,5 +46,8 @@ export function agentMessage({ row, connection, liveSessionId }: AgentListing): 
     enrollTime: timestampFromMs(row.enrolled_at),
     activeSessionId: liveSessionId ?? "",
     revoked: row.revoked_at !== null,
+    labels: effectiveLabels(parseLabelsJson(row.reported_labels), parseLabelsJson(row.server_labels)),
+    reportedLabels: parseLabelsJson(row.reported_labels),
+    serverLabels: parseLabelsJson(row.server_labels),
   });
 }

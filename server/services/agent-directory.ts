@@ -1,4 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { effectiveLabels, parseLabelsJson } from "../../common/labels.js";
+import { LabelSelector } from "../labels/label-selector.js";
+import { globToRegExp } from "../policy/glob.js";
 import type { AgentRow, AgentStore, SessionStore } from "../store/index.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
@@ -13,6 +16,21 @@ export interface AgentListing {
 /** Page size when the caller names none, and the most a page may hold. */
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1_000;
+/** Rows read per query while a filter skips agents that do not match. */
+const SCAN_CHUNK = 1_000;
+
+/** The labels an agent row answers selectors with. */
+export function labelsOfRow(row: AgentRow): Record<string, string> {
+  return effectiveLabels(parseLabelsJson(row.reported_labels), parseLabelsJson(row.server_labels));
+}
+
+/** Whether an agent row passes the label selector and hostname filter (exact, or a glob with * and ?). */
+export function agentFilter(selector: string, hostname: string): ((row: AgentRow) => boolean) | undefined {
+  const parsed = LabelSelector.parse(selector);
+  const host = hostname === "" ? undefined : globToRegExp(hostname);
+  if (parsed.isEmpty && !host) return undefined;
+  return (row) => (!host || host.test(row.hostname)) && parsed.matches(labelsOfRow(row));
+}
 
 /** Listing agents a page at a time, joined with who is online right now. */
 export class AgentDirectory {
@@ -26,11 +44,16 @@ export class AgentDirectory {
     onlineOnly: boolean;
     pageSize: number;
     pageToken: string;
+    selector?: string;
+    hostname?: string;
   }): Promise<{ agents: AgentListing[]; nextPageToken: string }> {
+    const filter = agentFilter(opts.selector ?? "", opts.hostname ?? "");
     const size = opts.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(opts.pageSize, MAX_PAGE_SIZE);
     const afterId = decodePageToken(opts.pageToken);
     let rows: AgentRow[];
-    if (opts.onlineOnly) {
+    if (filter) {
+      rows = await this.scan(afterId, size + 1, opts.onlineOnly, filter);
+    } else if (opts.onlineOnly) {
       // Page through the in-memory set first, so the query names at most one page of ids.
       const ids = this.registry
         .ids()
@@ -48,6 +71,30 @@ export class AgentDirectory {
       agents: page.map((row) => ({ row, connection: this.registry.get(row.id), liveSessionId: live.get(row.id) })),
       nextPageToken: rows.length > size && last ? encodePageToken(last.id) : "",
     };
+  }
+
+  /** Rows joined with who is online and their live sessions. */
+  async listingsOf(rows: AgentRow[]): Promise<AgentListing[]> {
+    const live = new Map((await this.sessions.liveForAgents(rows.map((r) => r.id))).map((s) => [s.agent_id, s.id]));
+    return rows.map((row) => ({ row, connection: this.registry.get(row.id), liveSessionId: live.get(row.id) }));
+  }
+
+  /** Reads agents in id order, a chunk at a time, until `limit` pass the filter or none are left. */
+  async scan(
+    afterId: string,
+    limit: number,
+    onlineOnly: boolean,
+    filter: (row: AgentRow) => boolean,
+  ): Promise<AgentRow[]> {
+    const out: AgentRow[] = [];
+    for (let after = afterId; out.length < limit;) {
+      const chunk = await this.agents.list({ afterId: after, limit: SCAN_CHUNK });
+      for (const row of chunk)
+        if ((!onlineOnly || this.registry.get(row.id)) && filter(row) && out.length < limit) out.push(row);
+      if (chunk.length < SCAN_CHUNK) break;
+      after = chunk.at(-1)!.id;
+    }
+    return out;
   }
 }
 

@@ -1,6 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { labelsJson, labelsProblem } from "../../common/labels.js";
 import type { Logger } from "../../common/logger.js";
 import type { AgentInfo, ConnectRequest } from "../../gen/rmm/v1/agent_service_pb.js";
+import type { JobStepEnded } from "../../gen/rmm/v1/job_step_pb.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import type { AgentInfoFields, AgentStore } from "../store/index.js";
 import { AgentConnection } from "./agent-connection.js";
@@ -15,6 +17,15 @@ export interface StreamSettings {
   maxMessageBytes: number;
 }
 
+/** Where job-step traffic goes (the job runner); steps need no tunnel session. */
+export interface JobStepListener {
+  agentOnline(conn: AgentConnection): void;
+  agentOffline(conn: AgentConnection): void;
+  started(conn: AgentConnection, stepId: string): void;
+  /** Throws ConnectError for a report that breaks the contract; the stream ends with it. */
+  ended(conn: AgentConnection, msg: JobStepEnded): void;
+}
+
 export interface AgentPresenceDeps {
   agents: AgentStore;
   registry: AgentRegistry;
@@ -23,6 +34,7 @@ export interface AgentPresenceDeps {
   relay: ChannelRelay;
   settings: StreamSettings;
   log: Logger;
+  jobs: JobStepListener;
 }
 
 /** What happens as agent streams come, speak and go. */
@@ -35,7 +47,9 @@ export class AgentPresence {
   async connected(agent: AuthenticatedAgent, info: AgentInfo | undefined): Promise<AgentConnection> {
     const agentId = agent.id;
     const fields = infoFields(info);
-    const conn = new AgentConnection(agentId, fields, Date.now());
+    const problem = labelsProblem(fields.labels);
+    if (problem) throw new ConnectError(`hello: ${problem}`, Code.InvalidArgument);
+    const conn = new AgentConnection(agentId, fields, Date.now(), info?.jobSteps ?? false);
     // Persist what the agent says about itself before it can be seen online, but
     // only when it changed: a reconnect storm should not be a write storm.
     if (!sameInfo(agent, fields)) await this.deps.agents.updateInfo(agentId, fields);
@@ -45,6 +59,7 @@ export class AgentPresence {
     const { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes } = this.deps.settings;
     conn.send({ case: "helloAck", value: { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes } });
     await this.deps.sessions.streamStarted(conn);
+    this.deps.jobs.agentOnline(conn);
     this.deps.log.info({ agentId, hostname: fields.hostname, online: this.deps.registry.size }, "agent online");
     return conn;
   }
@@ -72,6 +87,12 @@ export class AgentPresence {
       case "frame":
         this.deps.relay.fromAgent(conn, msg.kind.value);
         return;
+      case "jobStepStarted":
+        this.deps.jobs.started(conn, msg.kind.value.stepId);
+        return;
+      case "jobStepEnded":
+        this.deps.jobs.ended(conn, msg.kind.value);
+        return;
       case undefined:
         throw new ConnectError("empty message: set one of the ConnectRequest fields", Code.InvalidArgument);
     }
@@ -84,6 +105,7 @@ export class AgentPresence {
     conn.end();
     const wasCurrent = this.deps.registry.unregister(conn);
     this.deps.lastSeen.mark(conn.agentId);
+    this.deps.jobs.agentOffline(conn);
     await this.deps.sessions.streamEnded(conn);
     this.deps.log.info(
       { agentId: conn.agentId, reason, wasCurrent, online: this.deps.registry.size },
@@ -97,7 +119,8 @@ function sameInfo(a: AuthenticatedAgent, b: AgentInfoFields): boolean {
     a.hostname === b.hostname &&
     a.os === b.os &&
     a.agentVersion === b.agentVersion &&
-    a.capabilities.join() === b.capabilities.join()
+    a.capabilities.join() === b.capabilities.join() &&
+    labelsJson(a.reportedLabels) === labelsJson(b.labels)
   );
 }
 
@@ -107,5 +130,6 @@ function infoFields(info: AgentInfo | undefined): AgentInfoFields {
     os: info?.os ?? "",
     agentVersion: info?.agentVersion ?? "",
     capabilities: info?.capabilities ?? [],
+    labels: { ...info?.labels },
   };
 }

@@ -124,7 +124,6 @@ export interface JobStepsTable {
   stderr_head: Uint8Array | null;
   stderr_tail: Uint8Array | null;
   first_line: string | null;
-  audit_id: number | null;
 }
 
 export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload";

@@ -9,6 +9,8 @@ export type {
   CommandOutcome,
   FileOperationName,
   FileTransferOutcome,
+  JobStateName,
+  StepStateName,
 } from "./database.js";
 export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
 export { migrateToLatest, migrateTo, migrateAllDown, migrationNames } from "./migrate.js";
@@ -18,3 +20,12 @@ export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";
+export {
+  JobStore,
+  type JobRow,
+  type JobStepRow,
+  type JobStepSummary,
+  type StepEnd,
+  type StepClaim,
+  type StepCounts,
+} from "./job-store.js";
