@@ -5,7 +5,9 @@ import { registerAgents } from "./commands/agents-command.js";
 import { registerBrowse } from "./commands/browse-command.js";
 import { registerCopy } from "./commands/copy-command.js";
 import { registerExec } from "./commands/exec-command.js";
+import { registerJobs } from "./commands/jobs-command.js";
 import { registerLogin } from "./commands/login-command.js";
+import { registerRun } from "./commands/run-command.js";
 import { registerShell } from "./commands/shell-command.js";
 import { registerTunnel } from "./commands/tunnel-command.js";
 
@@ -21,6 +23,8 @@ for (const register of [
   registerShell,
   registerCopy,
   registerBrowse,
+  registerRun,
+  registerJobs,
 ])
   register(program);
 program.addHelpText(

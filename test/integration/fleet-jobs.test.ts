@@ -3,11 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExitCode } from "../../cli/cli-error.js";
 import { createJobClient, createTechnicianClient } from "../../client/technician-client.js";
 import { JobService, StepState, type JobStep, type WatchJobResponse } from "../../gen/rmm/v1/job_service_pb.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { openDatabase, parseDatabaseUrl } from "../../server/store/index.js";
 import { startAgentRig, type AgentRig } from "../support/agent-rig.js";
+import { runCli } from "../support/run-cli.js";
 import { DIALECTS } from "../support/test-databases.js";
 import { until } from "../support/until.js";
 
@@ -202,4 +204,50 @@ describe.each(DIALECTS)("fleet jobs (%s)", (dialect) => {
     expect(Buffer.from(stdout!.head.subarray(0, 6)).toString()).toBe("STARTx");
     expect(Buffer.from(stdout!.tail.subarray(-4)).toString()).toBe("xEND");
   }, 30_000);
+
+  it("rmm run prints a row per agent and exits 1 when any step did not succeed; rmm job and rmm agents -l follow", async () => {
+    const env = { XDG_CONFIG_HOME: policyDir, RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("alice", "tech") };
+    const script = `case "$RMM_AGENT_ID" in ${ids.fails}) echo broken >&2; exit 3;; ${ids.slow}) sleep 30;; esac; echo "nginx active"`;
+    // --expire 0: the late agent runs it if an earlier test brought it online, else its step expires at once.
+    const r = await runCli(
+      ["run", "-l", "fleet=t", "--timeout", "2s", "--expire", "0", "--", "/bin/sh", "-c", script],
+      {
+        env,
+      },
+    );
+    if (process.env.RMM_SHOW_CLI) process.stdout.write(r.stdout);
+    expect(r.code, r.stderr).toBe(ExitCode.Failure);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^AGENT\s+ID\s+STATE\s+EXIT\s+DURATION\s+OUTPUT$/);
+    expect(lines.filter((l) => / succeeded +0 .*nginx active$/.test(l)).length).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => / failed +3 .*broken$/.test(l))).toBe(true);
+    expect(lines.some((l) => / timed_out /.test(l))).toBe(true);
+    expect(lines.some((l) => / error .*not-on-locked/.test(l))).toBe(true);
+    expect(lines.at(-1)).toMatch(
+      /: 6 agents: [23] succeeded, 1 failed, 1 error, 1 timed out, 0 cancelled, [01] expired/,
+    );
+    const jobId = /^job (\S+):/.exec(lines.at(-1)!)![1]!;
+
+    const ok = await runCli(["run", "--agent", ids.ok, "--json", "--", "echo", "hi"], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout.trim())).toMatchObject({
+      agentId: ids.ok,
+      state: "succeeded",
+      exitCode: 0,
+      firstLine: "hi",
+    });
+
+    const show = await runCli(["job", "show", jobId, "--output", ids.fails], { env });
+    expect(show).toMatchObject({ code: 0, stdout: "", stderr: "broken\n" });
+    const listed = await runCli(["jobs"], { env });
+    expect(listed.stdout).toContain(jobId);
+    const watched = await runCli(["job", "watch", jobId, "--json"], { env });
+    expect(watched.code).toBe(ExitCode.Failure);
+    expect(watched.stdout.trim().split("\n")).toHaveLength(6);
+    const agents = await runCli(["agents", "-l", "role=web", "--json"], { env });
+    expect(JSON.parse(agents.stdout).map((a: { id: string }) => a.id)).toEqual([ids.ok]);
+    const bad = await runCli(["run", "-l", "fleet in (t", "--", "true"], { env });
+    expect(bad.code).toBe(ExitCode.InvalidArgument);
+    expect(bad.stderr).toMatch(/^rmm: selector .*at character 12\n$/);
+  }, 60_000);
 });
