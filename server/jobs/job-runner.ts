@@ -6,7 +6,7 @@ import type { Insertable } from "kysely";
 import type { Logger } from "../../common/logger.js";
 import { processSpecOf, type ProcessSpec } from "../../common/process-params.js";
 import { ExecParamsSchema, type ExecParams } from "../../gen/rmm/v1/exec_pb.js";
-import type { JobStepEnded, StepOutput } from "../../gen/rmm/v1/job_step_pb.js";
+import type { JobStepEnded } from "../../gen/rmm/v1/job_step_pb.js";
 import type { Technician } from "../auth/claims.js";
 import type { CommandPolicy } from "../policy/command-policy.js";
 import { labelsOfRow } from "../services/agent-directory.js";
@@ -16,10 +16,11 @@ import { actorOf, type AuditLog } from "../services/audit-log.js";
 import type { CommandAuditTable } from "../store/database.js";
 import type { AgentRow, AgentStore, JobRow, JobStore, StepClaim } from "../store/index.js";
 import type { ExclusiveSessionGate } from "./exclusive-session-gate.js";
-import { EXPIRY_SWEEP_MS, FIRST_LINE_CHARS, MAX_STEP_OUTPUT_BYTES, WATCHDOG_GRACE_MS } from "./job-defaults.js";
+import { EXPIRY_SWEEP_MS, MAX_STEP_OUTPUT_BYTES, WATCHDOG_GRACE_MS } from "./job-defaults.js";
 import { JobEvents } from "./job-events.js";
 import { durationOf, parseJobRequest } from "./job-request.js";
 import { resolveTargets } from "./job-targets.js";
+import { auditRow, outputOf } from "./step-records.js";
 import { StepLifecycle, type LiveStep, type StepOutcome } from "./step-lifecycle.js";
 import { StepWriter } from "./step-writer.js";
 import type { CreateJobRequest } from "../../gen/rmm/v1/job_service_pb.js";
@@ -286,7 +287,11 @@ export class JobRunner {
     if (job.pending.size > 0 || job.running.size > 0 || job.claiming.size > 0 || !this.jobs.has(job.row.id)) return;
     this.jobs.delete(job.row.id);
     this.writer.jobFinished(job.row.id, Date.now());
-    this.deps.log.info({ jobId: job.row.id }, "job finished");
+    // rowsWritten and batches: the bench's figures of database writes per step.
+    this.deps.log.info(
+      { jobId: job.row.id, rowsWritten: this.deps.store.rowsWritten, batches: this.writer.batches },
+      "job finished",
+    );
   }
 
   /** The creator's authority as it is now: the policy for their role, on this agent's labels. */
@@ -453,54 +458,4 @@ export function stepIdOf(step: { jobId: string; agentId: string }): string {
 
 function pendingStep(jobId: string, s: { agent_id: string; hostname: string }): LiveStep {
   return { jobId, agentId: s.agent_id, hostname: s.hostname, state: "pending", startedAt: null, reason: null };
-}
-
-function auditRow(
-  job: JobRow,
-  spec: ProcessSpec,
-  agentId: string,
-  at: number,
-  outcome: "running" | "refused",
-  rule: string,
-  message: string | null,
-): Omit<Insertable<CommandAuditTable>, "id"> {
-  return {
-    kind: "exec",
-    technician: job.creator,
-    role: job.role,
-    agent_id: agentId,
-    session_id: "",
-    channel_id: null,
-    argv: JSON.stringify([spec.program, ...spec.args]),
-    working_directory: spec.cwd,
-    started_at: at,
-    ended_at: outcome === "refused" ? at : null,
-    outcome,
-    stdout_bytes: 0,
-    stderr_bytes: 0,
-    policy_rule: rule,
-    recording_path: null,
-    message: message ? message.slice(0, 1024) : null,
-    job_id: job.id,
-  };
-}
-
-function outputOf(stdout: StepOutput | undefined, stderr: StepOutput | undefined): StepOutcome {
-  const firstLine = firstLineOf(stdout?.head) ?? firstLineOf(stderr?.head) ?? null;
-  return {
-    stdoutBytes: Number(stdout?.totalBytes ?? 0),
-    stderrBytes: Number(stderr?.totalBytes ?? 0),
-    stdoutHead: stdout?.head.length ? stdout.head : null,
-    stdoutTail: stdout?.tail.length ? stdout.tail : null,
-    stderrHead: stderr?.head.length ? stderr.head : null,
-    stderrTail: stderr?.tail.length ? stderr.tail : null,
-    firstLine,
-  };
-}
-
-function firstLineOf(head: Uint8Array | undefined): string | undefined {
-  if (!head || head.length === 0) return undefined;
-  const text = Buffer.from(head.subarray(0, FIRST_LINE_CHARS * 4)).toString("utf8");
-  const line = text.split(/\r?\n/).find((l) => l.trim() !== "");
-  return line === undefined ? undefined : line.slice(0, FIRST_LINE_CHARS);
 }

@@ -610,13 +610,15 @@ export enum JobState {
   RUNNING = 1,
 
   /**
-   * Every step reached a final state.
+   * Every step reached a final state (finish_time says when).
    *
    * @generated from enum value: JOB_STATE_FINISHED = 2;
    */
   FINISHED = 2,
 
   /**
+   * CancelJob was called; finish_time is set once its last running step ended.
+   *
    * @generated from enum value: JOB_STATE_CANCELLED = 3;
    */
   CANCELLED = 3,
@@ -705,7 +707,16 @@ export const StepStateSchema: GenEnum<StepState> = /*@__PURE__*/
  * PENDING -> RUNNING -> one of SUCCEEDED, FAILED, ERROR, TIMED_OUT, CANCELLED;
  * PENDING -> EXPIRED, CANCELLED or ERROR. A step never starts twice (the
  * database holds one row per job and agent and starts it with a conditional
- * update). Steps run beside tunnel sessions: they take no session.
+ * update). Steps run beside tunnel sessions: they take no session. An agent
+ * runs one step at a time; a pending step whose agent is online runs as soon
+ * as that agent is free and its job is under its concurrency, oldest job
+ * first. While an exclusive session is open on an agent, new steps on it wait
+ * (reason says so). A step that was running when its agent disconnected, or
+ * when the server stopped, ends as ERROR and is not run again.
+ *
+ * Reading jobs (GetJob, ListJobs, WatchJob, GetJobStepOutput) is open to
+ * every technician. Policy rules may carry an `agents` label selector; on a
+ * job step it is matched against the step's agent.
  *
  * When a step starts, the server re-checks the job's creator: the command
  * policy for the creator's role as it is now (a changed policy, or a role the

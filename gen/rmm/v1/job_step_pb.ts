@@ -15,8 +15,8 @@ export const file_rmm_v1_job_step: GenFile = /*@__PURE__*/
   fileDesc("ChVybW0vdjEvam9iX3N0ZXAucHJvdG8SBnJtbS52MSJ2CgxKb2JTdGVwU3RhcnQSDwoHc3RlcF9pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSIgoGcGFyYW1zGAMgASgLMhIucm1tLnYxLkV4ZWNQYXJhbXMSDQoFc3RkaW4YBCABKAwSEgoKdGVjaG5pY2lhbhgFIAEoCSIwCg1Kb2JTdGVwQ2FuY2VsEg8KB3N0ZXBfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIi4KDkpvYlN0ZXBTdGFydGVkEg8KB3N0ZXBfaWQYASABKAkSCwoDcGlkGAIgASgNIqgBCgxKb2JTdGVwRW5kZWQSDwoHc3RlcF9pZBgBIAEoCRIgCgRleGl0GAIgASgLMhIucm1tLnYxLkV4aXRTdGF0dXMSDAoEY29kZRgDIAEoDRIPCgdtZXNzYWdlGAQgASgJEiIKBnN0ZG91dBgFIAEoCzISLnJtbS52MS5TdGVwT3V0cHV0EiIKBnN0ZGVychgGIAEoCzISLnJtbS52MS5TdGVwT3V0cHV0IlAKClN0ZXBPdXRwdXQSDAoEaGVhZBgBIAEoDBIMCgR0YWlsGAIgASgMEhMKC3RvdGFsX2J5dGVzGAMgASgEEhEKCXRydW5jYXRlZBgEIAEoCGIGcHJvdG8z", [file_rmm_v1_exec]);
 
 /**
- * Server -> agent: run this step now. Sent at most once per step_id on one
- * stream; an agent that already runs step_id answers JobStepEnded with
+ * Server -> agent: run this step now. The server sends an agent one step at
+ * a time, and at most once per step_id on one stream; an agent that already runs step_id answers JobStepEnded with
  * code ALREADY_EXISTS and keeps the running one.
  *
  * @generated from message rmm.v1.JobStepStart
@@ -44,6 +44,8 @@ export type JobStepStart = Message<"rmm.v1.JobStepStart"> & {
   params?: ExecParams | undefined;
 
   /**
+   * The program also gets RMM_JOB_ID (job_id) and RMM_AGENT_ID (the agent's
+   * id) in its environment, so one script can tell its endpoints apart.
    * Written to the program's stdin, which is then closed (empty: closed at once).
    *
    * @generated from field: bytes stdin = 4;
@@ -116,7 +118,9 @@ export const JobStepStartedSchema: GenMessage<JobStepStarted> = /*@__PURE__*/
   messageDesc(file_rmm_v1_job_step, 2);
 
 /**
- * Agent -> server: the step is over. Exactly one per JobStepStart.
+ * Agent -> server: the step is over. Exactly one per JobStepStart. When the
+ * stream drops, the agent ends its running steps' process trees: the server
+ * has already recorded them as ERROR (their results cannot be reported).
  *
  * @generated from message rmm.v1.JobStepEnded
  */
