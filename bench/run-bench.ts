@@ -7,6 +7,7 @@
  *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, a job on 5k agents, more samples
  *   --only a,b         run some of: echo, cycles, exec, files, fleet, jobs
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
+ *   --job-agents N     the jobs scenario's fleet size (default 1,000; 5,000 with --full)
  *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
  *
  * Order: echo and throughput first, while the machine is cool (the fleet
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     stores: { type: "string", default: "sqlite,mysql" },
     "cpu-prof": { type: "string" },
+    "job-agents": { type: "string" },
   },
 });
 const full = values.full;
@@ -47,7 +49,7 @@ const plan = {
   roundTrips: full ? 5_000 : 2_000,
   totalBytes: (full ? 512 : 128) * 1024 * 1024,
   fanOut: full ? 500 : 200,
-  jobAgents: full ? 5_000 : 1_000,
+  jobAgents: values["job-agents"] ? Number(values["job-agents"]) : full ? 5_000 : 1_000,
   fileBytes: (full ? 1024 : 256) * 1024 * 1024,
 };
 const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);

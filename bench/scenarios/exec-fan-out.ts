@@ -70,14 +70,23 @@ export async function fanOutOnce(
   progress: (msg: string) => void,
 ): Promise<{ allExitedMs: number; p50Ms: number; p99Ms: number; failed: number }> {
   const sessions: string[] = [];
+  // An agent that cannot take a tunnel (a loaded machine drops some offline) counts as a failed command.
+  let unopened = 0;
   for (let i = 0; i < agentIds.length; i += OPEN_BATCH) {
     const opened = await Promise.all(
-      agentIds.slice(i, i + OPEN_BATCH).map(async (agentId) => (await client.openTunnel({ agentId })).session!.id),
+      agentIds.slice(i, i + OPEN_BATCH).map(async (agentId) => {
+        try {
+          return (await client.openTunnel({ agentId })).session!.id;
+        } catch {
+          unopened++;
+          return undefined;
+        }
+      }),
     );
-    sessions.push(...opened);
+    sessions.push(...opened.filter((id): id is string => id !== undefined));
   }
   progress(`${sessions.length} tunnels open; running ${COMMAND.join(" ")} on all at once`);
-  let failed = 0;
+  let failed = unopened;
   const latencies: number[] = [];
   const t0 = performance.now();
   await Promise.all(
