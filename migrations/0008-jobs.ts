@@ -59,7 +59,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.dropIndex("command_audit_job").on("command_audit").execute();
+  // MySQL names the table of an index; SQLite has no such clause.
+  const index = db.schema.dropIndex("command_audit_job");
+  await (isMysql(db) ? index.on("command_audit") : index).execute();
   await db.schema.alterTable("command_audit").dropColumn("job_id").execute();
   await db.schema.dropTable("job_steps").execute();
   await db.schema.dropTable("jobs").execute();

@@ -76,7 +76,7 @@ export async function fleetJob(
       if (m.kind.case === "finished") succeeded = m.kind.value.totals?.succeeded ?? 0;
     const storedMs = performance.now() - t0;
     clearInterval(sampler);
-    const done = await server.proc.waitForLog((e) => e.msg === "job finished", "the job's write figures", 10_000, mark);
+    const done = await server.proc.waitForLog((e) => e.msg === "job stored", "the job's write figures", 10_000, mark);
     progress(`job stored in ${Math.round(storedMs)} ms; now the exec fan-out on the same ${size} agents`);
     const tunnels = createTechnicianClient(server.url, await issuer.mintTechnician("bench", "admin", 3_600));
     const fan = await fanOutOnce(tunnels, agentIds, progress);

@@ -76,7 +76,10 @@ export class JobRunner {
   private sweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: JobRunnerDeps) {
-    this.writer = new StepWriter(deps.store, this.events, deps.log);
+    // rowsWritten and batches: the bench's figures of database writes per step.
+    this.writer = new StepWriter(deps.store, this.events, deps.log, (jobId) =>
+      deps.log.info({ jobId, rowsWritten: deps.store.rowsWritten, batches: this.writer.batches }, "job stored"),
+    );
     this.lifecycle = new StepLifecycle({ writer: this.writer, events: this.events, log: deps.log });
     deps.gate.onReleased(() => this.kick());
   }
@@ -287,11 +290,7 @@ export class JobRunner {
     if (job.pending.size > 0 || job.running.size > 0 || job.claiming.size > 0 || !this.jobs.has(job.row.id)) return;
     this.jobs.delete(job.row.id);
     this.writer.jobFinished(job.row.id, Date.now());
-    // rowsWritten and batches: the bench's figures of database writes per step.
-    this.deps.log.info(
-      { jobId: job.row.id, rowsWritten: this.deps.store.rowsWritten, batches: this.writer.batches },
-      "job finished",
-    );
+    this.deps.log.info({ jobId: job.row.id }, "job finished");
   }
 
   /** The creator's authority as it is now: the policy for their role, on this agent's labels. */

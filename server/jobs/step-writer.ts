@@ -35,6 +35,8 @@ export class StepWriter {
     private readonly store: JobStore,
     private readonly events: JobEvents,
     private readonly log: Logger,
+    /** Called once a job's finish is stored (after its last results). */
+    private readonly onJobStored: (jobId: string) => void = () => undefined,
   ) {}
 
   end(end: StepEnd, event: JobStepSummary, audit?: QueuedEnd["audit"]): void {
@@ -112,7 +114,10 @@ export class StepWriter {
           if (applied[i]) this.events.publish(e.end.jobId, { type: "step", step: e.event });
         });
         for (const r of reasons) this.events.publish(r.jobId, { type: "step", step: r.event });
-        for (const j of finished) this.events.publish(j.id, { type: "finished" });
+        for (const j of finished) {
+          this.events.publish(j.id, { type: "finished" });
+          this.onJobStored(j.id);
+        }
       } catch (err) {
         // Put the batch back in front: a database outage delays results, it does not lose them.
         this.log.warn({ err, steps: ends.length }, "could not write job step results; retrying");
