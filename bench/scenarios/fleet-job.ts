@@ -77,6 +77,11 @@ export async function fleetJob(
     const storedMs = performance.now() - t0;
     clearInterval(sampler);
     const done = await server.proc.waitForLog((e) => e.msg === "job stored", "the job's write figures", 10_000, mark);
+    const reasons = new Map<string, number>();
+    for (const step of (await jobs.getJob({ jobId: job!.id })).steps)
+      if (step.reason) reasons.set(step.reason, (reasons.get(step.reason) ?? 0) + 1);
+    if (reasons.size > 0)
+      progress(`steps that did not succeed, by reason: ${JSON.stringify(Object.fromEntries(reasons))}`);
     progress(`job stored in ${Math.round(storedMs)} ms; now the exec fan-out on the same ${size} agents`);
     const tunnels = createTechnicianClient(server.url, await issuer.mintTechnician("bench", "admin", 3_600));
     const fan = await fanOutOnce(tunnels, agentIds, progress);
