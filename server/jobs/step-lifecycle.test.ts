@@ -3,7 +3,7 @@ import { createLogger } from "../../common/logger.js";
 import { JobStore, migrateToLatest, openDatabase, parseDatabaseUrl } from "../store/index.js";
 import { createTestDatabase } from "../../test/support/test-databases.js";
 import { JobEvents, type JobEvent } from "./job-events.js";
-import { isFinal, STEP_STATES, StepLifecycle, type LiveStep } from "./step-lifecycle.js";
+import { isFinal, STEP_STATES, StepLifecycle, summaryOf, type LiveStep } from "./step-lifecycle.js";
 import { StepWriter } from "./step-writer.js";
 
 /** A real SQLite store with one job whose step on agent "a" is pending. */
@@ -39,7 +39,7 @@ async function rig() {
     await handle.destroy();
     await db.drop();
   };
-  return { lifecycle: new StepLifecycle({ writer, events, log }), writer, store, seen, close };
+  return { lifecycle: new StepLifecycle({ writer, events, log }), writer, store, events, seen, close };
 }
 
 const step = (): LiveStep => ({
@@ -78,6 +78,35 @@ describe("job step lifecycle", () => {
     await writer.flush();
     expect(await store.step("j", "a")).toMatchObject({ state: "failed", exit_code: 3, first_line: "broken" });
     expect(seen.at(-1)).toMatchObject({ type: "step", step: { state: "failed", first_line: "broken" } });
+    await close();
+  });
+
+  it("writes a job's finish only with or after its last results, however many are queued", async () => {
+    const { writer, store, events, close } = await rig();
+    const job = (await store.get("j"))!;
+    const ids = Array.from({ length: 450 }, (_, i) => `x${i}`);
+    await store.create(
+      { ...job, id: "k" },
+      ids.map((id) => ({
+        job_id: "k",
+        agent_id: id,
+        hostname: "h",
+        state: "running" as const,
+        stdout_bytes: 0,
+        stderr_bytes: 0,
+      })),
+    );
+    const order: string[] = [];
+    events.subscribe("k", (e) => order.push(e.type));
+    for (const id of ids)
+      writer.end(
+        { jobId: "k", agentId: id, from: ["running"], to: "succeeded", endedAt: 1 },
+        { ...summaryOf(step(), {}), job_id: "k", agent_id: id },
+      );
+    writer.jobFinished("k", 9);
+    await writer.flush();
+    expect(order).toHaveLength(451);
+    expect(order.at(-1)).toBe("finished");
     await close();
   });
 

@@ -98,7 +98,9 @@ export class StepWriter {
     const ends = this.ends.splice(0, WRITE_BATCH_STEPS);
     const reasons = this.reasons.splice(0);
     const audited = this.audited.splice(0);
-    const finished = this.finished.splice(0);
+    // A job's finish goes in the batch that holds its last results, never before them: watchers are told
+    // `finished` when it is written, and must find every result stored by then.
+    const finished = this.ends.length === 0 ? this.finished.splice(0) : [];
     this.queuedBytes -= ends.reduce((n, e) => n + e.bytes, 0);
     this.flushing = (async () => {
       try {
