@@ -146,4 +146,43 @@ describe("Agent", () => {
     expect(await t.sent("hello")).toHaveLength(1);
     expect(["connecting", "heartbeat"]).toContain(agent.mode.type);
   });
+
+  it("runs job steps beside a tunnel session without leaving tunnel mode; refuses a duplicate, reports a missing program, cancels on request", async () => {
+    const t = new MemoryTransport();
+    const agent = start(t);
+    expect((await t.sent("hello"))[0]).toMatchObject({ info: { jobSteps: true, labels: {} } });
+    t.reply(helloAck);
+    t.reply({ case: "openTunnel", value: { sessionId: "s1", technician: "alice" } });
+    await t.sent("tunnelReady");
+    t.reply({
+      case: "jobStepStart",
+      value: {
+        stepId: "j/a1",
+        jobId: "j",
+        params: { argv: ["/bin/sh", "-c", "cat; echo $RMM_JOB_ID $RMM_AGENT_ID"] },
+        stdin: Buffer.from("in\n"),
+      },
+    });
+    const [ended] = await t.sent("jobStepEnded");
+    expect(ended).toMatchObject({
+      stepId: "j/a1",
+      code: 0,
+      exit: { exitCode: 0 },
+      stdout: { totalBytes: 8n, truncated: false },
+    });
+    expect(Buffer.from(ended!.stdout!.head).toString()).toBe("in\nj a1\n");
+    expect(agent.mode).toEqual({ type: "tunnel", sessionId: "s1" });
+
+    t.reply({ case: "jobStepStart", value: { stepId: "j2/a1", jobId: "j2", params: { argv: ["sleep", "30"] } } });
+    await t.sent("jobStepStarted", 2);
+    t.reply({ case: "jobStepStart", value: { stepId: "j2/a1", jobId: "j2", params: { argv: ["sleep", "30"] } } });
+    const twice = await t.sent("jobStepEnded", 2);
+    expect(twice[1]).toMatchObject({ stepId: "j2/a1", code: Code.AlreadyExists });
+    t.reply({ case: "jobStepStart", value: { stepId: "j3/a1", jobId: "j3", params: { argv: ["/no/such/program"] } } });
+    const missing = await t.sent("jobStepEnded", 3);
+    expect(missing[2]).toMatchObject({ stepId: "j3/a1", code: Code.NotFound });
+    t.reply({ case: "jobStepCancel", value: { stepId: "j2/a1", reason: "job cancelled" } });
+    const cancelled = await t.sent("jobStepEnded", 4);
+    expect(cancelled[3]).toMatchObject({ stepId: "j2/a1", exit: { cancelled: true, signal: "SIGTERM" } });
+  });
 });

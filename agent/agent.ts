@@ -15,6 +15,7 @@ import { probeHealth } from "./health-probe.js";
 import { Heartbeat } from "./heartbeat.js";
 import { SilenceWatchdog } from "./silence-watchdog.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
+import { JobStepRunner } from "./jobs/job-step-runner.js";
 import type { AgentStream, AgentTransport } from "./transport.js";
 
 type RequestKind = NonNullable<MessageInitShape<typeof ConnectRequestSchema>["kind"]>;
@@ -40,6 +41,8 @@ export interface AgentOptions {
   capabilities?: ChannelType[];
   /** Whose disk heartbeats report. Defaults to the filesystem root. */
   diskPath?: string;
+  /** Reported in hello (`rmm-agent run --label`, the state file's `labels`). Defaults to none. */
+  labels?: Record<string, string>;
 }
 
 /** Ends of a stream that mean our credential is no good: retrying fast would only hammer the server. */
@@ -66,10 +69,21 @@ export class Agent {
   private readonly muxes = new Map<string, ChannelMux>();
   /** From the server's hello_ack; read when the machine enters a connected mode. */
   private heartbeatIntervalMs = DEFAULT_HEARTBEAT_INTERVAL_MS;
+  private readonly jobSteps: JobStepRunner;
 
   constructor(private readonly opts: AgentOptions) {
     this.backoff = opts.backoff ?? new Backoff();
     this.channels = opts.channels ?? DEFAULT_CHANNELS;
+    // Job steps run programs as exec channels do, so the same switch refuses both.
+    this.jobSteps = new JobStepRunner({
+      agentId: opts.agentId,
+      enabled: this.channels.has(ChannelType.EXEC),
+      log: opts.log,
+      replies: {
+        started: (stepId, pid) => this.send({ case: "jobStepStarted", value: { stepId, pid } }),
+        ended: (value) => this.send({ case: "jobStepEnded", value }),
+      },
+    });
     this.heartbeat = new Heartbeat(
       {
         // The session list is read as the heartbeat leaves, so it is never older than the stream's last tunnel reply.
@@ -120,7 +134,12 @@ export class Agent {
           case: "hello",
           value: {
             agentId: this.opts.agentId,
-            info: { ...this.opts.info, capabilities: this.opts.capabilities ?? [...this.channels.keys()] },
+            info: {
+              ...this.opts.info,
+              capabilities: this.opts.capabilities ?? [...this.channels.keys()],
+              labels: this.opts.labels ?? {},
+              jobSteps: true,
+            },
             heartbeatAcks: true,
           },
         });
@@ -138,6 +157,7 @@ export class Agent {
         this.silentFor = undefined;
         signal.removeEventListener("abort", onAbort);
         this.stream = undefined;
+        this.jobSteps.stopAll();
       }
       if (signal.aborted) break;
       this.backoff.connectionEnded(Date.now() - started);
@@ -177,6 +197,12 @@ export class Agent {
           log.warn({ sessionId: msg.kind.value.sessionId }, "close for a tunnel this agent does not hold");
         return;
       case "heartbeatAck":
+        return;
+      case "jobStepStart":
+        this.jobSteps.start(msg.kind.value);
+        return;
+      case "jobStepCancel":
+        this.jobSteps.cancel(msg.kind.value);
         return;
       case "frame":
         this.routeFrame(msg.kind.value);

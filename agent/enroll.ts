@@ -20,7 +20,13 @@ export async function enroll(opts: EnrollOptions): Promise<string> {
     const res = await transport.enroll({
       $typeName: "rmm.v1.EnrollRequest",
       enrollmentToken: opts.token,
-      info: { $typeName: "rmm.v1.AgentInfo", ...opts.info, capabilities: [...DEFAULT_CHANNELS.keys()] },
+      info: {
+        $typeName: "rmm.v1.AgentInfo",
+        ...opts.info,
+        capabilities: [...DEFAULT_CHANNELS.keys()],
+        labels: {},
+        jobSteps: true,
+      },
     });
     writeState(opts.state, {
       server: opts.server,

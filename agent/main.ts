@@ -2,6 +2,7 @@
 import { platform } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { labelsProblem, parseLabelFlag } from "../common/labels.js";
 import { createLogger } from "../common/logger.js";
 import { Agent, DEFAULT_CHANNELS } from "./agent.js";
 import { channelSet, DISABLEABLE_CHANNELS, type DisableableChannel } from "./channels/channel-set.js";
@@ -25,6 +26,7 @@ interface RunFlags {
   disableChannel?: DisableableChannel[];
   fileRoot: string[];
   forwardAllow: string[];
+  label: Record<string, string>;
 }
 
 const program = new Command("rmm-agent")
@@ -153,8 +155,24 @@ program
     },
     [] as string[],
   )
+  .option(
+    "--label <key=value>",
+    "report this label (Kubernetes syntax; repeatable; adds to and overrides the state file's labels)",
+    (v: string, all: Record<string, string>) => {
+      try {
+        const [key, value] = parseLabelFlag(v);
+        return { ...all, [key]: value };
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    },
+    {} as Record<string, string>,
+  )
   .action(async (flags: RunFlags) => {
     const state = readState(flags.state);
+    const labels = { ...state.labels, ...flags.label };
+    const problem = labelsProblem(labels);
+    if (problem) throw new Error(`labels: ${problem}`);
     const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
     const { factories, capabilities } = channelSet(
       new Map([
@@ -181,6 +199,7 @@ program
       log,
       channels: factories,
       capabilities,
+      labels,
     }).run(stop.signal);
     transport.close();
   });

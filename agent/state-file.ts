@@ -11,6 +11,8 @@ export interface AgentState {
   credential: string;
   /** PEM file of the CA that signs the server's certificate; the system roots when absent. */
   caFile?: string;
+  /** Labels the agent reports (key=value, Kubernetes syntax); `rmm-agent run --label` adds to and overrides them. */
+  labels?: Record<string, string>;
 }
 
 /**

@@ -4,9 +4,10 @@
  * as a ratio, because absolute figures on a shared machine drift. Writes
  * bench/results/latest.json.
  *
- *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, more samples
- *   --only a,b         run some of: echo, forward, cycles, exec, files, fleet
+ *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, a job on 5k agents, more samples
+ *   --only a,b         run some of: echo, forward, cycles, exec, files, fleet, jobs
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
+ *   --job-agents N     the jobs scenario's fleet size (default 1,000; 5,000 with --full)
  *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
  *
  * Order: echo and throughput first, while the machine is cool (the fleet
@@ -20,6 +21,7 @@ import { startBaseline } from "./baselines/spawn-baseline.js";
 import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-result.js";
 import { execFanOut } from "./scenarios/exec-fan-out.js";
 import { fileTransfer } from "./scenarios/file-transfer.js";
+import { fleetJob } from "./scenarios/fleet-job.js";
 import { idleFleet } from "./scenarios/idle-fleet.js";
 import { portForward } from "./scenarios/port-forward.js";
 import { tunnelCycles } from "./scenarios/tunnel-cycles.js";
@@ -33,10 +35,11 @@ const { values } = parseArgs({
     only: { type: "string" },
     stores: { type: "string", default: "sqlite,mysql" },
     "cpu-prof": { type: "string" },
+    "job-agents": { type: "string" },
   },
 });
 const full = values.full;
-const only = new Set((values.only ?? "echo,forward,cycles,exec,files,fleet").split(","));
+const only = new Set((values.only ?? "echo,forward,cycles,exec,files,fleet,jobs").split(","));
 const nodeArgs = serverNodeArgs(values["cpu-prof"]);
 /** Echo and throughput runs, alternating with the baselines; the median is reported. */
 const ECHO_RUNS = 3;
@@ -47,6 +50,7 @@ const plan = {
   roundTrips: full ? 5_000 : 2_000,
   totalBytes: (full ? 512 : 128) * 1024 * 1024,
   fanOut: full ? 500 : 200,
+  jobAgents: values["job-agents"] ? Number(values["job-agents"]) : full ? 5_000 : 1_000,
   fileBytes: (full ? 1024 : 256) * 1024 * 1024,
   forwardConnections: 500,
 };
@@ -229,6 +233,41 @@ await scenario("exec", async () => {
         kind: "value-max",
         limit: 0,
       }),
+    );
+  }
+});
+
+await scenario("jobs", async () => {
+  const n = plan.jobAgents;
+  for (const store of stores) {
+    progress(`${store}: one job over ${n} agents`);
+    const job = await fleetJob(store, n, { progress, serverNodeArgs: nodeArgs });
+    const MiB = 1024 * 1024;
+    entries.push(
+      entry(
+        `job over ${n} agents: every result stored (${store}) vs exec fan-out, one tunnel per agent (tunnels already open)`,
+        job.storedMs / 1000,
+        "s",
+        job.fanOutMs / 1000,
+      ),
+      entry(
+        `job over ${n} agents: peak server RSS (${store}) vs the same server idle`,
+        job.peakRssBytes / MiB,
+        "MiB",
+        job.idleRssBytes / MiB,
+      ),
+      entry(`job over ${n} agents: database rows written per step (${store})`, job.rowsPerStep, "rows", null),
+      entry(`job over ${n} agents: write transactions for all results (${store})`, job.batches, "batches", null),
+      entry(`job over ${n} agents: steps that did not succeed (${store})`, n - job.succeeded, "steps", null, {
+        kind: "value-max",
+        limit: 0,
+      }),
+      entry(
+        `exec fan-out on the same ${n} agents: commands that failed (${store})`,
+        job.fanOutFailed,
+        "commands",
+        null,
+      ),
     );
   }
 });

@@ -4,11 +4,15 @@ import { CliError, ExitCode } from "./cli-error.js";
 import { formatTime } from "./output-format.js";
 
 /** Every agent the server knows, page by page. */
-export async function listAllAgents(client: Client<typeof TunnelService>, onlineOnly = false): Promise<Agent[]> {
+export async function listAllAgents(
+  client: Client<typeof TunnelService>,
+  onlineOnly = false,
+  filter: { selector?: string; hostname?: string } = {},
+): Promise<Agent[]> {
   const agents: Agent[] = [];
   let pageToken = "";
   do {
-    const page = await client.listAgents({ onlineOnly, pageSize: 1000, pageToken });
+    const page = await client.listAgents({ onlineOnly, pageSize: 1000, pageToken, ...filter });
     agents.push(...page.agents);
     pageToken = page.nextPageToken;
   } while (pageToken);

@@ -1,7 +1,8 @@
-import type { Client } from "@connectrpc/connect";
+import { createClient, type Client } from "@connectrpc/connect";
 import { decodeJwt } from "jose";
-import { createTechnicianClient } from "../client/technician-client.js";
-import type { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import { createTechnicianTransport } from "../client/technician-client.js";
+import { JobService } from "../gen/rmm/v1/job_service_pb.js";
+import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { loadConfig, type CliConfig } from "./cli-config.js";
 import { CliError, ExitCode } from "./cli-error.js";
 
@@ -9,6 +10,8 @@ import { CliError, ExitCode } from "./cli-error.js";
 export interface CliContext {
   config: CliConfig;
   client: Client<typeof TunnelService>;
+  /** Fleet jobs, over the same connection. */
+  jobs: Client<typeof JobService>;
   /** The token's subject: sessions it opened are ours to reuse. */
   subject: string;
 }
@@ -37,9 +40,15 @@ export function cliContext(): CliContext {
       ExitCode.Unauthenticated,
     );
   }
+  const transport = createTechnicianTransport(
+    config.server,
+    config.token,
+    config.caFile ? { caFile: config.caFile } : {},
+  );
   return {
     config,
-    client: createTechnicianClient(config.server, config.token, config.caFile ? { caFile: config.caFile } : {}),
+    client: createClient(TunnelService, transport),
+    jobs: createClient(JobService, transport),
     subject,
   };
 }

@@ -6,7 +6,9 @@ import { registerBrowse } from "./commands/browse-command.js";
 import { registerCopy } from "./commands/copy-command.js";
 import { registerExec } from "./commands/exec-command.js";
 import { registerForward } from "./commands/forward-command.js";
+import { registerJobs } from "./commands/jobs-command.js";
 import { registerLogin } from "./commands/login-command.js";
+import { registerRun } from "./commands/run-command.js";
 import { registerShell } from "./commands/shell-command.js";
 import { registerTunnel } from "./commands/tunnel-command.js";
 
@@ -23,6 +25,8 @@ for (const register of [
   registerCopy,
   registerBrowse,
   registerForward,
+  registerRun,
+  registerJobs,
 ])
   register(program);
 program.addHelpText(

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { JobService } from "../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { STREAM_RECEIVE_WINDOW_BYTES, WideWindowSessionManager } from "./wide-window-session-manager.js";
 
@@ -8,15 +9,16 @@ import { STREAM_RECEIVE_WINDOW_BYTES, WideWindowSessionManager } from "./wide-wi
 export const RECEIVE_WINDOW_BYTES = STREAM_RECEIVE_WINDOW_BYTES;
 
 /**
- * A TunnelService client that sends `authorization: Bearer <token>` on every
- * call, speaking gRPC over HTTP/2 to `baseUrl` (e.g. http://127.0.0.1:7443).
- * `caFile` trusts a private CA for https:// servers.
+ * gRPC over HTTP/2 to `baseUrl` (e.g. http://127.0.0.1:7443) sending
+ * `authorization: Bearer <token>` on every call; `caFile` trusts a private CA
+ * for https:// servers. One transport serves TunnelService and JobService
+ * clients over one connection.
  */
-export function createTechnicianClient(
+export function createTechnicianTransport(
   baseUrl: string,
   token: string,
   options: { caFile?: string } = {},
-): Client<typeof TunnelService> {
+): Transport {
   // Wide stream and connection windows: the 64 KiB HTTP/2 defaults would cap
   // channel data at one window per round trip.
   const sessionManager = new WideWindowSessionManager(
@@ -24,19 +26,34 @@ export function createTechnicianClient(
     undefined,
     options.caFile ? { ca: readFileSync(options.caFile) } : {},
   );
-  return createClient(
-    TunnelService,
-    createGrpcTransport({
-      baseUrl,
-      sessionManager,
-      // Tunnel data is mostly compressed already; compressing it again costs more CPU than it saves.
-      acceptCompression: [],
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
+  return createGrpcTransport({
+    baseUrl,
+    sessionManager,
+    // Tunnel data is mostly compressed already; compressing it again costs more CPU than it saves.
+    acceptCompression: [],
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      },
+    ],
+  });
+}
+
+/** A TunnelService client (see createTechnicianTransport). */
+export function createTechnicianClient(
+  baseUrl: string,
+  token: string,
+  options: { caFile?: string } = {},
+): Client<typeof TunnelService> {
+  return createClient(TunnelService, createTechnicianTransport(baseUrl, token, options));
+}
+
+/** A JobService client (see createTechnicianTransport). */
+export function createJobClient(
+  baseUrl: string,
+  token: string,
+  options: { caFile?: string } = {},
+): Client<typeof JobService> {
+  return createClient(JobService, createTechnicianTransport(baseUrl, token, options));
 }

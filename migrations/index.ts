@@ -6,6 +6,7 @@ import * as sessionOpenAudit from "./0004-session-open-audit.js";
 import * as sessionCloseAudit from "./0005-session-close-audit.js";
 import * as sessionPerTechnician from "./0006-session-per-technician.js";
 import * as revokedTokens from "./0007-revoked-tokens.js";
+import * as jobs from "./0008-jobs.js";
 import * as forwardAudit from "./0009-forward-audit.js";
 
 /**
@@ -21,5 +22,6 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0005-session-close-audit": sessionCloseAudit,
   "0006-session-per-technician": sessionPerTechnician,
   "0007-revoked-tokens": revokedTokens,
+  "0008-jobs": jobs,
   "0009-forward-audit": forwardAudit,
 };

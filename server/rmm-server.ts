@@ -12,6 +12,7 @@ import {
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
+import { JobService } from "../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { peerAddress, peerKey } from "./auth/peer.js";
@@ -22,6 +23,8 @@ import { TokenRevocations } from "./auth/token-revocations.js";
 import { agentServiceHandler } from "./handlers/agent-service-handler.js";
 import { authInterceptor } from "./handlers/auth-interceptor.js";
 import { errorInterceptor } from "./handlers/error-interceptor.js";
+import { jobServiceHandler } from "./handlers/job-service-handler.js";
+import { JobRunner } from "./jobs/job-runner.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
@@ -40,6 +43,7 @@ import type { ServerConfig } from "./server-config.js";
 import { unknownMethodFallback } from "./unknown-method.js";
 import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
+import { AgentLabels } from "./services/agent-labels.js";
 import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
 import { ChannelRelay } from "./services/channel-relay.js";
@@ -60,6 +64,7 @@ import {
   FileTransferStore,
   ForwardAuditStore,
   RevokedTokenStore,
+  JobStore,
   SessionStore,
   isStoreUnavailable,
   migrateToLatest,
@@ -151,6 +156,18 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       terminalIdleTimeoutMs: config.terminalIdleTimeoutMs,
     },
   );
+  const jobStore = new JobStore(db);
+  const jobs = new JobRunner({
+    store: jobStore,
+    agents,
+    registry,
+    policy,
+    // An exclusive tunnel session holds new steps on its agent back until it closes.
+    gate: sessions,
+    audit,
+    log: log.child({ component: "jobs" }),
+  });
+  await jobs.start();
   const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
   const interrupted = await fileTransfers.failLeftovers();
   if (interrupted > 0)
@@ -165,6 +182,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     faults,
     log,
     observer: metrics,
+    jobs,
     settings: {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       offlineAfterMs: config.offlineAfterMs,
@@ -199,16 +217,19 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const tunnelImpl = tunnelServiceHandler({
     sessions,
     directory,
+    labels: new AgentLabels(agents, audit),
     relay,
     supervisor,
     forwards,
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },
   });
+  const jobImpl = jobServiceHandler({ runner: jobs, store: jobStore });
   const routes = (router: ConnectRouter) => {
     router.service(AgentService, agentImpl);
     router.service(TunnelService, tunnelImpl);
+    router.service(JobService, jobImpl);
     registerHealth(router, health);
-    registerReflection(router, [AgentService, TunnelService]);
+    registerReflection(router, [AgentService, TunnelService, JobService]);
   };
   const interceptors = [
     ...(hooks.tracer ? [tracingInterceptor(hooks.tracer)] : []),
@@ -238,6 +259,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     services: [
       createServiceImplSpec<typeof AgentService>(AgentService, agentImpl),
       createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl),
+      createServiceImplSpec<typeof JobService>(JobService, jobImpl),
     ],
     interceptors,
     readMaxBytes: config.maxMessageBytes,
@@ -290,7 +312,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     Math.min(30_000, Math.max(100, Math.floor(config.sessionIdleTimeoutMs / 4))),
   );
   idleSweep.unref();
-  const servedServices = ["", AgentService.typeName, TunnelService.typeName];
+  const servedServices = ["", AgentService.typeName, TunnelService.typeName, JobService.typeName];
   for (const service of servedServices) health.set(service, HealthCheckResponse_ServingStatus.SERVING);
   const readiness = new Readiness([databaseReadiness(db)], health, servedServices, {
     intervalMs: config.readinessIntervalMs,
@@ -326,6 +348,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       await sessions
         .closeAllForShutdown()
         .catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
+      await jobs.close().catch((err: unknown) => log.warn({ err }, "could not write the last job step results"));
       await lastSeen.stop();
       await authFailures.stop();
       await db.destroy();

@@ -26,6 +26,8 @@ export interface AgentRig {
   mintToken(subject: string, role?: Role, ttlSeconds?: number): Promise<string>;
   /** Enrolls another agent (not started); returns its id. */
   enrollAgent(name: string): Promise<string>;
+  /** Runs an agent enrolled earlier with enrollAgent; stopped with the rig. */
+  runEnrolled(name: string, extra?: string[]): Promise<ManagedProcess>;
   /** Enrolls and runs another agent with extra `run` flags; stopped with the rig. */
   startAgent(name: string, extra?: string[]): Promise<{ agentId: string; agent: ManagedProcess }>;
   /** Stops the agent (SIGKILL: a crash) and starts it again with the same flags; resolves once it is back in heartbeat mode. */
@@ -114,6 +116,11 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
     },
     mintToken: (subject, role = "tech", ttlSeconds = 3_600) => issuer.mintTechnician(subject, role, ttlSeconds),
     enrollAgent,
+    async runEnrolled(name, extra = []) {
+      const proc = await runAgent(name, extra);
+      extraAgents.push(proc);
+      return proc;
+    },
     async startAgent(name, extra = []) {
       const id = await enrollAgent(name);
       const proc = await runAgent(name, extra);

@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Client } from "@connectrpc/connect";
 import { createTechnicianClient } from "../../client/technician-client.js";
+import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
 import { startServerProcess } from "../../testkit/managed-process.js";
@@ -47,42 +49,65 @@ export async function execFanOut(
       .split("\n")
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as { agentId: string }).agentId);
-    const sessions: string[] = [];
-    for (let i = 0; i < agentIds.length; i += OPEN_BATCH) {
-      const opened = await Promise.all(
-        agentIds.slice(i, i + OPEN_BATCH).map(async (agentId) => (await client.openTunnel({ agentId })).session!.id),
-      );
-      sessions.push(...opened);
-    }
-    progress(`${sessions.length} tunnels open; running ${COMMAND.join(" ")} on all at once`);
-    let failed = 0;
-    const latencies: number[] = [];
-    const t0 = performance.now();
-    await Promise.all(
-      sessions.map(async (sessionId) => {
-        const started = performance.now();
-        try {
-          let exitCode: number | undefined;
-          for await (const res of client.exec({ sessionId, params: { argv: COMMAND } }))
-            if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
-          if (exitCode !== 0) failed++;
-          else latencies.push(performance.now() - started);
-        } catch {
-          failed++;
-        }
-      }),
-    );
-    const allExitedMs = performance.now() - t0;
-    latencies.sort((a, b) => a - b);
-    for (let i = 0; i < sessions.length; i += OPEN_BATCH)
-      await Promise.all(
-        sessions.slice(i, i + OPEN_BATCH).map((sessionId) => client.closeTunnel({ sessionId }).catch(() => undefined)),
-      );
-    return { agents: size, allExitedMs, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failed };
+    const r = await fanOutOnce(client, agentIds, progress);
+    return { agents: size, ...r };
   } finally {
     await fleet.stop();
     await server.proc.stop();
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Opens one tunnel per agent (untimed), then runs COMMAND on all of them at
+ * once: time until every exit code is back, each call's latency, and
+ * failures; closes the tunnels again.
+ */
+export async function fanOutOnce(
+  client: Client<typeof TunnelService>,
+  agentIds: readonly string[],
+  progress: (msg: string) => void,
+): Promise<{ allExitedMs: number; p50Ms: number; p99Ms: number; failed: number }> {
+  const sessions: string[] = [];
+  // An agent that cannot take a tunnel (a loaded machine drops some offline) counts as a failed command.
+  let unopened = 0;
+  for (let i = 0; i < agentIds.length; i += OPEN_BATCH) {
+    const opened = await Promise.all(
+      agentIds.slice(i, i + OPEN_BATCH).map(async (agentId) => {
+        try {
+          return (await client.openTunnel({ agentId })).session!.id;
+        } catch {
+          unopened++;
+          return undefined;
+        }
+      }),
+    );
+    sessions.push(...opened.filter((id): id is string => id !== undefined));
+  }
+  progress(`${sessions.length} tunnels open; running ${COMMAND.join(" ")} on all at once`);
+  let failed = unopened;
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    sessions.map(async (sessionId) => {
+      const started = performance.now();
+      try {
+        let exitCode: number | undefined;
+        for await (const res of client.exec({ sessionId, params: { argv: COMMAND } }))
+          if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
+        if (exitCode !== 0) failed++;
+        else latencies.push(performance.now() - started);
+      } catch {
+        failed++;
+      }
+    }),
+  );
+  const allExitedMs = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  for (let i = 0; i < sessions.length; i += OPEN_BATCH)
+    await Promise.all(
+      sessions.slice(i, i + OPEN_BATCH).map((sessionId) => client.closeTunnel({ sessionId }).catch(() => undefined)),
+    );
+  return { allExitedMs, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failed };
 }

@@ -15,6 +15,8 @@ function agentJson(a: Agent) {
     lastSeen: a.lastSeenTime ? timestampDate(a.lastSeenTime).toISOString() : null,
     activeSessionId: a.activeSessionId || null,
     revoked: a.revoked,
+    labels: a.labels,
+    serverLabels: a.serverLabels,
   };
 }
 
@@ -23,17 +25,22 @@ export function registerAgents(program: Command): void {
     .command("agents")
     .description("list enrolled agents: id, hostname, OS, online, last seen, active session")
     .option("--online", "only agents connected now")
+    .option("-l, --selector <selector>", "only agents whose labels match (env=prod,role!=db,tier in (web,api),!old)")
+    .option("--hostname <glob>", "only agents whose hostname matches (exact, or * and ?)")
     .option("--json", "machine-readable output")
     .addHelpText(
       "after",
-      "\nExamples:\n  rmm agents --online\n  rmm agents --json | jq -r '.[] | select(.online) | .hostname'",
+      "\nExamples:\n  rmm agents --online\n  rmm agents -l env=prod,role!=db\n  rmm agents --json | jq -r '.[] | select(.online) | .hostname'",
     )
-    .action(async (flags: { online?: boolean; json?: boolean }) => {
-      const agents = await listAllAgents(cliContext().client, flags.online ?? false);
+    .action(async (flags: { online?: boolean; json?: boolean; selector?: string; hostname?: string }) => {
+      const agents = await listAllAgents(cliContext().client, flags.online ?? false, {
+        ...(flags.selector !== undefined && { selector: flags.selector }),
+        ...(flags.hostname !== undefined && { hostname: flags.hostname }),
+      });
       if (flags.json) return printJson(agents.map(agentJson));
       process.stdout.write(
         table(
-          ["ID", "HOSTNAME", "OS", "ONLINE", "LAST SEEN", "SESSION"],
+          ["ID", "HOSTNAME", "OS", "ONLINE", "LAST SEEN", "SESSION", "LABELS"],
           agents.map((a) => [
             a.id,
             a.hostname,
@@ -41,6 +48,9 @@ export function registerAgents(program: Command): void {
             a.revoked ? "revoked" : a.online ? "yes" : "no",
             formatTime(a.lastSeenTime),
             a.activeSessionId || "-",
+            Object.entries(a.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(",") || "-",
           ]),
         ),
       );

@@ -19,7 +19,7 @@ interface ExecFlags {
   timeout?: string;
 }
 
-function parseEnv(pairs: string[]): Record<string, string> {
+export function parseEnv(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");

@@ -24,6 +24,8 @@ export interface AuthenticatedAgent {
   os: string;
   agentVersion: string;
   capabilities: number[];
+  /** Labels as last reported and stored. */
+  reportedLabels: Record<string, string>;
 }
 
 /** Set by the auth interceptor for AgentService.Connect. */

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { AgentService } from "../../gen/rmm/v1/agent_service_pb.js";
+import { JobService } from "../../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { agentKey, technicianKey, type AuthenticatedAgent } from "../auth/claims.js";
 import { peerKey } from "../auth/peer.js";
@@ -16,7 +17,7 @@ export interface AuthInterceptorDeps {
 
 /**
  * Authentication for every call, decided by which service it is for:
- * technician JWTs on TunnelService, agent credentials on the agent stream.
+ * technician JWTs on TunnelService and JobService, agent credentials on the agent stream.
  * Enroll carries its own token in the request; reflection and health are open
  * (they reveal only the public contract and liveness). Handlers read the
  * result from the context and never parse headers themselves.
@@ -35,7 +36,7 @@ export function authInterceptor(deps: AuthInterceptorDeps): Interceptor {
   return (next) => async (req) => {
     const authorization = req.header.get("authorization");
     const source = req.contextValues.get(peerKey);
-    if (req.service.typeName === TunnelService.typeName) {
+    if (req.service.typeName === TunnelService.typeName || req.service.typeName === JobService.typeName) {
       req.contextValues.set(technicianKey, await checked("technician", source, deps.verifyTechnician(authorization)));
     } else if (req.service.typeName === AgentService.typeName && req.method.name === AgentService.method.connect.name) {
       req.contextValues.set(agentKey, await checked("agent", source, deps.authenticateAgent(authorization)));

@@ -11,6 +11,7 @@ import { cutText } from "../../common/cut-text.js";
 import { AGENT_INFO_LIMITS } from "../services/agent-info-check.js";
 import type { AgentListing } from "../services/agent-directory.js";
 import { closeReasonEnum } from "../services/close-reason.js";
+import { effectiveLabels, parseLabelsJson } from "../../common/labels.js";
 import { parseCapabilities, type SessionRow, type SessionStateName } from "../store/index.js";
 
 const STATE: Record<SessionStateName, SessionState> = {
@@ -51,5 +52,8 @@ export function agentMessage({ row, connection, liveSessionId, holders }: AgentL
     activeSessionId: liveSessionId ?? "",
     revoked: row.revoked_at !== null,
     sessionHolders: holders.map((h) => ({ ...h, state: STATE[h.state] })),
+    labels: effectiveLabels(parseLabelsJson(row.reported_labels), parseLabelsJson(row.server_labels)),
+    reportedLabels: parseLabelsJson(row.reported_labels),
+    serverLabels: parseLabelsJson(row.server_labels),
   });
 }

@@ -1,6 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentDirectory } from "../services/agent-directory.js";
+import type { AgentLabels } from "../services/agent-labels.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
@@ -14,6 +15,7 @@ import { technicianOf } from "./technician-of.js";
 export function tunnelServiceHandler(deps: {
   sessions: SessionService;
   directory: AgentDirectory;
+  labels: AgentLabels;
   relay: ChannelRelay;
   supervisor: CommandSupervisor;
   forwards: ForwardSupervisor;
@@ -28,6 +30,8 @@ export function tunnelServiceHandler(deps: {
         onlineOnly: req.onlineOnly,
         pageSize: req.pageSize,
         pageToken: req.pageToken,
+        selector: req.selector,
+        hostname: req.hostname,
       });
       return { agents: page.agents.map(agentMessage), nextPageToken: page.nextPageToken };
     },
@@ -52,5 +56,11 @@ export function tunnelServiceHandler(deps: {
     prepareUpload: (req, ctx) => files.prepareUpload(req, ctx),
     upload: (requests, ctx) => files.upload(requests, ctx),
     download: (req, ctx) => files.download(req, ctx),
+    async setAgentLabels(req, ctx) {
+      const tech = technicianOf(ctx);
+      const row = await deps.labels.set(tech, req.agentId, req.set, req.remove);
+      const [listing] = await directory.listingsOf([row], tech);
+      return { agent: agentMessage(listing!) };
+    },
   };
 }

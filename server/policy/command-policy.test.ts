@@ -283,3 +283,32 @@ describe("exclusive sessions per role", () => {
     );
   });
 });
+
+describe("rules scoped to agents by a label selector", () => {
+  const policy = CommandPolicy.fromDocument({
+    roles: {
+      tech: {
+        rules: [
+          { name: "no-restart-in-prod", effect: "deny", program: "systemctl", args: ["restart"], agents: "env=prod" },
+          { name: "lab-only", effect: "allow", program: "reboot", agents: "env in (lab)" },
+          { name: "services", effect: "allow", program: "systemctl" },
+        ],
+      },
+    },
+  });
+
+  it("applies a rule only on the agents its selector matches", () => {
+    expect(policy.checkCommand("tech", "systemctl", ["restart", "x"], {}, { env: "prod" })).toMatchObject({
+      type: "deny",
+      rule: "no-restart-in-prod",
+    });
+    expect(policy.checkCommand("tech", "systemctl", ["restart", "x"], {}, { env: "dev" }).type).toBe("allow");
+    expect(policy.checkCommand("tech", "reboot", [], {}, { env: "lab" }).type).toBe("allow");
+    expect(policy.checkCommand("tech", "reboot", [], {}, { env: "prod" }).type).toBe("deny");
+  });
+
+  it("errs towards refusing when the agent's labels are not known", () => {
+    expect(policy.checkCommand("tech", "systemctl", ["restart", "x"]).type).toBe("deny");
+    expect(policy.checkCommand("tech", "reboot", []).type).toBe("deny");
+  });
+});

@@ -3,6 +3,7 @@ import { FileAccess, normalizeAgentPath, type FileAccessNeed, type FileAccessPol
 import type { ForwardTarget } from "../../common/forward-target.js";
 import { ForwardRules, type ForwardRule } from "./forward-rules.js";
 import { globToRegExp } from "../../common/glob.js";
+import { LabelSelector } from "../labels/label-selector.js";
 
 /**
  * One rule of a role. `program` is a glob: without a "/" it matches only a
@@ -24,6 +25,13 @@ export interface PolicyRule {
   args?: string[];
   /** Allow rules: the command may set environment variables that change what runs (PATH, LD_*, ...). Defaults to false. */
   allowEnvironment?: boolean;
+  /**
+   * A label selector: the rule applies only on agents it matches. Job steps
+   * know their agent's labels; where they are not known (Exec and channels
+   * through a session), a deny rule with `agents` applies and an allow rule
+   * with `agents` does not, so refusing too much is the way it errs.
+   */
+  agents?: string;
 }
 
 export interface RolePolicy extends Partial<FileAccessPolicy> {
@@ -67,6 +75,7 @@ interface CompiledRule extends PolicyRule {
   programRe: RegExp;
   byPath: boolean;
   argRes: RegExp[] | undefined;
+  agentSelector: LabelSelector | undefined;
 }
 
 interface CompiledRole {
@@ -105,6 +114,7 @@ export class CommandPolicy {
           programRe: globToRegExp(r.program),
           byPath: /[\\/]/.test(r.program),
           argRes: r.args?.map((g) => globToRegExp(g)),
+          agentSelector: r.agents === undefined ? undefined : LabelSelector.parse(r.agents),
         })),
       });
     }
@@ -136,16 +146,20 @@ export class CommandPolicy {
     program: string,
     args: readonly string[],
     environment: Readonly<Record<string, string>> = {},
+    agentLabels?: Readonly<Record<string, string>>,
   ): PolicyDecision {
     if (this.allowAll) return { type: "allow", rule: ALLOW_ALL_RULE };
     const policy = this.roles.get(role);
     if (!policy)
       return { type: "deny", rule: "(no rules for role)", reason: `the policy has no rules for role ${role}` };
+    const onAgent = (r: CompiledRule) =>
+      !r.agentSelector || (agentLabels === undefined ? r.effect === "deny" : r.agentSelector.matches(agentLabels));
     const givenAsPath = /[\\/]/.test(program);
     const base = program.split(/[\\/]/).pop() ?? program;
     const deny = policy.rules.find(
       (r) =>
         r.effect === "deny" &&
+        onAgent(r) &&
         (r.programRe.test(program) || r.programRe.test(base)) &&
         (!r.argRes || args.some((a) => r.argRes!.some((re) => re.test(a)))),
     );
@@ -154,6 +168,7 @@ export class CommandPolicy {
     const allow = policy.rules.find(
       (r) =>
         r.effect === "allow" &&
+        onAgent(r) &&
         r.byPath === givenAsPath &&
         r.programRe.test(program) &&
         (!r.argRes || argsMatchInOrder(r.argRes, r.args!, args)),

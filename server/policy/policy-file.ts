@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
+import { ConnectError } from "@connectrpc/connect";
 import { ROLES } from "../auth/claims.js";
+import { LabelSelector } from "../labels/label-selector.js";
 import { CommandPolicy, type PolicyDocument, type PolicyRule, type RolePolicy } from "./command-policy.js";
 import { FILE_ACCESS_LEVELS, type FileAccessLevel } from "./file-access.js";
 
@@ -76,6 +78,15 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
         fail(`${rat}.args`, "is empty, so the deny rule could never match: leave args out to deny every invocation");
       if (rule.allowEnvironment !== undefined && typeof rule.allowEnvironment !== "boolean")
         fail(`${rat}.allowEnvironment`, "must be true or false");
+      if (rule.agents !== undefined) {
+        if (typeof rule.agents !== "string" || rule.agents.trim() === "")
+          fail(`${rat}.agents`, "must be a non-empty label selector, for example env=prod");
+        try {
+          LabelSelector.parse(rule.agents as string);
+        } catch (err) {
+          fail(`${rat}.agents`, err instanceof ConnectError ? err.rawMessage : String(err));
+        }
+      }
       if (rule.effect === "deny" && rule.allowEnvironment !== undefined)
         fail(`${rat}.allowEnvironment`, "applies to allow rules only");
       return {
@@ -84,6 +95,7 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
         program: rule.program as string,
         ...(rule.args !== undefined && { args: rule.args as string[] }),
         ...(rule.allowEnvironment !== undefined && { allowEnvironment: rule.allowEnvironment as boolean }),
+        ...(rule.agents !== undefined && { agents: rule.agents as string }),
       };
     });
     const parsed: RolePolicy = { rules };

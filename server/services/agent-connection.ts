@@ -26,6 +26,8 @@ export class AgentConnection {
     readonly agentId: string,
     readonly info: AgentInfoFields,
     readonly connectedAt: number,
+    /** The agent said it runs job steps (AgentInfo.job_steps). */
+    readonly runsJobSteps = false,
   ) {
     this.lastMessageAt = connectedAt;
   }

@@ -1,5 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { effectiveLabels, parseLabelsJson } from "../../common/labels.js";
+import { globToRegExp } from "../../common/glob.js";
 import type { Technician } from "../auth/claims.js";
+import { LabelSelector } from "../labels/label-selector.js";
 import type { AgentRow, AgentStore, SessionRow, SessionStore } from "../store/index.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
@@ -25,6 +28,21 @@ export const MAX_PAGE_SIZE = 1_000;
 export const MAX_PAGE_BYTES = 1 << 20;
 /** Room for an agent's ids, times and flags beside its text. */
 const ROW_OVERHEAD_BYTES = 256;
+/** Rows read per query while a filter skips agents that do not match. */
+const SCAN_CHUNK = 1_000;
+
+/** The labels an agent row answers selectors with. */
+export function labelsOfRow(row: AgentRow): Record<string, string> {
+  return effectiveLabels(parseLabelsJson(row.reported_labels), parseLabelsJson(row.server_labels));
+}
+
+/** Whether an agent row passes the label selector and hostname filter (exact, or a glob with * and ?). */
+export function agentFilter(selector: string, hostname: string): ((row: AgentRow) => boolean) | undefined {
+  const parsed = LabelSelector.parse(selector);
+  const host = hostname === "" ? undefined : globToRegExp(hostname);
+  if (parsed.isEmpty && !host) return undefined;
+  return (row) => (!host || host.test(row.hostname)) && parsed.matches(labelsOfRow(row));
+}
 
 /** Listing agents a page at a time, joined with who is online right now. */
 export class AgentDirectory {
@@ -39,11 +57,16 @@ export class AgentDirectory {
     onlineOnly: boolean;
     pageSize: number;
     pageToken: string;
+    selector?: string;
+    hostname?: string;
   }): Promise<{ agents: AgentListing[]; nextPageToken: string }> {
+    const filter = agentFilter(opts.selector ?? "", opts.hostname ?? "");
     const size = opts.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(opts.pageSize, MAX_PAGE_SIZE);
     const afterId = decodePageToken(opts.pageToken);
     let rows: AgentRow[];
-    if (opts.onlineOnly) {
+    if (filter) {
+      rows = await this.scan(afterId, size + 1, opts.onlineOnly, filter);
+    } else if (opts.onlineOnly) {
       // Page through the in-memory set first, so the query names at most one page of ids.
       const ids = this.registry
         .ids()
@@ -55,30 +78,52 @@ export class AgentDirectory {
       rows = await this.agents.list({ afterId, limit: size + 1 });
     }
     const page = fitBytes(rows.slice(0, size));
-    const live = new Map<string, SessionRow[]>();
-    for (const s of await this.sessions.liveForAgents(page.map((r) => r.id)))
-      live.set(s.agent_id, [...(live.get(s.agent_id) ?? []), s]);
-    const { viewer } = opts;
-    const visible = (s: SessionRow) => s.technician === viewer.subject || viewer.role === "admin";
     const last = page.at(-1);
     return {
-      agents: page.map((row) => {
-        const sessions = live.get(row.id) ?? [];
-        const mine = sessions.find((s) => s.technician === viewer.subject) ?? sessions.find(visible);
-        return {
-          row,
-          connection: this.registry.get(row.id),
-          liveSessionId: mine?.id,
-          holders: sessions.map((s) => ({
-            technician: s.technician,
-            sessionId: visible(s) ? s.id : "",
-            exclusive: s.exclusive === 1,
-            state: s.state,
-          })),
-        };
-      }),
+      agents: await this.listingsOf(page, opts.viewer),
       nextPageToken: rows.length > page.length && last ? encodePageToken(last.id) : "",
     };
+  }
+
+  /** Rows joined with who is online and who holds sessions; session ids only for their owner and admins. */
+  async listingsOf(rows: AgentRow[], viewer: Technician): Promise<AgentListing[]> {
+    const live = new Map<string, SessionRow[]>();
+    for (const s of await this.sessions.liveForAgents(rows.map((r) => r.id)))
+      live.set(s.agent_id, [...(live.get(s.agent_id) ?? []), s]);
+    const visible = (s: SessionRow) => s.technician === viewer.subject || viewer.role === "admin";
+    return rows.map((row) => {
+      const sessions = live.get(row.id) ?? [];
+      const mine = sessions.find((s) => s.technician === viewer.subject) ?? sessions.find(visible);
+      return {
+        row,
+        connection: this.registry.get(row.id),
+        liveSessionId: mine?.id,
+        holders: sessions.map((s) => ({
+          technician: s.technician,
+          sessionId: visible(s) ? s.id : "",
+          exclusive: s.exclusive === 1,
+          state: s.state,
+        })),
+      };
+    });
+  }
+
+  /** Reads agents in id order, a chunk at a time, until `limit` pass the filter or none are left. */
+  async scan(
+    afterId: string,
+    limit: number,
+    onlineOnly: boolean,
+    filter: (row: AgentRow) => boolean,
+  ): Promise<AgentRow[]> {
+    const out: AgentRow[] = [];
+    for (let after = afterId; out.length < limit;) {
+      const chunk = await this.agents.list({ afterId: after, limit: SCAN_CHUNK });
+      for (const row of chunk)
+        if ((!onlineOnly || this.registry.get(row.id)) && filter(row) && out.length < limit) out.push(row);
+      if (chunk.length < SCAN_CHUNK) break;
+      after = chunk.at(-1)!.id;
+    }
+    return out;
   }
 }
 

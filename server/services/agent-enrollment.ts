@@ -5,6 +5,7 @@ import { newAgentCredential, parseAgentCredential, secretMatches } from "../auth
 import { bearerToken } from "../auth/bearer.js";
 import type { TokenIssuer } from "../auth/token-issuer.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
+import { parseLabelsJson } from "../../common/labels.js";
 import { parseCapabilities, type AgentStore } from "../store/index.js";
 import { cutText } from "../../common/cut-text.js";
 import { checkAgentInfo } from "./agent-info-check.js";
@@ -69,6 +70,7 @@ export class AgentEnrollment {
       os: agent.os,
       agentVersion: agent.agent_version,
       capabilities: parseCapabilities(agent.capabilities),
+      reportedLabels: parseLabelsJson(agent.reported_labels),
     };
   }
 }

@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { labelsProblem } from "../../common/labels.js";
 import type { AgentInfo } from "../../gen/rmm/v1/agent_service_pb.js";
 import type { AgentInfoFields } from "../store/index.js";
 
@@ -25,6 +26,7 @@ export function checkAgentInfo(info: AgentInfo | undefined, where: string): Agen
     os: info?.os ?? "",
     agentVersion: info?.agentVersion ?? "",
     capabilities: info?.capabilities ?? [],
+    labels: { ...info?.labels },
   };
   for (const name of ["hostname", "os", "agentVersion"] as const) {
     if (fields[name].length > AGENT_INFO_LIMITS[name])
@@ -38,6 +40,8 @@ export function checkAgentInfo(info: AgentInfo | undefined, where: string): Agen
       `${where}.capabilities lists ${fields.capabilities.length} entries; at most ${AGENT_INFO_LIMITS.capabilities} are allowed`,
       Code.InvalidArgument,
     );
+  const problem = labelsProblem(fields.labels);
+  if (problem) throw new ConnectError(`${where}.labels: ${problem}`, Code.InvalidArgument);
   return fields;
 }
 

@@ -1,7 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { labelsJson } from "../../common/labels.js";
 import type { Logger } from "../../common/logger.js";
 import { cutText } from "../../common/cut-text.js";
 import type { AgentInfo, ConnectRequest } from "../../gen/rmm/v1/agent_service_pb.js";
+import type { JobStepEnded } from "../../gen/rmm/v1/job_step_pb.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import type { AgentInfoFields, AgentStore } from "../store/index.js";
 import { AgentConnection } from "./agent-connection.js";
@@ -19,6 +21,15 @@ export interface StreamSettings {
   maxMessageBytes: number;
 }
 
+/** Where job-step traffic goes (the job runner); steps need no tunnel session. */
+export interface JobStepListener {
+  agentOnline(conn: AgentConnection): void;
+  agentOffline(conn: AgentConnection): void;
+  started(conn: AgentConnection, stepId: string): void;
+  /** Throws ConnectError for a report that breaks the contract; the stream ends with it. */
+  ended(conn: AgentConnection, msg: JobStepEnded): void;
+}
+
 export interface AgentPresenceDeps {
   agents: AgentStore;
   registry: AgentRegistry;
@@ -30,6 +41,7 @@ export interface AgentPresenceDeps {
   log: Logger;
   /** Told of each stream that starts and ends (the server's metrics). Defaults to nobody. */
   observer?: PresenceObserver;
+  jobs: JobStepListener;
 }
 
 /** Session ids are UUIDs (36 characters); anything much longer is not one this server issued. */
@@ -53,7 +65,7 @@ export class AgentPresence {
   ): Promise<AgentConnection> {
     const agentId = agent.id;
     const fields = checkAgentInfo(info, "hello.info");
-    const conn = new AgentConnection(agentId, fields, Date.now());
+    const conn = new AgentConnection(agentId, fields, Date.now(), info?.jobSteps ?? false);
     conn.heartbeatAcks = heartbeatAcks;
     // Persist what the agent says about itself before it can be seen online, but
     // only when it changed: a reconnect storm should not be a write storm.
@@ -65,6 +77,7 @@ export class AgentPresence {
     conn.send({ case: "helloAck", value: { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes, heartbeatAcks } });
     await this.deps.sessions.streamStarted(conn);
     (this.deps.observer ?? noPresenceObserver).streamConnected();
+    this.deps.jobs.agentOnline(conn);
     this.deps.log.info({ agentId, hostname: fields.hostname, online: this.deps.registry.size }, "agent online");
     return conn;
   }
@@ -76,7 +89,12 @@ export class AgentPresence {
     const { sessions, faults } = this.deps;
     const fault = (what: string, sessionId?: string) => void faults.report(conn, { what, sessionId });
     const kind = msg.kind;
-    if (kind.case !== undefined && kind.case !== "hello" && kind.case !== "heartbeat") {
+    if (
+      kind.case === "tunnelReady" ||
+      kind.case === "tunnelError" ||
+      kind.case === "tunnelClosed" ||
+      kind.case === "frame"
+    ) {
       if (kind.value.sessionId.length > MAX_SESSION_ID)
         return fault(`${kind.case} with a session_id of ${kind.value.sessionId.length} characters`);
       if (kind.case !== "frame" && kind.case !== "tunnelClosed" && !conn.sessions.has(kind.value.sessionId))
@@ -105,6 +123,12 @@ export class AgentPresence {
       case "frame":
         this.deps.relay.fromAgent(conn, kind.value);
         return;
+      case "jobStepStarted":
+        this.deps.jobs.started(conn, kind.value.stepId);
+        return;
+      case "jobStepEnded":
+        this.deps.jobs.ended(conn, kind.value);
+        return;
       case undefined:
         throw new ConnectError("empty message: set one of the ConnectRequest fields", Code.InvalidArgument);
     }
@@ -122,6 +146,7 @@ export class AgentPresence {
     const wasCurrent = this.deps.registry.unregister(conn);
     (this.deps.observer ?? noPresenceObserver).streamDisconnected(reason);
     this.deps.lastSeen.mark(conn.agentId);
+    this.deps.jobs.agentOffline(conn);
     const silentMs = Date.now() - conn.lastMessageAt;
     const missed = silentMs > this.deps.settings.heartbeatIntervalMs * MISSED_HEARTBEAT_FACTOR;
     await this.deps.sessions.streamEnded(
@@ -142,6 +167,7 @@ function sameInfo(a: AuthenticatedAgent, b: AgentInfoFields): boolean {
     a.hostname === b.hostname &&
     a.os === b.os &&
     a.agentVersion === b.agentVersion &&
-    a.capabilities.join() === b.capabilities.join()
+    a.capabilities.join() === b.capabilities.join() &&
+    labelsJson(a.reportedLabels) === labelsJson(b.labels)
   );
 }

@@ -9,6 +9,9 @@ export type AuditAction =
   | "agent.protocol_faults"
   | "auth.refused"
   | "token.revoke"
+  | "agent.labels"
+  | "job.create"
+  | "job.cancel"
   | "tunnel.open"
   | "tunnel.close"
   | "tunnel.status";

@@ -68,7 +68,11 @@ describe.each(DIALECTS)("command supervisor on %s", (dialect) => {
 
   it("writes the audit row before the open frame goes to the agent, and records the channel id when the command ends", async () => {
     let rowsAtOpen: CommandAuditRow[] = [];
-    const conn = new AgentConnection("agent-1", { hostname: "h", os: "linux", agentVersion: "1", capabilities: [] }, 0);
+    const conn = new AgentConnection(
+      "agent-1",
+      { hostname: "h", os: "linux", agentVersion: "1", capabilities: [], labels: {} },
+      0,
+    );
     const channel = new RelayedChannel(
       { id: sessionId, agentId: "agent-1", technician: "alice", conn, lastActivityAt: 0 },
       5,

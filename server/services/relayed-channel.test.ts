@@ -16,7 +16,11 @@ function acceptedChannel(credit: number): {
   conn: AgentConnection;
   fromAgent: (payload: Payload) => void;
 } {
-  const conn = new AgentConnection("agent-1", { hostname: "h", os: "linux", agentVersion: "1", capabilities: [] }, 0);
+  const conn = new AgentConnection(
+    "agent-1",
+    { hostname: "h", os: "linux", agentVersion: "1", capabilities: [], labels: {} },
+    0,
+  );
   const channel = new RelayedChannel(
     { id: SESSION, agentId: "agent-1", technician: "alice", conn, lastActivityAt: 0 },
     1,

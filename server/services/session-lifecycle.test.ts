@@ -63,7 +63,11 @@ describe("SessionLifecycle", () => {
       last_seen_at: null,
       revoked_at: null,
     });
-    conn = new AgentConnection(agentId, { hostname: "h", os: "", agentVersion: "", capabilities: [] }, Date.now());
+    conn = new AgentConnection(
+      agentId,
+      { hostname: "h", os: "", agentVersion: "", capabilities: [], labels: {} },
+      Date.now(),
+    );
     sent = [];
     void (async () => {
       for await (const m of conn.outbound) sent.push(m);

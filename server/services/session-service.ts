@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isUuid } from "../../common/ids.js";
 import type { Logger } from "../../common/logger.js";
+import type { ExclusiveSessionGate } from "../jobs/exclusive-session-gate.js";
 import type { Role, Technician } from "../auth/claims.js";
 import { EPHEMERAL_GRACE_MS, OPEN_TIMEOUT_MS, SESSION_IDLE_TIMEOUT_MS } from "../server-config.js";
 import {
@@ -66,7 +67,7 @@ export interface SessionServiceDeps {
  * enforces it); several technicians may share an agent unless one of them is
  * exclusive.
  */
-export class SessionService {
+export class SessionService implements ExclusiveSessionGate {
   readonly lifecycle: SessionLifecycle;
   readonly idleTimeoutMs: number;
   private readonly openTimeoutMs: number;
@@ -80,6 +81,7 @@ export class SessionService {
   /** Calls of the same technician waiting for an opening session to become active or closing. */
   private readonly settleWaiters = new Map<string, Array<() => void>>();
   private readonly endedListeners: Array<(sessionId: string, message: string) => void> = [];
+  private readonly releasedListeners: Array<(agentId: string) => void> = [];
 
   constructor(
     private readonly deps: SessionServiceDeps,
@@ -102,7 +104,18 @@ export class SessionService {
       this.disarmGrace(session.id);
       this.channelCounts.delete(session.id);
       for (const listener of this.endedListeners) listener(session.id, `session closed: ${spec.reason}`);
+      if (session.exclusive) for (const listener of this.releasedListeners) listener(session.agentId);
     });
+  }
+
+  /** The exclusive session live on the agent, if any: job steps wait while one is open. */
+  exclusiveSessionOn(agentId: string): string | undefined {
+    return this.lifecycle.liveOnAgent(agentId).find((s) => s.exclusive)?.id;
+  }
+
+  /** Called with the agent's id as each exclusive session on it starts closing. */
+  onReleased(listener: (agentId: string) => void): void {
+    this.releasedListeners.push(listener);
   }
 
   async open(

@@ -1,4 +1,5 @@
-import type { Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
+import { labelsJson, type Labels } from "../../common/labels.js";
 import type { AgentsTable, Db, EpochMs } from "./database.js";
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -8,6 +9,8 @@ export interface AgentInfoFields {
   os: string;
   agentVersion: string;
   capabilities: number[];
+  /** What the agent reports in hello. */
+  labels: Labels;
 }
 
 /** MySQL caps placeholders per statement; batches stay well under it. */
@@ -16,7 +19,7 @@ const IN_LIST_CHUNK = 1_000;
 export class AgentStore {
   constructor(private readonly db: Db) {}
 
-  async insert(row: AgentRow): Promise<void> {
+  async insert(row: Insertable<AgentsTable>): Promise<void> {
     await this.db.insertInto("agents").values(row).execute();
   }
 
@@ -40,7 +43,16 @@ export class AgentStore {
         os: info.os,
         agent_version: info.agentVersion,
         capabilities: JSON.stringify(info.capabilities),
+        reported_labels: labelsJson(info.labels),
       })
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async setServerLabels(id: string, labels: Labels): Promise<void> {
+    await this.db
+      .updateTable("agents")
+      .set({ server_labels: labelsJson(labels) })
       .where("id", "=", id)
       .execute();
   }

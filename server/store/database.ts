@@ -29,6 +29,10 @@ export interface AgentsTable {
   enrolled_at: EpochMs;
   last_seen_at: EpochMs | null;
   revoked_at: EpochMs | null;
+  /** JSON object of the labels the agent reports; null: none. */
+  reported_labels: string | null;
+  /** JSON object of the labels admins set (SetAgentLabels); null: none. */
+  server_labels: string | null;
 }
 
 export interface TunnelSessionsTable {
@@ -88,6 +92,49 @@ export interface CommandAuditTable {
   policy_rule: string | null;
   recording_path: string | null;
   message: string | null;
+  /** Set for job steps, which have no session (their session_id is ""). */
+  job_id: string | null;
+}
+
+export type JobStateName = "running" | "finished" | "cancelled";
+export type StepStateName =
+  "pending" | "running" | "succeeded" | "failed" | "error" | "timed_out" | "cancelled" | "expired";
+
+export interface JobsTable {
+  id: string;
+  created_at: EpochMs;
+  creator: string;
+  role: string;
+  selector: string;
+  /** JSON array of the explicit agent ids. */
+  agent_ids: string;
+  /** ExecParams as protobuf JSON. */
+  params: string;
+  stdin: Uint8Array | null;
+  concurrency: number;
+  timeout_ms: number;
+  expires_at: EpochMs;
+  state: JobStateName;
+  finished_at: EpochMs | null;
+}
+
+export interface JobStepsTable {
+  job_id: string;
+  agent_id: string;
+  hostname: string;
+  state: StepStateName;
+  started_at: EpochMs | null;
+  ended_at: EpochMs | null;
+  exit_code: number | null;
+  signal: string | null;
+  reason: string | null;
+  stdout_bytes: number;
+  stderr_bytes: number;
+  stdout_head: Uint8Array | null;
+  stdout_tail: Uint8Array | null;
+  stderr_head: Uint8Array | null;
+  stderr_tail: Uint8Array | null;
+  first_line: string | null;
 }
 
 export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload";
@@ -166,6 +213,8 @@ export interface Database {
   file_transfers: FileTransfersTable;
   forward_audit: ForwardAuditTable;
   revoked_tokens: RevokedTokensTable;
+  jobs: JobsTable;
+  job_steps: JobStepsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -10,6 +10,8 @@ export type {
   FileOperationName,
   FileTransferOutcome,
   ForwardOutcome,
+  JobStateName,
+  StepStateName,
 } from "./database.js";
 export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
 export type { QueryObserver } from "./query-observer.js";
@@ -22,3 +24,12 @@ export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAudi
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";
 export { ForwardAuditStore, type ForwardAuditEntry, type ForwardAuditRow } from "./forward-audit-store.js";
 export { RevokedTokenStore, type RevokedTokenRow } from "./revoked-token-store.js";
+export {
+  JobStore,
+  type JobRow,
+  type JobStepRow,
+  type JobStepSummary,
+  type StepEnd,
+  type StepClaim,
+  type StepCounts,
+} from "./job-store.js";

@@ -70,7 +70,7 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
 
   it("lists agents as a table and as JSON, online ones only on request", async () => {
     const table = await rmm(["agents"]);
-    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION$/);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION\s+LABELS$/);
     expect(table.stdout).toContain(rig.agentId);
     const all = parsed<Array<{ id: string; online: boolean }>>(await rmm(["agents", "--json"]));
     expect(all.map((a) => [a.id, a.online]).sort()).toEqual(

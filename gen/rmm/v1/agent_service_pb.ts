@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ChannelType, TunnelFrame } from "./frame_pb.js";
 import { file_rmm_v1_frame } from "./frame_pb.js";
+import type { JobStepCancel, JobStepEnded, JobStepStart, JobStepStarted } from "./job_step_pb.js";
+import { file_rmm_v1_job_step } from "./job_step_pb.js";
 import type { CloseReason } from "./tunnel_service_pb.js";
 import { file_rmm_v1_tunnel_service } from "./tunnel_service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/agent_service.proto.
  */
 export const file_rmm_v1_agent_service: GenFile = /*@__PURE__*/
-  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxImsKCUFnZW50SW5mbxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEikKDGNhcGFiaWxpdGllcxgEIAMoDjITLnJtbS52MS5DaGFubmVsVHlwZSJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSKUAgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSABCBgoEa2luZCL7AQoPQ29ubmVjdFJlc3BvbnNlEiUKCWhlbGxvX2FjaxgBIAEoCzIQLnJtbS52MS5IZWxsb0Fja0gAEjAKC29wZW5fdHVubmVsGAIgASgLMhkucm1tLnYxLk9wZW5UdW5uZWxDb21tYW5kSAASMgoMY2xvc2VfdHVubmVsGAMgASgLMhoucm1tLnYxLkNsb3NlVHVubmVsQ29tbWFuZEgAEiQKBWZyYW1lGAQgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSAASLQoNaGVhcnRiZWF0X2Fjaxg8IAEoCzIULnJtbS52MS5IZWFydGJlYXRBY2tIAEIGCgRraW5kIlcKCkFnZW50SGVsbG8SEAoIYWdlbnRfaWQYASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgidgoISGVsbG9BY2sSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNEhgKEG9mZmxpbmVfYWZ0ZXJfbXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgiDgoMSGVhcnRiZWF0QWNrIswBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBBInCghzZXNzaW9ucxgUIAEoCzIVLnJtbS52MS5TZXNzaW9uUmVwb3J0IiQKDVNlc3Npb25SZXBvcnQSEwoLc2Vzc2lvbl9pZHMYASADKAkiOwoRT3BlblR1bm5lbENvbW1hbmQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgp0ZWNobmljaWFuGAIgASgJIk0KEkNsb3NlVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEiMKBnJlYXNvbhgCIAEoDjITLnJtbS52MS5DbG9zZVJlYXNvbiIhCgtUdW5uZWxSZWFkeRISCgpzZXNzaW9uX2lkGAEgASgJIkAKC1R1bm5lbEVycm9yEhIKCnNlc3Npb25faWQYASABKAkSDAoEY29kZRgCIAEoDRIPCgdtZXNzYWdlGAMgASgJIjMKDFR1bm5lbENsb3NlZBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkyhwEKDEFnZW50U2VydmljZRI3CgZFbnJvbGwSFS5ybW0udjEuRW5yb2xsUmVxdWVzdBoWLnJtbS52MS5FbnJvbGxSZXNwb25zZRI+CgdDb25uZWN0EhYucm1tLnYxLkNvbm5lY3RSZXF1ZXN0Ghcucm1tLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_rmm_v1_frame, file_rmm_v1_tunnel_service]);
+  fileDesc("ChpybW0vdjEvYWdlbnRfc2VydmljZS5wcm90bxIGcm1tLnYxItwBCglBZ2VudEluZm8SEAoIaG9zdG5hbWUYASABKAkSCgoCb3MYAiABKAkSFQoNYWdlbnRfdmVyc2lvbhgDIAEoCRIpCgxjYXBhYmlsaXRpZXMYBCADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSLQoGbGFiZWxzGB4gAygLMh0ucm1tLnYxLkFnZW50SW5mby5MYWJlbHNFbnRyeRIRCglqb2Jfc3RlcHMYHyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKCg1FbnJvbGxSZXF1ZXN0EhgKEGVucm9sbG1lbnRfdG9rZW4YASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8iNgoORW5yb2xsUmVzcG9uc2USEAoIYWdlbnRfaWQYASABKAkSEgoKY3JlZGVudGlhbBgCIAEoCSL4AgoOQ29ubmVjdFJlcXVlc3QSIwoFaGVsbG8YASABKAsyEi5ybW0udjEuQWdlbnRIZWxsb0gAEiYKCWhlYXJ0YmVhdBgCIAEoCzIRLnJtbS52MS5IZWFydGJlYXRIABIrCgx0dW5uZWxfcmVhZHkYAyABKAsyEy5ybW0udjEuVHVubmVsUmVhZHlIABIrCgx0dW5uZWxfZXJyb3IYBCABKAsyEy5ybW0udjEuVHVubmVsRXJyb3JIABItCg10dW5uZWxfY2xvc2VkGAUgASgLMhQucm1tLnYxLlR1bm5lbENsb3NlZEgAEiQKBWZyYW1lGAYgASgLMhMucm1tLnYxLlR1bm5lbEZyYW1lSAASMgoQam9iX3N0ZXBfc3RhcnRlZBgeIAEoCzIWLnJtbS52MS5Kb2JTdGVwU3RhcnRlZEgAEi4KDmpvYl9zdGVwX2VuZGVkGB8gASgLMhQucm1tLnYxLkpvYlN0ZXBFbmRlZEgAQgYKBGtpbmQi3QIKD0Nvbm5lY3RSZXNwb25zZRIlCgloZWxsb19hY2sYASABKAsyEC5ybW0udjEuSGVsbG9BY2tIABIwCgtvcGVuX3R1bm5lbBgCIAEoCzIZLnJtbS52MS5PcGVuVHVubmVsQ29tbWFuZEgAEjIKDGNsb3NlX3R1bm5lbBgDIAEoCzIaLnJtbS52MS5DbG9zZVR1bm5lbENvbW1hbmRIABIkCgVmcmFtZRgEIAEoCzITLnJtbS52MS5UdW5uZWxGcmFtZUgAEi0KDWhlYXJ0YmVhdF9hY2sYPCABKAsyFC5ybW0udjEuSGVhcnRiZWF0QWNrSAASLgoOam9iX3N0ZXBfc3RhcnQYHiABKAsyFC5ybW0udjEuSm9iU3RlcFN0YXJ0SAASMAoPam9iX3N0ZXBfY2FuY2VsGB8gASgLMhUucm1tLnYxLkpvYlN0ZXBDYW5jZWxIAEIGCgRraW5kIlcKCkFnZW50SGVsbG8SEAoIYWdlbnRfaWQYASABKAkSHwoEaW5mbxgCIAEoCzIRLnJtbS52MS5BZ2VudEluZm8SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgidgoISGVsbG9BY2sSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNEhgKEG9mZmxpbmVfYWZ0ZXJfbXMYAiABKA0SGQoRbWF4X21lc3NhZ2VfYnl0ZXMYAyABKA0SFgoOaGVhcnRiZWF0X2Fja3MYPCABKAgiDgoMSGVhcnRiZWF0QWNrIswBCglIZWFydGJlYXQSFgoOdXB0aW1lX3NlY29uZHMYASABKAQSFAoMbG9hZF9hdmVyYWdlGAIgAygBEhoKEm1lbW9yeV90b3RhbF9ieXRlcxgDIAEoBBIZChFtZW1vcnlfZnJlZV9ieXRlcxgEIAEoBBIYChBkaXNrX3RvdGFsX2J5dGVzGAUgASgEEhcKD2Rpc2tfZnJlZV9ieXRlcxgGIAEoBBInCghzZXNzaW9ucxgUIAEoCzIVLnJtbS52MS5TZXNzaW9uUmVwb3J0IiQKDVNlc3Npb25SZXBvcnQSEwoLc2Vzc2lvbl9pZHMYASADKAkiOwoRT3BlblR1bm5lbENvbW1hbmQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgp0ZWNobmljaWFuGAIgASgJIk0KEkNsb3NlVHVubmVsQ29tbWFuZBISCgpzZXNzaW9uX2lkGAEgASgJEiMKBnJlYXNvbhgCIAEoDjITLnJtbS52MS5DbG9zZVJlYXNvbiIhCgtUdW5uZWxSZWFkeRISCgpzZXNzaW9uX2lkGAEgASgJIkAKC1R1bm5lbEVycm9yEhIKCnNlc3Npb25faWQYASABKAkSDAoEY29kZRgCIAEoDRIPCgdtZXNzYWdlGAMgASgJIjMKDFR1bm5lbENsb3NlZBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkyhwEKDEFnZW50U2VydmljZRI3CgZFbnJvbGwSFS5ybW0udjEuRW5yb2xsUmVxdWVzdBoWLnJtbS52MS5FbnJvbGxSZXNwb25zZRI+CgdDb25uZWN0EhYucm1tLnYxLkNvbm5lY3RSZXF1ZXN0Ghcucm1tLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFiBnByb3RvMw", [file_rmm_v1_frame, file_rmm_v1_job_step, file_rmm_v1_tunnel_service]);
 
 /**
  * What an agent reports about itself, checked with the same limits at Enroll
@@ -52,6 +54,22 @@ export type AgentInfo = Message<"rmm.v1.AgentInfo"> & {
    * @generated from field: repeated rmm.v1.ChannelType capabilities = 4;
    */
   capabilities: ChannelType[];
+
+  /**
+   * Labels the agent was started with (Kubernetes syntax, see
+   * SetAgentLabelsRequest). Invalid ones end the stream with INVALID_ARGUMENT.
+   *
+   * @generated from field: map<string, string> labels = 30;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * The agent runs job steps (JobStepStart); the server sends none otherwise
+   * and fails such steps as `error`.
+   *
+   * @generated from field: bool job_steps = 31;
+   */
+  jobSteps: boolean;
 };
 
 /**
@@ -155,6 +173,18 @@ export type ConnectRequest = Message<"rmm.v1.ConnectRequest"> & {
      */
     value: TunnelFrame;
     case: "frame";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepStarted job_step_started = 30;
+     */
+    value: JobStepStarted;
+    case: "jobStepStarted";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepEnded job_step_ended = 31;
+     */
+    value: JobStepEnded;
+    case: "jobStepEnded";
   } | { case: undefined; value?: undefined };
 };
 
@@ -205,6 +235,18 @@ export type ConnectResponse = Message<"rmm.v1.ConnectResponse"> & {
      */
     value: HeartbeatAck;
     case: "heartbeatAck";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepStart job_step_start = 30;
+     */
+    value: JobStepStart;
+    case: "jobStepStart";
+  } | {
+    /**
+     * @generated from field: rmm.v1.JobStepCancel job_step_cancel = 31;
+     */
+    value: JobStepCancel;
+    case: "jobStepCancel";
   } | { case: undefined; value?: undefined };
 };
 
