@@ -4,6 +4,7 @@ import * as commandAudit from "./0002-command-audit.js";
 import * as fileTransfers from "./0003-file-transfers.js";
 import * as sessionOpenAudit from "./0004-session-open-audit.js";
 import * as sessionCloseAudit from "./0005-session-close-audit.js";
+import * as auditVia from "./0011-audit-via.js";
 
 /**
  * Every migration ever released, in order. Never edit or remove one that has
@@ -16,4 +17,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0003-file-transfers": fileTransfers,
   "0004-session-open-audit": sessionOpenAudit,
   "0005-session-close-audit": sessionCloseAudit,
+  "0011-audit-via": auditVia,
 };

@@ -14,6 +14,7 @@ import { TokenIssuer } from "./auth/token-issuer.js";
 import { agentServiceHandler } from "./handlers/agent-service-handler.js";
 import { authInterceptor } from "./handlers/auth-interceptor.js";
 import { errorInterceptor } from "./handlers/error-interceptor.js";
+import { mcpAccessInterceptor } from "./handlers/mcp-access-interceptor.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
@@ -154,6 +155,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const interceptors = [
     errorInterceptor(log),
     authInterceptor({ verifyTechnician, authenticateAgent: (h) => enrollment.authenticate(h) }),
+    mcpAccessInterceptor({ policy, audit }),
   ];
   const connectHandler = connectNodeAdapter({
     routes,

@@ -1,6 +1,7 @@
 import type { Role } from "../auth/claims.js";
 import { FileAccess, normalizeAgentPath, type FileAccessNeed, type FileAccessPolicy } from "./file-access.js";
 import { globToRegExp } from "./glob.js";
+import { MCP_ACCESS_DEFAULT, type McpAccess } from "./mcp-access.js";
 
 /**
  * One rule of a role. `program` is a glob: without a "/" it matches only a
@@ -29,6 +30,8 @@ export interface RolePolicy extends Partial<FileAccessPolicy> {
   terminal?: boolean;
   /** Whether every command and terminal of this role may set PATH, LD_* and the like. Defaults to false. */
   allowEnvironment?: boolean;
+  /** What an MCP client holding this role's token may do. Defaults to "read-only". */
+  mcp?: McpAccess;
   rules: PolicyRule[];
 }
 
@@ -67,6 +70,7 @@ interface CompiledRole {
   terminal: boolean;
   allowEnvironment: boolean;
   files: FileAccess;
+  mcp: McpAccess;
   rules: CompiledRule[];
 }
 
@@ -89,6 +93,7 @@ export class CommandPolicy {
         terminal: policy.terminal ?? false,
         allowEnvironment: policy.allowEnvironment ?? false,
         files: new FileAccess({ files: policy.files ?? "none", ...(policy.paths && { paths: policy.paths }) }),
+        mcp: policy.mcp ?? MCP_ACCESS_DEFAULT,
         rules: policy.rules.map((r) => ({
           ...r,
           programRe: globToRegExp(r.program),
@@ -110,6 +115,12 @@ export class CommandPolicy {
 
   get isAllowAll(): boolean {
     return this.allowAll;
+  }
+
+  /** MCP access of a role: everything without a policy file, nothing for a role the file does not list. */
+  mcpAccess(role: string): McpAccess {
+    if (this.allowAll) return "full";
+    return this.roles.get(role)?.mcp ?? "none";
   }
 
   checkCommand(

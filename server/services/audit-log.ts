@@ -2,7 +2,7 @@ import type { Logger } from "../../common/logger.js";
 import type { AuditOutcome, AuditStore } from "../store/index.js";
 
 export type AuditAction =
-  "agent.enroll" | "agent.connect" | "agent.revoke" | "tunnel.open" | "tunnel.close" | "tunnel.status";
+  "agent.enroll" | "agent.connect" | "agent.revoke" | "tunnel.open" | "tunnel.close" | "tunnel.status" | "mcp.refused";
 
 export interface AuditEntry {
   /** `tech:<sub>`, `agent:<id>` or `system`. */
@@ -12,6 +12,8 @@ export interface AuditEntry {
   agentId?: string | undefined;
   sessionId?: string | undefined;
   reason?: string | undefined;
+  /** The call's `x-rmm-via` marker, when it had one. */
+  via?: string | undefined;
 }
 
 export const actorOf = {
@@ -39,6 +41,7 @@ export class AuditLog {
       agent_id: entry.agentId ?? null,
       session_id: entry.sessionId ?? null,
       reason: entry.reason === undefined ? null : entry.reason.slice(0, MAX_REASON),
+      via: entry.via ?? null,
     });
   }
 

@@ -50,6 +50,8 @@ export interface AuditEventsTable {
   session_id: string | null;
   outcome: AuditOutcome;
   reason: string | null;
+  /** The call's `x-rmm-via` marker (`mcp/<client>/<version>` for MCP), null for a plain call. Since 0011. */
+  via: string | null;
 }
 
 export type CommandKind = "exec" | "terminal";
@@ -77,6 +79,8 @@ export interface CommandAuditTable {
   policy_rule: string | null;
   recording_path: string | null;
   message: string | null;
+  /** The call's `x-rmm-via` marker, null for a plain call. Since 0011. */
+  via: string | null;
 }
 
 export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload";
@@ -101,6 +105,8 @@ export interface FileTransfersTable {
   sha256: string | null;
   outcome: FileTransferOutcome;
   reason: string | null;
+  /** The call's `x-rmm-via` marker, null for a plain call. Since 0011. */
+  via: string | null;
 }
 
 export interface Database {
