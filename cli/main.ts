@@ -6,6 +6,7 @@ import { registerBrowse } from "./commands/browse-command.js";
 import { registerCopy } from "./commands/copy-command.js";
 import { registerExec } from "./commands/exec-command.js";
 import { registerLogin } from "./commands/login-command.js";
+import { registerMcp } from "./commands/mcp-command.js";
 import { registerShell } from "./commands/shell-command.js";
 import { registerTunnel } from "./commands/tunnel-command.js";
 
@@ -21,6 +22,7 @@ for (const register of [
   registerShell,
   registerCopy,
   registerBrowse,
+  registerMcp,
 ])
   register(program);
 program.addHelpText(

@@ -10,12 +10,13 @@ export const RECEIVE_WINDOW_BYTES = STREAM_RECEIVE_WINDOW_BYTES;
 /**
  * A TunnelService client that sends `authorization: Bearer <token>` on every
  * call, speaking gRPC over HTTP/2 to `baseUrl` (e.g. http://127.0.0.1:7443).
- * `caFile` trusts a private CA for https:// servers.
+ * `caFile` trusts a private CA for https:// servers; `headers`, when given,
+ * is asked on every call for more headers to send (the `x-rmm-via` marker).
  */
 export function createTechnicianClient(
   baseUrl: string,
   token: string,
-  options: { caFile?: string } = {},
+  options: { caFile?: string; headers?: () => Record<string, string> } = {},
 ): Client<typeof TunnelService> {
   // Wide stream and connection windows: the 64 KiB HTTP/2 defaults would cap
   // channel data at one window per round trip.
@@ -34,6 +35,7 @@ export function createTechnicianClient(
       interceptors: [
         (next) => (req) => {
           req.header.set("authorization", `Bearer ${token}`);
+          for (const [name, value] of Object.entries(options.headers?.() ?? {})) req.header.set(name, value);
           return next(req);
         },
       ],

@@ -2,7 +2,13 @@ import { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createServiceImplSpec, type ConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createRouterTransport,
+  createServiceImplSpec,
+  type ConnectRouter,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
@@ -20,6 +26,7 @@ import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
 import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
+import { mcpHttpHandler } from "./mcp/mcp-http-handler.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
@@ -178,7 +185,28 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
   });
+  // MCP clients call the same routes in-process, through the same interceptors (auth, MCP access, errors).
+  const mcp = mcpHttpHandler({
+    verifyTechnician,
+    policy,
+    audit,
+    tls: config.tls !== undefined,
+    log,
+    transport: (headers) =>
+      createRouterTransport(routes, {
+        router: { interceptors, readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
+        transport: {
+          interceptors: [
+            (next) => (req) => {
+              for (const [name, value] of Object.entries(headers())) req.header.set(name, value);
+              return next(req);
+            },
+          ],
+        },
+      }),
+  });
   const handler: typeof connectHandler = (req, res) => {
+    if (mcp.matches(req)) return mcp.handle(req, res);
     if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
     connectHandler(req, res);
   };
@@ -226,6 +254,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       health.shutdown();
       clearInterval(sweep);
       clearInterval(idleSweep);
+      await mcp.close();
       for (const conn of registry.all())
         conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
       await listener.shutdown(config.shutdownGraceMs);
