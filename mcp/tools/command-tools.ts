@@ -122,6 +122,8 @@ export function registerCommandTools(server: McpServer, access: McpToolAccess, c
       } finally {
         extra.signal.removeEventListener("abort", onCancel);
       }
+      // Refused, not found, agent gone before it started: a tool error, not a result to read.
+      if (run.state.type === "failed" && run.pid === undefined) throw new ToolError(run.state.error);
       return resultOf(run, 0, 0);
     },
   });

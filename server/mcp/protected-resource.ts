@@ -7,7 +7,8 @@ export const MCP_PATH = "/mcp";
 export const RESOURCE_METADATA_PATH = `/.well-known/oauth-protected-resource${MCP_PATH}`;
 
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
-export type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+/** As connect-node types it (its `write` differs between the two), so one handler takes both. */
+export type NodeResponse = Omit<http.ServerResponse, "write"> | Omit<http2.Http2ServerResponse, "write">;
 
 /** The server's origin as the client addressed it (HTTP/1.1 Host, HTTP/2 :authority). */
 export function originOf(req: NodeRequest, tls: boolean): string {
