@@ -23,6 +23,8 @@ import {
 export const MCP_SESSION_IDLE_MS = 30 * 60_000;
 /** MCP sessions one technician may hold at once. Defaults to 16: each can hold tunnel sessions and running commands. */
 export const MAX_MCP_SESSIONS_PER_TECHNICIAN = 16;
+/** Largest MCP request body. Defaults to 16 MiB: write_file's 8 MiB limit, base64-encoded, inside JSON-RPC. */
+export const MAX_MCP_REQUEST_BYTES = 16 << 20;
 
 export interface McpHttpDeps {
   verifyTechnician: TechnicianVerifier;
@@ -142,6 +144,14 @@ export function mcpHttpHandler(deps: McpHttpDeps): McpHttpHandler {
         via: "mcp/http",
       });
       sendJson(res, 403, { error: "insufficient_scope", error_description: reason });
+      return;
+    }
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > MAX_MCP_REQUEST_BYTES) {
+      sendJson(res, 413, {
+        error: "request_too_large",
+        error_description: `the request body is ${length} bytes, over the limit of ${MAX_MCP_REQUEST_BYTES}`,
+      });
       return;
     }
     const authorization = req.headers.authorization!;
