@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
-import { createRmmMcpServer } from "../../mcp/index.js";
 import { cliContext } from "../cli-context.js";
 import { withSession } from "../session-scope.js";
 
@@ -24,6 +22,11 @@ Examples:
     .action(async () => {
       const ctx = cliContext();
       const { server, token, caFile } = ctx.config;
+      // Loaded here, not at the top: the SDK and its schemas would slow every other rmm command's start.
+      const [{ StdioServerTransport }, { createRmmMcpServer }] = await Promise.all([
+        import("@modelcontextprotocol/sdk/server/stdio.js"),
+        import("../../mcp/index.js"),
+      ]);
       const mcp = createRmmMcpServer({
         connect: (headers) => createTechnicianClient(server, token, { ...(caFile && { caFile }), headers }),
         // The CLI's own session scope, on the client that marks calls as made through MCP.
