@@ -54,6 +54,7 @@ export function createRmmMcpServer(opts: RmmMcpOptions): RmmMcp {
   registerListAgents(server, opts.access, ctx);
   registerCommandTools(server, opts.access, ctx);
   registerFileTools(server, opts.access, ctx);
+  // Fleet jobs (run_on_fleet, get_job) register here once JobService exists, as their own tools/ file.
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {

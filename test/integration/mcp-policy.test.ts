@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TokenIssuer } from "../../server/auth/token-issuer.js";
 import { openDatabase, parseDatabaseUrl, type Db } from "../../server/store/index.js";
 import { callError, callOk, connectMcp, disconnectMcp, TEST_VIA } from "../support/mcp-clients.js";
 import { createTestDatabase, DIALECTS, type TestDatabase } from "../support/test-databases.js";
@@ -77,6 +78,22 @@ describe.each(DIALECTS)("a role whose policy says mcp: false, on %s", (dialect) 
     }
   });
 
+  it("answers a token the server rejects with a tool error saying to sign in again", async () => {
+    const forged = await new TokenIssuer(new Uint8Array(32).fill(7), "rmm-server", "rmm-api").mintTechnician(
+      "bob",
+      "admin",
+      600,
+    );
+    const client = await connectMcp("stdio", { url: server.url, token: forged, configHome: work });
+    try {
+      expect(await callError(client, "list_agents", {})).toMatch(
+        /^the technician's token was refused; sign in again \(rmm login\) or use a fresh token: /,
+      );
+    } finally {
+      await disconnectMcp(client);
+    }
+  });
+
   it("lets a role with mcp: true through", async () => {
     const admin = await connectMcp("http", {
       url: server.url,
@@ -106,7 +123,6 @@ describe("rmm mcp with the server out of reach", () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("answers each call with a tool error that says the server cannot be reached, and keeps serving", async () => {
-    const { TokenIssuer } = await import("../../server/auth/token-issuer.js");
     const token = await new TokenIssuer(new Uint8Array(32), "rmm-server", "rmm-api").mintTechnician("dan", "tech", 600);
     const client = await connectMcp("stdio", { url: `http://127.0.0.1:${port}`, token, configHome: work });
     try {
