@@ -2,13 +2,7 @@ import { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  Code,
-  ConnectError,
-  createRouterTransport,
-  createServiceImplSpec,
-  type ConnectRouter,
-} from "@connectrpc/connect";
+import { Code, ConnectError, createServiceImplSpec, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
@@ -26,6 +20,7 @@ import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
 import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
+import { inProcessTransport } from "./mcp/in-process-transport.js";
 import { mcpHttpHandler } from "./mcp/mcp-http-handler.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
@@ -185,25 +180,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
   });
-  // MCP clients call the same routes in-process, through the same interceptors (auth, MCP access, errors).
   const mcp = mcpHttpHandler({
     verifyTechnician,
     policy,
     audit,
     tls: config.tls !== undefined,
     log,
-    transport: (headers) =>
-      createRouterTransport(routes, {
-        router: { interceptors, readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
-        transport: {
-          interceptors: [
-            (next) => (req) => {
-              for (const [name, value] of Object.entries(headers())) req.header.set(name, value);
-              return next(req);
-            },
-          ],
-        },
-      }),
+    transport: inProcessTransport(routes, { interceptors, maxMessageBytes: config.maxMessageBytes }),
   });
   const handler: typeof connectHandler = (req, res) => {
     if (mcp.matches(req)) return mcp.handle(req, res);

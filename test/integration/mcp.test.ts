@@ -268,6 +268,10 @@ describe.each(DIALECTS)("MCP against a real server and agent on %s", (dialect) =
       expect(await callError(admin, "run_command", { agent: "no-such-agent", argv: ["true"] })).toMatch(
         /no agent no-such-agent/,
       );
+      const offline = await rig.enrollAgent(`offline-${kind}`);
+      expect(await callError(admin, "run_command", { agent: offline, argv: ["true"] })).toMatch(
+        new RegExp(`agent .*${offline}.* is offline \\(never seen\\): list_agents with online_only`),
+      );
       expect(await callError(admin, "get_command_output", { handle: "cmd-nope" })).toMatch(/no command cmd-nope/);
       expect(await callError(admin, "read_file", { agent: rig.agentId, path: join(work, "missing") })).toMatch(
         /not found/,
