@@ -3,8 +3,8 @@ import { MAX_VIA_CHARS, mcpVia, viaProblem } from "./via-header.js";
 
 describe("the x-rmm-via marker", () => {
   it("names the MCP client and its version", () => {
-    expect(mcpVia("claude-code", "2.0.1")).toBe("mcp/claude-code/2.0.1");
-    expect(viaProblem(mcpVia("claude-code", "2.0.1"))).toBeUndefined();
+    expect(mcpVia("example-client", "2.0.1")).toBe("mcp/example-client/2.0.1");
+    expect(viaProblem(mcpVia("example-client", "2.0.1"))).toBeUndefined();
   });
 
   it("turns what a client name may not carry into _, so any client can call", () => {

@@ -1,6 +1,6 @@
 /**
  * The request header that says through what a technician's call was made,
- * for example `mcp/claude-code/2.0.1`: the server validates it, stores it in
+ * for example `mcp/example-client/2.0.1`: the server validates it, stores it in
  * the audit rows the call writes (`via`) and applies the role's MCP policy to
  * calls whose marker starts with `mcp/`.
  */

@@ -8,7 +8,7 @@ export interface Technician {
   /** The token's `sub`. */
   subject: string;
   role: Role;
-  /** The call's `x-rmm-via` marker (for example `mcp/claude-code/2.0.1`), validated; audited with what the call does. */
+  /** The call's `x-rmm-via` marker (for example `mcp/example-client/2.0.1`), validated; audited with what the call does. */
   via?: string;
 }
 
