@@ -9,6 +9,7 @@ import { registerForward } from "./commands/forward-command.js";
 import { registerJobs } from "./commands/jobs-command.js";
 import { registerLogin } from "./commands/login-command.js";
 import { registerRun } from "./commands/run-command.js";
+import { registerMcp } from "./commands/mcp-command.js";
 import { registerShell } from "./commands/shell-command.js";
 import { registerTunnel } from "./commands/tunnel-command.js";
 
@@ -27,6 +28,7 @@ for (const register of [
   registerForward,
   registerRun,
   registerJobs,
+  registerMcp,
 ])
   register(program);
 program.addHelpText(

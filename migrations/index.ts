@@ -8,6 +8,7 @@ import * as sessionPerTechnician from "./0006-session-per-technician.js";
 import * as revokedTokens from "./0007-revoked-tokens.js";
 import * as jobs from "./0008-jobs.js";
 import * as forwardAudit from "./0009-forward-audit.js";
+import * as auditVia from "./0011-audit-via.js";
 
 /**
  * Every migration ever released, in order. Never edit or remove one that has
@@ -24,4 +25,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0007-revoked-tokens": revokedTokens,
   "0008-jobs": jobs,
   "0009-forward-audit": forwardAudit,
+  "0011-audit-via": auditVia,
 };

@@ -25,6 +25,7 @@ import { authInterceptor } from "./handlers/auth-interceptor.js";
 import { errorInterceptor } from "./handlers/error-interceptor.js";
 import { jobServiceHandler } from "./handlers/job-service-handler.js";
 import { JobRunner } from "./jobs/job-runner.js";
+import { mcpAccessInterceptor } from "./handlers/mcp-access-interceptor.js";
 import { tunnelServiceHandler } from "./handlers/tunnel-service-handler.js";
 import { HealthStatus } from "./health/health-status.js";
 import { registerHealth } from "./health/health-service.js";
@@ -38,6 +39,8 @@ import { rpcObserverInterceptor } from "./observability/rpc-observer-interceptor
 import { ServerMetrics } from "./observability/server-metrics.js";
 import { tracingInterceptor } from "./observability/tracing-interceptor.js";
 import type { Tracer } from "@opentelemetry/api";
+import { inProcessTransport } from "./mcp/in-process-transport.js";
+import { mcpHttpHandler } from "./mcp/mcp-http-handler.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { unknownMethodFallback } from "./unknown-method.js";
@@ -240,6 +243,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       authenticateAgent: (h) => enrollment.authenticate(h),
       refused: (failure) => authFailures.record(failure),
     }),
+    mcpAccessInterceptor({ policy, audit }),
   ];
   const connectHandler = connectNodeAdapter({
     routes,
@@ -266,7 +270,16 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     writeMaxBytes: config.maxMessageBytes,
     contextValues: (req) => createContextValues().set(peerKey, peerAddress(req.socket)),
   });
+  const mcp = mcpHttpHandler({
+    verifyTechnician,
+    policy,
+    audit,
+    tls: config.tls !== undefined,
+    log,
+    transport: inProcessTransport(routes, { interceptors, maxMessageBytes: config.maxMessageBytes }),
+  });
   const handler: typeof connectHandler = (req, res) => {
+    if (mcp.matches(req)) return mcp.handle(req, res);
     if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
     connectHandler(req, res);
   };
@@ -342,6 +355,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       clearInterval(sweep);
       clearInterval(idleSweep);
       revocations.stop();
+      await mcp.close();
       for (const conn of registry.all())
         conn.end(new ConnectError("server shutting down; reconnect", Code.Unavailable));
       await listener.shutdown(config.shutdownGraceMs);

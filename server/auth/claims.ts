@@ -8,6 +8,8 @@ export interface Technician {
   /** The token's `sub`. */
   subject: string;
   role: Role;
+  /** The call's `x-rmm-via` marker (for example `mcp/example-client/2.0.1`), validated; audited with what the call does. */
+  via?: string;
 }
 
 /** Token issuer and audiences shared by the issuer and the verifiers. */

@@ -30,6 +30,7 @@ export async function* serveDownload(deps: FileTransferDeps, req: DownloadReques
   );
   const entry = {
     technician: tech.subject,
+    via: tech.via,
     agentId: driver.session.agentId,
     sessionId: req.sessionId,
     operation: "download" as const,

@@ -51,6 +51,7 @@ export async function authorizeFile(
   const err = new ConnectError(decision.reason, Code.PermissionDenied);
   await deps.transfers.record({
     technician: tech.subject,
+    via: tech.via,
     agentId: session.agent_id,
     sessionId: session.id,
     operation,

@@ -6,6 +6,7 @@ import { serveDownload } from "./file-download-handler.js";
 import { checkUploadTarget, requireAgentPath } from "./file-request-checks.js";
 import { authorizeFile, openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
 import { serveUpload } from "./file-upload-handler.js";
+import type { Technician } from "../auth/claims.js";
 import { technicianOf } from "./technician-of.js";
 
 export type { FileTransferDeps } from "./file-transfer-context.js";
@@ -35,7 +36,7 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
         if (!info) throw new ConnectError("the agent ended the stat without an answer", Code.Internal);
         return { info };
       } catch (err) {
-        await recordFailure(deps, entryFor(driver, tech.subject, req.sessionId, "stat", path), err);
+        await recordFailure(deps, entryFor(driver, tech, req.sessionId, "stat", path), err);
         throw err;
       }
     },
@@ -58,7 +59,7 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
           driver.sendInfo(ackInfo());
         }
       } catch (err) {
-        await recordFailure(deps, entryFor(driver, tech.subject, req.sessionId, "list", path), err);
+        await recordFailure(deps, entryFor(driver, tech, req.sessionId, "list", path), err);
         throw err;
       } finally {
         driver.close(Code.Canceled, "listing call ended");
@@ -90,7 +91,7 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
         await recordFailure(
           deps,
           {
-            ...entryFor(driver, tech.subject, req.sessionId, "prepare_upload", target.path),
+            ...entryFor(driver, tech, req.sessionId, "prepare_upload", target.path),
             size: Number(target.source?.size ?? 0),
           },
           err,
@@ -113,10 +114,10 @@ function ackInfo() {
 
 function entryFor(
   driver: ChannelDriver,
-  technician: string,
+  tech: Technician,
   sessionId: string,
   operation: "stat" | "list" | "prepare_upload" | "upload" | "download",
   path: string,
 ) {
-  return { technician, agentId: driver.session.agentId, sessionId, operation, path };
+  return { technician: tech.subject, via: tech.via, agentId: driver.session.agentId, sessionId, operation, path };
 }

@@ -47,6 +47,7 @@ export async function serveUpload(deps: FileTransferDeps, requests: AsyncIterabl
   );
   const entry = {
     technician: tech.subject,
+    via: tech.via,
     agentId: driver.session.agentId,
     sessionId: start.sessionId,
     operation: "upload" as const,

@@ -4,6 +4,7 @@ import type { ForwardTarget } from "../../common/forward-target.js";
 import { ForwardRules, type ForwardRule } from "./forward-rules.js";
 import { globToRegExp } from "../../common/glob.js";
 import { LabelSelector } from "../labels/label-selector.js";
+import { MCP_ACCESS_DEFAULT, type McpAccess } from "./mcp-access.js";
 
 /**
  * One rule of a role. `program` is a glob: without a "/" it matches only a
@@ -41,6 +42,8 @@ export interface RolePolicy extends Partial<FileAccessPolicy> {
   allowEnvironment?: boolean;
   /** Whether every tunnel session of this role is opened exclusive (nobody else on the agent meanwhile). Defaults to false. */
   exclusiveSessions?: boolean;
+  /** What an MCP client holding this role's token may do. Defaults to "read-only". */
+  mcp?: McpAccess;
   rules: PolicyRule[];
   /** Port forwarding targets this role may reach (tcp channels). Defaults to none. */
   forward?: ForwardRule[];
@@ -83,6 +86,7 @@ interface CompiledRole {
   allowEnvironment: boolean;
   files: FileAccess;
   forward: ForwardRules;
+  mcp: McpAccess;
   rules: CompiledRule[];
 }
 
@@ -109,6 +113,7 @@ export class CommandPolicy {
         allowEnvironment: policy.allowEnvironment ?? false,
         files: new FileAccess({ files: policy.files ?? "none", ...(policy.paths && { paths: policy.paths }) }),
         forward: new ForwardRules(policy.forward ?? []),
+        mcp: policy.mcp ?? MCP_ACCESS_DEFAULT,
         rules: policy.rules.map((r) => ({
           ...r,
           programRe: globToRegExp(r.program),
@@ -139,6 +144,12 @@ export class CommandPolicy {
    */
   filePathGlobs(role: string): readonly string[] {
     return this.allowAll ? [] : (this.roles.get(role)?.files.pathGlobs ?? []);
+  }
+
+  /** MCP access of a role: everything without a policy file, nothing for a role the file does not list. */
+  mcpAccess(role: string): McpAccess {
+    if (this.allowAll) return "full";
+    return this.roles.get(role)?.mcp ?? "none";
   }
 
   checkCommand(

@@ -4,6 +4,7 @@ import { ROLES } from "../auth/claims.js";
 import { LabelSelector } from "../labels/label-selector.js";
 import { CommandPolicy, type PolicyDocument, type PolicyRule, type RolePolicy } from "./command-policy.js";
 import { FILE_ACCESS_LEVELS, type FileAccessLevel } from "./file-access.js";
+import { mcpAccessOf } from "./mcp-access.js";
 
 /**
  * Reads and checks a JSON policy file; every mistake is reported with where it
@@ -38,6 +39,8 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
       fail(`${at}.exclusiveSessions`, "must be true or false");
     if (v.files !== undefined && !(FILE_ACCESS_LEVELS as readonly unknown[]).includes(v.files))
       fail(`${at}.files`, `must be one of ${FILE_ACCESS_LEVELS.map((l) => `"${l}"`).join(", ")}`);
+    const mcp = v.mcp === undefined ? undefined : mcpAccessOf(v.mcp);
+    if (v.mcp !== undefined && mcp === undefined) fail(`${at}.mcp`, 'must be false, "read-only" or true');
     if (v.paths !== undefined) {
       if (v.files === undefined || v.files === "none")
         fail(`${at}.paths`, 'limits file access, but the role has none: set files to "read" or "read-write"');
@@ -109,6 +112,7 @@ export function parsePolicy(raw: unknown, where = "policy"): PolicyDocument {
         host: r.host,
         ports: [...r.ports],
       }));
+    if (mcp !== undefined) parsed.mcp = mcp;
     roles[role as keyof PolicyDocument["roles"]] = parsed;
   }
   return { roles };

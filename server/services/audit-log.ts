@@ -14,7 +14,8 @@ export type AuditAction =
   | "job.cancel"
   | "tunnel.open"
   | "tunnel.close"
-  | "tunnel.status";
+  | "tunnel.status"
+  | "mcp.refused";
 
 export interface AuditEntry {
   /** `tech:<sub>`, `agent:<id>` or `system`. */
@@ -24,6 +25,8 @@ export interface AuditEntry {
   agentId?: string | undefined;
   sessionId?: string | undefined;
   reason?: string | undefined;
+  /** The call's `x-rmm-via` marker, when it had one. */
+  via?: string | undefined;
 }
 
 export const actorOf = {
@@ -51,6 +54,7 @@ export class AuditLog {
       agent_id: entry.agentId ?? null,
       session_id: entry.sessionId ?? null,
       reason: entry.reason === undefined ? null : cutText(entry.reason, MAX_REASON),
+      via: entry.via ?? null,
     });
   }
 

@@ -84,6 +84,7 @@ export class CommandSupervisor {
       stdout_bytes: 0,
       stderr_bytes: 0,
       policy_rule: vetted.decision.rule,
+      via: tech.via ?? null,
     };
     if (vetted.decision.type === "deny") {
       await audit.start({

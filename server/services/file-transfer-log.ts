@@ -14,6 +14,8 @@ export interface FileTransferEntry {
   sha256?: string | undefined;
   outcome: FileTransferOutcome;
   reason?: string | undefined;
+  /** The call's `x-rmm-via` marker, when it had one. */
+  via?: string | undefined;
 }
 
 /** Longest reason and path kept; the columns are varchar(1024) and varchar(4096). */
@@ -97,6 +99,7 @@ export class FileTransferLog {
       resumed_from: entry.resumedFrom ?? 0,
       sha256: entry.sha256 ?? null,
       reason: entry.reason === undefined ? null : entry.reason.slice(0, MAX_REASON),
+      via: entry.via ?? null,
     };
   }
 }

@@ -65,6 +65,8 @@ export interface AuditEventsTable {
   session_id: string | null;
   outcome: AuditOutcome;
   reason: string | null;
+  /** The call's `x-rmm-via` marker (`mcp/<client>/<version>` for MCP), null for a plain call. Since 0011. */
+  via: string | null;
 }
 
 export type CommandKind = "exec" | "terminal";
@@ -94,6 +96,8 @@ export interface CommandAuditTable {
   message: string | null;
   /** Set for job steps, which have no session (their session_id is ""). */
   job_id: string | null;
+  /** The call's `x-rmm-via` marker, null for a plain call. Since 0011. */
+  via: string | null;
 }
 
 export type JobStateName = "running" | "finished" | "cancelled";
@@ -163,6 +167,8 @@ export interface FileTransfersTable {
   sha256: string | null;
   outcome: FileTransferOutcome;
   reason: string | null;
+  /** The call's `x-rmm-via` marker, null for a plain call. Since 0011. */
+  via: string | null;
 }
 
 /**
