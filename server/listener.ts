@@ -2,6 +2,10 @@ import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import type * as stream from "node:stream";
+
+/** HTTP/1.1 `Upgrade` requests (the browser's WebSocket stream bridge). */
+export type UpgradeHandler = (req: http.IncomingMessage, socket: stream.Duplex, head: Buffer) => void;
 
 type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -47,7 +51,7 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * clients and agents use) from an HTTP/1.1 one (Connect or gRPC-Web from curl
  * or a browser proxy), and the socket is handed to the matching server.
  */
-export function createListener(handler: RequestHandler, tls?: TlsFiles): Listener {
+export function createListener(handler: RequestHandler, tls?: TlsFiles, upgrade?: UpgradeHandler): Listener {
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   const shutdown = async (server: net.Server, graceMs: number, closeIdleHttp1: () => void): Promise<void> => {
@@ -81,6 +85,7 @@ export function createListener(handler: RequestHandler, tls?: TlsFiles): Listene
     );
     server.on("session", trackSession);
     server.on("connection", track);
+    if (upgrade) server.on("upgrade", upgrade);
     // The secure HTTP/2 server has no closeIdleConnections; its HTTP/1.1 sockets go at the end of the grace.
     return { server, shutdown: (graceMs) => shutdown(server, graceMs, () => undefined) };
   }
@@ -88,6 +93,7 @@ export function createListener(handler: RequestHandler, tls?: TlsFiles): Listene
   const h2 = http2.createServer({ settings }, handler);
   h2.on("session", trackSession);
   const h1 = http.createServer(handler);
+  if (upgrade) h1.on("upgrade", upgrade);
   const server = net.createServer((socket) => {
     track(socket);
     socket.once("error", () => socket.destroy());

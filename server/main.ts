@@ -9,8 +9,10 @@ import { ROLES, TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT, type Role } f
 import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
 import { startServer } from "./rmm-server.js";
+import { webSignInLink } from "./web/web-sign-in-link.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import {
+  DEFAULT_PORT,
   defaultServerConfig,
   OFFLINE_AFTER_HEARTBEATS,
   OPEN_TIMEOUT_MS,
@@ -152,10 +154,21 @@ withCommonFlags(program.command("token"))
   .requiredOption("--sub <name>", "who the token is for")
   .addOption(new Option("--role <role>", "role").choices(ROLES).default("tech"))
   .option("--ttl <duration>", "lifetime", "1h")
-  .addHelpText("after", "\nExample:\n  export RMM_TOKEN=$(rmm-server token --sub alice --role admin --ttl 8h)")
-  .action(async (flags: CommonFlags & { sub: string; role: Role; ttl: string }) => {
+  .option(
+    "--web [base-url]",
+    "print a web console sign-in link instead (the page drops the token from the address bar)",
+  )
+  .addHelpText(
+    "after",
+    "\nExamples:\n  export RMM_TOKEN=$(rmm-server token --sub alice --role admin --ttl 8h)\n" +
+      `  rmm-server token --sub alice --web https://rmm.example.com:${DEFAULT_PORT}`,
+  )
+  .action(async (flags: CommonFlags & { sub: string; role: Role; ttl: string; web?: string | true }) => {
     const ttlSeconds = Math.ceil(parseDuration(flags.ttl, "--ttl") / 1000);
-    process.stdout.write((await issuerFor(flags).mintTechnician(flags.sub, flags.role, ttlSeconds)) + "\n");
+    const token = await issuerFor(flags).mintTechnician(flags.sub, flags.role, ttlSeconds);
+    if (flags.web === undefined) return void process.stdout.write(token + "\n");
+    const base = flags.web === true ? `http://127.0.0.1:${DEFAULT_PORT}` : flags.web;
+    process.stdout.write(`${webSignInLink(base, token)}\n`);
   });
 
 withCommonFlags(program.command("enroll-token"))

@@ -2,7 +2,13 @@ import { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, ConnectError, createServiceImplSpec, type ConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createRouterTransport,
+  createServiceImplSpec,
+  type ConnectRouter,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "../common/logger.js";
 import { AgentService } from "../gen/rmm/v1/agent_service_pb.js";
@@ -20,6 +26,8 @@ import { registerHealth } from "./health/health-service.js";
 import { grpcFastPath } from "./fast-path/grpc-fast-path.js";
 import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
+import { streamBridge } from "./web/stream-bridge.js";
+import { webAssets } from "./web/web-assets.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
@@ -176,11 +184,24 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
   });
+  const console = webAssets(config.webRoot, [AgentService.typeName, TunnelService.typeName, "grpc."]);
   const handler: typeof connectHandler = (req, res) => {
     if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
+    if (console(req, res)) return;
     connectHandler(req, res);
   };
-  const listener = createListener(handler, config.tls);
+  // Browsers cannot stream a request body, so their client-streaming and bidi calls (terminals, uploads)
+  // come over a WebSocket and run through the same routes and interceptors, in process.
+  const bridge = streamBridge({
+    services: [TunnelService],
+    transport: createRouterTransport(routes, {
+      router: { interceptors, readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
+      transport: { readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
+    }),
+    maxMessageBytes: config.maxMessageBytes,
+    log,
+  });
+  const listener = createListener(handler, config.tls, bridge);
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
     listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {

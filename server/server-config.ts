@@ -1,3 +1,4 @@
+import { defaultWebRoot } from "./web/web-assets.js";
 import { join, resolve } from "node:path";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
@@ -47,6 +48,8 @@ export interface ServerConfig {
   terminalRecording: boolean;
   /** Largest file one Upload or Download may carry; 0: no limit. Defaults to 4 GiB. */
   maxTransferBytes: number;
+  /** The built web console served on GET outside the RPC paths. Defaults to web/dist in the package. */
+  webRoot: string;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -93,6 +96,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     policyFile: undefined,
     terminalIdleTimeoutMs: TERMINAL_IDLE_TIMEOUT_MS,
     terminalRecording: true,
+    webRoot: defaultWebRoot(),
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

@@ -1,0 +1,141 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchTestBrowser, type TestBrowser } from "../../testkit/browser.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
+import { until } from "../support/until.js";
+
+/** Screenshots of every page, at desktop and phone sizes, for a person to look at. */
+const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts", "web");
+const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
+
+describe("web console in a real browser", () => {
+  let rig: AgentRig;
+  let browser: TestBrowser;
+  let page: Page;
+  let filesDir: string;
+
+  const shot = async (name: string) => {
+    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+      await page.setViewportSize(viewport);
+      await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}.png`) });
+    }
+    await page.setViewportSize(VIEWPORTS.desktop);
+  };
+  const terminalText = () => page.locator("#terminal .xterm-rows").innerText();
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    rig = await startAgentRig("sqlite", { logLevel: "info" });
+    filesDir = join(rig.dir, "files");
+    mkdirSync(filesDir);
+    browser = await launchTestBrowser();
+    page = await browser.context.newPage();
+    page.on("pageerror", (e) => console.log("[page error]", e.message));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await rig?.stop();
+  });
+
+  it("serves the console with a strict policy and immutable hashed assets", async () => {
+    const index = await fetch(`${rig.url}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(index.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(index.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(index.headers.get("cache-control")).toBe("no-cache");
+    const html = await index.text();
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+    const script = html.match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+    const asset = await fetch(`${rig.url}${script}`);
+    expect(asset.headers.get("cache-control")).toContain("immutable");
+    expect((await fetch(`${rig.url}/nothing-here.js`)).status).toBe(404);
+  });
+
+  it("shows the sign-in page with the server's reason for a bad token", async () => {
+    await page.goto(`${rig.url}/`);
+    await page.fill("#token", "not-a-jwt");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#sign-in-reason");
+    expect(await page.textContent("#sign-in-reason")).toMatch(/Unauthenticated|malformed|token/i);
+    await shot("sign-in");
+  });
+
+  it("signs in from a ?token= link, drops it from the address bar and lists the agent online", async () => {
+    const token = await rig.mintToken("alice");
+    await page.goto(`${rig.url}/?token=${token}`);
+    expect(page.url()).not.toContain("token=");
+    await page.waitForSelector(`tr[data-agent-id="${rig.agentId}"][data-online="true"]`);
+    expect(await page.textContent("#who")).toBe("alice");
+  });
+
+  it("shows a second agent, and shows it offline once its process is killed", async () => {
+    const second = await rig.startAgent("second");
+    const row = `tr[data-agent-id="${second.agentId}"]`;
+    await page.waitForSelector(`${row}[data-online="true"]`);
+    await shot("fleet");
+    await second.agent.stop("SIGKILL");
+    await page.waitForSelector(`${row}[data-online="false"]`);
+  });
+
+  it("runs a terminal: echo, stty size follows the viewport, exit status shown", async () => {
+    await page.goto(`${rig.url}/#/agents/${rig.agentId}/terminal`);
+    await page.waitForSelector("#terminal-status:has-text('Connected')");
+    await page.click("#terminal");
+    await page.keyboard.type("echo hi-$((40+2))\n");
+    await until(async () => (await terminalText()).includes("hi-42"), "the echo in the terminal");
+    await shot("terminal");
+    for (const viewport of [
+      { width: 900, height: 600 },
+      { width: 1280, height: 800 },
+    ]) {
+      await page.setViewportSize(viewport);
+      let size = "";
+      await until(async () => {
+        const m = ((await page.textContent("#terminal-status")) ?? "").match(/(\d+)×(\d+)/);
+        const next = m ? `${m[2]} ${m[1]}` : "";
+        const settled = next !== "" && next === size;
+        size = next;
+        return settled;
+      }, "the terminal size in the status line to settle");
+      await page.keyboard.type("clear; stty size\n");
+      await until(async () => (await terminalText()).includes(size), `stty size to print ${size}`);
+    }
+    await page.keyboard.type("exit 3\n");
+    await page.waitForSelector("#terminal-status:has-text('status 3')");
+  });
+
+  it("uploads a file through the file input and downloads it back byte-identical", async () => {
+    const content = randomBytes(300 * 1024 + 17);
+    const local = join(rig.dir, "upload.bin");
+    writeFileSync(local, content);
+    await page.goto(`${rig.url}/#/agents/${rig.agentId}/files`);
+    await page.waitForSelector("#files-status:has-text('entries')");
+    await page.fill("#files-path", filesDir);
+    await page.click("form.row button[type=submit]");
+    await page.waitForSelector(`#files-status:has-text('${filesDir}')`);
+    await page.setInputFiles("#files-upload", local);
+    await page.waitForSelector("#files-status:has-text('Uploaded upload.bin')");
+    expect(readFileSync(join(filesDir, "upload.bin")).equals(content)).toBe(true);
+    await page.waitForSelector('tr[data-name="upload.bin"]');
+    await shot("files");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-download="upload.bin"]')]);
+    expect(download.suggestedFilename()).toBe("upload.bin");
+    expect(readFileSync(await download.path()).equals(content)).toBe(true);
+  });
+
+  it("runs a command and shows stdout, stderr and the exit status", async () => {
+    await page.goto(`${rig.url}/#/agents/${rig.agentId}/run`);
+    await page.waitForSelector("#run-command");
+    await page.fill("#run-command", "echo to-out; echo to-err >&2; exit 4");
+    await page.click("#run-start");
+    await page.waitForSelector("#run-status:has-text('status 4')");
+    expect(await page.textContent("#run-output .stdout")).toContain("to-out");
+    expect(await page.textContent("#run-output .stderr")).toContain("to-err");
+    await shot("run");
+  });
+});
