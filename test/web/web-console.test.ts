@@ -1,11 +1,16 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchTestBrowser, type TestBrowser } from "../../testkit/browser.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
+import { SERVER_MAIN } from "../../testkit/managed-process.js";
 import { until } from "../support/until.js";
+
+const run = promisify(execFile);
 
 /** Screenshots of every page, at desktop and phone sizes, for a person to look at. */
 const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts", "web");
@@ -61,13 +66,16 @@ describe("web console in a real browser", () => {
     await page.fill("#token", "not-a-jwt");
     await page.click("button[type=submit]");
     await page.waitForSelector("#sign-in-reason");
-    expect(await page.textContent("#sign-in-reason")).toMatch(/Unauthenticated|malformed|token/i);
+    expect(await page.textContent("#sign-in-reason")).toMatch(/^Signed out: technician token is malformed/);
     await shot("sign-in");
   });
 
-  it("signs in from a ?token= link, drops it from the address bar and lists the agent online", async () => {
-    const token = await rig.mintToken("alice");
-    await page.goto(`${rig.url}/?token=${token}`);
+  it("signs in from the link `rmm-server token --web` prints, drops the token from the address bar, lists the agent online", async () => {
+    const { stdout } = await run(process.execPath, [
+      SERVER_MAIN,
+      ...["token", "--sub", "alice", "--web", rig.url, "--data-dir", rig.serverDir],
+    ]);
+    await page.goto(stdout.trim());
     expect(page.url()).not.toContain("token=");
     await page.waitForSelector(`tr[data-agent-id="${rig.agentId}"][data-online="true"]`);
     expect(await page.textContent("#who")).toBe("alice");
@@ -137,5 +145,14 @@ describe("web console in a real browser", () => {
     expect(await page.textContent("#run-output .stdout")).toContain("to-out");
     expect(await page.textContent("#run-output .stderr")).toContain("to-err");
     await shot("run");
+  });
+
+  it("sends the user back to sign-in with the reason once the token expires", async () => {
+    const token = await rig.mintToken("bob", "tech", 2);
+    await page.goto(`${rig.url}/?token=${token}#/`);
+    await page.waitForSelector(`tr[data-agent-id="${rig.agentId}"]`);
+    await page.waitForSelector("#sign-in-reason", { timeout: 15_000 });
+    expect(await page.textContent("#sign-in-reason")).toMatch(/expired/);
+    expect(await page.evaluate("sessionStorage.getItem('rmm.token')")).toBeNull();
   });
 });

@@ -26,6 +26,12 @@ export function terminalPanel(root: HTMLElement, client: TunnelClient, sessionId
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
+  // Ctrl+C belongs to the remote program; Ctrl+Shift+C copies the selection (pasting is xterm's own).
+  term.attachCustomKeyEventHandler((event) => {
+    if (event.type !== "keydown" || !event.ctrlKey || !event.shiftKey || event.code !== "KeyC") return true;
+    if (term.hasSelection()) void navigator.clipboard?.writeText(term.getSelection()).catch(() => undefined);
+    return false;
+  });
   term.open(screen);
   fit.fit();
   const abort = new AbortController();
