@@ -184,10 +184,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
   });
-  const console = webAssets(config.webRoot, [AgentService.typeName, TunnelService.typeName, "grpc."]);
+  // Every service this server routes lives in the rmm or grpc (health, reflection) package.
+  const webConsole = webAssets(config.webRoot, ["rmm", "grpc"]);
   const handler: typeof connectHandler = (req, res) => {
     if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
-    if (console(req, res)) return;
+    if (webConsole(req, res)) return;
     connectHandler(req, res);
   };
   // Browsers cannot stream a request body, so their client-streaming and bidi calls (terminals, uploads)

@@ -18,7 +18,7 @@ describe("web assets", () => {
     writeFileSync(join(root, "index.html"), "<!doctype html><title>x</title>");
     writeFileSync(join(root, "assets", "index-abc.js"), "export {};");
     writeFileSync(join(dir, "secret.txt"), "outside the root");
-    const serve = webAssets(root, ["rmm.v1.TunnelService"]);
+    const serve = webAssets(root, ["rmm", "grpc"]);
     server = http.createServer((req, res) => {
       if (!serve(req, res)) res.writeHead(418).end("not an asset");
     });
@@ -54,6 +54,7 @@ describe("web assets", () => {
 
   it("leaves RPC paths and non-GET requests to the API", async () => {
     expect((await fetch(`${base}/rmm.v1.TunnelService/ListAgents`)).status).toBe(418);
+    expect((await fetch(`${base}/grpc.health.v1.Health/Check`)).status).toBe(418);
     expect((await fetch(`${base}/`, { method: "POST" })).status).toBe(418);
   });
 });

@@ -56,10 +56,11 @@ export function defaultWebRoot(): string {
 
 /**
  * Serves the built console for GET and HEAD requests outside the RPC paths
- * (`/<service type name>/...`). Answers true when it handled the request.
+ * (`/<package>.<Service>/<Method>` for each of `rpcPackages`, e.g. "rmm" and
+ * "grpc"). Answers true when it handled the request.
  */
-export function webAssets(root: string, rpcServiceNames: readonly string[]): (req: Request, res: Response) => boolean {
-  const rpcPrefixes = rpcServiceNames.map((name) => `/${name}/`);
+export function webAssets(root: string, rpcPackages: readonly string[]): (req: Request, res: Response) => boolean {
+  const rpcPrefixes = rpcPackages.map((name) => `/${name}.`);
   return (req, res) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const path = decodeURIComponentSafe((req.url ?? "/").split("?")[0] ?? "/");
