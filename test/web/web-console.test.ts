@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTechnicianClient } from "../../client/technician-client.js";
 import { launchTestBrowser, type TestBrowser } from "../../testkit/browser.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { SERVER_MAIN } from "../../testkit/managed-process.js";
@@ -145,6 +146,15 @@ describe("web console in a real browser", () => {
     expect(await page.textContent("#run-output .stdout")).toContain("to-out");
     expect(await page.textContent("#run-output .stderr")).toContain("to-err");
     await shot("run");
+  });
+
+  it("closes the agent's session when the tab closes", async () => {
+    const client = createTechnicianClient(rig.url, await rig.mintToken("observer", "admin"));
+    const session = async () => (await client.listAgents({})).agents.find((a) => a.id === rig.agentId)?.activeSessionId;
+    expect(await session()).not.toBe("");
+    await page.close({ runBeforeUnload: true });
+    await until(async () => (await session()) === "", "the session to close with the tab");
+    page = await browser.context.newPage();
   });
 
   it("sends the user back to sign-in with the reason once the token expires", async () => {

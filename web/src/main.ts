@@ -26,7 +26,13 @@ function context(): ViewContext | undefined {
   if (!ctx) {
     const claims = decodeJwt(token);
     const technician = claims?.sub ?? "technician";
-    ctx = { client: createBrowserClient(token, (reason) => signOut(`Signed out: ${reason}`)), technician, signOut };
+    const onUnauthenticated = (reason: string) => signOut(`Signed out: ${reason}`);
+    ctx = {
+      client: createBrowserClient(token, onUnauthenticated),
+      keepaliveClient: createBrowserClient(token, onUnauthenticated, { keepalive: true }),
+      technician,
+      signOut,
+    };
   }
   return ctx;
 }

@@ -11,8 +11,13 @@ export type TunnelClient = Client<typeof TunnelService>;
  * calls use the Connect protocol over fetch; client-streaming and bidi calls
  * (terminals, uploads) go over the WebSocket bridge. Every call carries the
  * token; an Unauthenticated answer from any call calls `onUnauthenticated`.
+ * `keepalive`: unary calls finish even if the page is being closed.
  */
-export function createBrowserClient(token: string, onUnauthenticated: (reason: string) => void): TunnelClient {
+export function createBrowserClient(
+  token: string,
+  onUnauthenticated: (reason: string) => void,
+  options: { keepalive?: boolean } = {},
+): TunnelClient {
   const authorization = `Bearer ${token}`;
   const watch = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
@@ -27,7 +32,13 @@ export function createBrowserClient(token: string, onUnauthenticated: (reason: s
     req.header.set("authorization", authorization);
     return watch(() => next(req));
   };
-  const http = createConnectTransport({ baseUrl: location.origin, useBinaryFormat: true, interceptors: [auth] });
+  const http = createConnectTransport({
+    baseUrl: location.origin,
+    useBinaryFormat: true,
+    interceptors: [auth],
+    // keepalive: the request outlives the page (closing a session as the tab closes).
+    ...(options.keepalive && { fetch: (input, init) => fetch(input, { ...init, keepalive: true }) }),
+  });
   const transport: Transport = {
     unary: (...args) => http.unary(...args),
     stream: <I extends DescMessage, O extends DescMessage>(

@@ -72,12 +72,15 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
   };
   const close = () => {
     if (sessionId) {
-      const done = ctx.client.closeTunnel({ sessionId }).catch(() => undefined);
+      const done = ctx.keepaliveClient.closeTunnel({ sessionId }).catch(() => undefined);
       closing.set(agentId, done);
       void done.then(() => closing.get(agentId) === done && closing.delete(agentId));
     }
     sessionId = undefined;
   };
+  // A closed tab closes its session too, rather than holding the agent until the idle timeout.
+  const onPageHide = () => close();
+  window.addEventListener("pagehide", onPageHide);
   void start().catch((err: unknown) => {
     meta.textContent = `Could not open a session: ${describeError(err)}`;
     meta.classList.add("error");
@@ -85,6 +88,7 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
   return {
     dispose: () => {
       disposed = true;
+      window.removeEventListener("pagehide", onPageHide);
       panel?.dispose();
       close();
     },

@@ -7,6 +7,8 @@ export interface View {
 
 export interface ViewContext {
   client: TunnelClient;
+  /** The same client, for calls made as the page goes away (unary only). */
+  keepaliveClient: TunnelClient;
   /** Who the token is for, from its claims (for display only; the server decides). */
   technician: string;
   signOut(reason: string): void;
