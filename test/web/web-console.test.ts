@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Page } from "playwright-core";
@@ -12,6 +12,32 @@ import { SERVER_MAIN } from "../../testkit/managed-process.js";
 import { until } from "../support/until.js";
 
 const run = promisify(execFile);
+const WRITE_SYSCALL: Partial<Record<string, number>> = { x64: 1, arm64: 64 };
+
+/** The process sleeps in write(1, ...): nobody drains its terminal (Linux /proc/PID/syscall). */
+function blockedWritingStdout(pid: number): boolean {
+  const [nr, fd] = readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ");
+  return Number(nr) === WRITE_SYSCALL[process.arch] && fd === "0x1";
+}
+
+/** Bytes the process has written so far (Linux /proc/PID/io). */
+function bytesWritten(pid: number): number {
+  return Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1]);
+}
+
+/** The pid of the one process whose command line is exactly `commandLine`, if it runs. */
+function pidOf(commandLine: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim() === commandLine)
+        return Number(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return undefined;
+}
 
 /** Screenshots of every page, at desktop and phone sizes, for a person to look at. */
 const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts", "web");
@@ -91,7 +117,7 @@ describe("web console in a real browser", () => {
     await page.waitForSelector(`${row}[data-online="false"]`);
   });
 
-  it("runs a terminal: echo, stty size follows the viewport, exit status shown", async () => {
+  it("runs a terminal: echo, stty size follows the viewport, a frozen tab pauses the program, exit status", async () => {
     await page.goto(`${rig.url}/#/agents/${rig.agentId}/terminal`);
     await page.waitForSelector("#terminal-status:has-text('Connected')");
     await page.click("#terminal");
@@ -114,6 +140,22 @@ describe("web console in a real browser", () => {
       await page.keyboard.type("clear; stty size\n");
       await until(async () => (await terminalText()).includes(size), `stty size to print ${size}`);
     }
+    // Flow control end to end: with the tab frozen (as browsers freeze background tabs), xterm takes nothing, no credit goes back, and
+    // the remote program soon sleeps in write() to its terminal, far short of what it would write unpaused.
+    await page.keyboard.type("yes rmm-flow-marker\n");
+    let found: number | undefined;
+    await until(() => (found = pidOf("yes rmm-flow-marker")) !== undefined, "yes to start");
+    const pid = found!;
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send("Page.setWebLifecycleState", { state: "frozen" });
+    await until(() => blockedWritingStdout(pid), "yes to block writing to its terminal");
+    const whilePaused = bytesWritten(pid);
+    expect(whilePaused).toBeLessThan(64 << 20);
+    await cdp.send("Page.setWebLifecycleState", { state: "active" });
+    await until(() => bytesWritten(pid) > whilePaused, "yes to write again once the tab runs");
+    await cdp.detach();
+    await page.keyboard.press("Control+C");
+    await until(() => pidOf("yes rmm-flow-marker") === undefined, "yes to end on Ctrl+C");
     await page.keyboard.type("exit 3\n");
     await page.waitForSelector("#terminal-status:has-text('status 3')");
   });
