@@ -3,6 +3,10 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { keepSessionAlive, type KeepaliveSettings } from "./connection-keepalive.js";
+import type * as stream from "node:stream";
+
+/** HTTP/1.1 `Upgrade` requests (the browser's WebSocket stream bridge). */
+export type UpgradeHandler = (req: http.IncomingMessage, socket: stream.Duplex, head: Buffer) => void;
 
 type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -43,6 +47,8 @@ export interface ListenerOptions {
   idleConnectionMs: number;
   /** PINGs on connections that open a stream on one of `paths` (the agents' streams). */
   keepalive: KeepaliveSettings & { paths: ReadonlySet<string> };
+  /** HTTP/1.1 `Upgrade` requests (the web console's WebSocket stream bridge); refused when absent. */
+  upgrade?: UpgradeHandler;
 }
 
 export interface TlsFiles {
@@ -69,7 +75,7 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
  * or a browser proxy), and the socket is handed to the matching server.
  */
 export function createListener(handler: RequestHandler, opts: ListenerOptions): Listener {
-  const { tls } = opts;
+  const { tls, upgrade } = opts;
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   const shutdown = async (server: net.Server, graceMs: number, closeIdleHttp1: () => void): Promise<void> => {
@@ -123,6 +129,7 @@ export function createListener(handler: RequestHandler, opts: ListenerOptions): 
     );
     server.on("session", trackSession);
     server.on("connection", track);
+    if (upgrade) server.on("upgrade", upgrade);
     // The secure HTTP/2 server has no closeIdleConnections; its HTTP/1.1 sockets go at the end of the grace.
     return { server, shutdown: (graceMs) => shutdown(server, graceMs, () => undefined) };
   }
@@ -130,6 +137,7 @@ export function createListener(handler: RequestHandler, opts: ListenerOptions): 
   const h2 = http2.createServer({ settings }, handler);
   h2.on("session", trackSession);
   const h1 = http.createServer(handler);
+  if (upgrade) h1.on("upgrade", upgrade);
   const server = net.createServer((socket) => {
     track(socket);
     socket.once("error", () => socket.destroy());

@@ -11,9 +11,11 @@ import { TokenIssuer } from "./auth/token-issuer.js";
 import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { tracingFromEnvironment } from "./observability/tracing.js";
 import { startServer } from "./rmm-server.js";
+import { webSignInLink } from "./web/web-sign-in-link.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import {
   DEFAULT_IDLE_CONNECTION_MS,
+  DEFAULT_PORT,
   defaultServerConfig,
   OFFLINE_AFTER_HEARTBEATS,
   EPHEMERAL_GRACE_MS,
@@ -202,17 +204,30 @@ withCommonFlags(program.command("token"))
     "the server's --max-token-ttl: longer tokens are refused, so none is minted",
     formatDuration(DEFAULT_MAX_TOKEN_TTL_MS),
   )
-  .addHelpText("after", "\nExample:\n  export RMM_TOKEN=$(rmm-server token --sub alice --role admin --ttl 8h)")
-  .action(async (flags: CommonFlags & { sub: string; role: Role; ttl: string; maxTokenTtl: string }) => {
-    const ttlMs = parseDuration(flags.ttl, "--ttl");
-    if (ttlMs > parseDuration(flags.maxTokenTtl, "--max-token-ttl"))
-      throw new Error(
-        `--ttl ${flags.ttl} is longer than --max-token-ttl ${flags.maxTokenTtl}: the server would refuse the token`,
-      );
-    if (flags.sub.trim() === "") throw new Error("--sub must name someone");
-    const ttlSeconds = Math.ceil(ttlMs / 1000);
-    process.stdout.write((await issuerFor(flags).mintTechnician(flags.sub, flags.role, ttlSeconds)) + "\n");
-  });
+  .option(
+    "--web [base-url]",
+    "print a web console sign-in link instead (the page drops the token from the address bar)",
+  )
+  .addHelpText(
+    "after",
+    "\nExamples:\n  export RMM_TOKEN=$(rmm-server token --sub alice --role admin --ttl 8h)\n" +
+      `  rmm-server token --sub alice --web https://rmm.example.com:${DEFAULT_PORT}`,
+  )
+  .action(
+    async (flags: CommonFlags & { sub: string; role: Role; ttl: string; maxTokenTtl: string; web?: string | true }) => {
+      const ttlMs = parseDuration(flags.ttl, "--ttl");
+      if (ttlMs > parseDuration(flags.maxTokenTtl, "--max-token-ttl"))
+        throw new Error(
+          `--ttl ${flags.ttl} is longer than --max-token-ttl ${flags.maxTokenTtl}: the server would refuse the token`,
+        );
+      if (flags.sub.trim() === "") throw new Error("--sub must name someone");
+      const ttlSeconds = Math.ceil(ttlMs / 1000);
+      const token = await issuerFor(flags).mintTechnician(flags.sub, flags.role, ttlSeconds);
+      if (flags.web === undefined) return void process.stdout.write(token + "\n");
+      const base = flags.web === true ? `http://127.0.0.1:${DEFAULT_PORT}` : flags.web;
+      process.stdout.write(`${webSignInLink(base, token)}\n`);
+    },
+  );
 
 withCommonFlags(program.command("enroll-token"))
   .description("print an enrollment token agents exchange for their own credential (reusable until it expires)")

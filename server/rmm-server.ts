@@ -6,6 +6,7 @@ import {
   Code,
   ConnectError,
   createContextValues,
+  createRouterTransport,
   createServiceImplSpec,
   type ConnectRouter,
 } from "@connectrpc/connect";
@@ -42,6 +43,8 @@ import type { Tracer } from "@opentelemetry/api";
 import { inProcessTransport } from "./mcp/in-process-transport.js";
 import { mcpHttpHandler } from "./mcp/mcp-http-handler.js";
 import { registerReflection } from "./reflection/reflection-service.js";
+import { streamBridge } from "./web/stream-bridge.js";
+import { webAssets } from "./web/web-assets.js";
 import type { ServerConfig } from "./server-config.js";
 import { unknownMethodFallback } from "./unknown-method.js";
 import { AgentDirectory } from "./services/agent-directory.js";
@@ -278,11 +281,25 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     log,
     transport: inProcessTransport(routes, { interceptors, maxMessageBytes: config.maxMessageBytes }),
   });
+  // Every service this server routes lives in the rmm or grpc (health, reflection) package.
+  const webConsole = webAssets(config.webRoot, ["rmm", "grpc"]);
   const handler: typeof connectHandler = (req, res) => {
     if (mcp.matches(req)) return mcp.handle(req, res);
     if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
+    if (webConsole(req, res)) return;
     connectHandler(req, res);
   };
+  // Browsers cannot stream a request body, so their client-streaming and bidi calls (terminals, uploads)
+  // come over a WebSocket and run through the same routes and interceptors, in process.
+  const bridge = streamBridge({
+    services: [TunnelService],
+    transport: createRouterTransport(routes, {
+      router: { interceptors, readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
+      transport: { readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
+    }),
+    maxMessageBytes: config.maxMessageBytes,
+    log,
+  });
   const listener = createListener(handler, {
     tls: config.tls,
     idleConnectionMs: config.idleConnectionMs,
@@ -290,6 +307,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       ...keepaliveFromHeartbeat(config.heartbeatIntervalMs, config.offlineAfterMs),
       paths: new Set([`/${AgentService.typeName}/${AgentService.method.connect.name}`]),
     },
+    upgrade: bridge,
   });
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);

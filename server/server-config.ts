@@ -1,3 +1,4 @@
+import { defaultWebRoot } from "./web/web-assets.js";
 import { join, resolve } from "node:path";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
 import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims.js";
@@ -72,6 +73,8 @@ export interface ServerConfig {
   revocationRefreshMs: number;
   /** Refused authentications are summed per source over this window in the audit trail. Defaults to 60 s. */
   authFailureWindowMs: number;
+  /** The built web console served on GET outside the RPC paths. Defaults to web/dist in the package. */
+  webRoot: string;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -134,6 +137,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     maxTokenTtlMs: DEFAULT_MAX_TOKEN_TTL_MS,
     revocationRefreshMs: REVOCATION_REFRESH_MS,
     authFailureWindowMs: AUTH_FAILURE_WINDOW_MS,
+    webRoot: defaultWebRoot(),
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

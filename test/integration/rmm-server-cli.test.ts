@@ -97,6 +97,21 @@ describe("the rmm-server executable", () => {
     );
   });
 
+  it("prints a web console sign-in link with --web, and refuses a base that is not an http(s) URL", async () => {
+    const { stdout } = await rmmServer(["token", "--sub", "alice", "--web", url, "--data-dir", dataDir]);
+    const link = new URL(stdout.trim());
+    expect(link.origin).toBe(new URL(url).origin);
+    expect(link.pathname).toBe("/");
+    expect(link.searchParams.get("token")).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    const failure = await rmmServer(["token", "--sub", "alice", "--web", "ftp://x", "--data-dir", dataDir]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failure).toMatchObject({ code: 1 });
+    expect((failure as { stderr: string }).stderr.trim()).toBe(
+      "rmm-server: --web: the console is served over http or https, not ftp:",
+    );
+  });
+
   it("stops cleanly on SIGTERM", async () => {
     const exited = new Promise<number | null>((r) => server!.once("exit", (code) => r(code)));
     server!.kill("SIGTERM");

@@ -1,0 +1,90 @@
+import { decodeJwt } from "./api/jwt-claims.js";
+import { createBrowserClient } from "./api/browser-client.js";
+import { takeTokenFromAddress, tokenStore } from "./api/token-store.js";
+import "./styles.css";
+import { h } from "./ui/h.js";
+import { agentView } from "./views/agent-view.js";
+import { fleetView } from "./views/fleet-view.js";
+import { signInView } from "./views/sign-in-view.js";
+import type { View, ViewContext } from "./views/view.js";
+
+takeTokenFromAddress();
+
+const app = document.getElementById("app") as HTMLElement;
+let view: View | undefined;
+let ctx: ViewContext | undefined;
+
+function signOut(reason: string): void {
+  tokenStore.clear(reason);
+  ctx = undefined;
+  route();
+}
+
+function context(): ViewContext | undefined {
+  const token = tokenStore.get();
+  if (!token) return undefined;
+  if (!ctx) {
+    const claims = decodeJwt(token);
+    const technician = claims?.sub ?? "technician";
+    const onUnauthenticated = (reason: string) => signOut(`Signed out: ${reason}`);
+    ctx = {
+      client: createBrowserClient(token, onUnauthenticated),
+      keepaliveClient: createBrowserClient(token, onUnauthenticated, { keepalive: true }),
+      technician,
+      signOut,
+    };
+  }
+  return ctx;
+}
+
+/** Hash routes: `#/` the fleet, `#/agents/<id>[/<tab>]` one agent. */
+function route(): void {
+  view?.dispose();
+  view = undefined;
+  const c = context();
+  if (!c) {
+    view = signInView(app, tokenStore.takeReason(), (token) => void signIn(token));
+    return;
+  }
+  const header = h(
+    "header",
+    { class: "top" },
+    h("a", { href: "#/", class: "brand" }, "rmm"),
+    h("nav", {}, h("a", { href: "#/" }, "Fleet")),
+    h("span", { class: "spacer" }),
+    h("span", { class: "muted small", id: "who" }, c.technician),
+    h(
+      "button",
+      { type: "button", class: "small", id: "sign-out", onclick: () => signOut("You signed out.") },
+      "Sign out",
+    ),
+  );
+  const body = h("div", { class: "body" });
+  app.replaceChildren(header, body);
+  const [, page, id, tab] = location.hash.replace(/^#/, "").split("/");
+  if (page === "agents" && id) view = agentView(body, c, decodeURIComponent(id), tab);
+  else view = fleetView(body, c);
+}
+
+/** Keeps the token only once the server accepted it for a call. */
+async function signIn(token: string): Promise<void> {
+  tokenStore.set(token);
+  ctx = undefined;
+  const c = context();
+  try {
+    await c?.client.listAgents({ pageSize: 1 });
+    route();
+  } catch {
+    // An Unauthenticated answer has signed out with its reason already; anything else is shown too.
+    if (tokenStore.get()) signOut("The server could not be reached to check the token.");
+  }
+}
+
+window.addEventListener("hashchange", route);
+const expiry = setInterval(() => {
+  const token = tokenStore.get();
+  const exp = token ? decodeJwt(token)?.exp : undefined;
+  if (exp !== undefined && exp * 1000 <= Date.now()) signOut("Signed out: your token expired. Mint a new one.");
+}, 5_000);
+window.addEventListener("pagehide", () => clearInterval(expiry));
+route();

@@ -1,0 +1,96 @@
+import { describeError } from "../api/browser-client.js";
+import { h } from "../ui/h.js";
+import { filesPanel } from "./files-panel.js";
+import { runPanel } from "./run-panel.js";
+import { terminalPanel } from "./terminal-panel.js";
+import type { View, ViewContext } from "./view.js";
+
+const TABS = [
+  { id: "terminal", label: "Terminal", panel: terminalPanel },
+  { id: "files", label: "Files", panel: filesPanel },
+  { id: "run", label: "Run", panel: runPanel },
+] as const;
+type TabId = (typeof TABS)[number]["id"];
+
+/** Sessions this tab is closing, by agent: the next page for that agent waits, as the agent holds one session. */
+const closing = new Map<string, Promise<unknown>>();
+
+/**
+ * One agent: opens a tunnel session on entry (the server allows one per
+ * agent) and closes it on leaving; the terminal, files and run tabs share it.
+ */
+export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, tab: string | undefined): View {
+  const title = h("h2", {}, agentId.slice(0, 8));
+  const meta = h("p", { class: "muted small", id: "agent-meta" }, "Opening a session…");
+  const panelRoot = h("section", { class: "panel card" });
+  const tabs = h("nav", { class: "tabs", role: "tablist" });
+  const current = (TABS.find((t) => t.id === tab) ?? TABS[0]).id as TabId;
+  let panel: View | undefined;
+  let sessionId: string | undefined;
+  let disposed = false;
+
+  root.replaceChildren(
+    h(
+      "main",
+      { class: "page" },
+      h("div", { class: "toolbar" }, h("a", { href: "#/", class: "back" }, "← Fleet"), title),
+      meta,
+      tabs,
+      panelRoot,
+    ),
+  );
+  tabs.replaceChildren(
+    ...TABS.map((t) =>
+      h(
+        "a",
+        {
+          href: `#/agents/${encodeURIComponent(agentId)}/${t.id}`,
+          role: "tab",
+          class: t.id === current ? "active" : "",
+          id: `tab-${t.id}`,
+        },
+        t.label,
+      ),
+    ),
+  );
+
+  const start = async () => {
+    const list = await ctx.client.listAgents({ pageSize: 1000 });
+    const agent = list.agents.find((a) => a.id === agentId);
+    if (agent) {
+      title.textContent = agent.hostname || agentId.slice(0, 8);
+      meta.textContent = `${agent.online ? "online" : "offline"} · ${agent.os} · agent ${agent.agentVersion} · ${agentId}`;
+    }
+    await closing.get(agentId);
+    const { session } = await ctx.client.openTunnel({ agentId });
+    if (!session) throw new Error("the server answered without a session");
+    sessionId = session.id;
+    if (disposed) return close();
+    meta.textContent += ` · session ${session.id.slice(0, 8)}`;
+    const make = TABS.find((t) => t.id === current)?.panel ?? terminalPanel;
+    panel = make(panelRoot, ctx.client, session.id);
+  };
+  const close = () => {
+    if (sessionId) {
+      const done = ctx.keepaliveClient.closeTunnel({ sessionId }).catch(() => undefined);
+      closing.set(agentId, done);
+      void done.then(() => closing.get(agentId) === done && closing.delete(agentId));
+    }
+    sessionId = undefined;
+  };
+  // A closed tab closes its session too, rather than holding the agent until the idle timeout.
+  const onPageHide = () => close();
+  window.addEventListener("pagehide", onPageHide);
+  void start().catch((err: unknown) => {
+    meta.textContent = `Could not open a session: ${describeError(err)}`;
+    meta.classList.add("error");
+  });
+  return {
+    dispose: () => {
+      disposed = true;
+      window.removeEventListener("pagehide", onPageHide);
+      panel?.dispose();
+      close();
+    },
+  };
+}
