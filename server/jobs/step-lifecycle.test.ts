@@ -110,6 +110,26 @@ describe("job step lifecycle", () => {
     await close();
   });
 
+  it("publishes a pending step's reason once stored, and drops one its step outran (claimed before it was written)", async () => {
+    const { lifecycle, writer, store, seen, close } = await rig();
+    const s = step();
+    lifecycle.waiting(s, "held back: exclusive session x is open on this agent");
+    await writer.flush();
+    expect(await store.step("j", "a")).toMatchObject({ state: "pending", reason: s.reason });
+    expect(seen.at(-1)).toMatchObject({ type: "step", step: { state: "pending", reason: s.reason } });
+    lifecycle.waiting(s, "held back: exclusive session y is open on this agent");
+    // The session closes and the step is claimed before that reason's batch is written.
+    await store.claim([{ jobId: "j", agentId: "a", startedAt: 5, audit: auditStart }]);
+    s.auditId = 1;
+    lifecycle.transition(s, "running");
+    lifecycle.transition(s, "succeeded", { exitCode: 0 });
+    await writer.flush();
+    const states = seen.flatMap((e) => (e.type === "step" ? [e.step.state] : []));
+    expect(states).toEqual(["pending", "running", "succeeded"]);
+    expect(await store.step("j", "a")).toMatchObject({ state: "succeeded", reason: null });
+    await close();
+  });
+
   it("starts a step once: a second claim of the same step starts nothing", async () => {
     const { store, close } = await rig();
     expect((await store.claim([{ jobId: "j", agentId: "a", startedAt: 5, audit: auditStart }])).size).toBe(1);

@@ -113,9 +113,13 @@ export class StepWriter {
         });
         this.batches++;
         ends.forEach((e, i) => {
-          if (applied[i]) this.events.publish(e.end.jobId, { type: "step", step: e.event });
+          if (applied.ends[i]) this.events.publish(e.end.jobId, { type: "step", step: e.event });
         });
-        for (const r of reasons) this.events.publish(r.jobId, { type: "step", step: r.event });
+        // A reason that found its step no longer pending (claimed since it was queued) is stale: watchers
+        // told `running` must not hear `pending` after it.
+        reasons.forEach((r, i) => {
+          if (applied.reasons[i]) this.events.publish(r.jobId, { type: "step", step: r.event });
+        });
         for (const j of finished) {
           this.events.publish(j.id, { type: "finished" });
           this.onJobStored(j.id);

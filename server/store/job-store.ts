@@ -174,25 +174,31 @@ export class JobStore {
     return started;
   }
 
-  /** Writes a batch in one transaction; returns which ends applied (a step already past `from` is left alone). */
+  /**
+   * Writes a batch in one transaction; returns which ends and which reasons applied: a step already past
+   * `from` is left alone, and a reason lands only on a step still pending (one claimed meanwhile keeps none).
+   */
   async write(batch: {
     ends: readonly StepEnd[];
     reasons: ReadonlyArray<{ jobId: string; agentId: string; reason: string }>;
     audits: ReadonlyArray<{ id: number; set: Partial<Insertable<CommandAuditTable>> }>;
     audited: ReadonlyArray<Omit<Insertable<CommandAuditTable>, "id">>;
     finishedJobs: ReadonlyArray<{ id: string; at: EpochMs }>;
-  }): Promise<boolean[]> {
+  }): Promise<{ ends: boolean[]; reasons: boolean[] }> {
     const applied: boolean[] = [];
+    const reasons: boolean[] = [];
     await this.db.transaction().execute(async (trx) => {
       for (const end of batch.ends) applied.push(await writeEnd(trx, end));
-      for (const r of batch.reasons)
-        await trx
+      for (const r of batch.reasons) {
+        const res = await trx
           .updateTable("job_steps")
           .set({ reason: r.reason.slice(0, 1024) })
           .where("job_id", "=", r.jobId)
           .where("agent_id", "=", r.agentId)
           .where("state", "=", "pending")
-          .execute();
+          .executeTakeFirst();
+        reasons.push(res.numUpdatedRows > 0n);
+      }
       for (const a of batch.audits)
         await trx
           .updateTable("command_audit")
@@ -222,11 +228,11 @@ export class JobStore {
     });
     this.rowsWritten +=
       applied.filter(Boolean).length +
-      batch.reasons.length +
+      reasons.filter(Boolean).length +
       batch.audits.length +
       batch.audited.length +
       batch.finishedJobs.length;
-    return applied;
+    return { ends: applied, reasons };
   }
 
   /** Marks the job cancelled (it stays unfinished while steps still run). */
