@@ -73,6 +73,9 @@ function issuerFor(flags: CommonFlags): TokenIssuer {
   return new TokenIssuer(loadOrCreateSigningSecret(config.dataDir).secret, config.issuer, config.audience);
 }
 
+/** The flag form of DEFAULT_MAX_TOKEN_TTL_MS, in hours as the README and the refusal message say it. */
+const MAX_TOKEN_TTL_FLAG = `${DEFAULT_MAX_TOKEN_TTL_MS / 3_600_000}h`;
+
 const program = new Command("rmm-server")
   .description("RMM tunnel server: one gRPC stream per agent, technician tunnel API, audited sessions")
   .showHelpAfterError();
@@ -120,7 +123,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
   .option(
     "--max-token-ttl <duration>",
     "refuse technician tokens that live longer than this (exp - iat)",
-    formatDuration(DEFAULT_MAX_TOKEN_TTL_MS),
+    MAX_TOKEN_TTL_FLAG,
   )
   .option(
     "--idle-connection-timeout <duration>",
@@ -202,7 +205,7 @@ withCommonFlags(program.command("token"))
   .option(
     "--max-token-ttl <duration>",
     "the server's --max-token-ttl: longer tokens are refused, so none is minted",
-    formatDuration(DEFAULT_MAX_TOKEN_TTL_MS),
+    MAX_TOKEN_TTL_FLAG,
   )
   .option(
     "--web [base-url]",

@@ -161,7 +161,7 @@ describe.each(DIALECTS)("control plane on %s", (dialect) => {
       await expectCode(
         FakeAgent.enroll(ts.agentClient(), token, "h".repeat(254)),
         Code.InvalidArgument,
-        /info.hostname is longer than 253/,
+        /info.hostname is 254 characters; at most 253 are allowed/,
       );
     });
 

@@ -455,6 +455,7 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
     expect(listed.agents.find((a) => a.id === locked.agentId)?.capabilities).toEqual([
       ChannelType.ECHO,
       ChannelType.FILE,
+      ChannelType.TCP,
     ]);
     const other = (await alice.openTunnel({ agentId: locked.agentId })).session!.id;
     const err = await (async () => {
@@ -462,7 +463,7 @@ describe.each(DIALECTS)("remote commands and terminals on %s", (dialect) => {
     })().catch(errorOf);
     expect([(err as ConnectError).code, (err as ConnectError).rawMessage]).toEqual([
       Code.Unimplemented,
-      expect.stringContaining("does not serve exec channels (it offers echo, file)"),
+      expect.stringContaining("does not serve exec channels (it offers echo, file, tcp)"),
     ]);
     await alice.closeTunnel({ sessionId: other });
     await locked.agent.stop();
