@@ -1,41 +1,41 @@
-import type { Client } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { mcpVia, VIA_HEADER } from "../common/via-header.js";
-import type { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import { JobService } from "../gen/rmm/v1/job_service_pb.js";
+import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { CommandRegistry } from "./command-registry.js";
 import type { McpToolAccess } from "./mcp-tool-access.js";
-import type { SessionScope } from "./session-scope.js";
+import { ephemeralSessionScope } from "./session-scope.js";
 import { registerCommandTools } from "./tools/command-tools.js";
 import { registerFileTools } from "./tools/file-tools.js";
+import { registerFleetTools } from "./tools/fleet-tools.js";
 import { registerListAgents } from "./tools/list-agents-tool.js";
-import { SESSION_IDLE_MS, TunnelSessionPool } from "./tunnel-session-pool.js";
+import { TunnelSessionPool } from "./tunnel-session-pool.js";
 
 /** The name and version this server gives in `initialize`. */
 export const MCP_SERVER_INFO = { name: "rmm", version: "0.1.0" } as const;
 
 export interface RmmMcpOptions {
   /**
-   * Builds the TunnelService client the tools use. It must send the
-   * technician's token and `headers()` (the `x-rmm-via` marker naming the MCP
-   * client, known only once it has initialized) on every call.
+   * Builds the transport the tools' TunnelService and JobService clients use.
+   * It must send the technician's token and `headers()` (the `x-rmm-via`
+   * marker naming the MCP client, known only once it has initialized) on
+   * every call.
    */
-  connect(headers: () => Record<string, string>): Client<typeof TunnelService>;
-  /** How tunnel sessions are opened and closed (the seam; see SessionScope). */
-  sessionScope(client: Client<typeof TunnelService>): SessionScope;
+  connect(headers: () => Record<string, string>): Transport;
   /** Which tools are listed. */
   access: McpToolAccess;
-  /** Close a tunnel session no tool used for this long. Defaults to SESSION_IDLE_MS (5 min). */
-  sessionIdleMs?: number;
 }
 
 export interface RmmMcp {
   server: McpServer;
-  /** Cancels running commands and closes the tunnel sessions this MCP session opened. Idempotent. */
+  /** Cancels running commands and lets go of the tunnel sessions this MCP session held. Idempotent. */
   close(): Promise<void>;
 }
 
 const INSTRUCTIONS = `Tools to act on remote endpoints (agents) of an RMM server, with the technician's own permissions: every call is checked by the server's policy and recorded in its audit trail as made through MCP.
-Start with list_agents. run_command returns within wait_seconds; if the command is still running, poll get_command_output with the handle and the next offsets, or end it with cancel_command.`;
+Start with list_agents. run_command returns within wait_seconds; if the command is still running, poll get_command_output with the handle and the next offsets, or end it with cancel_command.
+For many agents at once (a label selector, or a list of agent ids), run_on_fleet creates a job that the server runs on each of them, offline ones when they return; follow it with get_job.`;
 
 /**
  * One MCP server for one MCP session, whichever transport carries it (stdio
@@ -44,17 +44,19 @@ Start with list_agents. run_command returns within wait_seconds; if the command 
  */
 export function createRmmMcpServer(opts: RmmMcpOptions): RmmMcp {
   const server = new McpServer(MCP_SERVER_INFO, { instructions: INSTRUCTIONS });
-  const client = opts.connect(() => {
+  const transport = opts.connect(() => {
     const info = server.server.getClientVersion();
     return { [VIA_HEADER]: mcpVia(info?.name, info?.version) };
   });
-  const sessions = new TunnelSessionPool(opts.sessionScope(client), opts.sessionIdleMs ?? SESSION_IDLE_MS);
+  const client = createClient(TunnelService, transport);
+  const jobs = createClient(JobService, transport);
+  const sessions = new TunnelSessionPool(ephemeralSessionScope(client));
   const commands = new CommandRegistry();
-  const ctx = { client, sessions, commands };
+  const ctx = { client, jobs, sessions, commands };
   registerListAgents(server, opts.access, ctx);
   registerCommandTools(server, opts.access, ctx);
   registerFileTools(server, opts.access, ctx);
-  // Fleet jobs (run_on_fleet, get_job) register here once JobService exists, as their own tools/ file.
+  registerFleetTools(server, opts.access, ctx);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {

@@ -2,36 +2,33 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Agent } from "../gen/rmm/v1/tunnel_service_pb.js";
 import type { SessionScope } from "./session-scope.js";
 
-/** A session no tool has used for this long is closed. Defaults to 5 min: an assistant thinks between calls. */
-export const SESSION_IDLE_MS = 5 * 60_000;
-
 interface Held {
   sessionId: Promise<string>;
   /** Tool calls and running commands using the session now. */
   users: number;
-  idle: NodeJS.Timeout | undefined;
-  /** Ends the scope's work, which closes the session (if the scope opened it). */
+  /** Ends the scope's work: the scope stops holding the session (the server releases it after its grace). */
   release(): void;
-  /** Settles once the scope has closed the session. */
-  closed: Promise<unknown>;
+  /** Settles once the scope's work has ended. */
+  ended: Promise<unknown>;
 }
 
 /**
- * The tunnel sessions one MCP session holds, one per agent, shared by its
- * tool calls and running commands (an agent takes one session at a time).
- * Each is held open through the SessionScope seam while in use, closed after
- * an idle period, and every one is closed when the MCP session ends.
+ * The tunnel sessions one MCP session holds, one per agent, shared by the
+ * tool calls and running commands using it at the same time (one scope, so
+ * one keepalive, per agent). A session is held through the SessionScope seam
+ * while anything uses it and let go the moment nothing does: with ephemeral
+ * sessions the server's grace is the idle time, so a call soon after gets the
+ * same session back from the server, and a session nobody uses is released
+ * by the server rather than closed here (another command of the technician
+ * may be using it). When the MCP session ends nothing new is held.
  */
 export class TunnelSessionPool {
   private readonly held = new Map<string, Held>();
   private closing = false;
 
-  constructor(
-    private readonly scope: SessionScope,
-    private readonly idleMs = SESSION_IDLE_MS,
-  ) {}
+  constructor(private readonly scope: SessionScope) {}
 
-  /** Runs `work` on the agent's session; the session stays held until the returned lease's work settles. */
+  /** Runs `work` on the agent's session, held until `work` settles. */
   async use<T>(agent: Agent, work: (sessionId: string) => Promise<T>): Promise<T> {
     const lease = await this.acquire(agent);
     try {
@@ -54,16 +51,15 @@ export class TunnelSessionPool {
       this.held.set(agent.id, held);
     }
     held.users++;
-    clearTimeout(held.idle);
     const current = held;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       current.users--;
-      if (current.users === 0 && this.held.get(agent.id) === current) {
-        current.idle = setTimeout(() => this.evict(agent.id), this.idleMs);
-        current.idle.unref();
+      if (current.users === 0) {
+        if (this.held.get(agent.id) === current) this.held.delete(agent.id);
+        current.release();
       }
     };
     try {
@@ -74,42 +70,44 @@ export class TunnelSessionPool {
     }
   }
 
-  /** Closes every session this pool holds and waits until they are closed. */
+  /** Holds nothing new, lets go of every session and waits until their scopes have ended. */
   async close(): Promise<void> {
     this.closing = true;
-    const closed = [...this.held.values()].map((h) => h.closed);
+    const ended = [...this.held.values()].map((h) => h.ended);
     for (const id of [...this.held.keys()]) this.evict(id);
-    await Promise.allSettled(closed);
+    await Promise.allSettled(ended);
   }
 
   private open(agent: Agent): Held {
     let release!: () => void;
-    const releasedPromise = new Promise<void>((r) => (release = r));
+    const released = new Promise<void>((r) => (release = r));
     let opened!: (id: string) => void;
     const sessionId = new Promise<string>((r) => (opened = r));
-    const closed = this.scope(agent, (id) => {
+    const ended = this.scope(agent, (id) => {
       opened(id);
-      return releasedPromise;
+      return released;
     });
     const held: Held = {
       // A scope that fails before opening (agent offline, refused) fails the waiting callers.
-      sessionId: Promise.race([sessionId, closed.then(() => Promise.reject(new Error("session closed")))]),
+      sessionId: Promise.race([sessionId, ended.then(() => Promise.reject(new Error("session ended")))]),
       users: 0,
-      idle: undefined,
       release,
-      closed: closed.catch(() => undefined),
+      ended: ended.catch(() => undefined),
     };
-    closed.catch(() => {
+    ended.catch(() => {
       if (this.held.get(agent.id) === held) this.held.delete(agent.id);
     });
     return held;
   }
 
+  /**
+   * Stops holding the agent's session now (calls still working keep it open on
+   * the server through their channels); the next call holds one afresh.
+   */
   private evict(agentId: string): void {
     const held = this.held.get(agentId);
     if (!held) return;
     this.held.delete(agentId);
-    clearTimeout(held.idle);
     held.release();
   }
 }

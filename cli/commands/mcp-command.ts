@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { createTechnicianClient } from "../../client/technician-client.js";
+import { createTechnicianTransport } from "../../client/technician-client.js";
 import { cliContext } from "../cli-context.js";
-import { withSession } from "../session-scope.js";
 
 export function registerMcp(program: Command): void {
   program
@@ -28,9 +27,7 @@ Examples:
         import("../../mcp/index.js"),
       ]);
       const mcp = createRmmMcpServer({
-        connect: (headers) => createTechnicianClient(server, token, { ...(caFile && { caFile }), headers }),
-        // The CLI's own session scope, on the client that marks calls as made through MCP.
-        sessionScope: (client) => (agent, work) => withSession({ ...ctx, client }, agent.id, work),
+        connect: (headers) => createTechnicianTransport(server, token, { ...(caFile && { caFile }), headers }),
         // The server knows the role's MCP setting and refuses what it does not allow.
         access: "full",
       });

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { Logger } from "../../common/logger.js";
-import { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { apiSessionScope, createRmmMcpServer, type RmmMcp } from "../../mcp/index.js";
+import { createRmmMcpServer, type RmmMcp } from "../../mcp/index.js";
 import type { Technician } from "../auth/claims.js";
 import type { TechnicianVerifier } from "../auth/technician-verifier.js";
 import type { CommandPolicy } from "../policy/command-policy.js";
@@ -30,7 +29,7 @@ export interface McpHttpDeps {
   verifyTechnician: TechnicianVerifier;
   policy: CommandPolicy;
   audit: AuditLog;
-  /** An in-process transport to this server's own TunnelService (every interceptor included), sending `headers()` on each call. */
+  /** An in-process transport to this server's own TunnelService and JobService (every interceptor included), sending `headers()` on each call. */
   transport(headers: () => Record<string, string>): Transport;
   tls: boolean;
   log: Logger;
@@ -50,7 +49,7 @@ export interface McpHttpHandler {
   /** Whether the request is for `/mcp` or its metadata. */
   matches(req: NodeRequest): boolean;
   handle(req: NodeRequest, res: NodeResponse): void;
-  /** Closes every MCP session (and the tunnel sessions they opened). */
+  /** Closes every MCP session (cancelling their commands and letting go of their tunnel sessions). */
   close(): Promise<void>;
 }
 
@@ -58,7 +57,7 @@ export interface McpHttpHandler {
  * MCP over Streamable HTTP at `/mcp`: the bearer technician token is verified
  * exactly as the gRPC API verifies it (401 with an RFC 9728 pointer when
  * missing or bad; 403 for a role without MCP access), and each MCP session
- * runs the same tools as `rmm mcp` against this server's own TunnelService,
+ * runs the same tools as `rmm mcp` against this server's own TunnelService and JobService,
  * so the same interceptors, policy and audit apply to every tool call.
  */
 export function mcpHttpHandler(deps: McpHttpDeps): McpHttpHandler {
@@ -109,12 +108,7 @@ export function mcpHttpHandler(deps: McpHttpDeps): McpHttpHandler {
     const access = deps.policy.mcpAccess(tech.role) === "full" ? "full" : "read-only";
     let session!: McpSession;
     const mcp = createRmmMcpServer({
-      connect: (headers) =>
-        createClient(
-          TunnelService,
-          deps.transport(() => ({ ...headers(), authorization: session.authorization })),
-        ),
-      sessionScope: (client) => apiSessionScope(client, tech.subject),
+      connect: (headers) => deps.transport(() => ({ ...headers(), authorization: session.authorization })),
       access,
     });
     const transport = new StreamableHTTPServerTransport({

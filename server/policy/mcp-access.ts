@@ -1,3 +1,6 @@
+import { JobService } from "../../gen/rmm/v1/job_service_pb.js";
+import { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+
 /**
  * What a role may do through an MCP client (an AI assistant acting with the
  * technician's token): `none`, `read-only` (listing agents, opening sessions,
@@ -11,34 +14,39 @@ export type McpAccess = (typeof MCP_ACCESS_LEVELS)[number];
 export const MCP_ACCESS_DEFAULT: McpAccess = "read-only";
 
 /**
- * TunnelService methods a read-only MCP client may call. Sessions may be
+ * The calls a read-only MCP client may make, per service. Sessions may be
  * opened and closed (reading a file needs one); Exec, OpenChannel,
- * PrepareUpload and Upload change the endpoint and are refused. A method not
- * listed here is refused too, so a new RPC stays closed until it is classified.
+ * PrepareUpload, Upload and SetAgentLabels change something and are refused,
+ * as are CreateJob and CancelJob. Reading jobs is open (as it is to every
+ * technician). A method or service not listed here is refused too, so a new
+ * RPC stays closed until it is classified.
  */
-const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
-  "ListAgents",
-  "OpenTunnel",
-  "CloseTunnel",
-  "GetTunnelStatus",
-  "Stat",
-  "ListDirectory",
-  "Download",
+const READ_ONLY_METHODS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  [
+    TunnelService.typeName,
+    new Set(["ListAgents", "OpenTunnel", "CloseTunnel", "GetTunnelStatus", "Stat", "ListDirectory", "Download"]),
+  ],
+  [JobService.typeName, new Set(["GetJob", "ListJobs", "WatchJob", "GetJobStepOutput"])],
 ]);
 
-/** The policy's word on one TunnelService call made through MCP; a refusal says why in a sentence. */
+/**
+ * The policy's word on one call made through MCP (`service` is the
+ * fully-qualified service name, e.g. rmm.v1.JobService); a refusal says why
+ * in a sentence.
+ */
 export function checkMcpCall(
   access: McpAccess,
   role: string,
+  service: string,
   method: string,
 ): { type: "allow" } | { type: "deny"; reason: string } {
   if (access === "full") return { type: "allow" };
   if (access === "none")
     return { type: "deny", reason: `role ${role} has no MCP access (policy roles.${role}.mcp is false)` };
-  if (READ_ONLY_METHODS.has(method)) return { type: "allow" };
+  if (READ_ONLY_METHODS.get(service)?.has(method)) return { type: "allow" };
   return {
     type: "deny",
-    reason: `role ${role} has read-only MCP access (policy roles.${role}.mcp): ${method} changes the endpoint and is refused`,
+    reason: `role ${role} has read-only MCP access (policy roles.${role}.mcp): ${method} is not a read-only call and is refused`,
   };
 }
 

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTechnicianClient } from "../../client/technician-client.js";
+import { SessionState } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { openDatabase, parseDatabaseUrl, type Db } from "../../server/store/index.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import {
@@ -22,14 +24,24 @@ import { until } from "../support/until.js";
 const ALL_TOOLS = [
   "cancel_command",
   "get_command_output",
+  "get_job",
   "list_agents",
   "list_directory",
   "read_file",
   "run_command",
+  "run_on_fleet",
   "stat",
   "write_file",
 ];
-const READ_ONLY_TOOLS = ["get_command_output", "list_agents", "list_directory", "read_file", "stat"];
+const READ_ONLY_TOOLS = ["get_command_output", "get_job", "list_agents", "list_directory", "read_file", "stat"];
+
+interface JobResult {
+  job_id: string;
+  state: string;
+  totals: { total: number; succeeded: number; pending: number; running: number };
+  steps: Array<{ agent_id: string; state: string; exit_code: number | null; first_line: string | null }>;
+  steps_not_listed: number;
+}
 
 interface CommandResult {
   handle: string;
@@ -73,7 +85,12 @@ describe.each(DIALECTS)("MCP against a real server and agent on %s", (dialect) =
         },
       }),
     );
-    rig = await startAgentRig(dialect, { serverExtra: ["--policy", policyFile], logLevel: "info" });
+    rig = await startAgentRig(dialect, {
+      // A short grace, so the test sees the server release the assistant's sessions soon.
+      serverExtra: ["--policy", policyFile, "--ephemeral-grace", "4s"],
+      agentExtra: ["--label", "mcp-test=yes", "--label", "tier=web"],
+      logLevel: "info",
+    });
     db = openDatabase(parseDatabaseUrl(rig.dbUrl));
     adminToken = await rig.mintToken("root", "admin");
     techToken = await rig.mintToken("alice", "tech");
@@ -108,6 +125,14 @@ describe.each(DIALECTS)("MCP against a real server and agent on %s", (dialect) =
       }
       expect(byName.get("run_command")!.annotations?.destructiveHint).toBe(true);
       expect(byName.get("write_file")!.annotations?.destructiveHint).toBe(true);
+      expect(byName.get("run_on_fleet")!.annotations?.destructiveHint).toBe(true);
+      expect(byName.get("get_job")!.annotations?.destructiveHint).toBe(false);
+      expect(Object.keys(byName.get("run_on_fleet")!.inputSchema.properties ?? {})).toEqual(
+        expect.arrayContaining(["selector", "agents", "argv", "shell_command", "timeout_seconds", "concurrency"]),
+      );
+      expect(Object.keys(byName.get("run_on_fleet")!.outputSchema?.properties ?? {})).toEqual(
+        expect.arrayContaining(["job_id", "totals", "steps"]),
+      );
       expect(Object.keys(byName.get("run_command")!.inputSchema.properties ?? {})).toEqual(
         expect.arrayContaining(["agent", "argv", "shell_command", "cwd", "env", "timeout_seconds", "wait_seconds"]),
       );
@@ -123,6 +148,58 @@ describe.each(DIALECTS)("MCP against a real server and agent on %s", (dialect) =
       expect(me.online).toBe(true);
       const none = await callOk<{ count: number }>(admin, "list_agents", { hostname: "no-such-host-anywhere" });
       expect(none.count).toBe(0);
+    });
+
+    it("lists agents by label selector, with their labels", async () => {
+      type Listed = { agents: Array<{ id: string; labels: Record<string, string> }>; count: number };
+      const web = await callOk<Listed>(admin, "list_agents", { selector: "mcp-test=yes,tier in (web,api)" });
+      expect(web.agents.map((a) => a.id)).toEqual([rig.agentId]);
+      expect(web.agents[0]!.labels).toMatchObject({ "mcp-test": "yes", tier: "web" });
+      expect((await callOk<Listed>(tech, "list_agents", { selector: "mcp-test=yes,tier!=web" })).count).toBe(0);
+      expect(await callError(admin, "list_agents", { selector: "tier in (web" })).toMatch(/^invalid argument: /);
+    });
+
+    it("runs a command on the fleet as a job, get_job reads it, and a read-only role may read but not start one", async () => {
+      const marker = `fleet-${kind}`;
+      const started = await callOk<JobResult>(admin, "run_on_fleet", {
+        selector: "mcp-test=yes",
+        argv: ["echo", marker],
+        timeout_seconds: 30,
+        wait_seconds: 50,
+      });
+      expect(started).toMatchObject({ state: "finished", totals: { total: 1, succeeded: 1 }, steps_not_listed: 0 });
+      expect(started.steps).toEqual([
+        expect.objectContaining({ agent_id: rig.agentId, state: "succeeded", exit_code: 0, first_line: marker }),
+      ]);
+      const read = await callOk<JobResult>(tech, "get_job", { job_id: started.job_id });
+      expect(read).toMatchObject({ job_id: started.job_id, state: "finished", totals: { succeeded: 1 } });
+      expect(read.steps).toEqual(started.steps);
+      const byId = await callOk<JobResult>(admin, "run_on_fleet", {
+        agents: [rig.agentId],
+        shell_command: { shell: "/bin/sh", command_line: "exit 4" },
+        wait_seconds: 50,
+      });
+      expect(byId.steps).toEqual([expect.objectContaining({ state: "failed", exit_code: 4 })]);
+      expect(await callError(admin, "get_job", { job_id: "no-such-job" })).toMatch(/^not found: /);
+      expect(await callError(admin, "run_on_fleet", { argv: ["true"] })).toMatch(/name the agents/);
+      if (kind === "http") {
+        // Not listed to a read-only role, so not callable either.
+        expect(await callError(tech, "run_on_fleet", { selector: "mcp-test=yes", argv: ["true"] })).toMatch(
+          /run_on_fleet not found/,
+        );
+      } else {
+        const message = await callError(tech, "run_on_fleet", { selector: "mcp-test=yes", argv: ["true"] });
+        expect(message).toMatch(/role tech has read-only MCP access .*CreateJob is not a read-only call/);
+        const rows = await db
+          .selectFrom("audit_events")
+          .selectAll()
+          .where("action", "=", "mcp.refused")
+          .where("actor", "=", "tech:alice")
+          .execute();
+        expect(rows.some((r) => r.via === TEST_VIA && /^CreateJob: /.test(r.reason ?? ""))).toBe(true);
+      }
+      const jobs = await db.selectFrom("jobs").select(["id", "creator"]).execute();
+      expect(jobs.filter((j) => j.creator === "alice")).toEqual([]);
     });
 
     it("runs a short command and returns its output and exit code at once", async () => {
@@ -291,25 +368,39 @@ describe.each(DIALECTS)("MCP against a real server and agent on %s", (dialect) =
       expect(uploads.map((u) => [u.operation, u.via])).toEqual([["upload", TEST_VIA]]);
     });
 
-    it("closes the tunnel sessions it opened when the MCP session ends", async () => {
-      const before = await callOk<{ agents: Array<{ id: string; activeSessionId: string | null }> }>(
-        tech,
-        "list_agents",
-        {},
-      );
-      expect(before.agents.find((a) => a.id === rig.agentId)?.activeSessionId).not.toBeNull();
+    it("opens tunnel sessions ephemeral: reuses the technician's own without closing it, and leaves none behind", async () => {
+      const live = () =>
+        db
+          .selectFrom("tunnel_sessions")
+          .select(["id", "ephemeral", "close_reason"])
+          .where("technician", "=", "root")
+          .where("agent_id", "=", rig.agentId)
+          .where("state", "in", ["opening", "active"])
+          .execute();
+      await until(async () => (await live()).length === 0, "earlier calls' sessions to be released");
+      // The technician's own explicit session (rmm tunnel open): the assistant works in it and leaves it open.
+      const own = createTechnicianClient(rig.url, adminToken);
+      const { session } = await own.openTunnel({ agentId: rig.agentId });
+      await callOk(admin, "run_command", { agent: rig.agentId, argv: ["true"] });
+      await callOk(admin, "stat", { agent: rig.agentId, path: work });
+      expect((await own.getTunnelStatus({ sessionId: session!.id })).session?.state).toBe(SessionState.ACTIVE);
+      await own.closeTunnel({ sessionId: session!.id });
+      // Without one, the assistant's session is ephemeral and the server releases it after its grace.
+      await callOk(admin, "run_command", { agent: rig.agentId, argv: ["true"] });
+      const opened = await live();
+      expect(opened.map((s) => s.ephemeral)).toEqual([1]);
+      await until(async () => (await live()).length === 0, "the server to release the assistant's session");
+      const released = await db
+        .selectFrom("tunnel_sessions")
+        .select("close_reason")
+        .where("id", "=", opened[0]!.id)
+        .executeTakeFirstOrThrow();
+      expect(released.close_reason).toBe("released");
       await disconnectMcp(admin);
-      await until(async () => {
-        const now = await callOk<{ agents: Array<{ id: string; activeSessionId: string | null }> }>(
-          tech,
-          "list_agents",
-          {},
-        );
-        return now.agents.find((a) => a.id === rig.agentId)?.activeSessionId === null;
-      }, "the MCP session's tunnel session to close");
+      expect(await live()).toEqual([]);
     });
 
-    // Runs after the admin's MCP session ended: an agent takes one tunnel session at a time.
+    // Runs after the admin's MCP session ended.
     it("holds a read-only role to the read-only tools, refusing the rest with an audited tool error", async () => {
       if (kind === "http") {
         // The server knows the role's setting and lists only what it allows.
