@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { arch, hostname, platform } from "node:os";
+import { RMM_VERSION } from "../common/version.js";
 import { dirname, join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createLogger } from "../common/logger.js";
@@ -14,12 +15,13 @@ import { recordProcessGroupsIn } from "./process/process-tree.js";
 import { defaultStatePath, readState, writeState } from "./state-file.js";
 
 /** Reported to the server in hello and at enrollment. */
-export const AGENT_VERSION = "0.1.0";
+export const AGENT_VERSION = RMM_VERSION;
 
 const info = () => ({ hostname: hostname(), os: `${platform()} ${arch()}`, agentVersion: AGENT_VERSION });
 
 const program = new Command("rmm-agent")
   .description("RMM endpoint agent: one persistent stream to the server, tunnels on demand")
+  .version(RMM_VERSION)
   .showHelpAfterError();
 
 program

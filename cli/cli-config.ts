@@ -56,3 +56,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, path = configPa
     throw new CliError("no token configured: run rmm login --token TOKEN (or set RMM_TOKEN)", ExitCode.Config);
   return { server, token, ...(caFile && { caFile }) };
 }
+
+/** The server URL this run talks to, for hints in error messages: --server, then RMM_SERVER, then the stored login; never throws. */
+export function serverInUse(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const flag = argv.findIndex((a) => a === "--server" || a.startsWith("--server="));
+  if (flag >= 0) return argv[flag]!.includes("=") ? argv[flag]!.slice("--server=".length) : argv[flag + 1];
+  if (env["RMM_SERVER"]) return env["RMM_SERVER"];
+  try {
+    return readConfigFile(configPath(env)).server;
+  } catch {
+    return undefined;
+  }
+}

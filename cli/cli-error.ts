@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { cliWording } from "./cli-wording.js";
 
 /**
  * rmm's own exit statuses, distinct per kind of failure so scripts can tell
@@ -56,8 +57,33 @@ export function exitCodeFor(code: Code): ExitCode {
   return byCode[code] ?? ExitCode.Failure;
 }
 
-/** Turns whatever was thrown into one actionable line and an exit status. */
-export function toCliError(err: unknown): CliError {
+/**
+ * Errors the HTTP/2 transport raises when the connection drops under a call
+ * (a server crash, a TLS server spoken to over http://). connect maps a reset
+ * stream to Canceled or Aborted, which would read as a Ctrl-C (130) or a
+ * conflict (8): they are the server being unreachable.
+ */
+const CONNECTION_LOST = /http\/2 stream closed with error code|premature close|ECONNRESET|socket hang up|ERR_HTTP2_/i;
+const CANNOT_CONNECT = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|getaddrinfo/;
+
+/** Whether the call failed because the connection to the server went away, not because of the server's answer. */
+export function isConnectionLost(err: unknown): boolean {
+  return err instanceof ConnectError && CONNECTION_LOST.test(err.rawMessage);
+}
+
+/** The hint for a lost connection: over http:// the usual cause is a server that speaks TLS. */
+export function connectionLostError(rawMessage: string, server?: string): CliError {
+  const tls = server?.startsWith("http://")
+    ? `; if the server uses TLS, log in with https:// (and --ca FILE for a private CA)`
+    : "";
+  return new CliError(
+    `lost the connection to the server (${rawMessage}): is it still running?${tls}`,
+    ExitCode.Unavailable,
+  );
+}
+
+/** Turns whatever was thrown into one actionable line and an exit status; `server` is the URL in use, for hints. */
+export function toCliError(err: unknown, server?: string): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof ConnectError) {
     const exitCode = exitCodeFor(err.code);
@@ -68,18 +94,35 @@ export function toCliError(err: unknown): CliError {
         exitCode,
       );
     }
-    if (err.code === Code.Unavailable && /ECONNREFUSED|connect|socket|network/i.test(err.rawMessage)) {
+    if (isConnectionLost(err)) return connectionLostError(err.rawMessage, server);
+    if (err.code === Code.Unavailable && CANNOT_CONNECT.test(err.rawMessage)) {
       return new CliError(
         `cannot reach the server (${err.rawMessage}): is it running, and is the URL in rmm login right?`,
         exitCode,
       );
     }
-    return new CliError(err.rawMessage, exitCode);
+    return new CliError(cliWording(err.rawMessage), exitCode);
   }
   const sys = err as NodeJS.ErrnoException;
   if (sys?.code === "ENOENT" || sys?.code === "EACCES" || sys?.code === "EISDIR")
     return new CliError(sys.message, sys.code === "EACCES" ? ExitCode.PermissionDenied : ExitCode.NotFound);
   return new CliError(err instanceof Error ? err.message : String(err), ExitCode.Failure);
+}
+
+/**
+ * File operations (ls, stat, cp) answer FailedPrecondition for a path of the
+ * wrong kind (ENOTDIR, EISDIR); in the one table that code means an offline
+ * agent (7). Inside a session the agent was online, so such an answer is a
+ * wrong path: InvalidArgument (9).
+ */
+export async function fileOperation<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.FailedPrecondition && !isConnectionLost(err))
+      throw new CliError(cliWording(err.rawMessage), ExitCode.InvalidArgument);
+    throw err;
+  }
 }
 
 /** Runs a parser of user input, turning its error into a usage error. */

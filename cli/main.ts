@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import { RMM_VERSION } from "../common/version.js";
+import { serverInUse } from "./cli-config.js";
 import { ExitCode, toCliError } from "./cli-error.js";
+import { oneLineUsageErrors } from "./usage-errors.js";
 import { registerAgents } from "./commands/agents-command.js";
 import { registerBrowse } from "./commands/browse-command.js";
 import { registerCopy } from "./commands/copy-command.js";
@@ -11,7 +14,7 @@ import { registerTunnel } from "./commands/tunnel-command.js";
 
 const program = new Command("rmm")
   .description("the technician's client: list agents, run commands, open shells and copy files through RMM tunnels")
-  .showHelpAfterError()
+  .version(RMM_VERSION)
   .exitOverride();
 for (const register of [
   registerLogin,
@@ -23,6 +26,7 @@ for (const register of [
   registerBrowse,
 ])
   register(program);
+oneLineUsageErrors(program);
 program.addHelpText(
   "after",
   [
@@ -37,7 +41,7 @@ program.parseAsync().catch((err: unknown) => {
     // Help and version are not failures; usage errors were already printed by commander.
     process.exit(err.exitCode === 0 ? 0 : ExitCode.Usage);
   }
-  const error = toCliError(err);
+  const error = toCliError(err, serverInUse());
   process.stderr.write(`rmm: ${error.message}\n`);
   process.exit(error.exitCode);
 });

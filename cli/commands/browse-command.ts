@@ -2,6 +2,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Command } from "commander";
 import { FileKind, type FileInfo } from "../../gen/rmm/v1/file_pb.js";
 import { cliContext } from "../cli-context.js";
+import { fileOperation } from "../cli-error.js";
 import { formatTime, printJson } from "../output-format.js";
 import { requireRemotePath } from "../remote-path.js";
 import { withSession } from "../session-scope.js";
@@ -43,15 +44,17 @@ export function registerBrowse(program: Command): void {
     .action(async (target: string, flags: { json?: boolean }) => {
       const ctx = cliContext();
       const { agent, path } = requireRemotePath(target);
-      await withSession(ctx, agent, async (sessionId) => {
-        const entries: FileInfo[] = [];
-        for await (const batch of ctx.client.listDirectory({ sessionId, path })) {
-          if (flags.json) entries.push(...batch.entries);
-          // Streamed batch by batch, so fixed widths rather than a table sized to the whole listing.
-          else process.stdout.write(batch.entries.map((f) => row(f).join("  ") + "\n").join(""));
-        }
-        if (flags.json) printJson(entries.map(fileJson));
-      });
+      await withSession(ctx, agent, (sessionId) =>
+        fileOperation(async () => {
+          const entries: FileInfo[] = [];
+          for await (const batch of ctx.client.listDirectory({ sessionId, path })) {
+            if (flags.json) entries.push(...batch.entries);
+            // Streamed batch by batch, so fixed widths rather than a table sized to the whole listing.
+            else process.stdout.write(batch.entries.map((f) => row(f).join("  ") + "\n").join(""));
+          }
+          if (flags.json) printJson(entries.map(fileJson));
+        }),
+      );
     });
   program
     .command("stat")
@@ -62,18 +65,20 @@ export function registerBrowse(program: Command): void {
     .action(async (target: string, flags: { json?: boolean }) => {
       const ctx = cliContext();
       const { agent, path } = requireRemotePath(target);
-      await withSession(ctx, agent, async (sessionId) => {
-        const { info } = await ctx.client.stat({ sessionId, path });
-        const j = fileJson(info!);
-        if (flags.json) printJson(j);
-        else
-          process.stdout.write(
-            `${j.path}\n` +
-              `  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n` +
-              `  size     ${j.size}\n` +
-              `  mode     ${j.mode}\n` +
-              `  modified ${j.modified ?? "-"}\n`,
-          );
-      });
+      await withSession(ctx, agent, (sessionId) =>
+        fileOperation(async () => {
+          const { info } = await ctx.client.stat({ sessionId, path });
+          const j = fileJson(info!);
+          if (flags.json) printJson(j);
+          else
+            process.stdout.write(
+              `${j.path}\n` +
+                `  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n` +
+                `  size     ${j.size}\n` +
+                `  mode     ${j.mode}\n` +
+                `  modified ${j.modified ?? "-"}\n`,
+            );
+        }),
+      );
     });
 }

@@ -92,12 +92,14 @@ export function registerExec(program: Command): void {
             );
           }
           const end = await channel.ended;
-          await input.catch(() => undefined);
+          // The remote program is gone: what stdin still holds has nowhere to go, so it is not waited for.
+          void input.catch(() => undefined);
+          process.stdin.destroy();
           if (signal.aborted)
             throw new CliError("interrupted: the remote process tree was ended", ExitCode.Interrupted);
           if (end.exit) {
             if (end.exit.timedOut)
-              process.stderr.write(`rmm: the command timed out after ${flags.timeout} and was ended\n`);
+              throw new CliError(`the command timed out after ${flags.timeout} and was ended`, ExitCode.Timeout);
             return localExitStatus(end.exit);
           }
           if (end.code !== 0) throw channelError(end.code, end.message);

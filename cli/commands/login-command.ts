@@ -2,7 +2,7 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { configPath, loadConfig, saveConfig } from "../cli-config.js";
-import { cliContext, tokenClaims } from "../cli-context.js";
+import { cliContext, tokenClaims, tokenSource } from "../cli-context.js";
 import { CliError, ExitCode } from "../cli-error.js";
 import { printJson } from "../output-format.js";
 
@@ -37,7 +37,7 @@ export function registerLogin(program: Command): void {
     .action(async (flags: { server: string; token?: string; ca?: string }) => {
       const token = flags.token ?? (await readToken());
       if (!token) throw new CliError("no token given: pass --token or pipe one in", ExitCode.Usage);
-      tokenClaims(token);
+      tokenClaims(token, flags.token ? "--token" : "the token read from stdin");
       try {
         new URL(flags.server);
       } catch {
@@ -60,7 +60,7 @@ export function registerLogin(program: Command): void {
     .action(async (flags: { json?: boolean }) => {
       const ctx = cliContext();
       await ctx.client.listAgents({ pageSize: 1 });
-      const { subject, role, expiresAt } = tokenClaims(loadConfig().token);
+      const { subject, role, expiresAt } = tokenClaims(loadConfig().token, tokenSource());
       if (flags.json)
         printJson({ server: ctx.config.server, subject, role, expiresAt: expiresAt?.toISOString() ?? null });
       else
