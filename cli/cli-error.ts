@@ -82,9 +82,40 @@ export function connectionLostError(rawMessage: string, server?: string): CliErr
   );
 }
 
+/** Node's TLS verification failures, each with what a technician does about it. */
+const TLS_ERRORS: Readonly<Record<string, string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the server's certificate is not trusted",
+  SELF_SIGNED_CERT_IN_CHAIN: "the server's certificate is not trusted",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's certificate is not trusted",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the server's certificate is not trusted",
+  UNABLE_TO_GET_ISSUER_CERT: "the server's certificate is not trusted",
+  CERT_HAS_EXPIRED: "the server's certificate has expired",
+  CERT_NOT_YET_VALID: "the server's certificate is not valid yet",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate is for another name",
+  EPROTO: "the server does not speak TLS",
+};
+const TLS_FIXES: Readonly<Record<string, string>> = {
+  "the server's certificate is not trusted": "pass --ca FILE (or set RMM_CA_FILE) with the CA that signed it",
+  "the server's certificate has expired": "the operator renews it (rmm-server --tls-cert)",
+  "the server's certificate is not valid yet": "check this machine's clock",
+  "the server's certificate is for another name": "use the host name or IP address the certificate names",
+  "the server does not speak TLS": "use http:// for a cleartext server",
+};
+
+function tlsError(err: unknown): CliError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const what = code === undefined ? undefined : TLS_ERRORS[code];
+    if (what) return new CliError(`${what} (${e.message}): ${TLS_FIXES[what]}`, ExitCode.Unavailable);
+  }
+  return undefined;
+}
+
 /** Turns whatever was thrown into one actionable line and an exit status; `server` is the URL in use, for hints. */
 export function toCliError(err: unknown, server?: string): CliError {
   if (err instanceof CliError) return err;
+  const tls = tlsError(err);
+  if (tls) return tls;
   if (err instanceof ConnectError) {
     const exitCode = exitCodeFor(err.code);
     if (err.code === Code.Unauthenticated) {
