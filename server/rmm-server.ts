@@ -22,6 +22,7 @@ import { createListener, LISTEN_BACKLOG } from "./listener.js";
 import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
+import { AgentRecords } from "./services/agent-records.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
@@ -133,6 +134,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const enrollment = new AgentEnrollment(agents, issuer, audit);
   const directory = new AgentDirectory(agents, sessionStore, registry);
+  const records = new AgentRecords(agents, sessionStore, registry, audit);
   const verifyTechnician = createTechnicianVerifier({
     keys: config.jwks ? { kind: "jwks", location: config.jwks } : { kind: "secret", secret },
     issuer: config.issuer,
@@ -144,6 +146,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const tunnelImpl = tunnelServiceHandler({
     sessions,
     directory,
+    records,
     relay,
     supervisor,
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },

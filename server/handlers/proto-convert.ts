@@ -1,7 +1,9 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Heartbeat } from "../../gen/rmm/v1/agent_service_pb.js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   AgentSchema,
+  type AgentHealthSchema,
   SessionState,
   TunnelSessionSchema,
   type Agent,
@@ -45,5 +47,18 @@ export function agentMessage({ row, connection, liveSessionId }: AgentListing): 
     enrollTime: timestampFromMs(row.enrolled_at),
     activeSessionId: liveSessionId ?? "",
     revoked: row.revoked_at !== null,
+    ...(connection?.health && { health: healthMessage(connection.health, connection.healthAt) }),
   });
+}
+
+function healthMessage(beat: Heartbeat, at: number | undefined): MessageInitShape<typeof AgentHealthSchema> {
+  return {
+    uptimeSeconds: beat.uptimeSeconds,
+    loadAverage: beat.loadAverage,
+    memoryTotalBytes: beat.memoryTotalBytes,
+    memoryFreeBytes: beat.memoryFreeBytes,
+    diskTotalBytes: beat.diskTotalBytes,
+    diskFreeBytes: beat.diskFreeBytes,
+    ...(at !== undefined && { reportTime: timestampFromMs(at) }),
+  };
 }

@@ -1,6 +1,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentDirectory } from "../services/agent-directory.js";
+import type { AgentRecords } from "../services/agent-records.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
@@ -13,11 +14,12 @@ import { technicianOf } from "./technician-of.js";
 export function tunnelServiceHandler(deps: {
   sessions: SessionService;
   directory: AgentDirectory;
+  records: AgentRecords;
   relay: ChannelRelay;
   supervisor: CommandSupervisor;
   files: Omit<FileTransferDeps, "relay">;
 }): ServiceImpl<typeof TunnelService> {
-  const { sessions, directory, relay, supervisor } = deps;
+  const { sessions, directory, records, relay, supervisor } = deps;
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
@@ -34,6 +36,14 @@ export function tunnelServiceHandler(deps: {
     },
     async closeTunnel(req, ctx) {
       return { session: sessionMessage(await sessions.close(technicianOf(ctx), req.sessionId)) };
+    },
+    async getAgent(req, ctx) {
+      technicianOf(ctx);
+      return { agent: agentMessage(await records.get(req.agentId)) };
+    },
+    async deleteAgent(req, ctx) {
+      await records.delete(technicianOf(ctx), req.agentId);
+      return {};
     },
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };

@@ -62,6 +62,7 @@ export class AgentPresence {
     switch (msg.kind.case) {
       case "heartbeat":
         conn.health = msg.kind.value;
+        conn.healthAt = conn.lastMessageAt;
         // The agent's only way to tell a frozen path from a quiet server (see AgentHello.heartbeat_acks).
         if (conn.heartbeatAcks) conn.send({ case: "heartbeatAck", value: {} });
         return;

@@ -2,7 +2,7 @@ import type { Logger } from "../../common/logger.js";
 import type { AuditOutcome, AuditStore } from "../store/index.js";
 
 export type AuditAction =
-  "agent.enroll" | "agent.connect" | "agent.revoke" | "tunnel.open" | "tunnel.close" | "tunnel.status";
+  "agent.enroll" | "agent.connect" | "agent.revoke" | "agent.delete" | "tunnel.open" | "tunnel.close" | "tunnel.status";
 
 export interface AuditEntry {
   /** `tech:<sub>`, `agent:<id>` or `system`. */

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/tunnel_service.proto.
  */
 export const file_rmm_v1_tunnel_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSKUAgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCCK3AgoNVHVubmVsU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp0ZWNobmljaWFuGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucm1tLnYxLlNlc3Npb25TdGF0ZRIpCgxjbG9zZV9yZWFzb24YBSABKA4yEy5ybW0udjEuQ2xvc2VSZWFzb24SFQoNY2xvc2VfbWVzc2FnZRgGIAEoCRItCglvcGVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIk8KEUxpc3RBZ2VudHNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJIkwKEkxpc3RBZ2VudHNSZXNwb25zZRIdCgZhZ2VudHMYASADKAsyDS5ybW0udjEuQWdlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiUKEU9wZW5UdW5uZWxSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJIjwKEk9wZW5UdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iKAoSQ2xvc2VUdW5uZWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPQoTQ2xvc2VUdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iLAoWR2V0VHVubmVsU3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIkEKF0dldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiKFAgoST3BlbkNoYW5uZWxSZXF1ZXN0EikKBG9wZW4YASABKAsyGS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXNIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIhCgNlb2YYBSABKAsyEi5ybW0udjEuQ2hhbm5lbEVvZkgAEiQKBnJlc2l6ZRgGIAEoCzISLnJtbS52MS5XaW5kb3dTaXplSABCBgoEa2luZCKuAgoRQ2hhbm5lbE9wZW5QYXJhbXMSEgoKc2Vzc2lvbl9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucm1tLnYxLkNoYW5uZWxUeXBlEj0KCnBhcmFtZXRlcnMYAyADKAsyKS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXMuUGFyYW1ldGVyc0VudHJ5EhYKDmluaXRpYWxfY3JlZGl0GAQgASgNEiIKBGV4ZWMYBSABKAsyEi5ybW0udjEuRXhlY1BhcmFtc0gAEioKCHRlcm1pbmFsGAYgASgLMhYucm1tLnYxLlRlcm1pbmFsUGFyYW1zSAAaMQoPUGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGcGFyYW1zIoMCChNPcGVuQ2hhbm5lbFJlc3BvbnNlEicKBm9wZW5lZBgBIAEoCzIVLnJtbS52MS5DaGFubmVsT3BlbmVkSAASIwoEZGF0YRgCIAEoCzITLnJtbS52MS5DaGFubmVsRGF0YUgAEicKBmNyZWRpdBgDIAEoCzIVLnJtbS52MS5DaGFubmVsQ3JlZGl0SAASJQoFY2xvc2UYBCABKAsyFC5ybW0udjEuQ2hhbm5lbENsb3NlSAASIQoDZW9mGAUgASgLMhIucm1tLnYxLkNoYW5uZWxFb2ZIABIjCgRpbmZvGAYgASgLMhMucm1tLnYxLkNoYW5uZWxJbmZvSABCBgoEa2luZCIjCg1DaGFubmVsT3BlbmVkEhIKCmNoYW5uZWxfaWQYASABKA0iVAoLRXhlY1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgZwYXJhbXMYAiABKAsyEi5ybW0udjEuRXhlY1BhcmFtcxINCgVzdGRpbhgDIAEoDCKIAQoMRXhlY1Jlc3BvbnNlEiYKB3N0YXJ0ZWQYASABKAsyEy5ybW0udjEuRXhlY1N0YXJ0ZWRIABIkCgZvdXRwdXQYAiABKAsyEi5ybW0udjEuRXhlY091dHB1dEgAEiIKBGV4aXQYAyABKAsyEi5ybW0udjEuRXhpdFN0YXR1c0gAQgYKBGtpbmQiQAoKRXhlY091dHB1dBIkCgZzdHJlYW0YASABKA4yFC5ybW0udjEuT3V0cHV0U3RyZWFtEgwKBGRhdGEYAiABKAwiLwoLU3RhdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIi4KDFN0YXRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvIjgKFExpc3REaXJlY3RvcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCSI6ChVMaXN0RGlyZWN0b3J5UmVzcG9uc2USIQoHZW50cmllcxgBIAMoCzIQLnJtbS52MS5GaWxlSW5mbyJQChRQcmVwYXJlVXBsb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEiQKBnRhcmdldBgCIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXQiJwoVUHJlcGFyZVVwbG9hZFJlc3BvbnNlEg4KBm9mZnNldBgBIAEoBCJnCg1VcGxvYWRSZXF1ZXN0EisKBXN0YXJ0GAEgASgLMhoucm1tLnYxLlVwbG9hZFJlcXVlc3RTdGFydEgAEg8KBWNodW5rGAIgASgMSAASEAoGc2hhMjU2GAMgASgMSABCBgoEa2luZCJeChJVcGxvYWRSZXF1ZXN0U3RhcnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIkCgZ0YXJnZXQYAiABKAsyFC5ybW0udjEuVXBsb2FkVGFyZ2V0Eg4KBm9mZnNldBgDIAEoBCJYCg5VcGxvYWRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvEg4KBnNoYTI1NhgCIAEoDBIWCg5ieXRlc19yZWNlaXZlZBgDIAEoBCJoCg9Eb3dubG9hZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg4KBm9mZnNldBgDIAEoBBIjCgZzb3VyY2UYBCABKAsyEy5ybW0udjEuRmlsZVZlcnNpb24ibQoQRG93bmxvYWRSZXNwb25zZRIuCgVzdGFydBgBIAEoCzIdLnJtbS52MS5Eb3dubG9hZFJlc3BvbnNlU3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAEhAKBnNoYTI1NhgDIAEoDEgAQgYKBGtpbmQiRwoVRG93bmxvYWRSZXNwb25zZVN0YXJ0Eh4KBGluZm8YASABKAsyEC5ybW0udjEuRmlsZUluZm8SDgoGb2Zmc2V0GAIgASgEKnwKDFNlc3Npb25TdGF0ZRIdChlTRVNTSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0VTU0lPTl9TVEFURV9PUEVOSU5HEAESGAoUU0VTU0lPTl9TVEFURV9BQ1RJVkUQAhIYChRTRVNTSU9OX1NUQVRFX0NMT1NFRBADKu8BCgtDbG9zZVJlYXNvbhIcChhDTE9TRV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFDTE9TRV9SRUFTT05fQ0xPU0VEX0JZX1RFQ0hOSUNJQU4QARIjCh9DTE9TRV9SRUFTT05fQUdFTlRfRElTQ09OTkVDVEVEEAISHAoYQ0xPU0VfUkVBU09OX0FHRU5UX0VSUk9SEAMSGAoUQ0xPU0VfUkVBU09OX1RJTUVPVVQQBBIdChlDTE9TRV9SRUFTT05fSURMRV9USU1FT1VUEAUSHwobQ0xPU0VfUkVBU09OX1NFUlZFUl9SRVNUQVJUEAYygwYKDVR1bm5lbFNlcnZpY2USQwoKTGlzdEFnZW50cxIZLnJtbS52MS5MaXN0QWdlbnRzUmVxdWVzdBoaLnJtbS52MS5MaXN0QWdlbnRzUmVzcG9uc2USQwoKT3BlblR1bm5lbBIZLnJtbS52MS5PcGVuVHVubmVsUmVxdWVzdBoaLnJtbS52MS5PcGVuVHVubmVsUmVzcG9uc2USRgoLQ2xvc2VUdW5uZWwSGi5ybW0udjEuQ2xvc2VUdW5uZWxSZXF1ZXN0Ghsucm1tLnYxLkNsb3NlVHVubmVsUmVzcG9uc2USUgoPR2V0VHVubmVsU3RhdHVzEh4ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1JlcXVlc3QaHy5ybW0udjEuR2V0VHVubmVsU3RhdHVzUmVzcG9uc2USSgoLT3BlbkNoYW5uZWwSGi5ybW0udjEuT3BlbkNoYW5uZWxSZXF1ZXN0Ghsucm1tLnYxLk9wZW5DaGFubmVsUmVzcG9uc2UoATABEjMKBEV4ZWMSEy5ybW0udjEuRXhlY1JlcXVlc3QaFC5ybW0udjEuRXhlY1Jlc3BvbnNlMAESMQoEU3RhdBITLnJtbS52MS5TdGF0UmVxdWVzdBoULnJtbS52MS5TdGF0UmVzcG9uc2USTgoNTGlzdERpcmVjdG9yeRIcLnJtbS52MS5MaXN0RGlyZWN0b3J5UmVxdWVzdBodLnJtbS52MS5MaXN0RGlyZWN0b3J5UmVzcG9uc2UwARJMCg1QcmVwYXJlVXBsb2FkEhwucm1tLnYxLlByZXBhcmVVcGxvYWRSZXF1ZXN0Gh0ucm1tLnYxLlByZXBhcmVVcGxvYWRSZXNwb25zZRI5CgZVcGxvYWQSFS5ybW0udjEuVXBsb2FkUmVxdWVzdBoWLnJtbS52MS5VcGxvYWRSZXNwb25zZSgBEj8KCERvd25sb2FkEhcucm1tLnYxLkRvd25sb2FkUmVxdWVzdBoYLnJtbS52MS5Eb3dubG9hZFJlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_frame]);
+  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSK5AgoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCBIjCgZoZWFsdGgYUCABKAsyEy5ybW0udjEuQWdlbnRIZWFsdGgi1gEKC0FnZW50SGVhbHRoEhYKDnVwdGltZV9zZWNvbmRzGAEgASgEEhQKDGxvYWRfYXZlcmFnZRgCIAMoARIaChJtZW1vcnlfdG90YWxfYnl0ZXMYAyABKAQSGQoRbWVtb3J5X2ZyZWVfYnl0ZXMYBCABKAQSGAoQZGlza190b3RhbF9ieXRlcxgFIAEoBBIXCg9kaXNrX2ZyZWVfYnl0ZXMYBiABKAQSLwoLcmVwb3J0X3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIiMKD0dldEFnZW50UmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCSIwChBHZXRBZ2VudFJlc3BvbnNlEhwKBWFnZW50GAEgASgLMg0ucm1tLnYxLkFnZW50IiYKEkRlbGV0ZUFnZW50UmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCSIVChNEZWxldGVBZ2VudFJlc3BvbnNlIrcCCg1UdW5uZWxTZXNzaW9uEgoKAmlkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhIKCnRlY2huaWNpYW4YAyABKAkSIwoFc3RhdGUYBCABKA4yFC5ybW0udjEuU2Vzc2lvblN0YXRlEikKDGNsb3NlX3JlYXNvbhgFIAEoDjITLnJtbS52MS5DbG9zZVJlYXNvbhIVCg1jbG9zZV9tZXNzYWdlGAYgASgJEi0KCW9wZW5fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmVhZHlfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY2xvc2VfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTwoRTGlzdEFnZW50c1JlcXVlc3QSEwoLb25saW5lX29ubHkYASABKAgSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiTAoSTGlzdEFnZW50c1Jlc3BvbnNlEh0KBmFnZW50cxgBIAMoCzINLnJtbS52MS5BZ2VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJQoRT3BlblR1bm5lbFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiPAoST3BlblR1bm5lbFJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiIoChJDbG9zZVR1bm5lbFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI9ChNDbG9zZVR1bm5lbFJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiIsChZHZXRUdW5uZWxTdGF0dXNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiQQoXR2V0VHVubmVsU3RhdHVzUmVzcG9uc2USJgoHc2Vzc2lvbhgBIAEoCzIVLnJtbS52MS5UdW5uZWxTZXNzaW9uIoUCChJPcGVuQ2hhbm5lbFJlcXVlc3QSKQoEb3BlbhgBIAEoCzIZLnJtbS52MS5DaGFubmVsT3BlblBhcmFtc0gAEiMKBGRhdGEYAiABKAsyEy5ybW0udjEuQ2hhbm5lbERhdGFIABInCgZjcmVkaXQYAyABKAsyFS5ybW0udjEuQ2hhbm5lbENyZWRpdEgAEiUKBWNsb3NlGAQgASgLMhQucm1tLnYxLkNoYW5uZWxDbG9zZUgAEiEKA2VvZhgFIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASJAoGcmVzaXplGAYgASgLMhIucm1tLnYxLldpbmRvd1NpemVIAEIGCgRraW5kIq4CChFDaGFubmVsT3BlblBhcmFtcxISCgpzZXNzaW9uX2lkGAEgASgJEiEKBHR5cGUYAiABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSPQoKcGFyYW1ldGVycxgDIAMoCzIpLnJtbS52MS5DaGFubmVsT3BlblBhcmFtcy5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYBCABKA0SIgoEZXhlYxgFIAEoCzISLnJtbS52MS5FeGVjUGFyYW1zSAASKgoIdGVybWluYWwYBiABKAsyFi5ybW0udjEuVGVybWluYWxQYXJhbXNIABoxCg9QYXJhbWV0ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZwYXJhbXMigwIKE09wZW5DaGFubmVsUmVzcG9uc2USJwoGb3BlbmVkGAEgASgLMhUucm1tLnYxLkNoYW5uZWxPcGVuZWRIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIhCgNlb2YYBSABKAsyEi5ybW0udjEuQ2hhbm5lbEVvZkgAEiMKBGluZm8YBiABKAsyEy5ybW0udjEuQ2hhbm5lbEluZm9IAEIGCgRraW5kIiMKDUNoYW5uZWxPcGVuZWQSEgoKY2hhbm5lbF9pZBgBIAEoDSJUCgtFeGVjUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEiIKBnBhcmFtcxgCIAEoCzISLnJtbS52MS5FeGVjUGFyYW1zEg0KBXN0ZGluGAMgASgMIogBCgxFeGVjUmVzcG9uc2USJgoHc3RhcnRlZBgBIAEoCzITLnJtbS52MS5FeGVjU3RhcnRlZEgAEiQKBm91dHB1dBgCIAEoCzISLnJtbS52MS5FeGVjT3V0cHV0SAASIgoEZXhpdBgDIAEoCzISLnJtbS52MS5FeGl0U3RhdHVzSABCBgoEa2luZCJACgpFeGVjT3V0cHV0EiQKBnN0cmVhbRgBIAEoDjIULnJtbS52MS5PdXRwdXRTdHJlYW0SDAoEZGF0YRgCIAEoDCIvCgtTdGF0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHBhdGgYAiABKAkiLgoMU3RhdFJlc3BvbnNlEh4KBGluZm8YASABKAsyEC5ybW0udjEuRmlsZUluZm8iOAoUTGlzdERpcmVjdG9yeVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIjoKFUxpc3REaXJlY3RvcnlSZXNwb25zZRIhCgdlbnRyaWVzGAEgAygLMhAucm1tLnYxLkZpbGVJbmZvIlAKFFByZXBhcmVVcGxvYWRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSJAoGdGFyZ2V0GAIgASgLMhQucm1tLnYxLlVwbG9hZFRhcmdldCInChVQcmVwYXJlVXBsb2FkUmVzcG9uc2USDgoGb2Zmc2V0GAEgASgEImcKDVVwbG9hZFJlcXVlc3QSKwoFc3RhcnQYASABKAsyGi5ybW0udjEuVXBsb2FkUmVxdWVzdFN0YXJ0SAASDwoFY2h1bmsYAiABKAxIABIQCgZzaGEyNTYYAyABKAxIAEIGCgRraW5kIl4KElVwbG9hZFJlcXVlc3RTdGFydBISCgpzZXNzaW9uX2lkGAEgASgJEiQKBnRhcmdldBgCIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXQSDgoGb2Zmc2V0GAMgASgEIlgKDlVwbG9hZFJlc3BvbnNlEh4KBGluZm8YASABKAsyEC5ybW0udjEuRmlsZUluZm8SDgoGc2hhMjU2GAIgASgMEhYKDmJ5dGVzX3JlY2VpdmVkGAMgASgEImgKD0Rvd25sb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHBhdGgYAiABKAkSDgoGb2Zmc2V0GAMgASgEEiMKBnNvdXJjZRgEIAEoCzITLnJtbS52MS5GaWxlVmVyc2lvbiJtChBEb3dubG9hZFJlc3BvbnNlEi4KBXN0YXJ0GAEgASgLMh0ucm1tLnYxLkRvd25sb2FkUmVzcG9uc2VTdGFydEgAEg8KBWNodW5rGAIgASgMSAASEAoGc2hhMjU2GAMgASgMSABCBgoEa2luZCJHChVEb3dubG9hZFJlc3BvbnNlU3RhcnQSHgoEaW5mbxgBIAEoCzIQLnJtbS52MS5GaWxlSW5mbxIOCgZvZmZzZXQYAiABKAQqfAoMU2Vzc2lvblN0YXRlEh0KGVNFU1NJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRVNTSU9OX1NUQVRFX09QRU5JTkcQARIYChRTRVNTSU9OX1NUQVRFX0FDVElWRRACEhgKFFNFU1NJT05fU1RBVEVfQ0xPU0VEEAMq7wEKC0Nsb3NlUmVhc29uEhwKGENMT1NFX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIUNMT1NFX1JFQVNPTl9DTE9TRURfQllfVEVDSE5JQ0lBThABEiMKH0NMT1NFX1JFQVNPTl9BR0VOVF9ESVNDT05ORUNURUQQAhIcChhDTE9TRV9SRUFTT05fQUdFTlRfRVJST1IQAxIYChRDTE9TRV9SRUFTT05fVElNRU9VVBAEEh0KGUNMT1NFX1JFQVNPTl9JRExFX1RJTUVPVVQQBRIfChtDTE9TRV9SRUFTT05fU0VSVkVSX1JFU1RBUlQQBjKKBwoNVHVubmVsU2VydmljZRJDCgpMaXN0QWdlbnRzEhkucm1tLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Ghoucm1tLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJDCgpPcGVuVHVubmVsEhkucm1tLnYxLk9wZW5UdW5uZWxSZXF1ZXN0Ghoucm1tLnYxLk9wZW5UdW5uZWxSZXNwb25zZRJGCgtDbG9zZVR1bm5lbBIaLnJtbS52MS5DbG9zZVR1bm5lbFJlcXVlc3QaGy5ybW0udjEuQ2xvc2VUdW5uZWxSZXNwb25zZRJSCg9HZXRUdW5uZWxTdGF0dXMSHi5ybW0udjEuR2V0VHVubmVsU3RhdHVzUmVxdWVzdBofLnJtbS52MS5HZXRUdW5uZWxTdGF0dXNSZXNwb25zZRI9CghHZXRBZ2VudBIXLnJtbS52MS5HZXRBZ2VudFJlcXVlc3QaGC5ybW0udjEuR2V0QWdlbnRSZXNwb25zZRJGCgtEZWxldGVBZ2VudBIaLnJtbS52MS5EZWxldGVBZ2VudFJlcXVlc3QaGy5ybW0udjEuRGVsZXRlQWdlbnRSZXNwb25zZRJKCgtPcGVuQ2hhbm5lbBIaLnJtbS52MS5PcGVuQ2hhbm5lbFJlcXVlc3QaGy5ybW0udjEuT3BlbkNoYW5uZWxSZXNwb25zZSgBMAESMwoERXhlYxITLnJtbS52MS5FeGVjUmVxdWVzdBoULnJtbS52MS5FeGVjUmVzcG9uc2UwARIxCgRTdGF0EhMucm1tLnYxLlN0YXRSZXF1ZXN0GhQucm1tLnYxLlN0YXRSZXNwb25zZRJOCg1MaXN0RGlyZWN0b3J5Ehwucm1tLnYxLkxpc3REaXJlY3RvcnlSZXF1ZXN0Gh0ucm1tLnYxLkxpc3REaXJlY3RvcnlSZXNwb25zZTABEkwKDVByZXBhcmVVcGxvYWQSHC5ybW0udjEuUHJlcGFyZVVwbG9hZFJlcXVlc3QaHS5ybW0udjEuUHJlcGFyZVVwbG9hZFJlc3BvbnNlEjkKBlVwbG9hZBIVLnJtbS52MS5VcGxvYWRSZXF1ZXN0GhYucm1tLnYxLlVwbG9hZFJlc3BvbnNlKAESPwoIRG93bmxvYWQSFy5ybW0udjEuRG93bmxvYWRSZXF1ZXN0Ghgucm1tLnYxLkRvd25sb2FkUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_frame]);
 
 /**
  * @generated from message rmm.v1.Agent
@@ -79,6 +79,14 @@ export type Agent = Message<"rmm.v1.Agent"> & {
    * @generated from field: bool revoked = 10;
    */
   revoked: boolean;
+
+  /**
+   * The last heartbeat on the agent's live stream; unset while it is offline
+   * or before its first heartbeat (held in memory, not stored).
+   *
+   * @generated from field: rmm.v1.AgentHealth health = 80;
+   */
+  health?: AgentHealth | undefined;
 };
 
 /**
@@ -87,6 +95,127 @@ export type Agent = Message<"rmm.v1.Agent"> & {
  */
 export const AgentSchema: GenMessage<Agent> = /*@__PURE__*/
   messageDesc(file_rmm_v1_tunnel_service, 0);
+
+/**
+ * What an agent's heartbeat reports (see rmm.v1.Heartbeat), and when.
+ *
+ * @generated from message rmm.v1.AgentHealth
+ */
+export type AgentHealth = Message<"rmm.v1.AgentHealth"> & {
+  /**
+   * @generated from field: uint64 uptime_seconds = 1;
+   */
+  uptimeSeconds: bigint;
+
+  /**
+   * One-, five- and fifteen-minute load averages.
+   *
+   * @generated from field: repeated double load_average = 2;
+   */
+  loadAverage: number[];
+
+  /**
+   * @generated from field: uint64 memory_total_bytes = 3;
+   */
+  memoryTotalBytes: bigint;
+
+  /**
+   * @generated from field: uint64 memory_free_bytes = 4;
+   */
+  memoryFreeBytes: bigint;
+
+  /**
+   * @generated from field: uint64 disk_total_bytes = 5;
+   */
+  diskTotalBytes: bigint;
+
+  /**
+   * @generated from field: uint64 disk_free_bytes = 6;
+   */
+  diskFreeBytes: bigint;
+
+  /**
+   * When the server received that heartbeat.
+   *
+   * @generated from field: google.protobuf.Timestamp report_time = 7;
+   */
+  reportTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message rmm.v1.AgentHealth.
+ * Use `create(AgentHealthSchema)` to create a new message.
+ */
+export const AgentHealthSchema: GenMessage<AgentHealth> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 1);
+
+/**
+ * @generated from message rmm.v1.GetAgentRequest
+ */
+export type GetAgentRequest = Message<"rmm.v1.GetAgentRequest"> & {
+  /**
+   * Required, at most 64 characters (InvalidArgument otherwise).
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message rmm.v1.GetAgentRequest.
+ * Use `create(GetAgentRequestSchema)` to create a new message.
+ */
+export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 2);
+
+/**
+ * @generated from message rmm.v1.GetAgentResponse
+ */
+export type GetAgentResponse = Message<"rmm.v1.GetAgentResponse"> & {
+  /**
+   * @generated from field: rmm.v1.Agent agent = 1;
+   */
+  agent?: Agent | undefined;
+};
+
+/**
+ * Describes the message rmm.v1.GetAgentResponse.
+ * Use `create(GetAgentResponseSchema)` to create a new message.
+ */
+export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 3);
+
+/**
+ * @generated from message rmm.v1.DeleteAgentRequest
+ */
+export type DeleteAgentRequest = Message<"rmm.v1.DeleteAgentRequest"> & {
+  /**
+   * Required, at most 64 characters (InvalidArgument otherwise).
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message rmm.v1.DeleteAgentRequest.
+ * Use `create(DeleteAgentRequestSchema)` to create a new message.
+ */
+export const DeleteAgentRequestSchema: GenMessage<DeleteAgentRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 4);
+
+/**
+ * @generated from message rmm.v1.DeleteAgentResponse
+ */
+export type DeleteAgentResponse = Message<"rmm.v1.DeleteAgentResponse"> & {
+};
+
+/**
+ * Describes the message rmm.v1.DeleteAgentResponse.
+ * Use `create(DeleteAgentResponseSchema)` to create a new message.
+ */
+export const DeleteAgentResponseSchema: GenMessage<DeleteAgentResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 5);
 
 /**
  * @generated from message rmm.v1.TunnelSession
@@ -147,7 +276,7 @@ export type TunnelSession = Message<"rmm.v1.TunnelSession"> & {
  * Use `create(TunnelSessionSchema)` to create a new message.
  */
 export const TunnelSessionSchema: GenMessage<TunnelSession> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 1);
+  messageDesc(file_rmm_v1_tunnel_service, 6);
 
 /**
  * @generated from message rmm.v1.ListAgentsRequest
@@ -180,7 +309,7 @@ export type ListAgentsRequest = Message<"rmm.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 2);
+  messageDesc(file_rmm_v1_tunnel_service, 7);
 
 /**
  * @generated from message rmm.v1.ListAgentsResponse
@@ -204,7 +333,7 @@ export type ListAgentsResponse = Message<"rmm.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 3);
+  messageDesc(file_rmm_v1_tunnel_service, 8);
 
 /**
  * @generated from message rmm.v1.OpenTunnelRequest
@@ -221,7 +350,7 @@ export type OpenTunnelRequest = Message<"rmm.v1.OpenTunnelRequest"> & {
  * Use `create(OpenTunnelRequestSchema)` to create a new message.
  */
 export const OpenTunnelRequestSchema: GenMessage<OpenTunnelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 4);
+  messageDesc(file_rmm_v1_tunnel_service, 9);
 
 /**
  * @generated from message rmm.v1.OpenTunnelResponse
@@ -238,7 +367,7 @@ export type OpenTunnelResponse = Message<"rmm.v1.OpenTunnelResponse"> & {
  * Use `create(OpenTunnelResponseSchema)` to create a new message.
  */
 export const OpenTunnelResponseSchema: GenMessage<OpenTunnelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 5);
+  messageDesc(file_rmm_v1_tunnel_service, 10);
 
 /**
  * @generated from message rmm.v1.CloseTunnelRequest
@@ -255,7 +384,7 @@ export type CloseTunnelRequest = Message<"rmm.v1.CloseTunnelRequest"> & {
  * Use `create(CloseTunnelRequestSchema)` to create a new message.
  */
 export const CloseTunnelRequestSchema: GenMessage<CloseTunnelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 6);
+  messageDesc(file_rmm_v1_tunnel_service, 11);
 
 /**
  * @generated from message rmm.v1.CloseTunnelResponse
@@ -272,7 +401,7 @@ export type CloseTunnelResponse = Message<"rmm.v1.CloseTunnelResponse"> & {
  * Use `create(CloseTunnelResponseSchema)` to create a new message.
  */
 export const CloseTunnelResponseSchema: GenMessage<CloseTunnelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 7);
+  messageDesc(file_rmm_v1_tunnel_service, 12);
 
 /**
  * @generated from message rmm.v1.GetTunnelStatusRequest
@@ -289,7 +418,7 @@ export type GetTunnelStatusRequest = Message<"rmm.v1.GetTunnelStatusRequest"> & 
  * Use `create(GetTunnelStatusRequestSchema)` to create a new message.
  */
 export const GetTunnelStatusRequestSchema: GenMessage<GetTunnelStatusRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 8);
+  messageDesc(file_rmm_v1_tunnel_service, 13);
 
 /**
  * @generated from message rmm.v1.GetTunnelStatusResponse
@@ -306,7 +435,7 @@ export type GetTunnelStatusResponse = Message<"rmm.v1.GetTunnelStatusResponse"> 
  * Use `create(GetTunnelStatusResponseSchema)` to create a new message.
  */
 export const GetTunnelStatusResponseSchema: GenMessage<GetTunnelStatusResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 9);
+  messageDesc(file_rmm_v1_tunnel_service, 14);
 
 /**
  * @generated from message rmm.v1.OpenChannelRequest
@@ -368,7 +497,7 @@ export type OpenChannelRequest = Message<"rmm.v1.OpenChannelRequest"> & {
  * Use `create(OpenChannelRequestSchema)` to create a new message.
  */
 export const OpenChannelRequestSchema: GenMessage<OpenChannelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 10);
+  messageDesc(file_rmm_v1_tunnel_service, 15);
 
 /**
  * @generated from message rmm.v1.ChannelOpenParams
@@ -422,7 +551,7 @@ export type ChannelOpenParams = Message<"rmm.v1.ChannelOpenParams"> & {
  * Use `create(ChannelOpenParamsSchema)` to create a new message.
  */
 export const ChannelOpenParamsSchema: GenMessage<ChannelOpenParams> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 11);
+  messageDesc(file_rmm_v1_tunnel_service, 16);
 
 /**
  * @generated from message rmm.v1.OpenChannelResponse
@@ -483,7 +612,7 @@ export type OpenChannelResponse = Message<"rmm.v1.OpenChannelResponse"> & {
  * Use `create(OpenChannelResponseSchema)` to create a new message.
  */
 export const OpenChannelResponseSchema: GenMessage<OpenChannelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 12);
+  messageDesc(file_rmm_v1_tunnel_service, 17);
 
 /**
  * @generated from message rmm.v1.ChannelOpened
@@ -500,7 +629,7 @@ export type ChannelOpened = Message<"rmm.v1.ChannelOpened"> & {
  * Use `create(ChannelOpenedSchema)` to create a new message.
  */
 export const ChannelOpenedSchema: GenMessage<ChannelOpened> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 13);
+  messageDesc(file_rmm_v1_tunnel_service, 18);
 
 /**
  * @generated from message rmm.v1.ExecRequest
@@ -530,7 +659,7 @@ export type ExecRequest = Message<"rmm.v1.ExecRequest"> & {
  * Use `create(ExecRequestSchema)` to create a new message.
  */
 export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 14);
+  messageDesc(file_rmm_v1_tunnel_service, 19);
 
 /**
  * @generated from message rmm.v1.ExecResponse
@@ -571,7 +700,7 @@ export type ExecResponse = Message<"rmm.v1.ExecResponse"> & {
  * Use `create(ExecResponseSchema)` to create a new message.
  */
 export const ExecResponseSchema: GenMessage<ExecResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 15);
+  messageDesc(file_rmm_v1_tunnel_service, 20);
 
 /**
  * @generated from message rmm.v1.ExecOutput
@@ -593,7 +722,7 @@ export type ExecOutput = Message<"rmm.v1.ExecOutput"> & {
  * Use `create(ExecOutputSchema)` to create a new message.
  */
 export const ExecOutputSchema: GenMessage<ExecOutput> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 16);
+  messageDesc(file_rmm_v1_tunnel_service, 21);
 
 /**
  * @generated from message rmm.v1.StatRequest
@@ -617,7 +746,7 @@ export type StatRequest = Message<"rmm.v1.StatRequest"> & {
  * Use `create(StatRequestSchema)` to create a new message.
  */
 export const StatRequestSchema: GenMessage<StatRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 17);
+  messageDesc(file_rmm_v1_tunnel_service, 22);
 
 /**
  * @generated from message rmm.v1.StatResponse
@@ -634,7 +763,7 @@ export type StatResponse = Message<"rmm.v1.StatResponse"> & {
  * Use `create(StatResponseSchema)` to create a new message.
  */
 export const StatResponseSchema: GenMessage<StatResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 18);
+  messageDesc(file_rmm_v1_tunnel_service, 23);
 
 /**
  * @generated from message rmm.v1.ListDirectoryRequest
@@ -656,7 +785,7 @@ export type ListDirectoryRequest = Message<"rmm.v1.ListDirectoryRequest"> & {
  * Use `create(ListDirectoryRequestSchema)` to create a new message.
  */
 export const ListDirectoryRequestSchema: GenMessage<ListDirectoryRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 19);
+  messageDesc(file_rmm_v1_tunnel_service, 24);
 
 /**
  * @generated from message rmm.v1.ListDirectoryResponse
@@ -673,7 +802,7 @@ export type ListDirectoryResponse = Message<"rmm.v1.ListDirectoryResponse"> & {
  * Use `create(ListDirectoryResponseSchema)` to create a new message.
  */
 export const ListDirectoryResponseSchema: GenMessage<ListDirectoryResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 20);
+  messageDesc(file_rmm_v1_tunnel_service, 25);
 
 /**
  * @generated from message rmm.v1.PrepareUploadRequest
@@ -695,7 +824,7 @@ export type PrepareUploadRequest = Message<"rmm.v1.PrepareUploadRequest"> & {
  * Use `create(PrepareUploadRequestSchema)` to create a new message.
  */
 export const PrepareUploadRequestSchema: GenMessage<PrepareUploadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 21);
+  messageDesc(file_rmm_v1_tunnel_service, 26);
 
 /**
  * @generated from message rmm.v1.PrepareUploadResponse
@@ -712,7 +841,7 @@ export type PrepareUploadResponse = Message<"rmm.v1.PrepareUploadResponse"> & {
  * Use `create(PrepareUploadResponseSchema)` to create a new message.
  */
 export const PrepareUploadResponseSchema: GenMessage<PrepareUploadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 22);
+  messageDesc(file_rmm_v1_tunnel_service, 27);
 
 /**
  * @generated from message rmm.v1.UploadRequest
@@ -753,7 +882,7 @@ export type UploadRequest = Message<"rmm.v1.UploadRequest"> & {
  * Use `create(UploadRequestSchema)` to create a new message.
  */
 export const UploadRequestSchema: GenMessage<UploadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 23);
+  messageDesc(file_rmm_v1_tunnel_service, 28);
 
 /**
  * @generated from message rmm.v1.UploadRequestStart
@@ -782,7 +911,7 @@ export type UploadRequestStart = Message<"rmm.v1.UploadRequestStart"> & {
  * Use `create(UploadRequestStartSchema)` to create a new message.
  */
 export const UploadRequestStartSchema: GenMessage<UploadRequestStart> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 24);
+  messageDesc(file_rmm_v1_tunnel_service, 29);
 
 /**
  * @generated from message rmm.v1.UploadResponse
@@ -813,7 +942,7 @@ export type UploadResponse = Message<"rmm.v1.UploadResponse"> & {
  * Use `create(UploadResponseSchema)` to create a new message.
  */
 export const UploadResponseSchema: GenMessage<UploadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 25);
+  messageDesc(file_rmm_v1_tunnel_service, 30);
 
 /**
  * @generated from message rmm.v1.DownloadRequest
@@ -850,7 +979,7 @@ export type DownloadRequest = Message<"rmm.v1.DownloadRequest"> & {
  * Use `create(DownloadRequestSchema)` to create a new message.
  */
 export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 26);
+  messageDesc(file_rmm_v1_tunnel_service, 31);
 
 /**
  * @generated from message rmm.v1.DownloadResponse
@@ -889,7 +1018,7 @@ export type DownloadResponse = Message<"rmm.v1.DownloadResponse"> & {
  * Use `create(DownloadResponseSchema)` to create a new message.
  */
 export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 27);
+  messageDesc(file_rmm_v1_tunnel_service, 32);
 
 /**
  * @generated from message rmm.v1.DownloadResponseStart
@@ -911,7 +1040,7 @@ export type DownloadResponseStart = Message<"rmm.v1.DownloadResponseStart"> & {
  * Use `create(DownloadResponseStartSchema)` to create a new message.
  */
 export const DownloadResponseStartSchema: GenMessage<DownloadResponseStart> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 28);
+  messageDesc(file_rmm_v1_tunnel_service, 33);
 
 /**
  * @generated from enum rmm.v1.SessionState
@@ -1040,6 +1169,32 @@ export const TunnelService: GenService<{
     methodKind: "unary";
     input: typeof GetTunnelStatusRequestSchema;
     output: typeof GetTunnelStatusResponseSchema;
+  },
+  /**
+   * One agent by its exact id, with the same fields as ListAgents. NotFound
+   * when no agent has that id (revoked agents are still found).
+   *
+   * @generated from rpc rmm.v1.TunnelService.GetAgent
+   */
+  getAgent: {
+    methodKind: "unary";
+    input: typeof GetAgentRequestSchema;
+    output: typeof GetAgentResponseSchema;
+  },
+  /**
+   * Removes a stale enrollment: the agent's row and its sessions' rows; the
+   * audit trail keeps every event about it, and an agent.delete event is
+   * added. Admins only (PermissionDenied otherwise). FailedPrecondition while
+   * the agent holds a stream: revoke it first (rmm-server revoke-agent), or
+   * wait until it is offline. NotFound when no agent has that id. The
+   * agent's credential stops working, as if revoked.
+   *
+   * @generated from rpc rmm.v1.TunnelService.DeleteAgent
+   */
+  deleteAgent: {
+    methodKind: "unary";
+    input: typeof DeleteAgentRequestSchema;
+    output: typeof DeleteAgentResponseSchema;
   },
   /**
    * Opens one channel of a given type on an active session you own and carries

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { ExitCode } from "../../cli/cli-error.js";
+import { openDatabase, parseDatabaseUrl } from "../../server/store/open-database.js";
+import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
+import { DIALECTS } from "../../testkit/test-databases.js";
+import { runCli, type CliResult } from "../support/run-cli.js";
+import { until } from "../support/until.js";
+
+interface AgentJson {
+  id: string;
+  online: boolean;
+  agentVersion: string;
+  health: { uptimeSeconds: number; memoryTotalBytes: number; diskTotalBytes: number; loadAverage: number[] } | null;
+}
+
+describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (dialect) => {
+  let rig: AgentRig;
+  let staleId: string;
+  let tech: Record<string, string>;
+  let admin: Record<string, string>;
+  const rmm = (args: string[], env = tech) => runCli(args, { env });
+
+  beforeAll(async () => {
+    // Heartbeats every second, so the inventory fills in quickly.
+    rig = await startAgentRig(dialect, { serverExtra: ["--heartbeat-interval", "1s"] });
+    staleId = await rig.enrollAgent("stale");
+    tech = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("alice") };
+    admin = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("root", "admin") };
+  });
+  afterAll(async () => {
+    await rig.stop();
+  });
+
+  it("lists the heartbeat's uptime, load, memory and disk with -o wide, json and yaml", async () => {
+    let agents: AgentJson[] = [];
+    await until(async () => {
+      agents = parsed<AgentJson[]>(await rmm(["agents", "-o", "json"]));
+      return agents.find((a) => a.id === rig.agentId)?.health != null;
+    }, "a heartbeat to reach the listing");
+    const live = agents.find((a) => a.id === rig.agentId)!;
+    expect(live.health!.memoryTotalBytes).toBeGreaterThan(0);
+    expect(live.health!.diskTotalBytes).toBeGreaterThan(0);
+    expect(live.health!.loadAverage).toHaveLength(3);
+    expect(agents.find((a) => a.id === staleId)?.health).toBeNull();
+    const yaml = await rmm(["agents", "-o", "yaml"]);
+    // The same records (a heartbeat may have moved the figures in between).
+    const fromYaml = parseYaml(yaml.stdout) as AgentJson[];
+    expect(fromYaml.map((a) => a.id)).toEqual(agents.map((a) => a.id));
+    expect(fromYaml.map((a) => Object.keys(a))).toEqual(agents.map((a) => Object.keys(a)));
+    expect(fromYaml.find((a) => a.id === rig.agentId)?.health?.memoryTotalBytes).toBe(live.health!.memoryTotalBytes);
+    const wide = await rmm(["agents", "-o", "wide"]);
+    const lines = wide.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION\s+VERSION\s+UPTIME\s+LOAD\s+MEMORY\s+DISK$/,
+    );
+    expect(lines.find((l) => l.startsWith(rig.agentId))).toMatch(/\d+% of [\d.]+ [KMGT]iB\s+\d+% of [\d.]+ [KMGT]iB$/);
+    const table = await rmm(["agents"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION$/);
+    const bad = await rmm(["agents", "-o", "xml"]);
+    expect(bad.code).toBe(ExitCode.Usage);
+    expect(bad.stderr).toMatch(/^rmm: option '-o, --output <format>' argument 'xml' is invalid/);
+  });
+
+  it("shows one agent by id prefix, as text and as json", async () => {
+    const text = await rmm(["agent", "show", rig.agentId.slice(0, 8)]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^agent ${rig.agentId}\\n`));
+    expect(text.stdout).toMatch(/\n {2}state {9}online\n/);
+    expect(text.stdout).toMatch(/\n {2}capabilities {2}.*exec/);
+    const json = parsed<AgentJson>(await rmm(["agent", "show", rig.agentId, "-o", "json"]));
+    expect(json).toMatchObject({ id: rig.agentId, online: true });
+    const missing = await rmm(["agent", "show", "no-such-agent"]);
+    expect(missing.code).toBe(ExitCode.NotFound);
+  });
+
+  it("removes a stale enrollment for an admin only, refuses a connected agent, and audits it", async () => {
+    const refused = await rmm(["agents", "rm", staleId]);
+    expect(refused).toMatchObject({
+      code: ExitCode.PermissionDenied,
+      stderr: "rmm: deleting an agent needs the admin role\n",
+    });
+    const online = await rmm(["agents", "rm", rig.agentId], admin);
+    expect(online.code).toBe(ExitCode.Unavailable);
+    expect(online.stderr).toMatch(/is connected: revoke it first/);
+    const removed = await rmm(["agents", "rm", staleId], admin);
+    expect(removed, removed.stderr).toMatchObject({ code: 0, stdout: expect.stringContaining(staleId) });
+    const after = parsed<AgentJson[]>(await rmm(["agents", "--json"]));
+    expect(after.map((a) => a.id)).toEqual([rig.agentId]);
+    const db = openDatabase(parseDatabaseUrl(rig.dbUrl));
+    try {
+      const events = await db
+        .selectFrom("audit_events")
+        .select(["actor", "outcome"])
+        .where("action", "=", "agent.delete")
+        .where("agent_id", "=", staleId)
+        .orderBy("id")
+        .execute();
+      expect(events).toEqual([
+        { actor: "tech:alice", outcome: "refused" },
+        { actor: "tech:root", outcome: "ok" },
+      ]);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+function parsed<T>(r: CliResult): T {
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
