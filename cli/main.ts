@@ -6,6 +6,7 @@ import { ExitCode, toCliError } from "./cli-error.js";
 import { oneLineUsageErrors } from "./usage-errors.js";
 import { registerAgents } from "./commands/agents-command.js";
 import { registerBrowse } from "./commands/browse-command.js";
+import { registerCompletion } from "./commands/completion-command.js";
 import { registerCopy } from "./commands/copy-command.js";
 import { registerExec } from "./commands/exec-command.js";
 import { registerLogin } from "./commands/login-command.js";
@@ -24,6 +25,7 @@ for (const register of [
   registerShell,
   registerCopy,
   registerBrowse,
+  registerCompletion,
 ])
   register(program);
 oneLineUsageErrors(program);

@@ -18,11 +18,7 @@ export interface OutputFlags {
 /** Adds `-o/--output` and `--json` to a command; read them back with `outputFormat`. */
 export function withOutputOption(cmd: Command): Command {
   return cmd
-    .addOption(
-      new Option("-o, --output <format>", "output format: table, wide (more columns), json or yaml").choices(
-        OUTPUT_FORMATS,
-      ),
-    )
+    .addOption(new Option("-o, --output <format>", "output format: table, wide, json or yaml").choices(OUTPUT_FORMATS))
     .option("--json", "the same as -o json");
 }
 
@@ -62,4 +58,9 @@ export function formatListing<T>(format: OutputFormat, items: T[], listing: List
 export function formatValue(format: "json" | "yaml", value: unknown): string {
   const ready = jsonReady(value);
   return format === "json" ? JSON.stringify(ready, null, 2) + "\n" : stringify(ready);
+}
+
+/** One record in the chosen format: `text` for table and wide, the record itself for json and yaml. */
+export function printRecord(format: OutputFormat, record: unknown, text: () => string): void {
+  process.stdout.write(format === "json" || format === "yaml" ? formatValue(format, record) : text());
 }

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { ExitCode } from "../../cli/cli-error.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { CLI_MAIN, runCli } from "../support/run-cli.js";
@@ -97,6 +98,39 @@ describe("rmm answers a technician's mistakes and a failing server with the righ
     const r = await rmm(["cp", `${rig.agentId}:${files}/tool`, join(files, "tool-copy")]);
     expect(r.code, r.stderr).toBe(0);
     expect(statSync(join(files, "tool-copy")).mode & 0o777).toBe(0o775 & ~process.umask());
+  });
+
+  it("prints exec -o json as one JSON object per output chunk, then the exit status", async () => {
+    const r = await rmm(["exec", rig.agentId, "-o", "json", "--", "sh", "-c", "printf out; printf err >&2; exit 3"]);
+    expect(r.code, r.stderr).toBe(3);
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { type: string; stream?: string; data?: string });
+    const text = (stream: string) =>
+      events
+        .filter((e) => e.type === "output" && e.stream === stream)
+        .map((e) => e.data)
+        .join("");
+    expect(text("stdout")).toBe("out");
+    expect(text("stderr")).toBe("err");
+    expect(events.at(-1)).toEqual({ type: "exit", exitCode: 3, signal: null, timedOut: false });
+    const binary = await rmm(["exec", rig.agentId, "-o", "json", "--", "printf", "\\377"]);
+    expect(JSON.parse(binary.stdout.split("\n")[0]!)).toEqual({ type: "output", stream: "stdout", dataBase64: "/w==" });
+  });
+
+  it("lists a directory and shows a tunnel as yaml and json with -o", async () => {
+    const r = await rmm(["ls", `${rig.agentId}:${files}`, "-o", "yaml"]);
+    expect(r.code, r.stderr).toBe(0);
+    const entries = parseYaml(r.stdout) as Array<{ name: string; kind: string }>;
+    expect(entries.map((e) => `${e.name}:${e.kind}`).sort()).toEqual(
+      expect.arrayContaining(["dir:directory", "file:file"]),
+    );
+    const opened = await rmm(["tunnel", "open", rig.agentId, "-o", "json"]);
+    const session = JSON.parse(opened.stdout) as { id: string; state: string };
+    expect(session.state).toBe("active");
+    const closed = await rmm(["tunnel", "close", session.id, "-o", "yaml"]);
+    expect(parseYaml(closed.stdout)).toMatchObject({ id: session.id, state: "closed" });
   });
 
   it("says the agent disconnected (7) when it goes away under a command", async () => {

@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -148,6 +148,38 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     for (const main of [CLI_MAIN, SERVER_MAIN, AGENT_MAIN]) {
       const r = await runNode(main, ["--version"]);
       expect(r, main).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+    }
+  });
+
+  it("prints completion scripts that bash parses and that complete commands and flags", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmm-completion-"));
+    try {
+      for (const shell of ["bash", "zsh", "fish"]) {
+        const r = await rmm(["completion", shell]);
+        expect(r.code, r.stderr).toBe(0);
+        writeFileSync(join(dir, shell), r.stdout);
+      }
+      // zsh loads the same function through bashcompinit, so bash must parse both.
+      execFileSync("bash", ["-n", join(dir, "bash")]);
+      execFileSync("bash", ["-n", join(dir, "zsh")]);
+      const complete = (words: string[]) =>
+        execFileSync("bash", [
+          "-c",
+          `source ${join(dir, "bash")}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); ` +
+            `COMP_CWORD=${words.length - 1}; _rmm_complete; echo "\${COMPREPLY[@]}"`,
+        ])
+          .toString()
+          .trim();
+      expect(complete(["rmm", "tun"])).toBe("tunnel");
+      expect(complete(["rmm", "tunnel", "o"])).toBe("open");
+      expect(complete(["rmm", "agents", "--on"])).toBe("--online");
+      expect(complete(["rmm", "agent", "show", "--out"])).toBe("--output");
+      expect(readFileSync(join(dir, "fish"), "utf8")).toMatch(
+        /complete -c rmm -n '__fish_use_subcommand' -a completion/,
+      );
+      expect((await rmm(["completion", "tcsh"])).code).toBe(ExitCode.Usage);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
