@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { RMM_VERSION } from "../common/version.js";
-import { serverInUse } from "./cli-config.js";
+import { selectContext, serverInUse } from "./cli-config.js";
 import { ExitCode, toCliError } from "./cli-error.js";
 import { oneLineUsageErrors } from "./usage-errors.js";
 import { registerAgents } from "./commands/agents-command.js";
 import { registerBrowse } from "./commands/browse-command.js";
 import { registerCompletion } from "./commands/completion-command.js";
+import { registerContext } from "./commands/context-command.js";
 import { registerCopy } from "./commands/copy-command.js";
 import { registerExec } from "./commands/exec-command.js";
 import { registerLogin } from "./commands/login-command.js";
@@ -16,6 +17,8 @@ import { registerTunnel } from "./commands/tunnel-command.js";
 const program = new Command("rmm")
   .description("the technician's client: list agents, run commands, open shells and copy files through RMM tunnels")
   .version(RMM_VERSION)
+  .option("--context <name>", "the stored login to use for this command (rmm context ls); RMM_CONTEXT too")
+  .hook("preAction", (root) => selectContext(root.opts<{ context?: string }>().context))
   .exitOverride();
 for (const register of [
   registerLogin,
@@ -26,6 +29,7 @@ for (const register of [
   registerCopy,
   registerBrowse,
   registerCompletion,
+  registerContext,
 ])
   register(program);
 oneLineUsageErrors(program);
@@ -34,7 +38,7 @@ program.addHelpText(
   [
     "",
     "Start with: rmm login --server http://127.0.0.1:7443 --token $(rmm-server token --sub you)",
-    "Environment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored.",
+    "Environment: RMM_SERVER, RMM_TOKEN and RMM_CA_FILE override what rmm login stored; RMM_CONTEXT picks a context.",
   ].join("\n"),
 );
 

@@ -32,7 +32,15 @@ export function registerLogin(program: Command): void {
     .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
     .addHelpText(
       "after",
-      "\nExamples:\n  rmm login --server http://127.0.0.1:7443 --token eyJ...\n  rmm-server token --sub alice | rmm login --server http://127.0.0.1:7443",
+      [
+        "",
+        "rmm --context NAME login ... stores the login as context NAME (default: the current one) and makes it current.",
+        "",
+        "Examples:",
+        "  rmm login --server http://127.0.0.1:7443 --token eyJ...",
+        "  rmm-server token --sub alice | rmm login --server http://127.0.0.1:7443",
+        "  rmm login --context prod --server https://rmm.example.com:7443 --ca ca.pem --token eyJ...",
+      ].join("\n"),
     )
     .action(async (flags: { server: string; token?: string; ca?: string }) => {
       const token = flags.token ?? (await readToken());
@@ -49,8 +57,10 @@ export function registerLogin(program: Command): void {
       await createTechnicianClient(flags.server, token, flags.ca ? { caFile: flags.ca } : {}).listAgents({
         pageSize: 1,
       });
-      saveConfig({ server: flags.server, token, ...(flags.ca && { caFile: flags.ca }) });
-      process.stdout.write(`logged in to ${flags.server} as ${describeToken(token)}; saved in ${configPath()}\n`);
+      const context = saveConfig({ server: flags.server, token, ...(flags.ca && { caFile: flags.ca }) });
+      process.stdout.write(
+        `logged in to ${flags.server} as ${describeToken(token)}; saved as context ${context} in ${configPath()}\n`,
+      );
     });
 
   program

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,11 +52,11 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     const login = await rmm(["login", "--server", rig.url], { input: `${await rig.mintToken("alice")}\n` });
     expect(login.code, login.stderr).toBe(0);
     expect(login.stdout).toMatch(
-      /^logged in to http:\/\/127\.0\.0\.1:\d+ as alice \(role tech, token expires .+\); saved in .+config\.json\n$/,
+      /^logged in to http:\/\/127\.0\.0\.1:\d+ as alice \(role tech, token expires .+\); saved as context default in .+config\.json\n$/,
     );
     const file = join(home, "rmm", "config.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ server: rig.url });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ current: "default", contexts: { default: { server: rig.url } } });
     const who = await rmm(["whoami", "--json"]);
     expect(parsed(who)).toMatchObject({ server: rig.url, subject: "alice", role: "tech" });
   });
@@ -148,6 +148,43 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     for (const main of [CLI_MAIN, SERVER_MAIN, AGENT_MAIN]) {
       const r = await runNode(main, ["--version"]);
       expect(r, main).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+    }
+  });
+
+  it("keeps named contexts for several servers: login --context, context ls and use, --context on any command", async () => {
+    const ctxHome = mkdtempSync(join(tmpdir(), "rmm-contexts-"));
+    const run = (args: string[]) => rmm(args, { env: { XDG_CONFIG_HOME: ctxHome } });
+    try {
+      // A config written before contexts existed is read as the context "default".
+      mkdirSync(join(ctxHome, "rmm"));
+      writeFileSync(
+        join(ctxHome, "rmm", "config.json"),
+        JSON.stringify({ server: "http://127.0.0.1:9", token: await rig.mintToken("old") }),
+      );
+      const bob = await run(["login", "--context", "lab", "--server", rig.url, "--token", await rig.mintToken("bob")]);
+      expect(bob.stdout).toMatch(/saved as context lab in /);
+      const list = parsed<Array<{ name: string; current: boolean; subject: string }>>(
+        await run(["context", "ls", "-o", "json"]),
+      );
+      expect(list.map(({ name, current, subject }) => ({ name, current, subject }))).toEqual([
+        { name: "default", current: false, subject: "old" },
+        { name: "lab", current: true, subject: "bob" },
+      ]);
+      expect((await run(["whoami"])).stdout).toMatch(/^bob /);
+      const old = await run(["--context", "default", "agents"]);
+      expect(old.code).toBe(ExitCode.Unavailable);
+      expect(old.stderr).toMatch(/127\.0\.0\.1:9/);
+      expect((await run(["context", "use", "default"])).code).toBe(0);
+      expect((await run(["agents", "--context", "lab", "-o", "json"])).code).toBe(0);
+      const missing = await run(["--context", "nope", "agents"]);
+      expect(missing).toMatchObject({
+        code: ExitCode.Config,
+        stderr: expect.stringMatching(/^rmm: no context nope: rmm context ls/),
+      });
+      expect((await run(["context", "use", "nope"])).code).toBe(ExitCode.NotFound);
+      expect(statSync(join(ctxHome, "rmm", "config.json")).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(ctxHome, { recursive: true, force: true });
     }
   });
 
