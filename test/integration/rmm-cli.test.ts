@@ -56,7 +56,10 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     );
     const file = join(home, "rmm", "config.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ current: "default", contexts: { default: { server: rig.url } } });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({
+      current: "default",
+      contexts: { default: { server: rig.url } },
+    });
     const who = await rmm(["whoami", "--json"]);
     expect(parsed(who)).toMatchObject({ server: rig.url, subject: "alice", role: "tech" });
   });
