@@ -5,6 +5,7 @@ import { selectContext, serverInUse } from "./cli-config.js";
 import { ExitCode, toCliError } from "./cli-error.js";
 import { oneLineUsageErrors } from "./usage-errors.js";
 import { registerAgents } from "./commands/agents-command.js";
+import { registerAudit } from "./commands/audit-command.js";
 import { registerBrowse } from "./commands/browse-command.js";
 import { registerCompletion } from "./commands/completion-command.js";
 import { registerContext } from "./commands/context-command.js";
@@ -30,6 +31,7 @@ for (const register of [
   registerBrowse,
   registerCompletion,
   registerContext,
+  registerAudit,
 ])
   register(program);
 oneLineUsageErrors(program);

@@ -23,6 +23,7 @@ import { registerReflection } from "./reflection/reflection-service.js";
 import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentRecords } from "./services/agent-records.js";
+import { AuditTrail } from "./services/audit-trail.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
@@ -79,7 +80,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
   const agents = new AgentStore(db);
   const sessionStore = new SessionStore(db);
-  const audit = new AuditLog(new AuditStore(db), log);
+  const auditStore = new AuditStore(db);
+  const audit = new AuditLog(auditStore, log);
   const registry = new AgentRegistry();
   const sessions = new SessionService(
     { agents, sessions: sessionStore, audit, registry, log },
@@ -135,6 +137,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const enrollment = new AgentEnrollment(agents, issuer, audit);
   const directory = new AgentDirectory(agents, sessionStore, registry);
   const records = new AgentRecords(agents, sessionStore, registry, audit);
+  const auditTrail = new AuditTrail(auditStore);
   const verifyTechnician = createTechnicianVerifier({
     keys: config.jwks ? { kind: "jwks", location: config.jwks } : { kind: "secret", secret },
     issuer: config.issuer,
@@ -147,6 +150,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     sessions,
     directory,
     records,
+    auditTrail,
     relay,
     supervisor,
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },

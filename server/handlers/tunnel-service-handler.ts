@@ -2,6 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentDirectory } from "../services/agent-directory.js";
 import type { AgentRecords } from "../services/agent-records.js";
+import type { AuditTrail } from "../services/audit-trail.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
@@ -15,11 +16,12 @@ export function tunnelServiceHandler(deps: {
   sessions: SessionService;
   directory: AgentDirectory;
   records: AgentRecords;
+  auditTrail: AuditTrail;
   relay: ChannelRelay;
   supervisor: CommandSupervisor;
   files: Omit<FileTransferDeps, "relay">;
 }): ServiceImpl<typeof TunnelService> {
-  const { sessions, directory, records, relay, supervisor } = deps;
+  const { sessions, directory, records, auditTrail, relay, supervisor } = deps;
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
@@ -44,6 +46,9 @@ export function tunnelServiceHandler(deps: {
     async deleteAgent(req, ctx) {
       await records.delete(technicianOf(ctx), req.agentId);
       return {};
+    },
+    async listAuditEvents(req, ctx) {
+      return auditTrail.list(technicianOf(ctx), req);
     },
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };

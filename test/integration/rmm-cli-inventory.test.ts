@@ -1,5 +1,7 @@
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { createTechnicianClient } from "../../client/technician-client.js";
 import { ExitCode } from "../../cli/cli-error.js";
 import { openDatabase, parseDatabaseUrl } from "../../server/store/open-database.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
@@ -103,6 +105,51 @@ describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (
     } finally {
       await db.destroy();
     }
+  });
+
+  it("lists the audit trail newest first: technicians their own, admins all, with filters and paging", async () => {
+    const bob = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("bob") };
+    expect((await rmm(["exec", rig.agentId, "--", "true"], bob)).code).toBe(0);
+    interface EventJson {
+      id: number;
+      actor: string;
+      action: string;
+      outcome: string;
+      agentId: string | null;
+    }
+    const mine = parsed<EventJson[]>(await rmm(["audit", "-o", "json"], bob));
+    expect(mine.map((e) => e.action).slice(0, 2)).toEqual(["tunnel.close", "tunnel.open"]);
+    expect(new Set(mine.map((e) => e.actor))).toEqual(new Set(["tech:bob"]));
+    expect(mine.map((e) => e.id)).toEqual([...mine.map((e) => e.id)].sort((a, b) => b - a));
+    const refused = await rmm(["audit", "--tech", "root"], bob);
+    expect(refused.code).toBe(ExitCode.PermissionDenied);
+    const all = parsed<EventJson[]>(await rmm(["audit", "-o", "json", "--limit", "1000"], admin));
+    expect(all.some((e) => e.actor === "tech:bob") && all.some((e) => e.actor === "tech:root")).toBe(true);
+    // Pages of two through the API give the same events in the same order, then an empty token.
+    const client = createTechnicianClient(rig.url, admin.RMM_TOKEN!);
+    const ids: number[] = [];
+    let pageToken = "";
+    do {
+      const page = await client.listAuditEvents({ pageSize: 2, pageToken });
+      expect(page.events.length).toBeLessThanOrEqual(2);
+      ids.push(...page.events.map((e) => Number(e.id)));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(ids).toEqual(all.map((e) => e.id));
+    await expect(client.listAuditEvents({ pageToken: "bogus" })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    const deletes = parsed<EventJson[]>(
+      await rmm(["audit", "--agent", staleId, "--action", "agent.delete", "--since", "1h", "-o", "json"], admin),
+    );
+    expect(deletes.map((e) => `${e.actor} ${e.outcome}`)).toEqual(["tech:root ok", "tech:alice refused"]);
+    const future = parsed<EventJson[]>(await rmm(["audit", "--since", "2999-01-01T00:00Z", "-o", "json"], admin));
+    expect(future).toEqual([]);
+    const table = await rmm(["audit", "--limit", "2"], bob);
+    expect(table.stdout.split("\n")[0]).toMatch(/^TIME\s+ACTOR\s+ACTION\s+OUTCOME\s+AGENT$/);
+    expect(table.stdout.trim().split("\n")).toHaveLength(3);
+    expect((await rmm(["audit", "--outcome", "maybe"], bob)).stderr).toMatch(
+      /^rmm: outcome maybe is not one of ok, refused, error\n$/,
+    );
+    expect((await rmm(["audit", "--since", "yesterday"], bob)).code).toBe(ExitCode.Usage);
   });
 });
 
