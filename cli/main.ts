@@ -12,6 +12,7 @@ import { registerContext } from "./commands/context-command.js";
 import { registerCopy } from "./commands/copy-command.js";
 import { registerExec } from "./commands/exec-command.js";
 import { registerLogin } from "./commands/login-command.js";
+import { registerSessions } from "./commands/sessions-command.js";
 import { registerShell } from "./commands/shell-command.js";
 import { registerTunnel } from "./commands/tunnel-command.js";
 
@@ -32,6 +33,7 @@ for (const register of [
   registerCompletion,
   registerContext,
   registerAudit,
+  registerSessions,
 ])
   register(program);
 oneLineUsageErrors(program);

@@ -24,6 +24,7 @@ import type { ServerConfig } from "./server-config.js";
 import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentRecords } from "./services/agent-records.js";
 import { AuditTrail } from "./services/audit-trail.js";
+import { SessionHistory } from "./services/session-history.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentPresence } from "./services/agent-presence.js";
 import { AgentRegistry } from "./services/agent-registry.js";
@@ -138,6 +139,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const directory = new AgentDirectory(agents, sessionStore, registry);
   const records = new AgentRecords(agents, sessionStore, registry, audit);
   const auditTrail = new AuditTrail(auditStore);
+  const sessionHistory = new SessionHistory(sessionStore);
   const verifyTechnician = createTechnicianVerifier({
     keys: config.jwks ? { kind: "jwks", location: config.jwks } : { kind: "secret", secret },
     issuer: config.issuer,
@@ -151,6 +153,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     directory,
     records,
     auditTrail,
+    sessionHistory,
     relay,
     supervisor,
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },

@@ -1,10 +1,9 @@
 import { timestampDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Command } from "commander";
-import { parseDuration } from "../../common/duration.js";
 import type { AuditEvent } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { resolveAgent } from "../agent-resolver.js";
+import { agentIdOf, parseLimit, parseTimeBound } from "../history-flags.js";
 import { cliContext } from "../cli-context.js";
-import { CliError, ExitCode, usage } from "../cli-error.js";
+import { usage } from "../cli-error.js";
 import { formatTime } from "../output-format.js";
 import { outputFormat, printListing, withOutputOption, type OutputFlags } from "../output-option.js";
 
@@ -16,15 +15,6 @@ interface AuditFlags extends OutputFlags {
   action?: string;
   outcome?: string;
   limit: string;
-}
-
-/** `--since 1h` (that long ago) or an ISO time (2026-12-01T09:00Z), as epoch ms. */
-export function parseTimeBound(value: string, flag: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?\s*[a-z]+$/i.test(value)) return now - parseDuration(value, flag);
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms))
-    throw new Error(`${flag} ${value} is neither a duration (1h, 30m) nor a time (2026-12-01T09:00Z)`);
-  return ms;
 }
 
 export function registerAudit(program: Command): void {
@@ -49,11 +39,7 @@ export function registerAudit(program: Command): void {
     )
     .action(async (flags: AuditFlags) => {
       const ctx = cliContext();
-      const limit = usage(() => {
-        const n = Number(flags.limit);
-        if (!Number.isInteger(n) || n <= 0) throw new Error(`--limit ${flags.limit} is not a positive whole number`);
-        return n;
-      });
+      const limit = usage(() => parseLimit(flags.limit));
       const since = flags.since === undefined ? undefined : usage(() => parseTimeBound(flags.since!, "--since"));
       const until = flags.until === undefined ? undefined : usage(() => parseTimeBound(flags.until!, "--until"));
       const agentId = flags.agent === undefined ? "" : await agentIdOf(ctx.client, flags.agent);
@@ -95,14 +81,4 @@ export function registerAudit(program: Command): void {
         }),
       });
     });
-}
-
-/** An agent that is still enrolled by any of its names; a removed one only by its full id, which the trail keeps. */
-async function agentIdOf(client: Parameters<typeof resolveAgent>[0], name: string): Promise<string> {
-  try {
-    return (await resolveAgent(client, name)).id;
-  } catch (err) {
-    if (err instanceof CliError && err.exitCode === ExitCode.NotFound) return name;
-    throw err;
-  }
 }

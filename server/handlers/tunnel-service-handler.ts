@@ -3,6 +3,7 @@ import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentDirectory } from "../services/agent-directory.js";
 import type { AgentRecords } from "../services/agent-records.js";
 import type { AuditTrail } from "../services/audit-trail.js";
+import type { SessionHistory } from "../services/session-history.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
@@ -17,11 +18,12 @@ export function tunnelServiceHandler(deps: {
   directory: AgentDirectory;
   records: AgentRecords;
   auditTrail: AuditTrail;
+  sessionHistory: SessionHistory;
   relay: ChannelRelay;
   supervisor: CommandSupervisor;
   files: Omit<FileTransferDeps, "relay">;
 }): ServiceImpl<typeof TunnelService> {
-  const { sessions, directory, records, auditTrail, relay, supervisor } = deps;
+  const { sessions, directory, records, auditTrail, sessionHistory, relay, supervisor } = deps;
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
@@ -49,6 +51,10 @@ export function tunnelServiceHandler(deps: {
     },
     async listAuditEvents(req, ctx) {
       return auditTrail.list(technicianOf(ctx), req);
+    },
+    async listSessions(req, ctx) {
+      const { rows, nextPageToken } = await sessionHistory.list(technicianOf(ctx), req);
+      return { sessions: rows.map(sessionMessage), nextPageToken };
     },
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };

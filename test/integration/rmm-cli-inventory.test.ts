@@ -151,6 +151,44 @@ describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (
     );
     expect((await rmm(["audit", "--since", "yesterday"], bob)).code).toBe(ExitCode.Usage);
   });
+
+  it("lists sessions newest first: technicians their own, admins all, filtered by agent, state and time", async () => {
+    const carol = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("carol") };
+    expect((await rmm(["exec", rig.agentId, "--", "true"], carol)).code).toBe(0);
+    const opened = JSON.parse((await rmm(["tunnel", "open", rig.agentId, "-o", "json"], carol)).stdout) as {
+      id: string;
+    };
+    interface SessionJson {
+      id: string;
+      technician: string;
+      state: string;
+      closeReason: string | null;
+    }
+    const mine = parsed<SessionJson[]>(await rmm(["sessions", "-o", "json"], carol));
+    expect(mine.map((s) => [s.technician, s.state])).toEqual([
+      ["carol", "active"],
+      ["carol", "closed"],
+    ]);
+    expect(mine[0]!.id).toBe(opened.id);
+    expect(mine[1]!.closeReason).toBe("closed_by_technician");
+    const active = parsed<SessionJson[]>(
+      await rmm(["sessions", "--state", "active", "--agent", rig.agentId, "-o", "json"], admin),
+    );
+    expect(active.map((s) => s.id)).toEqual([opened.id]);
+    const all = parsed<SessionJson[]>(await rmm(["sessions", "--since", "1h", "-o", "json"], admin));
+    expect(new Set(all.map((s) => s.technician))).toEqual(new Set(["bob", "carol"]));
+    expect((await rmm(["sessions", "--tech", "alice"], carol)).code).toBe(ExitCode.PermissionDenied);
+    const client = createTechnicianClient(rig.url, admin.RMM_TOKEN!);
+    const ids: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await client.listSessions({ pageSize: 1, pageToken });
+      ids.push(...page.sessions.map((s) => s.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(ids).toEqual(all.map((s) => s.id));
+    expect((await rmm(["tunnel", "close", opened.id], carol)).code).toBe(0);
+  });
 });
 
 function parsed<T>(r: CliResult): T {
