@@ -1,7 +1,8 @@
 import { arch, hostname, platform } from "node:os";
+import { RMM_VERSION } from "../common/version.js";
 
 /** Reported to the server in hello and at enrollment. */
-export const AGENT_VERSION = "0.1.0";
+export const AGENT_VERSION = RMM_VERSION;
 
 export interface AgentInfoFields {
   hostname: string;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { platform } from "node:os";
+import { RMM_VERSION } from "../common/version.js";
 import { dirname, join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { labelsProblem, parseLabelFlag } from "../common/labels.js";
@@ -31,6 +32,7 @@ interface RunFlags {
 
 const program = new Command("rmm-agent")
   .description("RMM endpoint agent: one persistent stream to the server, tunnels on demand")
+  .version(RMM_VERSION)
   .showHelpAfterError();
 
 program

@@ -19,19 +19,48 @@ export async function listAllAgents(
   return agents;
 }
 
-/** An agent named by its id or by its hostname (which must then be unique). */
+/** Shortest id prefix that rmm accepts, so a typo of one or two characters does not pick an agent by chance. */
+export const MIN_ID_PREFIX = 4;
+
+/**
+ * An agent named by its id, a unique id prefix (at least 4 characters, as git
+ * takes commit prefixes) or its hostname. Several agents with one hostname
+ * (a machine enrolled again): the online one is taken, with a note on stderr;
+ * none or several online is an error naming their ids.
+ */
 export async function resolveAgent(client: Client<typeof TunnelService>, name: string): Promise<Agent> {
-  if (!name) throw new CliError("no agent given: name one by id or hostname (rmm agents lists them)", ExitCode.Usage);
+  if (!name)
+    throw new CliError("no agent given: name one by id, id prefix or hostname (rmm agents lists them)", ExitCode.Usage);
   const agents = await listAllAgents(client);
   const byId = agents.find((a) => a.id === name);
   if (byId) return byId;
   const byHost = agents.filter((a) => a.hostname === name && !a.revoked);
   if (byHost.length === 1) return byHost[0]!;
-  if (byHost.length > 1)
+  if (byHost.length > 1) {
+    const online = byHost.filter((a) => a.online);
+    if (online.length === 1) {
+      const others = byHost.filter((a) => !a.online).map((a) => a.id);
+      process.stderr.write(
+        `rmm: ${byHost.length} agents have hostname ${name}; using the online one, ${online[0]!.id} ` +
+          `(offline: ${others.join(", ")}; rmm agents rm ID removes a stale one)\n`,
+      );
+      return online[0]!;
+    }
     throw new CliError(
-      `${byHost.length} agents have hostname ${name}: use an id (${byHost.map((a) => a.id).join(", ")})`,
+      `${byHost.length} agents have hostname ${name} and ${online.length} of them are online: ` +
+        `use an id (${byHost.map((a) => a.id).join(", ")})`,
       ExitCode.Conflict,
     );
+  }
+  if (name.length >= MIN_ID_PREFIX) {
+    const byPrefix = agents.filter((a) => a.id.startsWith(name));
+    if (byPrefix.length === 1) return byPrefix[0]!;
+    if (byPrefix.length > 1)
+      throw new CliError(
+        `id prefix ${name} matches ${byPrefix.length} agents (${byPrefix.map((a) => a.id).join(", ")}): give more characters`,
+        ExitCode.Conflict,
+      );
+  }
   throw new CliError(`no agent ${name}: rmm agents lists the enrolled ones`, ExitCode.NotFound);
 }
 

@@ -17,12 +17,18 @@ export interface CliContext {
 }
 
 /** Claims read from the token without verifying it: only the server can verify; this is for messages and session reuse. */
-export function tokenClaims(token: string): { subject: string; role: string; expiresAt: Date | undefined } {
+export function tokenClaims(
+  token: string,
+  source = "the stored token",
+): { subject: string; role: string; expiresAt: Date | undefined } {
   let claims: ReturnType<typeof decodeJwt>;
   try {
     claims = decodeJwt(token);
   } catch {
-    throw new CliError("the stored token is not a JWT: run rmm login --token TOKEN", ExitCode.Config);
+    throw new CliError(
+      `${source} is not a JWT (three base64url parts separated by dots): rmm-server token --sub NAME mints one`,
+      ExitCode.Config,
+    );
   }
   return {
     subject: claims.sub ?? "",
@@ -33,7 +39,7 @@ export function tokenClaims(token: string): { subject: string; role: string; exp
 
 export function cliContext(): CliContext {
   const config = loadConfig();
-  const { subject, expiresAt } = tokenClaims(config.token);
+  const { subject, expiresAt } = tokenClaims(config.token, tokenSource());
   if (expiresAt && expiresAt.getTime() <= Date.now()) {
     throw new CliError(
       `token expired at ${expiresAt.toISOString()}: run rmm login --token NEW_TOKEN`,
@@ -51,4 +57,9 @@ export function cliContext(): CliContext {
     jobs: createClient(JobService, transport),
     subject,
   };
+}
+
+/** Where the token in use came from, named in messages about it. */
+export function tokenSource(env: NodeJS.ProcessEnv = process.env): string {
+  return env["RMM_TOKEN"] ? "RMM_TOKEN" : "the stored token";
 }

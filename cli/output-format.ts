@@ -30,14 +30,16 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** A value ready for JSON or YAML: bigints as numbers when safe (strings otherwise). */
+export function jsonReady(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value, (_key, v: unknown) =>
+      typeof v === "bigint" ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v,
+    ) ?? "null",
+  );
+}
+
 /** JSON for --json output: bigints as numbers when safe, Timestamps as ISO strings. */
 export function printJson(value: unknown): void {
-  process.stdout.write(
-    JSON.stringify(
-      value,
-      (_key, v: unknown) =>
-        typeof v === "bigint" ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v,
-      2,
-    ) + "\n",
-  );
+  process.stdout.write(JSON.stringify(jsonReady(value), null, 2) + "\n");
 }

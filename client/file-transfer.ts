@@ -46,6 +46,11 @@ export interface DownloadOptions {
   localPath: string;
   /** Replace an existing local file. Default false: an existing file is AlreadyExists, before anything is transferred. */
   overwrite?: boolean;
+  /**
+   * Give the installed file the remote file's permission bits, masked by the
+   * process umask, as scp does. Default false: the file keeps mode 0600.
+   */
+  keepMode?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TransferProgress) => void;
 }
@@ -156,6 +161,7 @@ export async function downloadFile(
     let position = 0;
     let hash = createHash("sha256");
     let remoteSha: Uint8Array | undefined;
+    let remoteMode = 0o600;
     for await (const res of stream) {
       const kind = res.kind;
       if (kind.case === "start") {
@@ -164,6 +170,7 @@ export async function downloadFile(
           kind.value.info ? { size: kind.value.info.size, modifyTime: kind.value.info.modifyTime } : undefined,
         );
         total = version?.size ?? 0;
+        if (kind.value.info?.mode) remoteMode = kind.value.info.mode & 0o7777;
         if (resumedFrom > held)
           throw new ConnectError(
             `the agent resumed at ${resumedFrom}, past the ${held} bytes held here`,
@@ -202,6 +209,7 @@ export async function downloadFile(
       );
     }
     verified = true;
+    if (opts.keepMode) await handle.chmod(remoteMode & ~process.umask());
     await handle.close();
     await installFile(partial.data, opts.localPath, opts.overwrite ?? false).catch((err: unknown) => {
       throw localError(err, "cannot install", opts.localPath);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { userInfo } from "node:os";
+import { RMM_VERSION } from "../common/version.js";
 import { Command, Option } from "commander";
 import { formatDuration, parseDuration } from "../common/duration.js";
 import { DEFAULT_HEARTBEAT_INTERVAL_MS } from "../common/heartbeat-interval.js";
@@ -78,6 +79,7 @@ const MAX_TOKEN_TTL_FLAG = `${DEFAULT_MAX_TOKEN_TTL_MS / 3_600_000}h`;
 
 const program = new Command("rmm-server")
   .description("RMM tunnel server: one gRPC stream per agent, technician tunnel API, audited sessions")
+  .version(RMM_VERSION)
   .showHelpAfterError();
 
 withCommonFlags(program.command("serve", { isDefault: true }))

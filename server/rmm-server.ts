@@ -48,6 +48,9 @@ import { webAssets } from "./web/web-assets.js";
 import type { ServerConfig } from "./server-config.js";
 import { unknownMethodFallback } from "./unknown-method.js";
 import { AgentDirectory } from "./services/agent-directory.js";
+import { AgentRecords } from "./services/agent-records.js";
+import { AuditTrail } from "./services/audit-trail.js";
+import { SessionHistory } from "./services/session-history.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentLabels } from "./services/agent-labels.js";
 import { AgentPresence } from "./services/agent-presence.js";
@@ -123,7 +126,8 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
 
   const agents = new AgentStore(db);
   const sessionStore = new SessionStore(db);
-  const audit = new AuditLog(new AuditStore(db), log);
+  const auditStore = new AuditStore(db);
+  const audit = new AuditLog(auditStore, log);
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
   const sessions = new SessionService(
     { agents, sessions: sessionStore, audit, registry, log },
@@ -204,6 +208,9 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     config.revocationRefreshMs,
   );
   await revocations.refresh();
+  const records = new AgentRecords(agents, directory, registry, audit);
+  const auditTrail = new AuditTrail(auditStore);
+  const sessionHistory = new SessionHistory(sessionStore);
   const verifyTechnician = createTechnicianVerifier({
     keys: config.jwks ? { kind: "jwks", location: config.jwks } : { kind: "secret", secret },
     issuer: config.issuer,
@@ -224,6 +231,9 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     sessions,
     directory,
     labels: new AgentLabels(agents, audit),
+    records,
+    auditTrail,
+    sessionHistory,
     relay,
     supervisor,
     forwards,

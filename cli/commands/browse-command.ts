@@ -2,7 +2,9 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Command } from "commander";
 import { FileKind, type FileInfo } from "../../gen/rmm/v1/file_pb.js";
 import { cliContext } from "../cli-context.js";
-import { formatTime, printJson } from "../output-format.js";
+import { fileOperation } from "../cli-error.js";
+import { formatTime } from "../output-format.js";
+import { formatValue, outputFormat, printRecord, withOutputOption, type OutputFlags } from "../output-option.js";
 import { requireRemotePath } from "../remote-path.js";
 import { withSession } from "../session-scope.js";
 
@@ -34,46 +36,49 @@ const row = (f: FileInfo) => [
 ];
 
 export function registerBrowse(program: Command): void {
-  program
-    .command("ls")
+  withOutputOption(program.command("ls"))
     .argument("<agent:path>", "a directory on an agent")
-    .option("--json", "machine-readable output")
     .description("list a directory on an agent")
     .addHelpText("after", "\nExample:\n  rmm ls web-01:/var/log")
-    .action(async (target: string, flags: { json?: boolean }) => {
+    .action(async (target: string, flags: OutputFlags) => {
       const ctx = cliContext();
       const { agent, path } = requireRemotePath(target);
-      await withSession(ctx, agent, async (sessionId) => {
-        const entries: FileInfo[] = [];
-        for await (const batch of ctx.client.listDirectory({ sessionId, path })) {
-          if (flags.json) entries.push(...batch.entries);
-          // Streamed batch by batch, so fixed widths rather than a table sized to the whole listing.
-          else process.stdout.write(batch.entries.map((f) => row(f).join("  ") + "\n").join(""));
-        }
-        if (flags.json) printJson(entries.map(fileJson));
-      });
+      const format = outputFormat(flags);
+      const structured = format === "json" || format === "yaml";
+      await withSession(ctx, agent, (sessionId) =>
+        fileOperation(async () => {
+          const entries: FileInfo[] = [];
+          for await (const batch of ctx.client.listDirectory({ sessionId, path })) {
+            if (structured) entries.push(...batch.entries);
+            // Streamed batch by batch, so fixed widths rather than a table sized to the whole listing.
+            else process.stdout.write(batch.entries.map((f) => row(f).join("  ") + "\n").join(""));
+          }
+          if (structured) process.stdout.write(formatValue(format, entries.map(fileJson)));
+        }),
+      );
     });
-  program
-    .command("stat")
+  withOutputOption(program.command("stat"))
     .argument("<agent:path>", "a file or directory on an agent")
-    .option("--json", "machine-readable output")
     .description("show a file's kind, size, mode and modification time")
     .addHelpText("after", "\nExample:\n  rmm stat web-01:/etc/hosts --json")
-    .action(async (target: string, flags: { json?: boolean }) => {
+    .action(async (target: string, flags: OutputFlags) => {
       const ctx = cliContext();
       const { agent, path } = requireRemotePath(target);
-      await withSession(ctx, agent, async (sessionId) => {
-        const { info } = await ctx.client.stat({ sessionId, path });
-        const j = fileJson(info!);
-        if (flags.json) printJson(j);
-        else
-          process.stdout.write(
-            `${j.path}\n` +
+      await withSession(ctx, agent, (sessionId) =>
+        fileOperation(async () => {
+          const { info } = await ctx.client.stat({ sessionId, path });
+          const j = fileJson(info!);
+          printRecord(
+            outputFormat(flags),
+            j,
+            () =>
+              `${j.path}\n` +
               `  kind     ${j.kind}${j.symlinkTarget ? ` -> ${j.symlinkTarget}` : ""}\n` +
               `  size     ${j.size}\n` +
               `  mode     ${j.mode}\n` +
               `  modified ${j.modified ?? "-"}\n`,
           );
-      });
+        }),
+      );
     });
 }

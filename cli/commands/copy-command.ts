@@ -3,7 +3,7 @@ import { basename, join, posix } from "node:path";
 import type { Command } from "commander";
 import { downloadFile, uploadFile, type TransferProgress, type TransferResult } from "../../client/file-transfer.js";
 import { cliContext } from "../cli-context.js";
-import { CliError, ExitCode, usage } from "../cli-error.js";
+import { CliError, ExitCode, fileOperation, usage } from "../cli-error.js";
 import { interruptible } from "../interruptible.js";
 import { printJson } from "../output-format.js";
 import { parseRemotePath, type RemotePath } from "../remote-path.js";
@@ -75,43 +75,46 @@ export function registerCopy(program: Command): void {
       const ctx = cliContext();
       const bar = flags.progress && process.stderr.isTTY ? transferProgressBar(process.stderr) : undefined;
       const result = await withSession(ctx, direction.remote.agent, (sessionId) =>
-        interruptible(async (signal) => {
-          const onProgress = (p: TransferProgress) => bar?.update(p);
-          try {
-            if (direction.kind === "upload") {
-              const remotePath = direction.remote.path.endsWith("/")
-                ? posix.join(direction.remote.path, basename(direction.local))
-                : direction.remote.path;
-              return await uploadFile(ctx.client, {
+        interruptible((signal) =>
+          fileOperation(async () => {
+            const onProgress = (p: TransferProgress) => bar?.update(p);
+            try {
+              if (direction.kind === "upload") {
+                const remotePath = direction.remote.path.endsWith("/")
+                  ? posix.join(direction.remote.path, basename(direction.local))
+                  : direction.remote.path;
+                return await uploadFile(ctx.client, {
+                  sessionId,
+                  localPath: direction.local,
+                  remotePath,
+                  overwrite: flags.force ?? false,
+                  createParents: flags.parents ?? false,
+                  ...(mode !== undefined && { mode }),
+                  signal,
+                  onProgress,
+                });
+              }
+              return await downloadFile(ctx.client, {
                 sessionId,
-                localPath: direction.local,
-                remotePath,
+                remotePath: direction.remote.path,
+                localPath: await localTarget(direction.local, direction.remote.path),
                 overwrite: flags.force ?? false,
-                createParents: flags.parents ?? false,
-                ...(mode !== undefined && { mode }),
+                keepMode: true,
                 signal,
                 onProgress,
               });
+            } catch (err) {
+              if (signal.aborted)
+                throw new CliError(
+                  "interrupted: what arrived is kept; run the same command again to resume",
+                  ExitCode.Interrupted,
+                );
+              throw err;
+            } finally {
+              bar?.stop();
             }
-            return await downloadFile(ctx.client, {
-              sessionId,
-              remotePath: direction.remote.path,
-              localPath: await localTarget(direction.local, direction.remote.path),
-              overwrite: flags.force ?? false,
-              signal,
-              onProgress,
-            });
-          } catch (err) {
-            if (signal.aborted)
-              throw new CliError(
-                "interrupted: what arrived is kept; run the same command again to resume",
-                ExitCode.Interrupted,
-              );
-            throw err;
-          } finally {
-            bar?.stop();
-          }
-        }),
+          }),
+        ),
       );
       report(result, direction, flags.json ?? false);
     });

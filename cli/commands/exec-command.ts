@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { ChannelClient } from "../../client/channel-client.js";
 import { OutputStream } from "../../gen/rmm/v1/exec_pb.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
@@ -11,12 +11,14 @@ import { localExitStatus } from "../remote-exit.js";
 import { withSession } from "../session-scope.js";
 import { writeWithBackpressure } from "../stream-output.js";
 import { interruptible } from "../interruptible.js";
+import { eventLine, exitEvent, outputEvent } from "../exec-events.js";
 
 interface ExecFlags {
   shell?: string;
   cwd?: string;
   env: string[];
   timeout?: string;
+  output?: "text" | "json";
 }
 
 export function parseEnv(pairs: string[]): Record<string, string> {
@@ -46,6 +48,11 @@ export function registerExec(program: Command): void {
       [] as string[],
     )
     .option("--timeout <duration>", "end the remote process tree after this long (e.g. 30s, 5m)")
+    .addOption(
+      new Option("-o, --output <format>", "text (the program's own output) or json (one JSON object a line)")
+        .choices(["text", "json"])
+        .default("text"),
+    )
     .addHelpText(
       "after",
       [
@@ -56,10 +63,12 @@ export function registerExec(program: Command): void {
         "  rmm exec web-01 -- uname -a",
         "  rmm exec web-01 --shell /bin/sh -- 'df -h | sort -k5'",
         "  rmm exec web-01 -- python3 - < script.py",
+        "  rmm exec web-01 -o json -- df -h     (one line per output chunk, then the exit status)",
       ].join("\n"),
     )
     .action(async (agentName: string, command: string[], flags: ExecFlags) => {
       const ctx = cliContext();
+      const json = flags.output === "json";
       const timeoutMs =
         flags.timeout === undefined ? undefined : usage(() => parseDuration(flags.timeout!, "--timeout"));
       const exec = {
@@ -86,18 +95,20 @@ export function registerExec(program: Command): void {
           );
           const input = forwardStdin(channel);
           for await (const chunk of channel.chunks()) {
-            await writeWithBackpressure(
-              chunk.stream === OutputStream.STDERR ? process.stderr : process.stdout,
-              chunk.data,
-            );
+            const stream = chunk.stream === OutputStream.STDERR ? "stderr" : "stdout";
+            if (json) await writeWithBackpressure(process.stdout, eventLine(outputEvent(stream, chunk.data)));
+            else await writeWithBackpressure(process[stream], chunk.data);
           }
           const end = await channel.ended;
-          await input.catch(() => undefined);
+          // The remote program is gone: what stdin still holds has nowhere to go, so it is not waited for.
+          void input.catch(() => undefined);
+          process.stdin.destroy();
           if (signal.aborted)
             throw new CliError("interrupted: the remote process tree was ended", ExitCode.Interrupted);
           if (end.exit) {
+            if (json) await writeWithBackpressure(process.stdout, eventLine(exitEvent(end.exit)));
             if (end.exit.timedOut)
-              process.stderr.write(`rmm: the command timed out after ${flags.timeout} and was ended\n`);
+              throw new CliError(`the command timed out after ${flags.timeout} and was ended`, ExitCode.Timeout);
             return localExitStatus(end.exit);
           }
           if (end.code !== 0) throw channelError(end.code, end.message);

@@ -2,7 +2,7 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { configPath, loadConfig, saveConfig } from "../cli-config.js";
-import { cliContext, tokenClaims } from "../cli-context.js";
+import { cliContext, tokenClaims, tokenSource } from "../cli-context.js";
 import { CliError, ExitCode } from "../cli-error.js";
 import { printJson } from "../output-format.js";
 
@@ -32,12 +32,20 @@ export function registerLogin(program: Command): void {
     .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
     .addHelpText(
       "after",
-      "\nExamples:\n  rmm login --server http://127.0.0.1:7443 --token eyJ...\n  rmm-server token --sub alice | rmm login --server http://127.0.0.1:7443",
+      [
+        "",
+        "rmm --context NAME login ... stores the login as context NAME (default: the current one) and makes it current.",
+        "",
+        "Examples:",
+        "  rmm login --server http://127.0.0.1:7443 --token eyJ...",
+        "  rmm-server token --sub alice | rmm login --server http://127.0.0.1:7443",
+        "  rmm login --context prod --server https://rmm.example.com:7443 --ca ca.pem --token eyJ...",
+      ].join("\n"),
     )
     .action(async (flags: { server: string; token?: string; ca?: string }) => {
       const token = flags.token ?? (await readToken());
       if (!token) throw new CliError("no token given: pass --token or pipe one in", ExitCode.Usage);
-      tokenClaims(token);
+      tokenClaims(token, flags.token ? "--token" : "the token read from stdin");
       try {
         new URL(flags.server);
       } catch {
@@ -49,8 +57,10 @@ export function registerLogin(program: Command): void {
       await createTechnicianClient(flags.server, token, flags.ca ? { caFile: flags.ca } : {}).listAgents({
         pageSize: 1,
       });
-      saveConfig({ server: flags.server, token, ...(flags.ca && { caFile: flags.ca }) });
-      process.stdout.write(`logged in to ${flags.server} as ${describeToken(token)}; saved in ${configPath()}\n`);
+      const context = saveConfig({ server: flags.server, token, ...(flags.ca && { caFile: flags.ca }) });
+      process.stdout.write(
+        `logged in to ${flags.server} as ${describeToken(token)}; saved as context ${context} in ${configPath()}\n`,
+      );
     });
 
   program
@@ -60,7 +70,7 @@ export function registerLogin(program: Command): void {
     .action(async (flags: { json?: boolean }) => {
       const ctx = cliContext();
       await ctx.client.listAgents({ pageSize: 1 });
-      const { subject, role, expiresAt } = tokenClaims(loadConfig().token);
+      const { subject, role, expiresAt } = tokenClaims(loadConfig().token, tokenSource());
       if (flags.json)
         printJson({ server: ctx.config.server, subject, role, expiresAt: expiresAt?.toISOString() ?? null });
       else

@@ -4,7 +4,7 @@ import { CloseReason, SessionState, type TunnelSession } from "../../gen/rmm/v1/
 import { requireOnline, resolveAgent } from "../agent-resolver.js";
 import { cliContext, type CliContext } from "../cli-context.js";
 import { CliError, ExitCode } from "../cli-error.js";
-import { printJson } from "../output-format.js";
+import { outputFormat, printRecord, withOutputOption, type OutputFlags } from "../output-option.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (ts: Timestamp | undefined) => (ts ? timestampDate(ts).toISOString() : null);
@@ -23,8 +23,11 @@ function sessionJson(s: TunnelSession) {
   };
 }
 
-function printSession(s: TunnelSession, json: boolean | undefined): void {
-  if (json) return printJson(sessionJson(s));
+function printSession(s: TunnelSession, flags: OutputFlags): void {
+  printRecord(outputFormat(flags), sessionJson(s), () => sessionText(s));
+}
+
+function sessionText(s: TunnelSession): string {
   const j = sessionJson(s);
   const lines = [
     `session ${j.id}`,
@@ -36,7 +39,7 @@ function printSession(s: TunnelSession, json: boolean | undefined): void {
   if (j.readyTime) lines.push(`  ready      ${j.readyTime}`);
   if (j.closeTime)
     lines.push(`  closed     ${j.closeTime} (${j.closeReason}${j.closeMessage ? `: ${j.closeMessage}` : ""})`);
-  process.stdout.write(lines.join("\n") + "\n");
+  return lines.join("\n") + "\n";
 }
 
 /** The active session of the named agent, or else a session id as given (agent ids are UUIDs too, so agents are looked up first). */
@@ -53,43 +56,37 @@ async function sessionIdOf(ctx: CliContext, target: string): Promise<string> {
 
 export function registerTunnel(program: Command): void {
   const tunnel = program.command("tunnel").description("open, close and inspect tunnel sessions");
-  tunnel
-    .command("open")
+  withOutputOption(tunnel.command("open"))
     .argument("<agent>", "agent id or hostname")
-    .option("--json", "machine-readable output")
     .option("--exclusive", "refused while anyone else holds a session on the agent; keeps everyone else out meanwhile")
     .description("open a tunnel session to an online agent; it stays open until closed or idle")
     .addHelpText("after", "\nExamples:\n  rmm tunnel open web-01\n  rmm tunnel open web-01 --exclusive")
-    .action(async (agentName: string, flags: { json?: boolean; exclusive?: boolean }) => {
+    .action(async (agentName: string, flags: OutputFlags & { exclusive?: boolean }) => {
       const ctx = cliContext();
       const agent = await resolveAgent(ctx.client, agentName);
       requireOnline(agent);
       const { session } = await ctx.client.openTunnel({ agentId: agent.id, exclusive: flags.exclusive === true });
-      printSession(session!, flags.json);
+      printSession(session!, flags);
     });
-  tunnel
-    .command("close")
+  withOutputOption(tunnel.command("close"))
     .argument("<target>", "session id, or an agent id/hostname to close its open session")
-    .option("--json", "machine-readable output")
     .description("close a tunnel session you own (admins: any)")
     .addHelpText(
       "after",
       "\nExamples:\n  rmm tunnel close web-01\n  rmm tunnel close 0b7e5f0e-3c1a-4a57-9d7e-2f8f4f3f0a11",
     )
-    .action(async (target: string, flags: { json?: boolean }) => {
+    .action(async (target: string, flags: OutputFlags) => {
       const ctx = cliContext();
       const { session } = await ctx.client.closeTunnel({ sessionId: await sessionIdOf(ctx, target) });
-      printSession(session!, flags.json);
+      printSession(session!, flags);
     });
-  tunnel
-    .command("status")
+  withOutputOption(tunnel.command("status"))
     .argument("<target>", "session id, or an agent id/hostname for its open session")
-    .option("--json", "machine-readable output")
     .description("show a tunnel session")
     .addHelpText("after", "\nExample:\n  rmm tunnel status web-01 --json")
-    .action(async (target: string, flags: { json?: boolean }) => {
+    .action(async (target: string, flags: OutputFlags) => {
       const ctx = cliContext();
       const { session } = await ctx.client.getTunnelStatus({ sessionId: await sessionIdOf(ctx, target) });
-      printSession(session!, flags.json);
+      printSession(session!, flags);
     });
 }

@@ -1,7 +1,9 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { Heartbeat } from "../../gen/rmm/v1/agent_service_pb.js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   AgentSchema,
+  type AgentHealthSchema,
   SessionState,
   TunnelSessionSchema,
   type Agent,
@@ -55,5 +57,18 @@ export function agentMessage({ row, connection, liveSessionId, holders }: AgentL
     labels: effectiveLabels(parseLabelsJson(row.reported_labels), parseLabelsJson(row.server_labels)),
     reportedLabels: parseLabelsJson(row.reported_labels),
     serverLabels: parseLabelsJson(row.server_labels),
+    ...(connection?.health && { health: healthMessage(connection.health, connection.healthAt) }),
   });
+}
+
+function healthMessage(beat: Heartbeat, at: number | undefined): MessageInitShape<typeof AgentHealthSchema> {
+  return {
+    uptimeSeconds: beat.uptimeSeconds,
+    loadAverage: beat.loadAverage,
+    memoryTotalBytes: beat.memoryTotalBytes,
+    memoryFreeBytes: beat.memoryFreeBytes,
+    diskTotalBytes: beat.diskTotalBytes,
+    diskFreeBytes: beat.diskFreeBytes,
+    ...(at !== undefined && { reportTime: timestampFromMs(at) }),
+  };
 }

@@ -2,6 +2,9 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import type { AgentDirectory } from "../services/agent-directory.js";
 import type { AgentLabels } from "../services/agent-labels.js";
+import type { AgentRecords } from "../services/agent-records.js";
+import type { AuditTrail } from "../services/audit-trail.js";
+import type { SessionHistory } from "../services/session-history.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
@@ -16,12 +19,15 @@ export function tunnelServiceHandler(deps: {
   sessions: SessionService;
   directory: AgentDirectory;
   labels: AgentLabels;
+  records: AgentRecords;
+  auditTrail: AuditTrail;
+  sessionHistory: SessionHistory;
   relay: ChannelRelay;
   supervisor: CommandSupervisor;
   forwards: ForwardSupervisor;
   files: Omit<FileTransferDeps, "relay">;
 }): ServiceImpl<typeof TunnelService> {
-  const { sessions, directory, relay, supervisor, forwards } = deps;
+  const { sessions, directory, records, auditTrail, sessionHistory, relay, supervisor, forwards } = deps;
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
@@ -45,6 +51,20 @@ export function tunnelServiceHandler(deps: {
     },
     async closeTunnel(req, ctx) {
       return { session: sessionMessage(await sessions.close(technicianOf(ctx), req.sessionId)) };
+    },
+    async getAgent(req, ctx) {
+      return { agent: agentMessage(await records.get(technicianOf(ctx), req.agentId)) };
+    },
+    async deleteAgent(req, ctx) {
+      await records.delete(technicianOf(ctx), req.agentId);
+      return {};
+    },
+    async listAuditEvents(req, ctx) {
+      return auditTrail.list(technicianOf(ctx), req);
+    },
+    async listSessions(req, ctx) {
+      const { rows, nextPageToken } = await sessionHistory.list(technicianOf(ctx), req);
+      return { sessions: rows.map(sessionMessage), nextPageToken };
     },
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };

@@ -15,6 +15,8 @@ export class AgentConnection {
   readonly sessions = new Set<string>();
   lastMessageAt: number;
   health: Heartbeat | undefined;
+  /** When `health` arrived (epoch ms). */
+  healthAt: number | undefined;
   /** The agent's hello asked for heartbeat_ack answers (AgentHello.heartbeat_acks). */
   heartbeatAcks = false;
   /** Protocol faults so far (see ProtocolFaults). */

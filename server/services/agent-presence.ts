@@ -105,6 +105,7 @@ export class AgentPresence {
         if (kind.value.loadAverage.length > MAX_LOAD_AVERAGES)
           return fault(`heartbeat with ${kind.value.loadAverage.length} load averages (at most ${MAX_LOAD_AVERAGES})`);
         conn.health = kind.value;
+        conn.healthAt = conn.lastMessageAt;
         // The agent's only way to tell a frozen path from a quiet server (see AgentHello.heartbeat_acks).
         if (conn.heartbeatAcks) conn.send({ case: "heartbeatAck", value: {} });
         if (kind.value.sessions) sessions.agentReport(conn, kind.value.sessions.sessionIds);

@@ -6,6 +6,7 @@ export type AuditAction =
   | "agent.enroll"
   | "agent.connect"
   | "agent.revoke"
+  | "agent.delete"
   | "agent.protocol_faults"
   | "auth.refused"
   | "token.revoke"

@@ -80,6 +80,12 @@ export class AgentStore {
     return revoked;
   }
 
+  /** Deletes the agent's row (its sessions go with it, ON DELETE CASCADE); false when there was none. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("agents").where("id", "=", id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   /** Returns false when no such agent exists. */
   async revoke(id: string, at: EpochMs): Promise<boolean> {
     const result = await this.db

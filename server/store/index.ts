@@ -18,7 +18,7 @@ export type { QueryObserver } from "./query-observer.js";
 export { migrateToLatest, migrateTo, migrateAllDown, migrationNames, pendingMigrations } from "./migrate.js";
 export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } from "./agent-store.js";
 export { SessionStore, LiveSessionExistsError, type SessionRow, type CloseFields } from "./session-store.js";
-export { AuditStore, type AuditEvent, type AuditRow } from "./audit-store.js";
+export { AuditStore, type AuditEvent, type AuditFilter, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";

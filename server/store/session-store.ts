@@ -1,5 +1,5 @@
 import { sql, type Selectable } from "kysely";
-import type { CloseReasonName, Db, EpochMs, TunnelSessionsTable } from "./database.js";
+import type { CloseReasonName, Db, EpochMs, SessionStateName, TunnelSessionsTable } from "./database.js";
 import { isUniqueViolation } from "./store-errors.js";
 
 export type SessionRow = Selectable<TunnelSessionsTable>;
@@ -132,6 +132,28 @@ export class SessionStore {
   /** An ephemeral session opened explicitly stays until closed. */
   async markExplicit(id: string): Promise<void> {
     await this.db.updateTable("tunnel_sessions").set({ ephemeral: 0 }).where("id", "=", id).execute();
+  }
+
+  /** Sessions matching every set filter, newest opened first, after the (opened_at, id) cursor when given. */
+  async history(
+    filter: { agentId?: string; technician?: string; state?: SessionStateName; sinceMs?: number; untilMs?: number },
+    after: { openedAt: EpochMs; id: string } | undefined,
+    limit: number,
+  ): Promise<SessionRow[]> {
+    let q = this.db.selectFrom("tunnel_sessions").selectAll();
+    if (filter.agentId) q = q.where("agent_id", "=", filter.agentId);
+    if (filter.technician) q = q.where("technician", "=", filter.technician);
+    if (filter.state) q = q.where("state", "=", filter.state);
+    if (filter.sinceMs !== undefined) q = q.where("opened_at", ">=", filter.sinceMs);
+    if (filter.untilMs !== undefined) q = q.where("opened_at", "<", filter.untilMs);
+    if (after)
+      q = q.where((eb) =>
+        eb.or([
+          eb("opened_at", "<", after.openedAt),
+          eb.and([eb("opened_at", "=", after.openedAt), eb("id", "<", after.id)]),
+        ]),
+      );
+    return q.orderBy("opened_at", "desc").orderBy("id", "desc").limit(limit).execute();
   }
 
   async liveForAgents(agentIds: readonly string[]): Promise<SessionRow[]> {

@@ -21,6 +21,8 @@ import { create } from "@bufbuild/protobuf";
 import { AGENT_MAIN, ManagedProcess } from "../../testkit/managed-process.js";
 import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
+import { runCli } from "../support/run-cli.js";
+import { ExitCode } from "../../cli/cli-error.js";
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -219,6 +221,27 @@ describe("over TLS", () => {
       await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to connect over TLS");
     } finally {
       await agent.stop();
+    }
+  });
+
+  it("tells a technician what each TLS mistake means: http:// to a TLS server, an untrusted CA, and the fix", async () => {
+    const token = await ts.server.issuer.mintTechnician("alice", "tech", 60);
+    const home = mkdtempSync(join(tmpdir(), "rmm-tls-home-"));
+    const rmm = (args: string[]) =>
+      runCli(args, { env: { XDG_CONFIG_HOME: home, RMM_SERVER: "", RMM_TOKEN: "", RMM_CA_FILE: "" } });
+    try {
+      const cleartext = await rmm(["login", "--server", ts.url.replace("https:", "http:"), "--token", token]);
+      expect(cleartext.code).toBe(ExitCode.Unavailable);
+      expect(cleartext.stderr).toMatch(
+        /^rmm: lost the connection to the server \(.*\): is it still running\?; if the server uses TLS, log in with https:\/\/ \(and --ca FILE for a private CA\)\n$/,
+      );
+      const untrusted = await rmm(["login", "--server", ts.url, "--token", token]);
+      expect(untrusted.code).toBe(ExitCode.Unavailable);
+      expect(untrusted.stderr).toMatch(/^rmm: the server's certificate is not trusted \(.*\): pass --ca FILE/);
+      const trusted = await rmm(["login", "--server", ts.url, "--token", token, "--ca", join(dir, "cert.pem")]);
+      expect(trusted.code, trusted.stderr).toBe(0);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });

@@ -1,10 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/cli-error.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
-import { runCli, type CliResult } from "../support/run-cli.js";
+import { AGENT_MAIN, SERVER_MAIN } from "../../testkit/managed-process.js";
+import { CLI_MAIN, runCli, type CliResult } from "../support/run-cli.js";
 
 describe("rmm, the technician's CLI, against a real server and agent", () => {
   let rig: AgentRig;
@@ -33,7 +35,12 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
   it("refuses a token the server does not accept and stores nothing", async () => {
     const r = await rmm(["login", "--server", rig.url, "--token", "not.a.jwt"]);
     expect(r.code).toBe(ExitCode.Config);
-    expect(r.stderr).toMatch(/^rmm: the stored token is not a JWT/);
+    expect(r.stderr).toMatch(/^rmm: --token is not a JWT/);
+    const garbage = await rmm(["agents"], { env: { RMM_SERVER: rig.url, RMM_TOKEN: "garbage" } });
+    expect(garbage).toMatchObject({
+      code: ExitCode.Config,
+      stderr: expect.stringMatching(/^rmm: RMM_TOKEN is not a JWT/),
+    });
     const forged = (await rig.mintToken("mallory")).replace(/\.[^.]+$/, ".AAAA");
     const bad = await rmm(["login", "--server", rig.url, "--token", forged]);
     expect(bad.code).toBe(ExitCode.Unauthenticated);
@@ -45,11 +52,14 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     const login = await rmm(["login", "--server", rig.url], { input: `${await rig.mintToken("alice")}\n` });
     expect(login.code, login.stderr).toBe(0);
     expect(login.stdout).toMatch(
-      /^logged in to http:\/\/127\.0\.0\.1:\d+ as alice \(role tech, token expires .+\); saved in .+config\.json\n$/,
+      /^logged in to http:\/\/127\.0\.0\.1:\d+ as alice \(role tech, token expires .+\); saved as context default in .+config\.json\n$/,
     );
     const file = join(home, "rmm", "config.json");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ server: rig.url });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({
+      current: "default",
+      contexts: { default: { server: rig.url } },
+    });
     const who = await rmm(["whoami", "--json"]);
     expect(parsed(who)).toMatchObject({ server: rig.url, subject: "alice", role: "tech" });
   });
@@ -106,11 +116,111 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
       code: ExitCode.NotFound,
       stderr: "rmm: no agent no-such-agent: rmm agents lists the enrolled ones\n",
     });
-    // Both enrolled agents run on this machine, so they share a hostname.
+    // Both enrolled agents run on this machine, so they share a hostname: the online one is taken, and that is said.
     const hostname = hostnameOf(offline.stderr);
-    const ambiguous = await rmm(["tunnel", "open", hostname]);
-    expect(ambiguous.code).toBe(ExitCode.Conflict);
-    expect(ambiguous.stderr).toMatch(/^rmm: 2 agents have hostname .+: use an id/);
+    const shared = await rmm(["exec", hostname, "--", "echo", "ok"]);
+    expect(shared.code, shared.stderr).toBe(0);
+    expect(shared.stderr).toBe(
+      `rmm: 2 agents have hostname ${hostname}; using the online one, ${rig.agentId} ` +
+        `(offline: ${offlineAgentId}; rmm agents rm ID removes a stale one)\n`,
+    );
+  });
+
+  it("takes a unique id prefix of at least 4 characters, and says when a prefix is ambiguous or too short", async () => {
+    const status = await rmm(["exec", rig.agentId.slice(0, 8), "--", "echo", "ok"]);
+    expect(status).toMatchObject({ code: 0, stdout: "ok\n" });
+    const short = await rmm(["exec", rig.agentId.slice(0, 3), "--", "echo", "ok"]);
+    expect(short).toMatchObject({ code: ExitCode.NotFound });
+    let common = 0;
+    while (rig.agentId[common] === offlineAgentId[common]) common++;
+    if (common >= 4) {
+      const both = await rmm(["exec", rig.agentId.slice(0, common), "--", "echo", "ok"]);
+      expect(both.code).toBe(ExitCode.Conflict);
+    }
+  });
+
+  it("prints a usage error as one line and where the help is, and --version on all three programs", async () => {
+    const missing = await rmm(["exec", "some-agent"]);
+    expect(missing).toMatchObject({
+      code: ExitCode.Usage,
+      stderr: "rmm: missing required argument 'command'\nsee rmm exec --help\n",
+    });
+    const unknown = await rmm(["tunnel", "open", "x", "--bogus"]);
+    expect(unknown.stderr).toBe("rmm: unknown option '--bogus'\nsee rmm tunnel open --help\n");
+    const version = JSON.parse(readFileSync("package.json", "utf8")).version as string;
+    for (const main of [CLI_MAIN, SERVER_MAIN, AGENT_MAIN]) {
+      const r = await runNode(main, ["--version"]);
+      expect(r, main).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
+    }
+  });
+
+  it("keeps named contexts for several servers: login --context, context ls and use, --context on any command", async () => {
+    const ctxHome = mkdtempSync(join(tmpdir(), "rmm-contexts-"));
+    const run = (args: string[]) => rmm(args, { env: { XDG_CONFIG_HOME: ctxHome } });
+    try {
+      // A config written before contexts existed is read as the context "default".
+      mkdirSync(join(ctxHome, "rmm"));
+      writeFileSync(
+        join(ctxHome, "rmm", "config.json"),
+        JSON.stringify({ server: "http://127.0.0.1:9", token: await rig.mintToken("old") }),
+      );
+      const bob = await run(["login", "--context", "lab", "--server", rig.url, "--token", await rig.mintToken("bob")]);
+      expect(bob.stdout).toMatch(/saved as context lab in /);
+      const list = parsed<Array<{ name: string; current: boolean; subject: string }>>(
+        await run(["context", "ls", "-o", "json"]),
+      );
+      expect(list.map(({ name, current, subject }) => ({ name, current, subject }))).toEqual([
+        { name: "default", current: false, subject: "old" },
+        { name: "lab", current: true, subject: "bob" },
+      ]);
+      expect((await run(["whoami"])).stdout).toMatch(/^bob /);
+      const old = await run(["--context", "default", "agents"]);
+      expect(old.code).toBe(ExitCode.Unavailable);
+      expect(old.stderr).toMatch(/127\.0\.0\.1:9/);
+      expect((await run(["context", "use", "default"])).code).toBe(0);
+      expect((await run(["agents", "--context", "lab", "-o", "json"])).code).toBe(0);
+      const missing = await run(["--context", "nope", "agents"]);
+      expect(missing).toMatchObject({
+        code: ExitCode.Config,
+        stderr: expect.stringMatching(/^rmm: no context nope: rmm context ls/),
+      });
+      expect((await run(["context", "use", "nope"])).code).toBe(ExitCode.NotFound);
+      expect(statSync(join(ctxHome, "rmm", "config.json")).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(ctxHome, { recursive: true, force: true });
+    }
+  });
+
+  it("prints completion scripts that bash parses and that complete commands and flags", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rmm-completion-"));
+    try {
+      for (const shell of ["bash", "zsh", "fish"]) {
+        const r = await rmm(["completion", shell]);
+        expect(r.code, r.stderr).toBe(0);
+        writeFileSync(join(dir, shell), r.stdout);
+      }
+      // zsh loads the same function through bashcompinit, so bash must parse both.
+      execFileSync("bash", ["-n", join(dir, "bash")]);
+      execFileSync("bash", ["-n", join(dir, "zsh")]);
+      const complete = (words: string[]) =>
+        execFileSync("bash", [
+          "-c",
+          `source ${join(dir, "bash")}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); ` +
+            `COMP_CWORD=${words.length - 1}; _rmm_complete; echo "\${COMPREPLY[@]}"`,
+        ])
+          .toString()
+          .trim();
+      expect(complete(["rmm", "tun"])).toBe("tunnel");
+      expect(complete(["rmm", "tunnel", "o"])).toBe("open");
+      expect(complete(["rmm", "agents", "--on"])).toBe("--online");
+      expect(complete(["rmm", "agent", "show", "--out"])).toBe("--output");
+      expect(readFileSync(join(dir, "fish"), "utf8")).toMatch(
+        /complete -c rmm -n '__fish_use_subcommand' -a completion/,
+      );
+      expect((await rmm(["completion", "tcsh"])).code).toBe(ExitCode.Usage);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("exits 2 with help on a usage error, 0 on --help, and shows examples", async () => {
@@ -144,4 +254,13 @@ function parsed<T>(r: CliResult): T {
 
 function hostnameOf(offlineMessage: string): string {
   return /^rmm: agent (\S+) \(/.exec(offlineMessage)?.[1] ?? "";
+}
+
+/** Runs one of the three programs and collects its exit status and output. */
+function runNode(main: string, args: string[]): Promise<CliResult> {
+  return new Promise((done) =>
+    execFile(process.execPath, [main, ...args], (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
 }

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/tunnel_service.proto.
  */
 export const file_rmm_v1_tunnel_service: GenFile = /*@__PURE__*/
-  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSL+BAoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCBIpCgZsYWJlbHMYHiADKAsyGS5ybW0udjEuQWdlbnQuTGFiZWxzRW50cnkSOgoPcmVwb3J0ZWRfbGFiZWxzGB8gAygLMiEucm1tLnYxLkFnZW50LlJlcG9ydGVkTGFiZWxzRW50cnkSNgoNc2VydmVyX2xhYmVscxggIAMoCzIfLnJtbS52MS5BZ2VudC5TZXJ2ZXJMYWJlbHNFbnRyeRIuCg9zZXNzaW9uX2hvbGRlcnMYFCADKAsyFS5ybW0udjEuU2Vzc2lvbkhvbGRlchotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjUKE1JlcG9ydGVkTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARozChFTZXJ2ZXJMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIm8KDVNlc3Npb25Ib2xkZXISEgoKdGVjaG5pY2lhbhgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhEKCWV4Y2x1c2l2ZRgDIAEoCBIjCgVzdGF0ZRgEIAEoDjIULnJtbS52MS5TZXNzaW9uU3RhdGUi3QIKDVR1bm5lbFNlc3Npb24SCgoCaWQYASABKAkSEAoIYWdlbnRfaWQYAiABKAkSEgoKdGVjaG5pY2lhbhgDIAEoCRIjCgVzdGF0ZRgEIAEoDjIULnJtbS52MS5TZXNzaW9uU3RhdGUSKQoMY2xvc2VfcmVhc29uGAUgASgOMhMucm1tLnYxLkNsb3NlUmVhc29uEhUKDWNsb3NlX21lc3NhZ2UYBiABKAkSLQoJb3Blbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZWFkeV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjbG9zZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglleGNsdXNpdmUYFCABKAgSEQoJZXBoZW1lcmFsGBUgASgIInMKEUxpc3RBZ2VudHNSZXF1ZXN0EhMKC29ubGluZV9vbmx5GAEgASgIEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJEhAKCHNlbGVjdG9yGB4gASgJEhAKCGhvc3RuYW1lGB8gASgJIkwKEkxpc3RBZ2VudHNSZXNwb25zZRIdCgZhZ2VudHMYASADKAsyDS5ybW0udjEuQWdlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIksKEU9wZW5UdW5uZWxSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhEKCWV4Y2x1c2l2ZRgUIAEoCBIRCgllcGhlbWVyYWwYFSABKAgiTAoST3BlblR1bm5lbFJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbhIOCgZyZXVzZWQYFCABKAgiKAoSQ2xvc2VUdW5uZWxSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiPQoTQ2xvc2VUdW5uZWxSZXNwb25zZRImCgdzZXNzaW9uGAEgASgLMhUucm1tLnYxLlR1bm5lbFNlc3Npb24iLAoWR2V0VHVubmVsU3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIkEKF0dldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiKFAgoST3BlbkNoYW5uZWxSZXF1ZXN0EikKBG9wZW4YASABKAsyGS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXNIABIjCgRkYXRhGAIgASgLMhMucm1tLnYxLkNoYW5uZWxEYXRhSAASJwoGY3JlZGl0GAMgASgLMhUucm1tLnYxLkNoYW5uZWxDcmVkaXRIABIlCgVjbG9zZRgEIAEoCzIULnJtbS52MS5DaGFubmVsQ2xvc2VIABIhCgNlb2YYBSABKAsyEi5ybW0udjEuQ2hhbm5lbEVvZkgAEiQKBnJlc2l6ZRgGIAEoCzISLnJtbS52MS5XaW5kb3dTaXplSABCBgoEa2luZCLQAgoRQ2hhbm5lbE9wZW5QYXJhbXMSEgoKc2Vzc2lvbl9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucm1tLnYxLkNoYW5uZWxUeXBlEj0KCnBhcmFtZXRlcnMYAyADKAsyKS5ybW0udjEuQ2hhbm5lbE9wZW5QYXJhbXMuUGFyYW1ldGVyc0VudHJ5EhYKDmluaXRpYWxfY3JlZGl0GAQgASgNEiIKBGV4ZWMYBSABKAsyEi5ybW0udjEuRXhlY1BhcmFtc0gAEioKCHRlcm1pbmFsGAYgASgLMhYucm1tLnYxLlRlcm1pbmFsUGFyYW1zSAASIAoDdGNwGCggASgLMhEucm1tLnYxLlRjcFBhcmFtc0gAGjEKD1BhcmFtZXRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBnBhcmFtcyKDAgoTT3BlbkNoYW5uZWxSZXNwb25zZRInCgZvcGVuZWQYASABKAsyFS5ybW0udjEuQ2hhbm5lbE9wZW5lZEgAEiMKBGRhdGEYAiABKAsyEy5ybW0udjEuQ2hhbm5lbERhdGFIABInCgZjcmVkaXQYAyABKAsyFS5ybW0udjEuQ2hhbm5lbENyZWRpdEgAEiUKBWNsb3NlGAQgASgLMhQucm1tLnYxLkNoYW5uZWxDbG9zZUgAEiEKA2VvZhgFIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASIwoEaW5mbxgGIAEoCzITLnJtbS52MS5DaGFubmVsSW5mb0gAQgYKBGtpbmQiIwoNQ2hhbm5lbE9wZW5lZBISCgpjaGFubmVsX2lkGAEgASgNIlQKC0V4ZWNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSIgoGcGFyYW1zGAIgASgLMhIucm1tLnYxLkV4ZWNQYXJhbXMSDQoFc3RkaW4YAyABKAwiiAEKDEV4ZWNSZXNwb25zZRImCgdzdGFydGVkGAEgASgLMhMucm1tLnYxLkV4ZWNTdGFydGVkSAASJAoGb3V0cHV0GAIgASgLMhIucm1tLnYxLkV4ZWNPdXRwdXRIABIiCgRleGl0GAMgASgLMhIucm1tLnYxLkV4aXRTdGF0dXNIAEIGCgRraW5kIkAKCkV4ZWNPdXRwdXQSJAoGc3RyZWFtGAEgASgOMhQucm1tLnYxLk91dHB1dFN0cmVhbRIMCgRkYXRhGAIgASgMIi8KC1N0YXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCSIuCgxTdGF0UmVzcG9uc2USHgoEaW5mbxgBIAEoCzIQLnJtbS52MS5GaWxlSW5mbyI4ChRMaXN0RGlyZWN0b3J5UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHBhdGgYAiABKAkiOgoVTGlzdERpcmVjdG9yeVJlc3BvbnNlEiEKB2VudHJpZXMYASADKAsyEC5ybW0udjEuRmlsZUluZm8iUAoUUHJlcGFyZVVwbG9hZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIkCgZ0YXJnZXQYAiABKAsyFC5ybW0udjEuVXBsb2FkVGFyZ2V0IicKFVByZXBhcmVVcGxvYWRSZXNwb25zZRIOCgZvZmZzZXQYASABKAQiZwoNVXBsb2FkUmVxdWVzdBIrCgVzdGFydBgBIAEoCzIaLnJtbS52MS5VcGxvYWRSZXF1ZXN0U3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAEhAKBnNoYTI1NhgDIAEoDEgAQgYKBGtpbmQiXgoSVXBsb2FkUmVxdWVzdFN0YXJ0EhIKCnNlc3Npb25faWQYASABKAkSJAoGdGFyZ2V0GAIgASgLMhQucm1tLnYxLlVwbG9hZFRhcmdldBIOCgZvZmZzZXQYAyABKAQiWAoOVXBsb2FkUmVzcG9uc2USHgoEaW5mbxgBIAEoCzIQLnJtbS52MS5GaWxlSW5mbxIOCgZzaGEyNTYYAiABKAwSFgoOYnl0ZXNfcmVjZWl2ZWQYAyABKAQiaAoPRG93bmxvYWRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCRIOCgZvZmZzZXQYAyABKAQSIwoGc291cmNlGAQgASgLMhMucm1tLnYxLkZpbGVWZXJzaW9uIm0KEERvd25sb2FkUmVzcG9uc2USLgoFc3RhcnQYASABKAsyHS5ybW0udjEuRG93bmxvYWRSZXNwb25zZVN0YXJ0SAASDwoFY2h1bmsYAiABKAxIABIQCgZzaGEyNTYYAyABKAxIAEIGCgRraW5kIkcKFURvd25sb2FkUmVzcG9uc2VTdGFydBIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvEg4KBm9mZnNldBgCIAEoBCKaAQoVU2V0QWdlbnRMYWJlbHNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEjMKA3NldBgCIAMoCzImLnJtbS52MS5TZXRBZ2VudExhYmVsc1JlcXVlc3QuU2V0RW50cnkSDgoGcmVtb3ZlGAMgAygJGioKCFNldEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiNgoWU2V0QWdlbnRMYWJlbHNSZXNwb25zZRIcCgVhZ2VudBgBIAEoCzINLnJtbS52MS5BZ2VudCp8CgxTZXNzaW9uU3RhdGUSHQoZU0VTU0lPTl9TVEFURV9VTlNQRUNJRklFRBAAEhkKFVNFU1NJT05fU1RBVEVfT1BFTklORxABEhgKFFNFU1NJT05fU1RBVEVfQUNUSVZFEAISGAoUU0VTU0lPTl9TVEFURV9DTE9TRUQQAyqoAgoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASJQohQ0xPU0VfUkVBU09OX0NMT1NFRF9CWV9URUNITklDSUFOEAESIwofQ0xPU0VfUkVBU09OX0FHRU5UX0RJU0NPTk5FQ1RFRBACEhwKGENMT1NFX1JFQVNPTl9BR0VOVF9FUlJPUhADEhgKFENMT1NFX1JFQVNPTl9USU1FT1VUEAQSHQoZQ0xPU0VfUkVBU09OX0lETEVfVElNRU9VVBAFEh8KG0NMT1NFX1JFQVNPTl9TRVJWRVJfUkVTVEFSVBAGEhwKGENMT1NFX1JFQVNPTl9PUEVOX0ZBSUxFRBAUEhkKFUNMT1NFX1JFQVNPTl9SRUxFQVNFRBAVMtQGCg1UdW5uZWxTZXJ2aWNlEkMKCkxpc3RBZ2VudHMSGS5ybW0udjEuTGlzdEFnZW50c1JlcXVlc3QaGi5ybW0udjEuTGlzdEFnZW50c1Jlc3BvbnNlEkMKCk9wZW5UdW5uZWwSGS5ybW0udjEuT3BlblR1bm5lbFJlcXVlc3QaGi5ybW0udjEuT3BlblR1bm5lbFJlc3BvbnNlEkYKC0Nsb3NlVHVubmVsEhoucm1tLnYxLkNsb3NlVHVubmVsUmVxdWVzdBobLnJtbS52MS5DbG9zZVR1bm5lbFJlc3BvbnNlElIKD0dldFR1bm5lbFN0YXR1cxIeLnJtbS52MS5HZXRUdW5uZWxTdGF0dXNSZXF1ZXN0Gh8ucm1tLnYxLkdldFR1bm5lbFN0YXR1c1Jlc3BvbnNlEkoKC09wZW5DaGFubmVsEhoucm1tLnYxLk9wZW5DaGFubmVsUmVxdWVzdBobLnJtbS52MS5PcGVuQ2hhbm5lbFJlc3BvbnNlKAEwARIzCgRFeGVjEhMucm1tLnYxLkV4ZWNSZXF1ZXN0GhQucm1tLnYxLkV4ZWNSZXNwb25zZTABEjEKBFN0YXQSEy5ybW0udjEuU3RhdFJlcXVlc3QaFC5ybW0udjEuU3RhdFJlc3BvbnNlEk4KDUxpc3REaXJlY3RvcnkSHC5ybW0udjEuTGlzdERpcmVjdG9yeVJlcXVlc3QaHS5ybW0udjEuTGlzdERpcmVjdG9yeVJlc3BvbnNlMAESTAoNUHJlcGFyZVVwbG9hZBIcLnJtbS52MS5QcmVwYXJlVXBsb2FkUmVxdWVzdBodLnJtbS52MS5QcmVwYXJlVXBsb2FkUmVzcG9uc2USOQoGVXBsb2FkEhUucm1tLnYxLlVwbG9hZFJlcXVlc3QaFi5ybW0udjEuVXBsb2FkUmVzcG9uc2UoARI/CghEb3dubG9hZBIXLnJtbS52MS5Eb3dubG9hZFJlcXVlc3QaGC5ybW0udjEuRG93bmxvYWRSZXNwb25zZTABEk8KDlNldEFnZW50TGFiZWxzEh0ucm1tLnYxLlNldEFnZW50TGFiZWxzUmVxdWVzdBoeLnJtbS52MS5TZXRBZ2VudExhYmVsc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_forward, file_rmm_v1_frame]);
+  fileDesc("ChtybW0vdjEvdHVubmVsX3NlcnZpY2UucHJvdG8SBnJtbS52MSKjBQoFQWdlbnQSCgoCaWQYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSCgoCb3MYAyABKAkSFQoNYWdlbnRfdmVyc2lvbhgEIAEoCRIpCgxjYXBhYmlsaXRpZXMYBSADKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSDgoGb25saW5lGAYgASgIEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtlbnJvbGxfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRYWN0aXZlX3Nlc3Npb25faWQYCSABKAkSDwoHcmV2b2tlZBgKIAEoCBIpCgZsYWJlbHMYHiADKAsyGS5ybW0udjEuQWdlbnQuTGFiZWxzRW50cnkSOgoPcmVwb3J0ZWRfbGFiZWxzGB8gAygLMiEucm1tLnYxLkFnZW50LlJlcG9ydGVkTGFiZWxzRW50cnkSNgoNc2VydmVyX2xhYmVscxggIAMoCzIfLnJtbS52MS5BZ2VudC5TZXJ2ZXJMYWJlbHNFbnRyeRIuCg9zZXNzaW9uX2hvbGRlcnMYFCADKAsyFS5ybW0udjEuU2Vzc2lvbkhvbGRlchIjCgZoZWFsdGgYUCABKAsyEy5ybW0udjEuQWdlbnRIZWFsdGgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo1ChNSZXBvcnRlZExhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMwoRU2VydmVyTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJvCg1TZXNzaW9uSG9sZGVyEhIKCnRlY2huaWNpYW4YASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRIRCglleGNsdXNpdmUYAyABKAgSIwoFc3RhdGUYBCABKA4yFC5ybW0udjEuU2Vzc2lvblN0YXRlItYBCgtBZ2VudEhlYWx0aBIWCg51cHRpbWVfc2Vjb25kcxgBIAEoBBIUCgxsb2FkX2F2ZXJhZ2UYAiADKAESGgoSbWVtb3J5X3RvdGFsX2J5dGVzGAMgASgEEhkKEW1lbW9yeV9mcmVlX2J5dGVzGAQgASgEEhgKEGRpc2tfdG90YWxfYnl0ZXMYBSABKAQSFwoPZGlza19mcmVlX2J5dGVzGAYgASgEEi8KC3JlcG9ydF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIjCg9HZXRBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiMAoQR2V0QWdlbnRSZXNwb25zZRIcCgVhZ2VudBgBIAEoCzINLnJtbS52MS5BZ2VudCImChJEZWxldGVBZ2VudFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkiFQoTRGVsZXRlQWdlbnRSZXNwb25zZSLdAgoNVHVubmVsU2Vzc2lvbhIKCgJpZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRISCgp0ZWNobmljaWFuGAMgASgJEiMKBXN0YXRlGAQgASgOMhQucm1tLnYxLlNlc3Npb25TdGF0ZRIpCgxjbG9zZV9yZWFzb24YBSABKA4yEy5ybW0udjEuQ2xvc2VSZWFzb24SFQoNY2xvc2VfbWVzc2FnZRgGIAEoCRItCglvcGVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNsb3NlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWV4Y2x1c2l2ZRgUIAEoCBIRCgllcGhlbWVyYWwYFSABKAgicwoRTGlzdEFnZW50c1JlcXVlc3QSEwoLb25saW5lX29ubHkYASABKAgSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkSEAoIc2VsZWN0b3IYHiABKAkSEAoIaG9zdG5hbWUYHyABKAkiTAoSTGlzdEFnZW50c1Jlc3BvbnNlEh0KBmFnZW50cxgBIAMoCzINLnJtbS52MS5BZ2VudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSwoRT3BlblR1bm5lbFJlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSEQoJZXhjbHVzaXZlGBQgASgIEhEKCWVwaGVtZXJhbBgVIAEoCCJMChJPcGVuVHVubmVsUmVzcG9uc2USJgoHc2Vzc2lvbhgBIAEoCzIVLnJtbS52MS5UdW5uZWxTZXNzaW9uEg4KBnJldXNlZBgUIAEoCCIoChJDbG9zZVR1bm5lbFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSI9ChNDbG9zZVR1bm5lbFJlc3BvbnNlEiYKB3Nlc3Npb24YASABKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbiIsChZHZXRUdW5uZWxTdGF0dXNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiQQoXR2V0VHVubmVsU3RhdHVzUmVzcG9uc2USJgoHc2Vzc2lvbhgBIAEoCzIVLnJtbS52MS5UdW5uZWxTZXNzaW9uIoUCChJPcGVuQ2hhbm5lbFJlcXVlc3QSKQoEb3BlbhgBIAEoCzIZLnJtbS52MS5DaGFubmVsT3BlblBhcmFtc0gAEiMKBGRhdGEYAiABKAsyEy5ybW0udjEuQ2hhbm5lbERhdGFIABInCgZjcmVkaXQYAyABKAsyFS5ybW0udjEuQ2hhbm5lbENyZWRpdEgAEiUKBWNsb3NlGAQgASgLMhQucm1tLnYxLkNoYW5uZWxDbG9zZUgAEiEKA2VvZhgFIAEoCzISLnJtbS52MS5DaGFubmVsRW9mSAASJAoGcmVzaXplGAYgASgLMhIucm1tLnYxLldpbmRvd1NpemVIAEIGCgRraW5kItACChFDaGFubmVsT3BlblBhcmFtcxISCgpzZXNzaW9uX2lkGAEgASgJEiEKBHR5cGUYAiABKA4yEy5ybW0udjEuQ2hhbm5lbFR5cGUSPQoKcGFyYW1ldGVycxgDIAMoCzIpLnJtbS52MS5DaGFubmVsT3BlblBhcmFtcy5QYXJhbWV0ZXJzRW50cnkSFgoOaW5pdGlhbF9jcmVkaXQYBCABKA0SIgoEZXhlYxgFIAEoCzISLnJtbS52MS5FeGVjUGFyYW1zSAASKgoIdGVybWluYWwYBiABKAsyFi5ybW0udjEuVGVybWluYWxQYXJhbXNIABIgCgN0Y3AYKCABKAsyES5ybW0udjEuVGNwUGFyYW1zSAAaMQoPUGFyYW1ldGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCCAoGcGFyYW1zIoMCChNPcGVuQ2hhbm5lbFJlc3BvbnNlEicKBm9wZW5lZBgBIAEoCzIVLnJtbS52MS5DaGFubmVsT3BlbmVkSAASIwoEZGF0YRgCIAEoCzITLnJtbS52MS5DaGFubmVsRGF0YUgAEicKBmNyZWRpdBgDIAEoCzIVLnJtbS52MS5DaGFubmVsQ3JlZGl0SAASJQoFY2xvc2UYBCABKAsyFC5ybW0udjEuQ2hhbm5lbENsb3NlSAASIQoDZW9mGAUgASgLMhIucm1tLnYxLkNoYW5uZWxFb2ZIABIjCgRpbmZvGAYgASgLMhMucm1tLnYxLkNoYW5uZWxJbmZvSABCBgoEa2luZCIjCg1DaGFubmVsT3BlbmVkEhIKCmNoYW5uZWxfaWQYASABKA0iVAoLRXhlY1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIiCgZwYXJhbXMYAiABKAsyEi5ybW0udjEuRXhlY1BhcmFtcxINCgVzdGRpbhgDIAEoDCKIAQoMRXhlY1Jlc3BvbnNlEiYKB3N0YXJ0ZWQYASABKAsyEy5ybW0udjEuRXhlY1N0YXJ0ZWRIABIkCgZvdXRwdXQYAiABKAsyEi5ybW0udjEuRXhlY091dHB1dEgAEiIKBGV4aXQYAyABKAsyEi5ybW0udjEuRXhpdFN0YXR1c0gAQgYKBGtpbmQiQAoKRXhlY091dHB1dBIkCgZzdHJlYW0YASABKA4yFC5ybW0udjEuT3V0cHV0U3RyZWFtEgwKBGRhdGEYAiABKAwiLwoLU3RhdFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIi4KDFN0YXRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvIjgKFExpc3REaXJlY3RvcnlSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcGF0aBgCIAEoCSI6ChVMaXN0RGlyZWN0b3J5UmVzcG9uc2USIQoHZW50cmllcxgBIAMoCzIQLnJtbS52MS5GaWxlSW5mbyJQChRQcmVwYXJlVXBsb2FkUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEiQKBnRhcmdldBgCIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXQiJwoVUHJlcGFyZVVwbG9hZFJlc3BvbnNlEg4KBm9mZnNldBgBIAEoBCJnCg1VcGxvYWRSZXF1ZXN0EisKBXN0YXJ0GAEgASgLMhoucm1tLnYxLlVwbG9hZFJlcXVlc3RTdGFydEgAEg8KBWNodW5rGAIgASgMSAASEAoGc2hhMjU2GAMgASgMSABCBgoEa2luZCJeChJVcGxvYWRSZXF1ZXN0U3RhcnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIkCgZ0YXJnZXQYAiABKAsyFC5ybW0udjEuVXBsb2FkVGFyZ2V0Eg4KBm9mZnNldBgDIAEoBCJYCg5VcGxvYWRSZXNwb25zZRIeCgRpbmZvGAEgASgLMhAucm1tLnYxLkZpbGVJbmZvEg4KBnNoYTI1NhgCIAEoDBIWCg5ieXRlc19yZWNlaXZlZBgDIAEoBCJoCg9Eb3dubG9hZFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEg4KBm9mZnNldBgDIAEoBBIjCgZzb3VyY2UYBCABKAsyEy5ybW0udjEuRmlsZVZlcnNpb24ibQoQRG93bmxvYWRSZXNwb25zZRIuCgVzdGFydBgBIAEoCzIdLnJtbS52MS5Eb3dubG9hZFJlc3BvbnNlU3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAEhAKBnNoYTI1NhgDIAEoDEgAQgYKBGtpbmQiRwoVRG93bmxvYWRSZXNwb25zZVN0YXJ0Eh4KBGluZm8YASABKAsyEC5ybW0udjEuRmlsZUluZm8SDgoGb2Zmc2V0GAIgASgEIpoBChVTZXRBZ2VudExhYmVsc1JlcXVlc3QSEAoIYWdlbnRfaWQYASABKAkSMwoDc2V0GAIgAygLMiYucm1tLnYxLlNldEFnZW50TGFiZWxzUmVxdWVzdC5TZXRFbnRyeRIOCgZyZW1vdmUYAyADKAkaKgoIU2V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI2ChZTZXRBZ2VudExhYmVsc1Jlc3BvbnNlEhwKBWFnZW50GAEgASgLMg0ucm1tLnYxLkFnZW50IqgBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIPCgdvdXRjb21lGAUgASgJEhAKCGFnZW50X2lkGAYgASgJEhIKCnNlc3Npb25faWQYByABKAkSDgoGcmVhc29uGAggASgJItcBChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0Eg0KBWFjdG9yGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEg4KBmFjdGlvbhgDIAEoCRIPCgdvdXRjb21lGAQgASgJEikKBXNpbmNlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAcgASgFEhIKCnBhZ2VfdG9rZW4YCCABKAkiVgoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USIgoGZXZlbnRzGAEgAygLMhIucm1tLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIt0BChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEhIKCnRlY2huaWNpYW4YAiABKAkSIwoFc3RhdGUYAyABKA4yFC5ybW0udjEuU2Vzc2lvblN0YXRlEikKBXNpbmNlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgV1bnRpbBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAYgASgFEhIKCnBhZ2VfdG9rZW4YByABKAkiWAoUTGlzdFNlc3Npb25zUmVzcG9uc2USJwoIc2Vzc2lvbnMYASADKAsyFS5ybW0udjEuVHVubmVsU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqfAoMU2Vzc2lvblN0YXRlEh0KGVNFU1NJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRVNTSU9OX1NUQVRFX09QRU5JTkcQARIYChRTRVNTSU9OX1NUQVRFX0FDVElWRRACEhgKFFNFU1NJT05fU1RBVEVfQ0xPU0VEEAMqqAIKC0Nsb3NlUmVhc29uEhwKGENMT1NFX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIUNMT1NFX1JFQVNPTl9DTE9TRURfQllfVEVDSE5JQ0lBThABEiMKH0NMT1NFX1JFQVNPTl9BR0VOVF9ESVNDT05ORUNURUQQAhIcChhDTE9TRV9SRUFTT05fQUdFTlRfRVJST1IQAxIYChRDTE9TRV9SRUFTT05fVElNRU9VVBAEEh0KGUNMT1NFX1JFQVNPTl9JRExFX1RJTUVPVVQQBRIfChtDTE9TRV9SRUFTT05fU0VSVkVSX1JFU1RBUlQQBhIcChhDTE9TRV9SRUFTT05fT1BFTl9GQUlMRUQQFBIZChVDTE9TRV9SRUFTT05fUkVMRUFTRUQQFTL6CAoNVHVubmVsU2VydmljZRJDCgpMaXN0QWdlbnRzEhkucm1tLnYxLkxpc3RBZ2VudHNSZXF1ZXN0Ghoucm1tLnYxLkxpc3RBZ2VudHNSZXNwb25zZRJDCgpPcGVuVHVubmVsEhkucm1tLnYxLk9wZW5UdW5uZWxSZXF1ZXN0Ghoucm1tLnYxLk9wZW5UdW5uZWxSZXNwb25zZRJGCgtDbG9zZVR1bm5lbBIaLnJtbS52MS5DbG9zZVR1bm5lbFJlcXVlc3QaGy5ybW0udjEuQ2xvc2VUdW5uZWxSZXNwb25zZRJSCg9HZXRUdW5uZWxTdGF0dXMSHi5ybW0udjEuR2V0VHVubmVsU3RhdHVzUmVxdWVzdBofLnJtbS52MS5HZXRUdW5uZWxTdGF0dXNSZXNwb25zZRI9CghHZXRBZ2VudBIXLnJtbS52MS5HZXRBZ2VudFJlcXVlc3QaGC5ybW0udjEuR2V0QWdlbnRSZXNwb25zZRJGCgtEZWxldGVBZ2VudBIaLnJtbS52MS5EZWxldGVBZ2VudFJlcXVlc3QaGy5ybW0udjEuRGVsZXRlQWdlbnRSZXNwb25zZRJSCg9MaXN0QXVkaXRFdmVudHMSHi5ybW0udjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBofLnJtbS52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZRJJCgxMaXN0U2Vzc2lvbnMSGy5ybW0udjEuTGlzdFNlc3Npb25zUmVxdWVzdBocLnJtbS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJKCgtPcGVuQ2hhbm5lbBIaLnJtbS52MS5PcGVuQ2hhbm5lbFJlcXVlc3QaGy5ybW0udjEuT3BlbkNoYW5uZWxSZXNwb25zZSgBMAESMwoERXhlYxITLnJtbS52MS5FeGVjUmVxdWVzdBoULnJtbS52MS5FeGVjUmVzcG9uc2UwARIxCgRTdGF0EhMucm1tLnYxLlN0YXRSZXF1ZXN0GhQucm1tLnYxLlN0YXRSZXNwb25zZRJOCg1MaXN0RGlyZWN0b3J5Ehwucm1tLnYxLkxpc3REaXJlY3RvcnlSZXF1ZXN0Gh0ucm1tLnYxLkxpc3REaXJlY3RvcnlSZXNwb25zZTABEkwKDVByZXBhcmVVcGxvYWQSHC5ybW0udjEuUHJlcGFyZVVwbG9hZFJlcXVlc3QaHS5ybW0udjEuUHJlcGFyZVVwbG9hZFJlc3BvbnNlEjkKBlVwbG9hZBIVLnJtbS52MS5VcGxvYWRSZXF1ZXN0GhYucm1tLnYxLlVwbG9hZFJlc3BvbnNlKAESPwoIRG93bmxvYWQSFy5ybW0udjEuRG93bmxvYWRSZXF1ZXN0Ghgucm1tLnYxLkRvd25sb2FkUmVzcG9uc2UwARJPCg5TZXRBZ2VudExhYmVscxIdLnJtbS52MS5TZXRBZ2VudExhYmVsc1JlcXVlc3QaHi5ybW0udjEuU2V0QWdlbnRMYWJlbHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_rmm_v1_exec, file_rmm_v1_file, file_rmm_v1_forward, file_rmm_v1_frame]);
 
 /**
  * @generated from message rmm.v1.Agent
@@ -112,6 +112,14 @@ export type Agent = Message<"rmm.v1.Agent"> & {
    * @generated from field: repeated rmm.v1.SessionHolder session_holders = 20;
    */
   sessionHolders: SessionHolder[];
+
+  /**
+   * The last heartbeat on the agent's live stream; unset while it is offline
+   * or before its first heartbeat (held in memory, not stored).
+   *
+   * @generated from field: rmm.v1.AgentHealth health = 80;
+   */
+  health?: AgentHealth | undefined;
 };
 
 /**
@@ -154,6 +162,127 @@ export type SessionHolder = Message<"rmm.v1.SessionHolder"> & {
  */
 export const SessionHolderSchema: GenMessage<SessionHolder> = /*@__PURE__*/
   messageDesc(file_rmm_v1_tunnel_service, 1);
+
+/**
+ * What an agent's heartbeat reports (see rmm.v1.Heartbeat), and when.
+ *
+ * @generated from message rmm.v1.AgentHealth
+ */
+export type AgentHealth = Message<"rmm.v1.AgentHealth"> & {
+  /**
+   * @generated from field: uint64 uptime_seconds = 1;
+   */
+  uptimeSeconds: bigint;
+
+  /**
+   * One-, five- and fifteen-minute load averages.
+   *
+   * @generated from field: repeated double load_average = 2;
+   */
+  loadAverage: number[];
+
+  /**
+   * @generated from field: uint64 memory_total_bytes = 3;
+   */
+  memoryTotalBytes: bigint;
+
+  /**
+   * @generated from field: uint64 memory_free_bytes = 4;
+   */
+  memoryFreeBytes: bigint;
+
+  /**
+   * @generated from field: uint64 disk_total_bytes = 5;
+   */
+  diskTotalBytes: bigint;
+
+  /**
+   * @generated from field: uint64 disk_free_bytes = 6;
+   */
+  diskFreeBytes: bigint;
+
+  /**
+   * When the server received that heartbeat.
+   *
+   * @generated from field: google.protobuf.Timestamp report_time = 7;
+   */
+  reportTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message rmm.v1.AgentHealth.
+ * Use `create(AgentHealthSchema)` to create a new message.
+ */
+export const AgentHealthSchema: GenMessage<AgentHealth> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 2);
+
+/**
+ * @generated from message rmm.v1.GetAgentRequest
+ */
+export type GetAgentRequest = Message<"rmm.v1.GetAgentRequest"> & {
+  /**
+   * Required, at most 64 characters (InvalidArgument otherwise).
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message rmm.v1.GetAgentRequest.
+ * Use `create(GetAgentRequestSchema)` to create a new message.
+ */
+export const GetAgentRequestSchema: GenMessage<GetAgentRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 3);
+
+/**
+ * @generated from message rmm.v1.GetAgentResponse
+ */
+export type GetAgentResponse = Message<"rmm.v1.GetAgentResponse"> & {
+  /**
+   * @generated from field: rmm.v1.Agent agent = 1;
+   */
+  agent?: Agent | undefined;
+};
+
+/**
+ * Describes the message rmm.v1.GetAgentResponse.
+ * Use `create(GetAgentResponseSchema)` to create a new message.
+ */
+export const GetAgentResponseSchema: GenMessage<GetAgentResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 4);
+
+/**
+ * @generated from message rmm.v1.DeleteAgentRequest
+ */
+export type DeleteAgentRequest = Message<"rmm.v1.DeleteAgentRequest"> & {
+  /**
+   * Required, at most 64 characters (InvalidArgument otherwise).
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+};
+
+/**
+ * Describes the message rmm.v1.DeleteAgentRequest.
+ * Use `create(DeleteAgentRequestSchema)` to create a new message.
+ */
+export const DeleteAgentRequestSchema: GenMessage<DeleteAgentRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 5);
+
+/**
+ * @generated from message rmm.v1.DeleteAgentResponse
+ */
+export type DeleteAgentResponse = Message<"rmm.v1.DeleteAgentResponse"> & {
+};
+
+/**
+ * Describes the message rmm.v1.DeleteAgentResponse.
+ * Use `create(DeleteAgentResponseSchema)` to create a new message.
+ */
+export const DeleteAgentResponseSchema: GenMessage<DeleteAgentResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 6);
 
 /**
  * @generated from message rmm.v1.TunnelSession
@@ -228,7 +357,7 @@ export type TunnelSession = Message<"rmm.v1.TunnelSession"> & {
  * Use `create(TunnelSessionSchema)` to create a new message.
  */
 export const TunnelSessionSchema: GenMessage<TunnelSession> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 2);
+  messageDesc(file_rmm_v1_tunnel_service, 7);
 
 /**
  * @generated from message rmm.v1.ListAgentsRequest
@@ -282,7 +411,7 @@ export type ListAgentsRequest = Message<"rmm.v1.ListAgentsRequest"> & {
  * Use `create(ListAgentsRequestSchema)` to create a new message.
  */
 export const ListAgentsRequestSchema: GenMessage<ListAgentsRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 3);
+  messageDesc(file_rmm_v1_tunnel_service, 8);
 
 /**
  * @generated from message rmm.v1.ListAgentsResponse
@@ -306,7 +435,7 @@ export type ListAgentsResponse = Message<"rmm.v1.ListAgentsResponse"> & {
  * Use `create(ListAgentsResponseSchema)` to create a new message.
  */
 export const ListAgentsResponseSchema: GenMessage<ListAgentsResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 4);
+  messageDesc(file_rmm_v1_tunnel_service, 9);
 
 /**
  * @generated from message rmm.v1.OpenTunnelRequest
@@ -345,7 +474,7 @@ export type OpenTunnelRequest = Message<"rmm.v1.OpenTunnelRequest"> & {
  * Use `create(OpenTunnelRequestSchema)` to create a new message.
  */
 export const OpenTunnelRequestSchema: GenMessage<OpenTunnelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 5);
+  messageDesc(file_rmm_v1_tunnel_service, 10);
 
 /**
  * @generated from message rmm.v1.OpenTunnelResponse
@@ -369,7 +498,7 @@ export type OpenTunnelResponse = Message<"rmm.v1.OpenTunnelResponse"> & {
  * Use `create(OpenTunnelResponseSchema)` to create a new message.
  */
 export const OpenTunnelResponseSchema: GenMessage<OpenTunnelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 6);
+  messageDesc(file_rmm_v1_tunnel_service, 11);
 
 /**
  * A close takes effect on this server at once (the agent is told, channels
@@ -391,7 +520,7 @@ export type CloseTunnelRequest = Message<"rmm.v1.CloseTunnelRequest"> & {
  * Use `create(CloseTunnelRequestSchema)` to create a new message.
  */
 export const CloseTunnelRequestSchema: GenMessage<CloseTunnelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 7);
+  messageDesc(file_rmm_v1_tunnel_service, 12);
 
 /**
  * @generated from message rmm.v1.CloseTunnelResponse
@@ -408,7 +537,7 @@ export type CloseTunnelResponse = Message<"rmm.v1.CloseTunnelResponse"> & {
  * Use `create(CloseTunnelResponseSchema)` to create a new message.
  */
 export const CloseTunnelResponseSchema: GenMessage<CloseTunnelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 8);
+  messageDesc(file_rmm_v1_tunnel_service, 13);
 
 /**
  * @generated from message rmm.v1.GetTunnelStatusRequest
@@ -425,7 +554,7 @@ export type GetTunnelStatusRequest = Message<"rmm.v1.GetTunnelStatusRequest"> & 
  * Use `create(GetTunnelStatusRequestSchema)` to create a new message.
  */
 export const GetTunnelStatusRequestSchema: GenMessage<GetTunnelStatusRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 9);
+  messageDesc(file_rmm_v1_tunnel_service, 14);
 
 /**
  * @generated from message rmm.v1.GetTunnelStatusResponse
@@ -442,7 +571,7 @@ export type GetTunnelStatusResponse = Message<"rmm.v1.GetTunnelStatusResponse"> 
  * Use `create(GetTunnelStatusResponseSchema)` to create a new message.
  */
 export const GetTunnelStatusResponseSchema: GenMessage<GetTunnelStatusResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 10);
+  messageDesc(file_rmm_v1_tunnel_service, 15);
 
 /**
  * @generated from message rmm.v1.OpenChannelRequest
@@ -504,7 +633,7 @@ export type OpenChannelRequest = Message<"rmm.v1.OpenChannelRequest"> & {
  * Use `create(OpenChannelRequestSchema)` to create a new message.
  */
 export const OpenChannelRequestSchema: GenMessage<OpenChannelRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 11);
+  messageDesc(file_rmm_v1_tunnel_service, 16);
 
 /**
  * @generated from message rmm.v1.ChannelOpenParams
@@ -566,7 +695,7 @@ export type ChannelOpenParams = Message<"rmm.v1.ChannelOpenParams"> & {
  * Use `create(ChannelOpenParamsSchema)` to create a new message.
  */
 export const ChannelOpenParamsSchema: GenMessage<ChannelOpenParams> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 12);
+  messageDesc(file_rmm_v1_tunnel_service, 17);
 
 /**
  * @generated from message rmm.v1.OpenChannelResponse
@@ -627,7 +756,7 @@ export type OpenChannelResponse = Message<"rmm.v1.OpenChannelResponse"> & {
  * Use `create(OpenChannelResponseSchema)` to create a new message.
  */
 export const OpenChannelResponseSchema: GenMessage<OpenChannelResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 13);
+  messageDesc(file_rmm_v1_tunnel_service, 18);
 
 /**
  * @generated from message rmm.v1.ChannelOpened
@@ -644,7 +773,7 @@ export type ChannelOpened = Message<"rmm.v1.ChannelOpened"> & {
  * Use `create(ChannelOpenedSchema)` to create a new message.
  */
 export const ChannelOpenedSchema: GenMessage<ChannelOpened> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 14);
+  messageDesc(file_rmm_v1_tunnel_service, 19);
 
 /**
  * @generated from message rmm.v1.ExecRequest
@@ -674,7 +803,7 @@ export type ExecRequest = Message<"rmm.v1.ExecRequest"> & {
  * Use `create(ExecRequestSchema)` to create a new message.
  */
 export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 15);
+  messageDesc(file_rmm_v1_tunnel_service, 20);
 
 /**
  * @generated from message rmm.v1.ExecResponse
@@ -715,7 +844,7 @@ export type ExecResponse = Message<"rmm.v1.ExecResponse"> & {
  * Use `create(ExecResponseSchema)` to create a new message.
  */
 export const ExecResponseSchema: GenMessage<ExecResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 16);
+  messageDesc(file_rmm_v1_tunnel_service, 21);
 
 /**
  * @generated from message rmm.v1.ExecOutput
@@ -737,7 +866,7 @@ export type ExecOutput = Message<"rmm.v1.ExecOutput"> & {
  * Use `create(ExecOutputSchema)` to create a new message.
  */
 export const ExecOutputSchema: GenMessage<ExecOutput> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 17);
+  messageDesc(file_rmm_v1_tunnel_service, 22);
 
 /**
  * @generated from message rmm.v1.StatRequest
@@ -761,7 +890,7 @@ export type StatRequest = Message<"rmm.v1.StatRequest"> & {
  * Use `create(StatRequestSchema)` to create a new message.
  */
 export const StatRequestSchema: GenMessage<StatRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 18);
+  messageDesc(file_rmm_v1_tunnel_service, 23);
 
 /**
  * @generated from message rmm.v1.StatResponse
@@ -778,7 +907,7 @@ export type StatResponse = Message<"rmm.v1.StatResponse"> & {
  * Use `create(StatResponseSchema)` to create a new message.
  */
 export const StatResponseSchema: GenMessage<StatResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 19);
+  messageDesc(file_rmm_v1_tunnel_service, 24);
 
 /**
  * @generated from message rmm.v1.ListDirectoryRequest
@@ -800,7 +929,7 @@ export type ListDirectoryRequest = Message<"rmm.v1.ListDirectoryRequest"> & {
  * Use `create(ListDirectoryRequestSchema)` to create a new message.
  */
 export const ListDirectoryRequestSchema: GenMessage<ListDirectoryRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 20);
+  messageDesc(file_rmm_v1_tunnel_service, 25);
 
 /**
  * @generated from message rmm.v1.ListDirectoryResponse
@@ -817,7 +946,7 @@ export type ListDirectoryResponse = Message<"rmm.v1.ListDirectoryResponse"> & {
  * Use `create(ListDirectoryResponseSchema)` to create a new message.
  */
 export const ListDirectoryResponseSchema: GenMessage<ListDirectoryResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 21);
+  messageDesc(file_rmm_v1_tunnel_service, 26);
 
 /**
  * @generated from message rmm.v1.PrepareUploadRequest
@@ -839,7 +968,7 @@ export type PrepareUploadRequest = Message<"rmm.v1.PrepareUploadRequest"> & {
  * Use `create(PrepareUploadRequestSchema)` to create a new message.
  */
 export const PrepareUploadRequestSchema: GenMessage<PrepareUploadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 22);
+  messageDesc(file_rmm_v1_tunnel_service, 27);
 
 /**
  * @generated from message rmm.v1.PrepareUploadResponse
@@ -856,7 +985,7 @@ export type PrepareUploadResponse = Message<"rmm.v1.PrepareUploadResponse"> & {
  * Use `create(PrepareUploadResponseSchema)` to create a new message.
  */
 export const PrepareUploadResponseSchema: GenMessage<PrepareUploadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 23);
+  messageDesc(file_rmm_v1_tunnel_service, 28);
 
 /**
  * @generated from message rmm.v1.UploadRequest
@@ -897,7 +1026,7 @@ export type UploadRequest = Message<"rmm.v1.UploadRequest"> & {
  * Use `create(UploadRequestSchema)` to create a new message.
  */
 export const UploadRequestSchema: GenMessage<UploadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 24);
+  messageDesc(file_rmm_v1_tunnel_service, 29);
 
 /**
  * @generated from message rmm.v1.UploadRequestStart
@@ -926,7 +1055,7 @@ export type UploadRequestStart = Message<"rmm.v1.UploadRequestStart"> & {
  * Use `create(UploadRequestStartSchema)` to create a new message.
  */
 export const UploadRequestStartSchema: GenMessage<UploadRequestStart> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 25);
+  messageDesc(file_rmm_v1_tunnel_service, 30);
 
 /**
  * @generated from message rmm.v1.UploadResponse
@@ -957,7 +1086,7 @@ export type UploadResponse = Message<"rmm.v1.UploadResponse"> & {
  * Use `create(UploadResponseSchema)` to create a new message.
  */
 export const UploadResponseSchema: GenMessage<UploadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 26);
+  messageDesc(file_rmm_v1_tunnel_service, 31);
 
 /**
  * @generated from message rmm.v1.DownloadRequest
@@ -994,7 +1123,7 @@ export type DownloadRequest = Message<"rmm.v1.DownloadRequest"> & {
  * Use `create(DownloadRequestSchema)` to create a new message.
  */
 export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 27);
+  messageDesc(file_rmm_v1_tunnel_service, 32);
 
 /**
  * @generated from message rmm.v1.DownloadResponse
@@ -1033,7 +1162,7 @@ export type DownloadResponse = Message<"rmm.v1.DownloadResponse"> & {
  * Use `create(DownloadResponseSchema)` to create a new message.
  */
 export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 28);
+  messageDesc(file_rmm_v1_tunnel_service, 33);
 
 /**
  * @generated from message rmm.v1.DownloadResponseStart
@@ -1055,7 +1184,7 @@ export type DownloadResponseStart = Message<"rmm.v1.DownloadResponseStart"> & {
  * Use `create(DownloadResponseStartSchema)` to create a new message.
  */
 export const DownloadResponseStartSchema: GenMessage<DownloadResponseStart> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 29);
+  messageDesc(file_rmm_v1_tunnel_service, 34);
 
 /**
  * Labels follow Kubernetes syntax and limits. A key is `[prefix/]name`: name
@@ -1093,7 +1222,7 @@ export type SetAgentLabelsRequest = Message<"rmm.v1.SetAgentLabelsRequest"> & {
  * Use `create(SetAgentLabelsRequestSchema)` to create a new message.
  */
 export const SetAgentLabelsRequestSchema: GenMessage<SetAgentLabelsRequest> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 30);
+  messageDesc(file_rmm_v1_tunnel_service, 35);
 
 /**
  * @generated from message rmm.v1.SetAgentLabelsResponse
@@ -1110,7 +1239,252 @@ export type SetAgentLabelsResponse = Message<"rmm.v1.SetAgentLabelsResponse"> & 
  * Use `create(SetAgentLabelsResponseSchema)` to create a new message.
  */
 export const SetAgentLabelsResponseSchema: GenMessage<SetAgentLabelsResponse> = /*@__PURE__*/
-  messageDesc(file_rmm_v1_tunnel_service, 31);
+  messageDesc(file_rmm_v1_tunnel_service, 36);
+
+/**
+ * One entry of the append-only audit trail.
+ *
+ * @generated from message rmm.v1.AuditEvent
+ */
+export type AuditEvent = Message<"rmm.v1.AuditEvent"> & {
+  /**
+   * Increases with every event; pages are ordered by it, newest first.
+   *
+   * @generated from field: int64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * "tech:<subject>", "agent:<id>" or "system".
+   *
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * For example "tunnel.open", "tunnel.close", "agent.enroll", "agent.delete".
+   *
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * "ok", "refused" or "error".
+   *
+   * @generated from field: string outcome = 5;
+   */
+  outcome: string;
+
+  /**
+   * Empty when the event concerns no agent or session.
+   *
+   * @generated from field: string agent_id = 6;
+   */
+  agentId: string;
+
+  /**
+   * @generated from field: string session_id = 7;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string reason = 8;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message rmm.v1.AuditEvent.
+ * Use `create(AuditEventSchema)` to create a new message.
+ */
+export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 37);
+
+/**
+ * Every filter is optional; set ones must all match. Each string filter is at
+ * most 256 characters, and page_size is not negative (InvalidArgument otherwise).
+ *
+ * @generated from message rmm.v1.ListAuditEventsRequest
+ */
+export type ListAuditEventsRequest = Message<"rmm.v1.ListAuditEventsRequest"> & {
+  /**
+   * Exact actor, e.g. "tech:alice". A technician who is not an admin may
+   * only name themself (PermissionDenied otherwise); left empty, it is them.
+   *
+   * @generated from field: string actor = 1;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Exact action, e.g. "tunnel.open".
+   *
+   * @generated from field: string action = 3;
+   */
+  action: string;
+
+  /**
+   * "ok", "refused" or "error" (InvalidArgument otherwise).
+   *
+   * @generated from field: string outcome = 4;
+   */
+  outcome: string;
+
+  /**
+   * Events at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 5;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * Events before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 6;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * 0 means 100; at most 1000 (larger values are capped).
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token from the previous page with the same filters;
+   * InvalidArgument for a token this server did not issue.
+   *
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message rmm.v1.ListAuditEventsRequest.
+ * Use `create(ListAuditEventsRequestSchema)` to create a new message.
+ */
+export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 38);
+
+/**
+ * @generated from message rmm.v1.ListAuditEventsResponse
+ */
+export type ListAuditEventsResponse = Message<"rmm.v1.ListAuditEventsResponse"> & {
+  /**
+   * @generated from field: repeated rmm.v1.AuditEvent events = 1;
+   */
+  events: AuditEvent[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message rmm.v1.ListAuditEventsResponse.
+ * Use `create(ListAuditEventsResponseSchema)` to create a new message.
+ */
+export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 39);
+
+/**
+ * Every filter is optional; set ones must all match. Each string filter is at
+ * most 256 characters, and page_size is not negative (InvalidArgument otherwise).
+ *
+ * @generated from message rmm.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"rmm.v1.ListSessionsRequest"> & {
+  /**
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * A technician's subject. A technician who is not an admin may only name
+   * themself (PermissionDenied otherwise); left empty, it is them.
+   *
+   * @generated from field: string technician = 2;
+   */
+  technician: string;
+
+  /**
+   * UNSPECIFIED: every state.
+   *
+   * @generated from field: rmm.v1.SessionState state = 3;
+   */
+  state: SessionState;
+
+  /**
+   * Sessions opened at or after / before these times.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 4;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp until = 5;
+   */
+  until?: Timestamp | undefined;
+
+  /**
+   * 0 means 100; at most 1000 (larger values are capped).
+   *
+   * @generated from field: int32 page_size = 6;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token from the previous page with the same filters;
+   * InvalidArgument for a token this server did not issue.
+   *
+   * @generated from field: string page_token = 7;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message rmm.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 40);
+
+/**
+ * @generated from message rmm.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"rmm.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated rmm.v1.TunnelSession sessions = 1;
+   */
+  sessions: TunnelSession[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message rmm.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_tunnel_service, 41);
 
 /**
  * @generated from enum rmm.v1.SessionState
@@ -1267,6 +1641,54 @@ export const TunnelService: GenService<{
     methodKind: "unary";
     input: typeof GetTunnelStatusRequestSchema;
     output: typeof GetTunnelStatusResponseSchema;
+  },
+  /**
+   * One agent by its exact id, with the same fields as ListAgents. NotFound
+   * when no agent has that id (revoked agents are still found).
+   *
+   * @generated from rpc rmm.v1.TunnelService.GetAgent
+   */
+  getAgent: {
+    methodKind: "unary";
+    input: typeof GetAgentRequestSchema;
+    output: typeof GetAgentResponseSchema;
+  },
+  /**
+   * Removes a stale enrollment: the agent's row and its sessions' rows; the
+   * audit trail keeps every event about it, and an agent.delete event is
+   * added. Admins only (PermissionDenied otherwise). FailedPrecondition while
+   * the agent holds a stream: revoke it first (rmm-server revoke-agent), or
+   * wait until it is offline. NotFound when no agent has that id. The
+   * agent's credential stops working, as if revoked.
+   *
+   * @generated from rpc rmm.v1.TunnelService.DeleteAgent
+   */
+  deleteAgent: {
+    methodKind: "unary";
+    input: typeof DeleteAgentRequestSchema;
+    output: typeof DeleteAgentResponseSchema;
+  },
+  /**
+   * The audit trail, newest first, a page at a time. Technicians see the
+   * events they caused (actor "tech:<their subject>"); admins see all.
+   *
+   * @generated from rpc rmm.v1.TunnelService.ListAuditEvents
+   */
+  listAuditEvents: {
+    methodKind: "unary";
+    input: typeof ListAuditEventsRequestSchema;
+    output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * Tunnel sessions, live and closed, newest opened first, a page at a time.
+   * Technicians see their own sessions; admins see all.
+   *
+   * @generated from rpc rmm.v1.TunnelService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
   },
   /**
    * Opens one channel of a given type on an active session you own and carries
