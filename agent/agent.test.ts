@@ -171,7 +171,7 @@ describe("Agent", () => {
       stdout: { totalBytes: 8n, truncated: false },
     });
     expect(Buffer.from(ended!.stdout!.head).toString()).toBe("in\nj a1\n");
-    expect(agent.mode).toEqual({ type: "tunnel", sessionId: "s1" });
+    expect(agent.mode).toEqual({ type: "tunnel", sessions: ["s1"] });
 
     t.reply({ case: "jobStepStart", value: { stepId: "j2/a1", jobId: "j2", params: { argv: ["sleep", "30"] } } });
     await t.sent("jobStepStarted", 2);

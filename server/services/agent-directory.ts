@@ -6,6 +6,7 @@ import { LabelSelector } from "../labels/label-selector.js";
 import type { AgentRow, AgentStore, SessionRow, SessionStore } from "../store/index.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
+import { AGENT_INFO_LIMITS } from "./agent-info-check.js";
 
 export interface AgentListing {
   row: AgentRow;
@@ -39,6 +40,11 @@ export function labelsOfRow(row: AgentRow): Record<string, string> {
 /** Whether an agent row passes the label selector and hostname filter (exact, or a glob with * and ?). */
 export function agentFilter(selector: string, hostname: string): ((row: AgentRow) => boolean) | undefined {
   const parsed = LabelSelector.parse(selector);
+  if (hostname.length > AGENT_INFO_LIMITS.hostname)
+    throw new ConnectError(
+      `hostname filter is ${hostname.length} characters; no hostname is longer than ${AGENT_INFO_LIMITS.hostname}`,
+      Code.InvalidArgument,
+    );
   const host = hostname === "" ? undefined : globToRegExp(hostname);
   if (parsed.isEmpty && !host) return undefined;
   return (row) => (!host || host.test(row.hostname)) && parsed.matches(labelsOfRow(row));

@@ -400,6 +400,8 @@ export type ListAgentsRequest = Message<"rmm.v1.ListAgentsRequest"> & {
 
   /**
    * Only agents whose hostname matches: exact, or a glob with `*` and `?`.
+   * At most 253 characters (INVALID_ARGUMENT otherwise); the selector at
+   * most 4096.
    *
    * @generated from field: string hostname = 31;
    */
