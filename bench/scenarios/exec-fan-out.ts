@@ -1,14 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
-import { TokenIssuer } from "../../server/auth/token-issuer.js";
-import { startServerProcess } from "../../testkit/managed-process.js";
-import { createTestDatabase } from "../../testkit/test-databases.js";
-import { Fleet } from "../fleet.js";
+import { withBenchFleet } from "./bench-fleet.js";
 import { percentile } from "./tunnel-rig.js";
 
 /** Tunnels opened at once while preparing; opening is not what this scenario times. */
@@ -27,36 +20,10 @@ export async function execFanOut(
   opts: { progress?: (msg: string) => void; serverNodeArgs?: string[] } = {},
 ): Promise<{ agents: number; allExitedMs: number; p50Ms: number; p99Ms: number; failed: number }> {
   const progress = opts.progress ?? (() => undefined);
-  const dir = mkdtempSync(join(tmpdir(), "rmm-bench-exec-"));
-  const db = await createTestDatabase(store);
-  const serverDir = join(dir, "server");
-  const identities = join(dir, "identities.jsonl");
-  const fleet = await Fleet.enroll(db.url, size, identities);
-  const server = await startServerProcess({
-    dataDir: serverDir,
-    db: db.url,
-    logLevel: "info",
-    heartbeatInterval: "25s",
-    offlineAfter: "75s",
-    ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }),
-  });
-  try {
-    fleet.start(server.url);
-    await fleet.waitOnline(size, 120_000, progress);
-    const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
-    const client = createTechnicianClient(server.url, await issuer.mintTechnician("bench", "admin", 3_600));
-    const agentIds = readFileSync(identities, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => (JSON.parse(l) as { agentId: string }).agentId);
-    const r = await fanOutOnce(client, agentIds, progress);
+  return withBenchFleet(store, size, { ...opts, name: "exec" }, async ({ server, agentIds, adminToken }) => {
+    const r = await fanOutOnce(createTechnicianClient(server.url, adminToken), agentIds, progress);
     return { agents: size, ...r };
-  } finally {
-    await fleet.stop();
-    await server.proc.stop();
-    await db.drop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**

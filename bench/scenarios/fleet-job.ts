@@ -1,12 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { createJobClient, createTechnicianClient } from "../../client/technician-client.js";
-import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
-import { TokenIssuer } from "../../server/auth/token-issuer.js";
-import { startServerProcess } from "../../testkit/managed-process.js";
-import { createTestDatabase } from "../../testkit/test-databases.js";
-import { Fleet } from "../fleet.js";
+import { withBenchFleet } from "./bench-fleet.js";
 import { fanOutOnce } from "./exec-fan-out.js";
 
 /** The same short command the exec fan-out runs. */
@@ -42,28 +36,8 @@ export async function fleetJob(
   fanOutFailed: number;
 }> {
   const progress = opts.progress ?? (() => undefined);
-  const dir = mkdtempSync(join(tmpdir(), "rmm-bench-job-"));
-  const db = await createTestDatabase(store);
-  const serverDir = join(dir, "server");
-  const identities = join(dir, "identities.jsonl");
-  const fleet = await Fleet.enroll(db.url, size, identities);
-  const server = await startServerProcess({
-    dataDir: serverDir,
-    db: db.url,
-    logLevel: "info",
-    heartbeatInterval: "25s",
-    offlineAfter: "75s",
-    ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }),
-  });
-  try {
-    fleet.start(server.url);
-    await fleet.waitOnline(size, 120_000, progress);
-    const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
-    const jobs = createJobClient(server.url, await issuer.mintTechnician("bench", "admin", 3_600));
-    const agentIds = readFileSync(identities, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => (JSON.parse(l) as { agentId: string }).agentId);
+  return withBenchFleet(store, size, { ...opts, name: "job" }, async ({ server, agentIds, adminToken }) => {
+    const jobs = createJobClient(server.url, adminToken);
     const idleRssBytes = rssOf(server.proc.pid);
     let peakRssBytes = idleRssBytes;
     const sampler = setInterval(() => (peakRssBytes = Math.max(peakRssBytes, rssOf(server.proc.pid))), RSS_SAMPLE_MS);
@@ -83,7 +57,7 @@ export async function fleetJob(
     if (reasons.size > 0)
       progress(`steps that did not succeed, by reason: ${JSON.stringify(Object.fromEntries(reasons))}`);
     progress(`job stored in ${Math.round(storedMs)} ms; now the exec fan-out on the same ${size} agents`);
-    const tunnels = createTechnicianClient(server.url, await issuer.mintTechnician("bench", "admin", 3_600));
+    const tunnels = createTechnicianClient(server.url, adminToken);
     const fan = await fanOutOnce(tunnels, agentIds, progress);
     return {
       agents: size,
@@ -96,12 +70,7 @@ export async function fleetJob(
       fanOutMs: fan.allExitedMs,
       fanOutFailed: fan.failed,
     };
-  } finally {
-    await fleet.stop();
-    await server.proc.stop();
-    await db.drop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 function rssOf(pid: number): number {
