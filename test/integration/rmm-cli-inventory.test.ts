@@ -22,10 +22,18 @@ describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (
   let tech: Record<string, string>;
   let admin: Record<string, string>;
   const rmm = (args: string[], env = tech) => runCli(args, { env });
+  /** The exec's session is ephemeral: the server releases it once its grace has passed with no channel. */
+  const released = (env: typeof tech) =>
+    until(
+      async () =>
+        parsed<Array<{ state: string }>>(await rmm(["sessions", "-o", "json"], env)).every((s) => s.state === "closed"),
+      "the command's ephemeral session to be released",
+      15_000,
+    );
 
   beforeAll(async () => {
     // Heartbeats every second, so the inventory fills in quickly.
-    rig = await startAgentRig(dialect, { serverExtra: ["--heartbeat-interval", "1s"] });
+    rig = await startAgentRig(dialect, { serverExtra: ["--heartbeat-interval", "1s", "--ephemeral-grace", "1s"] });
     staleId = await rig.enrollAgent("stale");
     tech = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("alice") };
     admin = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("root", "admin") };
@@ -54,11 +62,11 @@ describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (
     const wide = await rmm(["agents", "-o", "wide"]);
     const lines = wide.stdout.trim().split("\n");
     expect(lines[0]).toMatch(
-      /^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION\s+VERSION\s+UPTIME\s+LOAD\s+MEMORY\s+DISK$/,
+      /^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION\s+LABELS\s+VERSION\s+UPTIME\s+LOAD\s+MEMORY\s+DISK$/,
     );
     expect(lines.find((l) => l.startsWith(rig.agentId))).toMatch(/\d+% of [\d.]+ [KMGT]iB\s+\d+% of [\d.]+ [KMGT]iB$/);
     const table = await rmm(["agents"]);
-    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION$/);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+HOSTNAME\s+OS\s+ONLINE\s+LAST SEEN\s+SESSION\s+LABELS$/);
     const bad = await rmm(["agents", "-o", "xml"]);
     expect(bad.code).toBe(ExitCode.Usage);
     expect(bad.stderr).toMatch(/^rmm: option '-o, --output <format>' argument 'xml' is invalid/);
@@ -109,7 +117,9 @@ describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (
 
   it("lists the audit trail newest first: technicians their own, admins all, with filters and paging", async () => {
     const bob = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("bob") };
-    expect((await rmm(["exec", rig.agentId, "--", "true"], bob)).code).toBe(0);
+    // An explicit session, so both its open and its close are bob's (a command's ephemeral one is released by the server).
+    expect((await rmm(["tunnel", "open", rig.agentId], bob)).code).toBe(0);
+    expect((await rmm(["tunnel", "close", rig.agentId], bob)).code).toBe(0);
     interface EventJson {
       id: number;
       actor: string;
@@ -155,6 +165,7 @@ describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (
   it("lists sessions newest first: technicians their own, admins all, filtered by agent, state and time", async () => {
     const carol = { RMM_SERVER: rig.url, RMM_TOKEN: await rig.mintToken("carol") };
     expect((await rmm(["exec", rig.agentId, "--", "true"], carol)).code).toBe(0);
+    await released(carol);
     const opened = JSON.parse((await rmm(["tunnel", "open", rig.agentId, "-o", "json"], carol)).stdout) as {
       id: string;
     };
@@ -170,7 +181,7 @@ describe.each(DIALECTS)("rmm agents inventory, agent show and agents rm (%s)", (
       ["carol", "closed"],
     ]);
     expect(mine[0]!.id).toBe(opened.id);
-    expect(mine[1]!.closeReason).toBe("closed_by_technician");
+    expect(mine[1]!.closeReason).toBe("released");
     const active = parsed<SessionJson[]>(
       await rmm(["sessions", "--state", "active", "--agent", rig.agentId, "-o", "json"], admin),
     );
