@@ -113,7 +113,7 @@ describe("web console fleet, jobs, sessions and audit views in a real browser", 
     await page.waitForSelector(`tr[data-job-id="${jobId}"]:has-text('2/2')`);
     expect(await page.textContent(`tr[data-job-id="${jobId}"]`)).toContain("carol");
     await page.fill("#job-selector", "env=test,role=web");
-    await page.waitForSelector("#job-matches:has-text('Matches 1 agents')");
+    await page.waitForSelector("#job-matches:has-text('Matches 1 agent,')");
     await shot("jobs");
   });
 

@@ -64,7 +64,7 @@ export function auditView(root: HTMLElement, ctx: ViewContext): View {
             : h("span", { class: "muted" }, "—"),
         ),
         h("td", { "data-label": "Session", class: "mono" }, e.sessionId ? e.sessionId.slice(0, 8) : "—"),
-        h("td", { "data-label": "Reason", class: "wrap" }, e.reason || "—"),
+        h("td", { "data-label": "Reason", class: "wrap mono reason" }, e.reason || "—"),
       ),
   });
   const form = filterForm(

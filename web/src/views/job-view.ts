@@ -4,7 +4,7 @@ import type { StepOutput } from "../../../gen/rmm/v1/job_step_pb.js";
 import { describeError } from "../api/browser-client.js";
 import { duration, localTime } from "../ui/format.js";
 import { bytes, h } from "../ui/h.js";
-import { commandText, doneCount, JOB_STATE, STEP_STATE, stepIsFinal, totalsText } from "../ui/job-labels.js";
+import { commandText, doneCount, JOB_STATE, STEP_STATE, stepIsFinal } from "../ui/job-labels.js";
 import type { View, ViewContext } from "./view.js";
 
 /**
@@ -100,7 +100,7 @@ export function jobView(root: HTMLElement, ctx: ViewContext, jobId: string, agen
         h(
           "div",
           { class: "panel-bar" },
-          h("h3", {}, `Output on ${s.hostname || s.agentId.slice(0, 8)}`),
+          h("h3", {}, `Output on ${s.hostname || "agent"} `, h("span", { class: "mono muted" }, s.agentId.slice(0, 8))),
           h("span", { class: "muted small", id: "job-output-status" }, outputStatus(s)),
         ),
         stream("stdout", res.stdout),
@@ -147,7 +147,7 @@ export function jobView(root: HTMLElement, ctx: ViewContext, jobId: string, agen
       }
       renderSteps();
       maybeShowOutput();
-      live.textContent = `finished ${localTime(job?.finishTime)} · ${totalsText(job?.totals)}`;
+      live.textContent = `Finished ${localTime(job?.finishTime)}`;
       live.dataset["finished"] = "true";
       if (job) progress.value = doneCount(job.totals);
     } catch (err) {

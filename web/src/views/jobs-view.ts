@@ -61,7 +61,7 @@ export function jobsView(root: HTMLElement, ctx: ViewContext): View {
       matches.textContent =
         agents.length === 0
           ? "Matches no agent."
-          : `Matches ${agents.length}${nextPageToken ? "+" : ""} agents, ${online} online: ${names.join(", ")}${agents.length > names.length ? ", …" : ""}`;
+          : `Matches ${agents.length}${nextPageToken ? "+" : ""} ${agents.length === 1 ? "agent" : "agents"}, ${online} online: ${names.join(", ")}${agents.length > names.length ? ", …" : ""}`;
       matches.classList.remove("error");
     } catch (err) {
       if (mine !== previewGeneration) return;
