@@ -154,4 +154,26 @@ describe("web console fleet, jobs, sessions and audit views in a real browser", 
     await page.waitForSelector('#audit-table tr[data-action="agent.labels"]');
     await shot("audit");
   });
+
+  it("lists the terminal just recorded and plays it back in the page", async () => {
+    await page.goto(`${rig.url}/#/agents/${secondId}/terminal`);
+    await page.waitForSelector("#terminal-status:has-text('Connected')");
+    await page.click("#terminal");
+    await page.keyboard.type("echo recorded-$((6*7))\n");
+    await until(
+      async () => (await page.locator("#terminal .xterm-rows").innerText()).includes("recorded-42"),
+      "the echo in the terminal",
+    );
+    await page.keyboard.type("exit\n");
+    await page.waitForSelector("#terminal-status:has-text('status 0')");
+    await page.click("#nav-recordings");
+    const recorded = '#recordings-table tr:has-text("carol"):has-text("completed")';
+    await page.waitForSelector(recorded);
+    await shot("recordings");
+    await page.click(`${recorded} [data-play]`);
+    await page.waitForSelector("#recording-status[data-done='true']");
+    expect(await page.locator("#recording-screen .xterm-rows").innerText()).toContain("recorded-42");
+    expect(await page.textContent("#recording-meta")).toContain("completed");
+    await shot("recording");
+  });
 });

@@ -9,6 +9,8 @@ import { auditView } from "./views/audit-view.js";
 import { fleetView } from "./views/fleet-view.js";
 import { jobView } from "./views/job-view.js";
 import { jobsView } from "./views/jobs-view.js";
+import { recordingView } from "./views/recording-view.js";
+import { recordingsView } from "./views/recordings-view.js";
 import { sessionsView } from "./views/sessions-view.js";
 import { signInView } from "./views/sign-in-view.js";
 import type { View, ViewContext } from "./views/view.js";
@@ -50,12 +52,13 @@ const SECTIONS = [
   { page: "jobs", label: "Jobs" },
   { page: "sessions", label: "Sessions" },
   { page: "audit", label: "Audit" },
+  { page: "recordings", label: "Recordings" },
 ] as const;
 
 /**
  * Hash routes: `#/` the fleet, `#/agents/<id>[/<tab>]` one agent, `#/jobs`,
  * `#/jobs/<id>[/<agent id>]` one job (and one agent's output), `#/sessions`,
- * `#/audit`. Filters follow a `?` (ui/hash-query.ts).
+ * `#/audit`, `#/recordings[/<id>]` (one plays). Filters follow a `?` (ui/hash-query.ts).
  */
 function route(): void {
   view?.dispose();
@@ -97,6 +100,8 @@ function route(): void {
   else if (page === "jobs") view = jobsView(body, c);
   else if (page === "sessions") view = sessionsView(body, c);
   else if (page === "audit") view = auditView(body, c);
+  else if (page === "recordings" && id) view = recordingView(body, c, id);
+  else if (page === "recordings") view = recordingsView(body, c);
   else view = fleetView(body, c);
 }
 

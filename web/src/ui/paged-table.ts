@@ -10,14 +10,16 @@ export interface PagedTableOptions<T> {
   row(item: T): HTMLTableRowElement;
   /** What the empty table says. */
   empty: string;
+  /** Lists the page shown again this often, in ms, while the table is shown. Default: only when asked. */
+  refreshMs?: number;
 }
 
 export interface PagedTable {
   element: HTMLElement;
   /** Lists from the first page again (after a filter changed). */
   reload(): void;
-  /** Lists the page shown again, keeping the place (live refresh). */
-  refresh(): void;
+  /** Stops the live refresh. */
+  dispose(): void;
 }
 
 /**
@@ -34,8 +36,11 @@ export function pagedTable<T>(opts: PagedTableOptions<T>): PagedTable {
   let tokens: string[] = [""];
   let next = "";
   let generation = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let disposed = false;
 
   const load = async () => {
+    clearTimeout(timer);
     const mine = ++generation;
     try {
       const page = await opts.fetch(tokens[tokens.length - 1] ?? "");
@@ -53,6 +58,7 @@ export function pagedTable<T>(opts: PagedTableOptions<T>): PagedTable {
     }
     newer.disabled = tokens.length <= 1;
     older.disabled = next === "";
+    if (opts.refreshMs !== undefined && !disposed) timer = setTimeout(() => void load(), opts.refreshMs);
   };
   newer.addEventListener("click", () => {
     if (tokens.length > 1) tokens.pop();
@@ -84,6 +90,9 @@ export function pagedTable<T>(opts: PagedTableOptions<T>): PagedTable {
       tokens = [""];
       void load();
     },
-    refresh: () => void load(),
+    dispose: () => {
+      disposed = true;
+      clearTimeout(timer);
+    },
   };
 }

@@ -7,6 +7,8 @@ import type { AuditEvent } from "../../../gen/rmm/v1/tunnel_service_pb.js";
 import type { View, ViewContext } from "./view.js";
 
 const PAGE_SIZE = 25;
+/** How often the page shown is listed again. Defaults to 3 s: new events arrive at the top. */
+export const AUDIT_REFRESH_MS = 3_000;
 const OUTCOME_TONE: Record<string, string> = { ok: "ok", refused: "wait", error: "bad" };
 
 /** The audit trail, newest first, filtered and paged on the server (technicians see the events they caused). */
@@ -25,6 +27,7 @@ export function auditView(root: HTMLElement, ctx: ViewContext): View {
 
   const table = pagedTable<AuditEvent>({
     id: "audit",
+    refreshMs: AUDIT_REFRESH_MS,
     columns: ["Time", "Actor", "Action", "Outcome", "Agent", "Session", "Reason"],
     empty: "No event matches the filters.",
     fetch: async (pageToken) => {
@@ -86,5 +89,5 @@ export function auditView(root: HTMLElement, ctx: ViewContext): View {
     .then((n) => (names = n))
     .catch(() => undefined)
     .finally(table.reload);
-  return { dispose: () => undefined };
+  return { dispose: () => table.dispose() };
 }

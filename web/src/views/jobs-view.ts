@@ -41,8 +41,6 @@ export function jobsView(root: HTMLElement, ctx: ViewContext): View {
   );
   const problem = h("p", { class: "error small", id: "job-error", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", class: "primary", id: "job-create" }, "Run on matching agents");
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let previewTimer: ReturnType<typeof setTimeout> | undefined;
   let previewGeneration = 0;
 
@@ -98,6 +96,7 @@ export function jobsView(root: HTMLElement, ctx: ViewContext): View {
 
   const table = pagedTable<Job>({
     id: "jobs",
+    refreshMs: JOBS_REFRESH_MS,
     columns: ["Job", "Command", "Selector", "Creator", "Created", "State", "Progress"],
     empty: "No jobs yet.",
     fetch: async (pageToken) => {
@@ -140,11 +139,6 @@ export function jobsView(root: HTMLElement, ctx: ViewContext): View {
     },
   });
 
-  const tick = () => {
-    table.refresh();
-    if (!stopped) timer = setTimeout(tick, JOBS_REFRESH_MS);
-  };
-
   const form = h(
     "form",
     {
@@ -178,11 +172,10 @@ export function jobsView(root: HTMLElement, ctx: ViewContext): View {
   root.replaceChildren(
     h("main", { class: "page" }, h("div", { class: "toolbar" }, h("h2", {}, "Jobs")), form, table.element),
   );
-  tick();
+  table.reload();
   return {
     dispose: () => {
-      stopped = true;
-      clearTimeout(timer);
+      table.dispose();
       clearTimeout(previewTimer);
     },
   };

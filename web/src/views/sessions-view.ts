@@ -8,6 +8,8 @@ import { pagedTable } from "../ui/paged-table.js";
 import type { View, ViewContext } from "./view.js";
 
 const PAGE_SIZE = 25;
+/** How often the page shown is listed again. Defaults to 3 s: sessions open and close. */
+export const SESSIONS_REFRESH_MS = 3_000;
 
 const STATE: Record<SessionState, string> = {
   [SessionState.UNSPECIFIED]: "unknown",
@@ -44,6 +46,7 @@ export function sessionsView(root: HTMLElement, ctx: ViewContext): View {
 
   const table = pagedTable<TunnelSession>({
     id: "sessions",
+    refreshMs: SESSIONS_REFRESH_MS,
     columns: ["Session", "Agent", "Technician", "State", "Opened", "Lasted", "Closed because"],
     empty: "No session matches the filters.",
     fetch: async (pageToken) => {
@@ -110,5 +113,5 @@ export function sessionsView(root: HTMLElement, ctx: ViewContext): View {
     .then((n) => (names = n))
     .catch(() => undefined)
     .finally(table.reload);
-  return { dispose: () => undefined };
+  return { dispose: () => table.dispose() };
 }
