@@ -9,7 +9,7 @@ import { auditView } from "./views/audit-view.js";
 import { fleetView } from "./views/fleet-view.js";
 import { jobView } from "./views/job-view.js";
 import { jobsView } from "./views/jobs-view.js";
-import { recordingView } from "./views/recording-view.js";
+import { lazyView } from "./views/lazy-view.js";
 import { recordingsView } from "./views/recordings-view.js";
 import { sessionsView } from "./views/sessions-view.js";
 import { signInView } from "./views/sign-in-view.js";
@@ -100,7 +100,10 @@ function route(): void {
   else if (page === "jobs") view = jobsView(body, c);
   else if (page === "sessions") view = sessionsView(body, c);
   else if (page === "audit") view = auditView(body, c);
-  else if (page === "recordings" && id) view = recordingView(body, c, id);
+  else if (page === "recordings" && id)
+    view = lazyView(body, () =>
+      import("./views/recording-view.js").then((m) => (root) => m.recordingView(root, c, id)),
+    );
   else if (page === "recordings") view = recordingsView(body, c);
   else view = fleetView(body, c);
 }

@@ -53,7 +53,8 @@ export function recordingView(root: HTMLElement, ctx: ViewContext, recordingId: 
       fontFamily: "ui-monospace, 'DejaVu Sans Mono', Menlo, monospace",
       fontSize: 13,
       scrollback: 0,
-      theme: { background: "#0f1419", foreground: "#e6e1cf" },
+      // Black like the frame around it: the recorded size rarely fills the frame exactly.
+      theme: { background: "#000000", foreground: "#e6e1cf" },
     });
     term.open(screen);
     const shown = term;
@@ -85,6 +86,11 @@ export function recordingView(root: HTMLElement, ctx: ViewContext, recordingId: 
       recording = stream.recording;
       const r = recording;
       title.textContent = `${r.technician} on ${r.agentId.slice(0, 8)}`;
+      void ctx.client
+        .getAgent({ agentId: r.agentId }, { signal: abort.signal })
+        .then(({ agent }) => agent?.hostname && (title.textContent = `${r.technician} on ${agent.hostname}`))
+        // A deleted agent keeps its recordings: the id stays the title.
+        .catch(() => undefined);
       const parts: Uint8Array[] = [];
       let received = 0;
       for await (const chunk of stream.chunks) {
