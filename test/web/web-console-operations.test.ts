@@ -1,5 +1,6 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTechnicianClient } from "../../client/technician-client.js";
@@ -86,13 +87,23 @@ describe("web console fleet, jobs, sessions and audit views in a real browser", 
   });
 
   it("runs a job over two agents by selector, follows both steps live, and opens one agent's output", async () => {
+    // Each step waits for a file the test creates, so the page must show the steps running, then their end, live.
+    const gate = join(rig.dir, "job-gate");
     await page.goto(`${rig.url}/#/jobs`);
+    await page.fill("#job-selector", "env in (");
+    await page.waitForSelector("#job-matches.error");
+    await page.fill("#job-command", "true");
+    await page.click("#job-create");
+    await page.waitForSelector("#job-error:not([hidden]):has-text('InvalidArgument')");
     await page.fill("#job-selector", "env=test");
     await page.waitForSelector("#job-matches:has-text('Matches 2 agents, 2 online')");
-    await page.fill("#job-command", "echo job-ran; echo job-err >&2; exit 0");
+    await page.fill("#job-command", `until [ -e ${gate} ]; do sleep 0.05; done; echo job-ran; echo job-err >&2`);
     await page.click("#job-create");
     await page.waitForURL(/#\/jobs\/[^/]+$/);
     const jobId = decodeURIComponent(page.url().split("#/jobs/")[1]!);
+    for (const id of [rig.agentId, secondId]) await page.waitForSelector(`#job-steps ${row(id)}[data-state="running"]`);
+    expect(await page.isVisible("#job-cancel")).toBe(true);
+    writeFileSync(gate, "");
     await page.waitForSelector("#job-live[data-finished='true']");
     for (const id of [rig.agentId, secondId]) {
       const step = `#job-steps ${row(id)}`;
@@ -100,6 +111,7 @@ describe("web console fleet, jobs, sessions and audit views in a real browser", 
       expect(await page.textContent(`${step} td.first-line`)).toBe("job-ran");
     }
     expect(await page.textContent("#job-totals")).toBe("2/2 done · 2 succeeded");
+    expect(await page.isVisible("#job-cancel")).toBe(false);
     await shot("job");
 
     await page.click(`[data-output="${secondId}"]`);
@@ -115,6 +127,19 @@ describe("web console fleet, jobs, sessions and audit views in a real browser", 
     await page.fill("#job-selector", "env=test,role=web");
     await page.waitForSelector("#job-matches:has-text('Matches 1 agent,')");
     await shot("jobs");
+  });
+
+  it("cancels a running job from its page", async () => {
+    await page.goto(`${rig.url}/#/jobs`);
+    await page.fill("#job-selector", "role=db");
+    await page.waitForSelector("#job-matches:has-text('Matches 1 agent,')");
+    await page.fill("#job-command", `until [ -e ${join(rig.dir, "never")} ]; do sleep 0.05; done`);
+    await page.click("#job-create");
+    await page.waitForSelector(`#job-steps ${row(secondId)}[data-state="running"]`);
+    await page.click("#job-cancel");
+    await page.waitForSelector("#job-live[data-finished='true']");
+    expect(await page.getAttribute(`#job-steps ${row(secondId)}`, "data-state")).toBe("cancelled");
+    expect(await page.textContent("#job-meta")).toMatch(/^cancelled job /);
   });
 
   it("lists the sessions just held, filtered by technician and state, a page at a time", async () => {
