@@ -118,15 +118,20 @@ describe("web console in a real browser", () => {
       { width: 900, height: 600 },
       { width: 1280, height: 800 },
     ]) {
+      const sizeShown = async () => {
+        const m = ((await page.textContent("#terminal-status")) ?? "").match(/(\d+)×(\d+)/);
+        return m ? `${m[2]} ${m[1]}` : "";
+      };
+      // The size before this viewport: on a busy machine the resize may not have reached the status line yet.
+      const before = await sizeShown();
       await page.setViewportSize(viewport);
       let size = "";
       await until(async () => {
-        const m = ((await page.textContent("#terminal-status")) ?? "").match(/(\d+)×(\d+)/);
-        const next = m ? `${m[2]} ${m[1]}` : "";
-        const settled = next !== "" && next === size;
+        const next = await sizeShown();
+        const settled = next !== "" && next !== before && next === size;
         size = next;
         return settled;
-      }, "the terminal size in the status line to settle");
+      }, "the terminal size in the status line to change and settle");
       await page.keyboard.type("clear; stty size\n");
       await until(async () => (await terminalText()).includes(size), `stty size to print ${size}`);
     }

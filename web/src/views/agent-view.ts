@@ -62,8 +62,7 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
   );
 
   const start = async () => {
-    const list = await ctx.client.listAgents({ pageSize: 1000 });
-    const agent = list.agents.find((a) => a.id === agentId);
+    const { agent } = await ctx.client.getAgent({ agentId });
     if (agent) {
       title.textContent = agent.hostname || agentId.slice(0, 8);
       meta.textContent = `${agent.online ? "online" : "offline"} · ${agent.os} · agent ${agent.agentVersion} · ${agentId}`;

@@ -9,7 +9,7 @@ import type { View } from "./view.js";
 export function lazyView(root: HTMLElement, load: () => Promise<(root: HTMLElement) => View>): View {
   let view: View | undefined;
   let disposed = false;
-  root.replaceChildren(h("p", { class: "muted small page" }, "Loading…"));
+  root.replaceChildren(h("p", { class: "muted small" }, "Loading…"));
   load().then(
     (make) => {
       if (!disposed) view = make(root);
@@ -17,7 +17,7 @@ export function lazyView(root: HTMLElement, load: () => Promise<(root: HTMLEleme
     (err: unknown) => {
       if (!disposed)
         root.replaceChildren(
-          h("p", { class: "error page" }, `Could not load this page (${String(err)}); reload to try again.`),
+          h("p", { class: "error" }, `Could not load this page (${String(err)}); reload to try again.`),
         );
     },
   );
