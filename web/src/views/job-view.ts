@@ -16,7 +16,7 @@ export function jobView(root: HTMLElement, ctx: ViewContext, jobId: string, agen
   const abort = new AbortController();
   const steps = new Map<string, JobStep>();
   let job: Job | undefined;
-  const title = h("h2", { class: "mono" }, jobId.slice(0, 8));
+  const title = h("h2", { class: "mono job-title", id: "job-title" }, jobId.slice(0, 8));
   const meta = h("p", { class: "muted small", id: "job-meta" }, "Loading…");
   const progress = h("progress", { id: "job-progress", max: 1, value: 0 });
   const totals = h("span", { id: "job-totals" });
