@@ -7,7 +7,7 @@ import { timestampDate, timestampFromMs, type Timestamp } from "@bufbuild/protob
 import type { Command } from "commander";
 import { openRecording } from "../../client/recording-stream.js";
 import type { Recording } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { AsciicastError, playAsciicast } from "../asciicast-player.js";
+import { AsciicastError, playAsciicast } from "../../common/asciicast-player.js";
 import { cliContext } from "../cli-context.js";
 import { CliError, ExitCode, usage } from "../cli-error.js";
 import { agentIdOf, parseLimit, parseTimeBound } from "../history-flags.js";

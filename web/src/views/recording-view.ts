@@ -1,6 +1,6 @@
 import { Terminal } from "@xterm/xterm";
 import "@xterm/xterm/css/xterm.css";
-import { playAsciicast, type PlayClock } from "../../../cli/asciicast-player.js";
+import { playAsciicast, type PlayClock } from "../../../common/asciicast-player.js";
 import { openRecording } from "../../../client/recording-stream.js";
 import type { Recording } from "../../../gen/rmm/v1/tunnel_service_pb.js";
 import { describeError } from "../api/browser-client.js";
