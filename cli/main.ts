@@ -16,6 +16,7 @@ import { registerJobs } from "./commands/jobs-command.js";
 import { registerLogin } from "./commands/login-command.js";
 import { registerRun } from "./commands/run-command.js";
 import { registerMcp } from "./commands/mcp-command.js";
+import { registerRecordings } from "./commands/recordings-command.js";
 import { registerSessions } from "./commands/sessions-command.js";
 import { registerShell } from "./commands/shell-command.js";
 import { registerTunnel } from "./commands/tunnel-command.js";
@@ -42,6 +43,7 @@ for (const register of [
   registerContext,
   registerAudit,
   registerSessions,
+  registerRecordings,
 ])
   register(program);
 oneLineUsageErrors(program);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The web console's browser tests drive Debian's chromium (test/integration/web-console.test.ts).
+# The web console's browser tests drive Debian's chromium (test/web/).
 # Installs it from Debian's packages when it is missing; does nothing when it is there.
 set -euo pipefail
 

@@ -1,6 +1,6 @@
 import { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   Code,
@@ -51,6 +51,7 @@ import { AgentDirectory } from "./services/agent-directory.js";
 import { AgentRecords } from "./services/agent-records.js";
 import { AuditTrail } from "./services/audit-trail.js";
 import { SessionHistory } from "./services/session-history.js";
+import { RecordingLibrary } from "./services/recording-library.js";
 import { AgentEnrollment } from "./services/agent-enrollment.js";
 import { AgentLabels } from "./services/agent-labels.js";
 import { AgentPresence } from "./services/agent-presence.js";
@@ -70,6 +71,7 @@ import {
   AgentStore,
   AuditStore,
   CommandAuditStore,
+  RecordingStore,
   FileTransferStore,
   ForwardAuditStore,
   RevokedTokenStore,
@@ -211,6 +213,10 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const records = new AgentRecords(agents, directory, registry, audit);
   const auditTrail = new AuditTrail(auditStore);
   const sessionHistory = new SessionHistory(sessionStore);
+  const recordings = new RecordingLibrary(
+    { store: new RecordingStore(db), audit, log },
+    resolve(config.dataDir, "recordings"),
+  );
   const verifyTechnician = createTechnicianVerifier({
     keys: config.jwks ? { kind: "jwks", location: config.jwks } : { kind: "secret", secret },
     issuer: config.issuer,
@@ -234,6 +240,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     records,
     auditTrail,
     sessionHistory,
+    recordings,
     relay,
     supervisor,
     forwards,

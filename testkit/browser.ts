@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 /** Debian's chromium (scripts/ensure-chromium.sh installs it). */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -43,4 +43,18 @@ export async function launchTestBrowser(): Promise<TestBrowser> {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Where the browser tests write screenshots of every page, for a person to look at. */
+export const WEB_ARTIFACTS = join(import.meta.dirname, "..", "test-artifacts", "web");
+/** The sizes every page must look right at: a laptop and a phone. */
+export const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
+
+/** Screenshots the page at each of VIEWPORTS into WEB_ARTIFACTS as `<name>-<size>.png`; leaves it at desktop size. */
+export async function screenshots(page: Page, name: string): Promise<void> {
+  for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(WEB_ARTIFACTS, `${name}-${size}.png`) });
+  }
+  await page.setViewportSize(VIEWPORTS.desktop);
 }

@@ -3,6 +3,8 @@ import type { Heartbeat } from "../../gen/rmm/v1/agent_service_pb.js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   AgentSchema,
+  RecordingSchema,
+  type Recording,
   type AgentHealthSchema,
   SessionState,
   TunnelSessionSchema,
@@ -12,6 +14,7 @@ import {
 import { cutText } from "../../common/cut-text.js";
 import { AGENT_INFO_LIMITS } from "../services/agent-info-check.js";
 import type { AgentListing } from "../services/agent-directory.js";
+import type { RecordingListing } from "../services/recording-library.js";
 import { closeReasonEnum } from "../services/close-reason.js";
 import { effectiveLabels, parseLabelsJson } from "../../common/labels.js";
 import { parseCapabilities, type SessionRow, type SessionStateName } from "../store/index.js";
@@ -71,4 +74,26 @@ function healthMessage(beat: Heartbeat, at: number | undefined): MessageInitShap
     diskFreeBytes: beat.diskFreeBytes,
     ...(at !== undefined && { reportTime: timestampFromMs(at) }),
   };
+}
+
+export function recordingMessage({ row, sizeBytes }: RecordingListing): Recording {
+  let shell = "";
+  try {
+    const argv = JSON.parse(row.argv) as unknown;
+    if (Array.isArray(argv) && typeof argv[0] === "string") shell = argv[0];
+  } catch {
+    // A row this server wrote always holds a JSON array; anything else shows as no shell rather than failing the page.
+  }
+  return create(RecordingSchema, {
+    id: BigInt(row.id),
+    sessionId: row.session_id,
+    agentId: row.agent_id,
+    technician: row.technician,
+    channelId: row.channel_id ?? 0,
+    shell,
+    startTime: timestampFromMs(row.started_at),
+    endTime: row.ended_at === null ? undefined : timestampFromMs(row.ended_at),
+    outcome: row.outcome,
+    sizeBytes: BigInt(sizeBytes),
+  });
 }

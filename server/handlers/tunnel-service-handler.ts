@@ -5,6 +5,7 @@ import type { AgentLabels } from "../services/agent-labels.js";
 import type { AgentRecords } from "../services/agent-records.js";
 import type { AuditTrail } from "../services/audit-trail.js";
 import type { SessionHistory } from "../services/session-history.js";
+import { readRecording, type RecordingLibrary } from "../services/recording-library.js";
 import type { ChannelRelay } from "../services/channel-relay.js";
 import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
@@ -12,7 +13,7 @@ import type { ForwardSupervisor } from "../services/forward-supervisor.js";
 import { serveExec } from "./exec-handler.js";
 import { fileTransferHandler, type FileTransferDeps } from "./file-transfer-handler.js";
 import type { SessionService } from "../services/session-service.js";
-import { agentMessage, sessionMessage } from "./proto-convert.js";
+import { agentMessage, recordingMessage, sessionMessage } from "./proto-convert.js";
 import { technicianOf } from "./technician-of.js";
 
 export function tunnelServiceHandler(deps: {
@@ -22,12 +23,13 @@ export function tunnelServiceHandler(deps: {
   records: AgentRecords;
   auditTrail: AuditTrail;
   sessionHistory: SessionHistory;
+  recordings: RecordingLibrary;
   relay: ChannelRelay;
   supervisor: CommandSupervisor;
   forwards: ForwardSupervisor;
   files: Omit<FileTransferDeps, "relay">;
 }): ServiceImpl<typeof TunnelService> {
-  const { sessions, directory, records, auditTrail, sessionHistory, relay, supervisor, forwards } = deps;
+  const { sessions, directory, records, auditTrail, sessionHistory, recordings, relay, supervisor, forwards } = deps;
   const files = fileTransferHandler({ ...deps.files, relay });
   return {
     async listAgents(req, ctx) {
@@ -65,6 +67,20 @@ export function tunnelServiceHandler(deps: {
     async listSessions(req, ctx) {
       const { rows, nextPageToken } = await sessionHistory.list(technicianOf(ctx), req);
       return { sessions: rows.map(sessionMessage), nextPageToken };
+    },
+    async listRecordings(req, ctx) {
+      const { listings, nextPageToken } = await recordings.list(technicianOf(ctx), req);
+      return { recordings: listings.map(recordingMessage), nextPageToken };
+    },
+    async *downloadRecording(req, ctx) {
+      const { listing, file } = await recordings.download(technicianOf(ctx), req.recordingId);
+      try {
+        yield { kind: { case: "recording", value: recordingMessage(listing) } };
+        for await (const chunk of readRecording(file, listing.sizeBytes))
+          yield { kind: { case: "chunk", value: chunk } };
+      } finally {
+        await file.close();
+      }
     },
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };

@@ -16,7 +16,8 @@ export type AuditAction =
   | "tunnel.open"
   | "tunnel.close"
   | "tunnel.status"
-  | "mcp.refused";
+  | "mcp.refused"
+  | "recording.download";
 
 export interface AuditEntry {
   /** `tech:<sub>`, `agent:<id>` or `system`. */

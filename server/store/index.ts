@@ -21,6 +21,7 @@ export { SessionStore, LiveSessionExistsError, type SessionRow, type CloseFields
 export { AuditStore, type AuditEvent, type AuditFilter, type AuditRow } from "./audit-store.js";
 export { isUniqueViolation, isStoreUnavailable } from "./store-errors.js";
 export { CommandAuditStore, type CommandStart, type CommandEnd, type CommandAuditRow } from "./command-audit-store.js";
+export { RecordingStore, type RecordingFilter, type RecordingRow } from "./recording-store.js";
 export { FileTransferStore, type FileTransferEvent, type FileTransferRow } from "./file-transfer-store.js";
 export { ForwardAuditStore, type ForwardAuditEntry, type ForwardAuditRow } from "./forward-audit-store.js";
 export { RevokedTokenStore, type RevokedTokenRow } from "./revoked-token-store.js";

@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTechnicianClient } from "../../client/technician-client.js";
-import { launchTestBrowser, type TestBrowser } from "../../testkit/browser.js";
+import { launchTestBrowser, screenshots, WEB_ARTIFACTS, type TestBrowser } from "../../testkit/browser.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { SERVER_MAIN } from "../../testkit/managed-process.js";
 import { until } from "../support/until.js";
@@ -39,27 +39,17 @@ function pidOf(commandLine: string): number | undefined {
   return undefined;
 }
 
-/** Screenshots of every page, at desktop and phone sizes, for a person to look at. */
-const ARTIFACTS = join(import.meta.dirname, "..", "..", "test-artifacts", "web");
-const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
-
 describe("web console in a real browser", () => {
   let rig: AgentRig;
   let browser: TestBrowser;
   let page: Page;
   let filesDir: string;
 
-  const shot = async (name: string) => {
-    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
-      await page.setViewportSize(viewport);
-      await page.screenshot({ path: join(ARTIFACTS, `${name}-${size}.png`) });
-    }
-    await page.setViewportSize(VIEWPORTS.desktop);
-  };
+  const shot = (name: string) => screenshots(page, name);
   const terminalText = () => page.locator("#terminal .xterm-rows").innerText();
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
+    mkdirSync(WEB_ARTIFACTS, { recursive: true });
     rig = await startAgentRig("sqlite", { logLevel: "info" });
     filesDir = join(rig.dir, "files");
     mkdirSync(filesDir);
@@ -128,15 +118,20 @@ describe("web console in a real browser", () => {
       { width: 900, height: 600 },
       { width: 1280, height: 800 },
     ]) {
+      const sizeShown = async () => {
+        const m = ((await page.textContent("#terminal-status")) ?? "").match(/(\d+)×(\d+)/);
+        return m ? `${m[2]} ${m[1]}` : "";
+      };
+      // The size before this viewport: on a busy machine the resize may not have reached the status line yet.
+      const before = await sizeShown();
       await page.setViewportSize(viewport);
       let size = "";
       await until(async () => {
-        const m = ((await page.textContent("#terminal-status")) ?? "").match(/(\d+)×(\d+)/);
-        const next = m ? `${m[2]} ${m[1]}` : "";
-        const settled = next !== "" && next === size;
+        const next = await sizeShown();
+        const settled = next !== "" && next !== before && next === size;
         size = next;
         return settled;
-      }, "the terminal size in the status line to settle");
+      }, "the terminal size in the status line to change and settle");
       await page.keyboard.type("clear; stty size\n");
       await until(async () => (await terminalText()).includes(size), `stty size to print ${size}`);
     }
@@ -177,6 +172,43 @@ describe("web console in a real browser", () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-download="upload.bin"]')]);
     expect(download.suggestedFilename()).toBe("upload.bin");
     expect(readFileSync(await download.path()).equals(content)).toBe(true);
+  });
+
+  it("uploads a file dropped on the list, verified by SHA-256, and downloads it back byte-identical", async () => {
+    // Still on the files page of the test before, in filesDir.
+    const content = randomBytes(200 * 1024 + 5);
+    const digest = createHash("sha256").update(content).digest("hex");
+    // A real drop event: the DataTransfer and its File are built inside the page, as a drag from the desktop makes them.
+    const dataTransfer = await page.evaluateHandle(
+      ({ name, base64 }) => {
+        // This runs in the page; the tests compile without the DOM's types, so name the two it uses.
+        const page = globalThis as unknown as {
+          DataTransfer: new () => { items: { add(file: unknown): unknown } };
+          File: new (parts: Uint8Array[], name: string, options: { type: string }) => unknown;
+        };
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const transfer = new page.DataTransfer();
+        transfer.items.add(new page.File([bytes], name, { type: "application/octet-stream" }));
+        return transfer;
+      },
+      { name: "dropped.bin", base64: content.toString("base64") },
+    );
+    await page.dispatchEvent("#files-drop", "dragover", { dataTransfer });
+    expect(await page.getAttribute("#files-drop", "class")).toContain("over");
+    await page.dispatchEvent("#files-drop", "drop", { dataTransfer });
+    await page.waitForSelector("#files-status:has-text('Uploaded dropped.bin')");
+    expect(await page.textContent("#files-status")).toContain("SHA-256 verified");
+    expect(
+      createHash("sha256")
+        .update(readFileSync(join(filesDir, "dropped.bin")))
+        .digest("hex"),
+    ).toBe(digest);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-download="dropped.bin"]')]);
+    expect(
+      createHash("sha256")
+        .update(readFileSync(await download.path()))
+        .digest("hex"),
+    ).toBe(digest);
   });
 
   it("runs a command and shows stdout, stderr and the exit status", async () => {

@@ -3,8 +3,15 @@ import { createBrowserClient } from "./api/browser-client.js";
 import { takeTokenFromAddress, tokenStore } from "./api/token-store.js";
 import "./styles.css";
 import { h } from "./ui/h.js";
+import { hashPath } from "./ui/hash-query.js";
 import { agentView } from "./views/agent-view.js";
+import { auditView } from "./views/audit-view.js";
 import { fleetView } from "./views/fleet-view.js";
+import { jobView } from "./views/job-view.js";
+import { jobsView } from "./views/jobs-view.js";
+import { lazyView } from "./views/lazy-view.js";
+import { recordingsView } from "./views/recordings-view.js";
+import { sessionsView } from "./views/sessions-view.js";
 import { signInView } from "./views/sign-in-view.js";
 import type { View, ViewContext } from "./views/view.js";
 
@@ -27,9 +34,11 @@ function context(): ViewContext | undefined {
     const claims = decodeJwt(token);
     const technician = claims?.sub ?? "technician";
     const onUnauthenticated = (reason: string) => signOut(`Signed out: ${reason}`);
+    const clients = createBrowserClient(token, onUnauthenticated);
     ctx = {
-      client: createBrowserClient(token, onUnauthenticated),
-      keepaliveClient: createBrowserClient(token, onUnauthenticated, { keepalive: true }),
+      client: clients.tunnel,
+      jobs: clients.jobs,
+      keepaliveClient: createBrowserClient(token, onUnauthenticated, { keepalive: true }).tunnel,
       technician,
       signOut,
     };
@@ -37,7 +46,20 @@ function context(): ViewContext | undefined {
   return ctx;
 }
 
-/** Hash routes: `#/` the fleet, `#/agents/<id>[/<tab>]` one agent. */
+/** The header's sections: the hash path's first part, and its label. */
+const SECTIONS = [
+  { page: "", label: "Fleet" },
+  { page: "jobs", label: "Jobs" },
+  { page: "sessions", label: "Sessions" },
+  { page: "audit", label: "Audit" },
+  { page: "recordings", label: "Recordings" },
+] as const;
+
+/**
+ * Hash routes: `#/` the fleet, `#/agents/<id>[/<tab>]` one agent, `#/jobs`,
+ * `#/jobs/<id>[/<agent id>]` one job (and one agent's output), `#/sessions`,
+ * `#/audit`, `#/recordings[/<id>]` (one plays). Filters follow a `?` (ui/hash-query.ts).
+ */
 function route(): void {
   view?.dispose();
   view = undefined;
@@ -46,11 +68,23 @@ function route(): void {
     view = signInView(app, tokenStore.takeReason(), (token) => void signIn(token));
     return;
   }
+  const [page = "", id, tab] = hashPath();
+  const section = page === "agents" ? "" : page;
   const header = h(
     "header",
     { class: "top" },
     h("a", { href: "#/", class: "brand" }, "rmm"),
-    h("nav", {}, h("a", { href: "#/" }, "Fleet")),
+    h(
+      "nav",
+      { class: "sections" },
+      ...SECTIONS.map((s) =>
+        h(
+          "a",
+          { href: `#/${s.page}`, id: `nav-${s.label.toLowerCase()}`, class: section === s.page ? "active" : "" },
+          s.label,
+        ),
+      ),
+    ),
     h("span", { class: "spacer" }),
     h("span", { class: "muted small", id: "who" }, c.technician),
     h(
@@ -61,8 +95,16 @@ function route(): void {
   );
   const body = h("div", { class: "body" });
   app.replaceChildren(header, body);
-  const [, page, id, tab] = location.hash.replace(/^#/, "").split("/");
-  if (page === "agents" && id) view = agentView(body, c, decodeURIComponent(id), tab);
+  if (page === "agents" && id) view = agentView(body, c, id, tab);
+  else if (page === "jobs" && id) view = jobView(body, c, id, tab);
+  else if (page === "jobs") view = jobsView(body, c);
+  else if (page === "sessions") view = sessionsView(body, c);
+  else if (page === "audit") view = auditView(body, c);
+  else if (page === "recordings" && id)
+    view = lazyView(body, () =>
+      import("./views/recording-view.js").then((m) => (root) => m.recordingView(root, c, id)),
+    );
+  else if (page === "recordings") view = recordingsView(body, c);
   else view = fleetView(body, c);
 }
 

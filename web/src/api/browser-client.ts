@@ -1,13 +1,21 @@
 import type { DescMessage, DescMethodStreaming, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { JobService } from "../../../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../../../gen/rmm/v1/tunnel_service_pb.js";
 import { bridgeStream } from "./bridge-stream.js";
 
 export type TunnelClient = Client<typeof TunnelService>;
+export type JobClient = Client<typeof JobService>;
+
+/** The two services the console calls, over one transport carrying one token. */
+export interface BrowserClients {
+  tunnel: TunnelClient;
+  jobs: JobClient;
+}
 
 /**
- * The CLI's TunnelService client for a browser: unary and server-streaming
+ * The CLI's TunnelService and JobService clients for a browser: unary and server-streaming
  * calls use the Connect protocol over fetch; client-streaming and bidi calls
  * (terminals, uploads) go over the WebSocket bridge. Every call carries the
  * token; an Unauthenticated answer from any call calls `onUnauthenticated`.
@@ -17,7 +25,7 @@ export function createBrowserClient(
   token: string,
   onUnauthenticated: (reason: string) => void,
   options: { keepalive?: boolean } = {},
-): TunnelClient {
+): BrowserClients {
   const authorization = `Bearer ${token}`;
   const watch = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
@@ -54,7 +62,7 @@ export function createBrowserClient(
       return watch(() => bridgeStream(method, signal, headers, input));
     },
   };
-  return createClient(TunnelService, transport);
+  return { tunnel: createClient(TunnelService, transport), jobs: createClient(JobService, transport) };
 }
 
 /** A call's error as one line for a person. */

@@ -1,16 +1,23 @@
-import { describeError } from "../api/browser-client.js";
+import { describeError, type TunnelClient } from "../api/browser-client.js";
 import { h } from "../ui/h.js";
 import { filesPanel } from "./files-panel.js";
+import { lazyView } from "./lazy-view.js";
 import { runPanel } from "./run-panel.js";
-import { terminalPanel } from "./terminal-panel.js";
 import type { View, ViewContext } from "./view.js";
 
-const TABS = [
-  { id: "terminal", label: "Terminal", panel: terminalPanel },
+type Panel = (root: HTMLElement, client: TunnelClient, sessionId: string) => View;
+
+const TABS: ReadonlyArray<{ id: string; label: string; panel: Panel }> = [
+  // The terminal brings xterm.js, most of the bundle: it loads when the tab opens.
+  {
+    id: "terminal",
+    label: "Terminal",
+    panel: (root, client, sessionId) =>
+      lazyView(root, () => import("./terminal-panel.js").then((m) => (r) => m.terminalPanel(r, client, sessionId))),
+  },
   { id: "files", label: "Files", panel: filesPanel },
   { id: "run", label: "Run", panel: runPanel },
-] as const;
-type TabId = (typeof TABS)[number]["id"];
+];
 
 /** Sessions this tab is closing, by agent: the next page for that agent waits, as the agent holds one session. */
 const closing = new Map<string, Promise<unknown>>();
@@ -24,7 +31,7 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
   const meta = h("p", { class: "muted small", id: "agent-meta" }, "Opening a session…");
   const panelRoot = h("section", { class: "panel card" });
   const tabs = h("nav", { class: "tabs", role: "tablist" });
-  const current = (TABS.find((t) => t.id === tab) ?? TABS[0]).id as TabId;
+  const current = (TABS.find((t) => t.id === tab) ?? TABS[0])!.id;
   let panel: View | undefined;
   let sessionId: string | undefined;
   let disposed = false;
@@ -55,8 +62,7 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
   );
 
   const start = async () => {
-    const list = await ctx.client.listAgents({ pageSize: 1000 });
-    const agent = list.agents.find((a) => a.id === agentId);
+    const { agent } = await ctx.client.getAgent({ agentId });
     if (agent) {
       title.textContent = agent.hostname || agentId.slice(0, 8);
       meta.textContent = `${agent.online ? "online" : "offline"} · ${agent.os} · agent ${agent.agentVersion} · ${agentId}`;
@@ -67,7 +73,7 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
     sessionId = session.id;
     if (disposed) return close();
     meta.textContent += ` · session ${session.id.slice(0, 8)}`;
-    const make = TABS.find((t) => t.id === current)?.panel ?? terminalPanel;
+    const make = (TABS.find((t) => t.id === current) ?? TABS[0])!.panel;
     panel = make(panelRoot, ctx.client, session.id);
   };
   const close = () => {
