@@ -1920,9 +1920,9 @@ export const TunnelService: GenService<{
     output: typeof ListSessionsResponseSchema;
   },
   /**
-   * Terminal recordings (asciicast v2 files, one per terminal channel the
-   * server recorded with --terminal-recording), newest first, a page at a
-   * time. A recording is identified by the id of the command audit row of
+   * Terminal recordings (asciicast v2 files, one per terminal channel; the
+   * server records every terminal unless started with
+   * --no-terminal-recording), newest first, a page at a time. A recording is identified by the id of the command audit row of
    * the terminal that produced it. Technicians see the recordings of their
    * own terminals; admins see all. A terminal still open is listed with
    * outcome "running" and the size written so far; a terminal whose file
