@@ -30,7 +30,7 @@ export const DEFAULT_CHANNELS: ReadonlyMap<ChannelType, ChannelFactory> = new Ma
 export interface AgentOptions {
   agentId: string;
   credential: string;
-  info: { hostname: string; os: string; agentVersion: string };
+  info: { hostname: string; os: string; agentVersion: string; homeDirectory?: string };
   transport: AgentTransport;
   log: Logger;
   /** Reconnect delays; defaults to the named constants in backoff.ts. */

@@ -39,6 +39,7 @@ export function agentRecord(a: Agent) {
       exclusive: h.exclusive,
     })),
     health: a.health ? healthRecord(a.health) : null,
+    homeDirectory: a.homeDirectory || null,
   };
 }
 
@@ -107,6 +108,7 @@ export function describeAgent(a: Agent): string {
     `  enrolled      ${r.enrolled ?? "-"}`,
     `  session       ${r.activeSessionId ?? "-"}`,
     `  capabilities  ${r.capabilities.join(", ") || "-"}`,
+    `  home          ${r.homeDirectory ?? "-"}`,
   ];
   if (a.health) {
     const h = a.health;

@@ -45,19 +45,20 @@ export function completionScript(program: Command, shell: CompletionShell): stri
     .join("\n");
   const body = [
     `${fn}() {`,
-    `  local cur path="" word candidates i`,
+    // Not `path`: zsh ties that name to PATH, and a local one would empty PATH inside the function.
+    `  local cur cmdpath="" word candidates i`,
     `  cur="\${COMP_WORDS[COMP_CWORD]}"`,
     `  # The command path: the words before the cursor that name subcommands.`,
     `  for ((i = 1; i < COMP_CWORD; i++)); do`,
     `    word="\${COMP_WORDS[i]}"`,
     `    [[ $word == -* ]] && continue`,
-    `    case "\${path:+$path }$word" in`,
+    `    case "\${cmdpath:+$cmdpath }$word" in`,
     ...words
       .filter((w) => w.path.length > 0)
-      .map((w) => `      ${sq(w.path.join(" "))}) path="${w.path.join(" ")}" ;;`),
+      .map((w) => `      ${sq(w.path.join(" "))}) cmdpath="${w.path.join(" ")}" ;;`),
     `    esac`,
     `  done`,
-    `  case "$path" in`,
+    `  case "$cmdpath" in`,
     cases,
     `    *) candidates="" ;;`,
     `  esac`,

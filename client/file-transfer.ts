@@ -10,6 +10,7 @@ import {
   versionFromProto,
   versionOf,
   versionToProto,
+  utimesSeconds,
   type FileVersionKey,
 } from "../common/file-version.js";
 import { errnoCode } from "../common/errno-code.js";
@@ -35,6 +36,8 @@ export interface UploadOptions {
   createParents?: boolean;
   /** Permission bits of the new remote file. Default 0644. */
   mode?: number;
+  /** Give the remote file the local file's modification time (UploadTarget.keep_modify_time). Default false. */
+  keepModifyTime?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TransferProgress) => void;
 }
@@ -51,6 +54,8 @@ export interface DownloadOptions {
    * process umask, as scp does. Default false: the file keeps mode 0600.
    */
   keepMode?: boolean;
+  /** Give the installed file the remote file's modification time, as `scp -p` does. Default false. */
+  keepModifyTime?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TransferProgress) => void;
 }
@@ -83,6 +88,7 @@ export async function uploadFile(client: Client<typeof TunnelService>, opts: Upl
       overwrite: opts.overwrite ?? false,
       createParents: opts.createParents ?? false,
       mode: opts.mode ?? 0,
+      keepModifyTime: opts.keepModifyTime ?? false,
     };
     const callOptions = opts.signal ? { signal: opts.signal } : {};
     const prepared = await client.prepareUpload({ sessionId: opts.sessionId, target }, callOptions);
@@ -162,6 +168,7 @@ export async function downloadFile(
     let hash = createHash("sha256");
     let remoteSha: Uint8Array | undefined;
     let remoteMode = 0o600;
+    let remoteMtimeMs: number | undefined;
     for await (const res of stream) {
       const kind = res.kind;
       if (kind.case === "start") {
@@ -170,6 +177,7 @@ export async function downloadFile(
           kind.value.info ? { size: kind.value.info.size, modifyTime: kind.value.info.modifyTime } : undefined,
         );
         total = version?.size ?? 0;
+        remoteMtimeMs = version?.mtimeMs;
         if (kind.value.info?.mode) remoteMode = kind.value.info.mode & 0o7777;
         if (resumedFrom > held)
           throw new ConnectError(
@@ -210,6 +218,10 @@ export async function downloadFile(
     }
     verified = true;
     if (opts.keepMode) await handle.chmod(remoteMode & ~process.umask());
+    if (opts.keepModifyTime && remoteMtimeMs !== undefined) {
+      const mtime = utimesSeconds(remoteMtimeMs);
+      await handle.utimes(mtime, mtime);
+    }
     await handle.close();
     await installFile(partial.data, opts.localPath, opts.overwrite ?? false).catch((err: unknown) => {
       throw localError(err, "cannot install", opts.localPath);

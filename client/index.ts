@@ -21,6 +21,7 @@ export {
   type TransferResult,
   type UploadOptions,
 } from "./file-transfer.js";
+export { openRecording, type RecordingStream } from "./recording-stream.js";
 // The contract the calls above speak, so a caller needs no path into gen/.
 export { ChannelType } from "../gen/rmm/v1/frame_pb.js";
 export { CloseReason, SessionState, TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";

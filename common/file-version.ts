@@ -29,3 +29,13 @@ export function versionToProto(v: FileVersionKey): { size: bigint; modifyTime: T
 export function sameVersion(a: FileVersionKey | undefined, b: FileVersionKey | undefined): boolean {
   return a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
+
+/**
+ * A FileVersionKey's time as utimes takes it (seconds), pointing at the middle
+ * of its millisecond: seconds as a double cannot hold most millisecond values
+ * exactly (1796168682.586 is stored as 1796168682.58599996...), and a time set
+ * at the exact value would read back, truncated, a millisecond early.
+ */
+export function utimesSeconds(mtimeMs: number): number {
+  return (mtimeMs + 0.5) / 1000;
+}

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { installFile } from "../../common/atomic-install.js";
 import { hashPrefix } from "../../common/file-chunks.js";
+import { utimesSeconds } from "../../common/file-version.js";
 import { uploadPartialPrefix } from "../../common/partial-file.js";
 import type { UploadStart } from "../../gen/rmm/v1/file_pb.js";
 import type { ChannelInfo } from "../../gen/rmm/v1/frame_pb.js";
@@ -163,6 +164,10 @@ export class UploadOperation extends FileOperation {
       );
     }
     await this.handle.chmod(target.mode);
+    if (target.keepModifyTime) {
+      const mtime = utimesSeconds(target.source.mtimeMs);
+      await this.handle.utimes(mtime, mtime);
+    }
     const handle = this.handle;
     this.handle = undefined;
     await handle.close();

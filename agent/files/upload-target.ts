@@ -17,6 +17,8 @@ export interface CheckedTarget {
   source: FileVersionKey;
   overwrite: boolean;
   mode: number;
+  /** Set the installed file's modification time to the source's (UploadTarget.keep_modify_time). */
+  keepModifyTime: boolean;
 }
 
 /** Default permission bits of an uploaded file. */
@@ -83,6 +85,7 @@ function checked(path: string, target: UploadTarget, source: FileVersionKey): Ch
     source,
     overwrite: target.overwrite,
     mode: target.mode || DEFAULT_UPLOAD_MODE,
+    keepModifyTime: target.keepModifyTime,
   };
 }
 

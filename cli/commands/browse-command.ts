@@ -5,7 +5,7 @@ import { cliContext } from "../cli-context.js";
 import { fileOperation } from "../cli-error.js";
 import { formatTime } from "../output-format.js";
 import { formatValue, outputFormat, printRecord, withOutputOption, type OutputFlags } from "../output-option.js";
-import { requireRemotePath } from "../remote-path.js";
+import { absoluteRemotePath, requireRemotePath } from "../remote-path.js";
 import { withSession } from "../session-scope.js";
 
 const KIND_LETTER: Record<FileKind, string> = {
@@ -37,17 +37,21 @@ const row = (f: FileInfo) => [
 
 export function registerBrowse(program: Command): void {
   withOutputOption(program.command("ls"))
-    .argument("<agent:path>", "a directory on an agent")
+    .argument(
+      "<agent:path>",
+      "a directory on an agent; relative paths (and AGENT: alone) are under the agent user's home",
+    )
     .description("list a directory on an agent")
     .addHelpText("after", "\nExample:\n  rmm ls web-01:/var/log")
     .action(async (target: string, flags: OutputFlags) => {
       const ctx = cliContext();
-      const { agent, path } = requireRemotePath(target);
+      const remote = requireRemotePath(target);
       const format = outputFormat(flags);
       const structured = format === "json" || format === "yaml";
-      await withSession(ctx, agent, (sessionId) =>
+      await withSession(ctx, remote.agent, (sessionId, agent) =>
         fileOperation(async () => {
           const entries: FileInfo[] = [];
+          const path = absoluteRemotePath(remote.path, agent);
           for await (const batch of ctx.client.listDirectory({ sessionId, path })) {
             if (structured) entries.push(...batch.entries);
             // Streamed batch by batch, so fixed widths rather than a table sized to the whole listing.
@@ -63,10 +67,10 @@ export function registerBrowse(program: Command): void {
     .addHelpText("after", "\nExample:\n  rmm stat web-01:/etc/hosts --json")
     .action(async (target: string, flags: OutputFlags) => {
       const ctx = cliContext();
-      const { agent, path } = requireRemotePath(target);
-      await withSession(ctx, agent, (sessionId) =>
+      const remote = requireRemotePath(target);
+      await withSession(ctx, remote.agent, (sessionId, agent) =>
         fileOperation(async () => {
-          const { info } = await ctx.client.stat({ sessionId, path });
+          const { info } = await ctx.client.stat({ sessionId, path: absoluteRemotePath(remote.path, agent) });
           const j = fileJson(info!);
           printRecord(
             outputFormat(flags),

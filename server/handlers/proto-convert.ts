@@ -61,6 +61,7 @@ export function agentMessage({ row, connection, liveSessionId, holders }: AgentL
     reportedLabels: parseLabelsJson(row.reported_labels),
     serverLabels: parseLabelsJson(row.server_labels),
     ...(connection?.health && { health: healthMessage(connection.health, connection.healthAt) }),
+    homeDirectory: connection?.homeDirectory ?? "",
   });
 }
 

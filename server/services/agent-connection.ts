@@ -19,6 +19,8 @@ export class AgentConnection {
   healthAt: number | undefined;
   /** The agent's hello asked for heartbeat_ack answers (AgentHello.heartbeat_acks). */
   heartbeatAcks = false;
+  /** The agent user's home directory from hello (AgentInfo.home_directory); "" when not reported. */
+  homeDirectory = "";
   /** Protocol faults so far (see ProtocolFaults). */
   faults = 0;
   /** Warnings this stream causes are rate-limited, so a flood of bad frames is not a flood of log lines. */

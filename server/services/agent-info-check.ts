@@ -48,3 +48,26 @@ export function checkAgentInfo(info: AgentInfo | undefined, where: string): Agen
 function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
+
+/**
+ * Longest home directory an agent may report: far past any real one, and small
+ * enough that a full ListAgents page (1000 agents) stays well under 4 MiB.
+ */
+export const MAX_HOME_DIRECTORY_CHARS = 1024;
+
+/**
+ * hello.info.home_directory checked: empty (not reported), or an absolute
+ * POSIX or Windows path of at most MAX_HOME_DIRECTORY_CHARS; InvalidArgument
+ * otherwise, without echoing the value.
+ */
+export function checkHomeDirectory(info: AgentInfo | undefined, where: string): string {
+  const home = info?.homeDirectory ?? "";
+  if (home.length > MAX_HOME_DIRECTORY_CHARS)
+    throw new ConnectError(
+      `${where}.home_directory is ${home.length} characters; at most ${MAX_HOME_DIRECTORY_CHARS} are allowed`,
+      Code.InvalidArgument,
+    );
+  if (home && !home.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(home))
+    throw new ConnectError(`${where}.home_directory is not an absolute path`, Code.InvalidArgument);
+  return home;
+}

@@ -7,7 +7,7 @@ import type { JobStepEnded } from "../../gen/rmm/v1/job_step_pb.js";
 import type { AuthenticatedAgent } from "../auth/claims.js";
 import type { AgentInfoFields, AgentStore } from "../store/index.js";
 import { AgentConnection } from "./agent-connection.js";
-import { checkAgentInfo } from "./agent-info-check.js";
+import { checkAgentInfo, checkHomeDirectory } from "./agent-info-check.js";
 import type { ProtocolFaults } from "./protocol-faults.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { LastSeenBatcher } from "./last-seen-batcher.js";
@@ -67,6 +67,7 @@ export class AgentPresence {
     const fields = checkAgentInfo(info, "hello.info");
     const conn = new AgentConnection(agentId, fields, Date.now(), info?.jobSteps ?? false);
     conn.heartbeatAcks = heartbeatAcks;
+    conn.homeDirectory = checkHomeDirectory(info, "hello.info");
     // Persist what the agent says about itself before it can be seen online, but
     // only when it changed: a reconnect storm should not be a write storm.
     if (!sameInfo(agent, fields)) await this.deps.agents.updateInfo(agentId, fields);

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
@@ -63,7 +63,7 @@ describe("rmm answers a technician's mistakes and a failing server with the righ
     });
   });
 
-  it("names the flags, not the API fields, for an existing file, a missing parent and a relative path", async () => {
+  it("names the flags, not the API fields, for an existing file and a missing parent; a relative path is under the home", async () => {
     const exists = await rmm(["cp", join(files, "file"), `${rig.agentId}:${files}/file`]);
     expect(exists).toMatchObject({
       code: ExitCode.Conflict,
@@ -76,10 +76,11 @@ describe("rmm answers a technician's mistakes and a failing server with the righ
       code: ExitCode.NotFound,
       stderr: `rmm: directory ${files}/no-dir does not exist: create it, or pass -p (--parents) to rmm cp\n`,
     });
-    const relative = await rmm(["ls", `${rig.agentId}:relative/path`]);
+    // Relative to the agent user's home, as scp reads it (the agent runs as this test's user).
+    const relative = await rmm(["ls", `${rig.agentId}:rmm-no-such-dir/path`]);
     expect(relative).toMatchObject({
-      code: ExitCode.InvalidArgument,
-      stderr: "rmm: relative/path is not absolute: write AGENT:/absolute/path\n",
+      code: ExitCode.NotFound,
+      stderr: expect.stringContaining(`${homedir()}/rmm-no-such-dir/path`),
     });
   });
 

@@ -32,8 +32,8 @@ describe.each(DIALECTS)("rmm recordings: ls, get and play against a real server 
   let recording: RecordingJson;
   const rmm = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
-  /** Opens `rmm shell` on a real pseudo-terminal, runs one command in it and exits; the server records the terminal. */
-  async function recordTerminal(env: Record<string, string>, command: string, marker: string): Promise<void> {
+  /** Opens `rmm shell` on a real pseudo-terminal and runs one command in it; the server records the terminal. */
+  async function openTerminal(env: Record<string, string>, command: string, marker: string) {
     const pty = spawnPty(process.execPath, [CLI_MAIN, "shell", rig.agentId, "--shell", "/bin/sh"], {
       cols: 80,
       rows: 24,
@@ -45,11 +45,24 @@ describe.each(DIALECTS)("rmm recordings: ls, get and play against a real server 
     try {
       pty.write(`${command}\r`);
       await until(() => screen.includes(marker), `the remote shell to print ${marker}`, 15_000);
-      pty.write("exit\r");
-      expect(await exited).toBe(0);
-    } finally {
+    } catch (err) {
       pty.kill();
+      throw err;
     }
+    return {
+      async exit() {
+        try {
+          pty.write("exit\r");
+          expect(await exited).toBe(0);
+        } finally {
+          pty.kill();
+        }
+      },
+    };
+  }
+
+  async function recordTerminal(env: Record<string, string>, command: string, marker: string): Promise<void> {
+    await (await openTerminal(env, command, marker)).exit();
   }
 
   beforeAll(async () => {
@@ -165,33 +178,67 @@ describe.each(DIALECTS)("rmm recordings: ls, get and play against a real server 
     });
   });
 
-  it("pages newest first, and says NotFound once the file is gone from the server's disk", async () => {
-    await recordTerminal(alice, "echo GONE-$((1+1))", "GONE-2");
-    let second: RecordingJson | undefined;
+  it("lists a terminal still open as running, and downloads what it has written so far", async () => {
+    const terminal = await openTerminal(alice, "echo OPEN-$((2*4))", "OPEN-8");
+    try {
+      const [open] = parsed<RecordingJson[]>(await rmm(["recordings", "ls", "-o", "json", "--limit", "1"], alice));
+      expect(open).toMatchObject({ outcome: "running", endTime: null });
+      expect(open!.id).toBeGreaterThan(recording.id);
+      const target = join(dir, "open.cast");
+      const got = await rmm(["recordings", "get", String(open!.id), target], alice);
+      expect(got.code, got.stderr).toBe(0);
+      const [cast] = readdirSync(join(rig.serverDir, "recordings", open!.sessionId));
+      const onServer = readFileSync(join(rig.serverDir, "recordings", open!.sessionId, cast!));
+      const partial = readFileSync(target);
+      // Cut at the size the file had when the download started: a prefix of what the server holds.
+      expect(partial.length).toBeGreaterThan(0);
+      expect(onServer.subarray(0, partial.length).equals(partial)).toBe(true);
+      expect(partial.toString()).toContain("OPEN-8");
+    } finally {
+      await terminal.exit();
+    }
     await until(
-      async () => {
-        second = parsed<RecordingJson[]>(await rmm(["recordings", "ls", "-o", "json"], alice)).find(
-          (r) => r.id !== recording.id && r.outcome === "completed",
-        );
-        return second !== undefined;
-      },
-      "the second terminal to be listed",
+      async () =>
+        parsed<RecordingJson[]>(await rmm(["recordings", "ls", "-o", "json", "--limit", "1"], alice))[0]?.outcome ===
+        "completed",
+      "the closed terminal's recording to be completed",
       15_000,
     );
-    // Newest first, a page at a time; a token from nowhere is refused.
+  });
+
+  it("pages newest first, and says NotFound once the file is gone from the server's disk", async () => {
+    const before = parsed<RecordingJson[]>(await rmm(["recordings", "ls", "-o", "json"], alice)).map((r) => r.id);
+    await recordTerminal(alice, "echo GONE-$((1+1))", "GONE-2");
+    let all: RecordingJson[] = [];
+    await until(
+      async () => {
+        all = parsed<RecordingJson[]>(await rmm(["recordings", "ls", "-o", "json"], alice));
+        return all.length > before.length && all[0]!.outcome === "completed";
+      },
+      "the new terminal to be listed as completed",
+      15_000,
+    );
+    const second = all[0]!;
+    expect(before).not.toContain(second.id);
+    // Newest first, a page at a time, the same as one listing; a token from nowhere is refused.
     const client = createTechnicianClient(rig.url, alice.RMM_TOKEN!);
-    const first = await client.listRecordings({ pageSize: 1 });
-    expect(first.recordings.map((r) => Number(r.id))).toEqual([second!.id]);
-    const next = await client.listRecordings({ pageSize: 1, pageToken: first.nextPageToken });
-    expect(next.recordings.map((r) => Number(r.id))).toEqual([recording.id]);
-    expect(next.nextPageToken).toBe("");
+    const paged: number[] = [];
+    let pageToken = "";
+    do {
+      const page = await client.listRecordings({ pageSize: 1, pageToken });
+      expect(page.recordings).toHaveLength(1);
+      paged.push(...page.recordings.map((r) => Number(r.id)));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(paged).toEqual(all.map((r) => r.id));
+    expect(paged).toEqual([...paged].sort((a, b) => b - a));
     await expectCode(client.listRecordings({ pageToken: "bogus" }), Code.InvalidArgument, /not one this server issued/);
     await expectCode(client.listRecordings({ sessionId: "x".repeat(257) }), Code.InvalidArgument, /at most 256/);
 
-    rmSync(join(rig.serverDir, "recordings", second!.sessionId), { recursive: true, force: true });
+    rmSync(join(rig.serverDir, "recordings", second.sessionId), { recursive: true, force: true });
     const listed = parsed<RecordingJson[]>(await rmm(["recordings", "ls", "-o", "json"], alice));
-    expect(listed.find((r) => r.id === second!.id)?.sizeBytes).toBe(0);
-    const gone = await rmm(["recordings", "get", String(second!.id)], alice);
+    expect(listed.find((r) => r.id === second.id)?.sizeBytes).toBe(0);
+    const gone = await rmm(["recordings", "get", String(second.id)], alice);
     expect(gone.code).toBe(ExitCode.NotFound);
     expect(gone.stderr).toMatch(/no longer on the server/);
   });

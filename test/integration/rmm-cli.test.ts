@@ -191,7 +191,7 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
     }
   });
 
-  it("prints completion scripts that bash parses and that complete commands and flags", async () => {
+  it("prints completion scripts that bash, zsh and fish parse and that complete commands and flags", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rmm-completion-"));
     try {
       for (const shell of ["bash", "zsh", "fish"]) {
@@ -217,6 +217,33 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
       expect(readFileSync(join(dir, "fish"), "utf8")).toMatch(
         /complete -c rmm -n '__fish_use_subcommand' -a completion/,
       );
+      // zsh and fish themselves (scripts/ensure-shells.sh installs them): each parses its script and completes from it.
+      execFileSync("zsh", ["-n", join(dir, "zsh")]);
+      execFileSync("fish", ["-n", join(dir, "fish")]);
+      // zsh runs the function through bashcompinit's compgen -F and filters by the typed prefix itself.
+      const zshCandidates = (words: string[]) =>
+        execFileSync("zsh", [
+          "-c",
+          `autoload -U compinit && compinit -u; source ${join(dir, "zsh")}; ` +
+            `COMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; ` +
+            `compgen -F _rmm_complete -- '${words.at(-1)}'; print -r -- "PATH=$PATH"`,
+        ])
+          .toString()
+          .trim()
+          .split("\n");
+      const tunnel = zshCandidates(["rmm", "tunnel", "o"]);
+      expect(tunnel.slice(0, -1)).toEqual(["open", "close", "status", "--help"]);
+      // The function leaves PATH alone (a local named `path` would have emptied it).
+      expect(tunnel.at(-1)).toBe(`PATH=${process.env.PATH}`);
+      const fishComplete = (line: string) =>
+        execFileSync("fish", ["-c", `source ${join(dir, "fish")}; complete -C '${line}'`])
+          .toString()
+          .trim()
+          .split("\n")
+          .map((l) => l.split("\t")[0]);
+      expect(fishComplete("rmm tun")).toEqual(["tunnel"]);
+      expect(fishComplete("rmm recordings p")).toEqual(["play"]);
+      expect(fishComplete("rmm cp --recur")).toEqual(["--recursive"]);
       expect((await rmm(["completion", "tcsh"])).code).toBe(ExitCode.Usage);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -238,6 +265,9 @@ describe("rmm, the technician's CLI, against a real server and agent", () => {
       ["ls"],
       ["stat"],
       ["forward"],
+      ["recordings", "ls"],
+      ["recordings", "get"],
+      ["recordings", "play"],
     ]) {
       const help = await rmm([...command, "--help"]);
       expect(help.code, command.join(" ")).toBe(0);
