@@ -5,7 +5,7 @@
  * bench/results/latest.json.
  *
  *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, a job on 5k agents, more samples
- *   --only a,b         run some of: echo, forward, cycles, exec, files, fleet, jobs
+ *   --only a,b         run some of: echo, forward, cycles, exec, files, endpoint, fleet, jobs
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
  *   --job-agents N     the jobs scenario's fleet size (default 1,000; 5,000 with --full)
  *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
@@ -19,6 +19,7 @@ import { holdIdleStreams, measureEchoRtt, measureThroughput, measureUnaryRtt } f
 import { bareSpawn } from "./baselines/bare-spawn.js";
 import { startBaseline } from "./baselines/spawn-baseline.js";
 import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-result.js";
+import { endpointFigures } from "./scenarios/endpoint.js";
 import { execFanOut } from "./scenarios/exec-fan-out.js";
 import { fileTransfer } from "./scenarios/file-transfer.js";
 import { fleetJob } from "./scenarios/fleet-job.js";
@@ -39,7 +40,7 @@ const { values } = parseArgs({
   },
 });
 const full = values.full;
-const only = new Set((values.only ?? "echo,forward,cycles,exec,files,fleet,jobs").split(","));
+const only = new Set((values.only ?? "echo,forward,cycles,exec,files,endpoint,fleet,jobs").split(","));
 const nodeArgs = serverNodeArgs(values["cpu-prof"]);
 /** Echo and throughput runs, alternating with the baselines; the median is reported. */
 const ECHO_RUNS = 3;
@@ -284,6 +285,68 @@ await scenario("files", async () => {
       bareConnectMBps,
     ),
     entry(`file download, ${mib} MiB, verified, vs bare connect-node 1 hop`, r.downloadMBps, "MB/s", bareConnectMBps),
+  );
+});
+
+await scenario("endpoint", async () => {
+  const mib = plan.fileBytes / 1024 / 1024;
+  const r = await endpointFigures({ fileBytes: plan.fileBytes, serverNodeArgs: nodeArgs, progress });
+  const MiB = 1024 * 1024;
+  const aboveIdle = { kind: "value-max", limit: 16 } as const;
+  entries.push(
+    entry(
+      "agent RSS idle vs a bare Node process holding one HTTP/2 stream",
+      r.agentIdleRss / MiB,
+      "MiB",
+      r.bareHttp2HolderRss / MiB,
+      { kind: "ratio-max", limit: 1.15 },
+    ),
+    entry(
+      `agent peak RSS above idle, ${mib} MiB upload`,
+      (r.agentPeakRssUpload - r.agentIdleRss) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry(
+      `agent peak RSS above idle, ${mib} MiB download`,
+      (r.agentPeakRssDownload - r.agentIdleRss) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry(
+      `rmm cp peak RSS above rmm exec's, ${mib} MiB upload`,
+      (r.cliPeakRssUpload - r.cliPeakRssExec) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry(
+      `rmm cp peak RSS above rmm exec's, ${mib} MiB download`,
+      (r.cliPeakRssDownload - r.cliPeakRssExec) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry("rmm exec peak RSS (the CLI's figure without bulk data)", r.cliPeakRssExec / MiB, "MiB", null),
+    entry("rmm --version p50 vs node -e 0", r.versionP50Ms, "ms", r.bareNodeP50Ms, { kind: "ratio-max", limit: 2 }),
+    entry("rmm exec AGENT -- true p50, end to end", r.cliExecP50Ms, "ms", r.bareNodeP50Ms, {
+      kind: "value-max",
+      limit: 150,
+    }),
+    entry(
+      "Exec round trip of true, session held, p50 vs bare spawn + one unary round trip",
+      r.execRoundTripP50Ms,
+      "ms",
+      r.bareSpawnP50Ms + r.bareUnaryP50Ms,
+      { kind: "ratio-max", limit: 1.5 },
+    ),
+    entry("bare spawn of true from Node, p50", r.bareSpawnP50Ms, "ms", null),
+    entry("agent start to online p50 vs node -e 0", r.agentStartToOnlineP50Ms, "ms", r.bareNodeP50Ms, {
+      kind: "value-max",
+      limit: 300,
+    }),
   );
 });
 
