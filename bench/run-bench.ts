@@ -295,7 +295,7 @@ await scenario("endpoint", async () => {
   const aboveIdle = { kind: "value-max", limit: 16 } as const;
   entries.push(
     entry(
-      "agent RSS idle vs a bare Node process holding one HTTP/2 stream",
+      "agent RSS idle (service NODE_OPTIONS) vs a bare Node process holding one HTTP/2 stream",
       r.agentIdleRss / MiB,
       "MiB",
       r.bareHttp2HolderRss / MiB,
@@ -331,10 +331,17 @@ await scenario("endpoint", async () => {
     ),
     entry("rmm exec peak RSS (the CLI's figure without bulk data)", r.cliPeakRssExec / MiB, "MiB", null),
     entry("rmm --version p50 vs node -e 0", r.versionP50Ms, "ms", r.bareNodeP50Ms, { kind: "ratio-max", limit: 2 }),
+    entry(
+      "rmm --version p50, unbundled (dist/cli/main.js) vs node -e 0",
+      r.unbundledVersionP50Ms,
+      "ms",
+      r.bareNodeP50Ms,
+    ),
     entry("rmm exec AGENT -- true p50, end to end", r.cliExecP50Ms, "ms", r.bareNodeP50Ms, {
       kind: "value-max",
       limit: 150,
     }),
+    entry("rmm exec AGENT -- true p50, unbundled, vs the bundle", r.unbundledCliExecP50Ms, "ms", r.cliExecP50Ms),
     entry(
       "Exec round trip of true, session held, p50 vs bare spawn + one unary round trip",
       r.execRoundTripP50Ms,

@@ -4,6 +4,7 @@ import { createReadStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { AGENT_NODE_OPTIONS } from "../../agent/agent-node-options.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { startAgentRig } from "../../testkit/agent-rig.js";
 import { writeLargeRandomFile } from "../../testkit/file-fixtures.js";
@@ -13,7 +14,10 @@ import { settledRss, watchPeakRss } from "../process-rss.js";
 import { timedRunOk } from "../timed-process.js";
 import { percentile } from "./tunnel-rig.js";
 
-const CLI_MAIN = resolve("dist/cli/main.js");
+/** The `rmm` bin: the bundle scripts/bundle-cli.mjs writes. */
+const CLI_BUNDLE = resolve("dist/rmm/rmm.js");
+/** The same CLI as tsc writes it, one file per module: what the bundle is compared with. */
+const CLI_UNBUNDLED = resolve("dist/cli/main.js");
 const HOLDER_MAIN = resolve("dist/bench/baselines/bare-http2-holder.js");
 /** The program every exec figure runs: it does nothing, so what is timed is ours. */
 const TRUE = ["true"];
@@ -33,7 +37,10 @@ export interface EndpointOptions {
 
 /** Every figure in bytes or milliseconds; each `bare*` is the baseline its neighbour is compared with. */
 export interface EndpointFigures {
+  /** With the service's AGENT_NODE_OPTIONS. */
   agentIdleRss: number;
+  /** The same agent with node's default flags. */
+  agentIdleRssNodeDefaults: number;
   bareHttp2HolderRss: number;
   agentPeakRssUpload: number;
   agentPeakRssDownload: number;
@@ -44,6 +51,8 @@ export interface EndpointFigures {
   versionP50Ms: number;
   bareNodeP50Ms: number;
   cliExecP50Ms: number;
+  unbundledVersionP50Ms: number;
+  unbundledCliExecP50Ms: number;
   execRoundTripP50Ms: number;
   bareSpawnP50Ms: number;
   bareUnaryP50Ms: number;
@@ -65,7 +74,9 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
   const root = join(work, "root");
   mkdirSync(root);
   mkdirSync(join(work, "config"));
+  // The agent runs as its service runs it: with the unit's NODE_OPTIONS.
   const rig = await startAgentRig("sqlite", {
+    agentNodeArgs: [...AGENT_NODE_OPTIONS],
     agentExtra: ["--file-root", root],
     serverExtra: ["--max-transfer-bytes", "0"],
     logLevel: "info",
@@ -74,25 +85,32 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
   try {
     const token = await rig.mintToken("bench", "tech");
     const cliEnv = { ...process.env, RMM_SERVER: rig.url, RMM_TOKEN: token, XDG_CONFIG_HOME: join(work, "config") };
-    const cli = (...args: string[]) => timedRunOk([process.execPath, CLI_MAIN, ...args], cliEnv);
+    const cli = (...args: string[]) => timedRunOk([process.execPath, CLI_BUNDLE, ...args], cliEnv);
+    const unbundled = (...args: string[]) => timedRunOk([process.execPath, CLI_UNBUNDLED, ...args], cliEnv);
 
     progress("endpoint: agent idle RSS vs a bare process holding one HTTP/2 stream");
     const agentIdleRss = await settledRss(rig.agent.pid);
     const bareHttp2HolderRss = await bareHolderRss();
 
-    progress(`endpoint: rmm --version vs node -e 0, then rmm exec AGENT -- true, ${cliRuns} runs each`);
+    progress(
+      `endpoint: rmm --version vs node -e 0, then rmm exec AGENT -- true, ${cliRuns} runs each, bundled and not`,
+    );
     const version: number[] = [];
+    const unbundledVersion: number[] = [];
     const bareNode: number[] = [];
     for (let i = 0; i < cliRuns; i++) {
       version.push((await cli("--version")).wallMs);
+      unbundledVersion.push((await unbundled("--version")).wallMs);
       bareNode.push((await timedRunOk([process.execPath, "-e", "0"])).wallMs);
     }
     const cliExec: number[] = [];
+    const unbundledCliExec: number[] = [];
     let cliPeakRssExec = 0;
     for (let i = 0; i < cliRuns; i++) {
       const run = await cli("exec", rig.agentId, "--", ...TRUE);
       cliExec.push(run.wallMs);
       cliPeakRssExec = Math.max(cliPeakRssExec, run.peakRssBytes);
+      unbundledCliExec.push((await unbundled("exec", rig.agentId, "--", ...TRUE)).wallMs);
     }
 
     progress(`endpoint: ${execRoundTrips} Exec round trips with a session held, vs bare spawns and unary calls`);
@@ -123,13 +141,15 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
     const backSha = await sha256Of(back);
     if (backSha !== sha) throw new Error(`the downloaded file's SHA-256 ${backSha} is not the source's ${sha}`);
 
-    progress(`endpoint: agent start to online, ${opts.agentStarts ?? 5} cold starts`);
+    progress(`endpoint: agent start to online, ${opts.agentStarts ?? 5} cold starts with node's default flags`);
     await rig.enrollAgent("startup");
     const startMs: number[] = [];
+    let agentIdleRssNodeDefaults = 0;
     for (let i = 0; i < (opts.agentStarts ?? 5); i++) {
       const t0 = performance.now();
       const agent = await rig.runEnrolled("startup");
       startMs.push(performance.now() - t0);
+      if (i === 0) agentIdleRssNodeDefaults = await settledRss(agent.pid);
       await agent.stop();
     }
 
@@ -140,6 +160,7 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
       );
     return {
       agentIdleRss,
+      agentIdleRssNodeDefaults,
       bareHttp2HolderRss,
       agentPeakRssUpload: upload.agentPeak,
       agentPeakRssDownload: download.agentPeak,
@@ -149,6 +170,8 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
       versionP50Ms: p50(version),
       bareNodeP50Ms: p50(bareNode),
       cliExecP50Ms: p50(cliExec),
+      unbundledVersionP50Ms: p50(unbundledVersion),
+      unbundledCliExecP50Ms: p50(unbundledCliExec),
       execRoundTripP50Ms: p50(execMs),
       bareSpawnP50Ms: p50(spawnMs),
       bareUnaryP50Ms,
