@@ -354,6 +354,12 @@ await scenario("endpoint", async () => {
       { kind: "ratio-max", limit: 1.5 },
     ),
     entry("bare spawn of true from Node, p50", r.bareSpawnP50Ms, "ms", null),
+    entry(
+      "bare spawn of true under setpriv --pdeathsig (as the agent spawns it), p50, vs plain",
+      r.bareSpawnUnderParentDeathP50Ms,
+      "ms",
+      r.bareSpawnP50Ms,
+    ),
     entry("agent start to online p50 vs node -e 0", r.agentStartToOnlineP50Ms, "ms", r.bareNodeP50Ms, {
       kind: "value-max",
       limit: 300,

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { AGENT_NODE_OPTIONS } from "../../agent/agent-node-options.js";
+import { underParentDeath } from "../../agent/process/parent-death.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { startAgentRig } from "../../testkit/agent-rig.js";
 import { writeLargeRandomFile } from "../../testkit/file-fixtures.js";
@@ -55,6 +56,8 @@ export interface EndpointFigures {
   unbundledCliExecP50Ms: number;
   execRoundTripP50Ms: number;
   bareSpawnP50Ms: number;
+  /** The same spawn as the agent makes it: under `setpriv --pdeathsig KILL` where that exists, so two execs. */
+  bareSpawnUnderParentDeathP50Ms: number;
   bareUnaryP50Ms: number;
   agentStartToOnlineP50Ms: number;
 }
@@ -127,7 +130,12 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
     }
     await client.closeTunnel({ sessionId });
     const spawnMs: number[] = [];
-    for (let i = 0; i < execRoundTrips; i++) spawnMs.push(await spawnOnce(TRUE));
+    const launched = underParentDeath(TRUE[0]!, TRUE.slice(1));
+    const underParentDeathMs: number[] = [];
+    for (let i = 0; i < execRoundTrips; i++) {
+      spawnMs.push(await spawnOnce(TRUE));
+      underParentDeathMs.push(await spawnOnce([launched.program, ...launched.args]));
+    }
     const bareUnaryP50Ms = await bareUnaryP50(execRoundTrips);
 
     progress(`endpoint: ${opts.fileBytes / 1024 / 1024} MiB up and down with rmm cp, watching agent and CLI RSS`);
@@ -174,6 +182,7 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
       unbundledCliExecP50Ms: p50(unbundledCliExec),
       execRoundTripP50Ms: p50(execMs),
       bareSpawnP50Ms: p50(spawnMs),
+      bareSpawnUnderParentDeathP50Ms: p50(underParentDeathMs),
       bareUnaryP50Ms,
       agentStartToOnlineP50Ms: p50(startMs),
     };
