@@ -114,12 +114,17 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
       cliExec.push(run.wallMs);
       cliPeakRssExec = Math.max(cliPeakRssExec, run.peakRssBytes);
       unbundledCliExec.push((await unbundled("exec", rig.agentId, "--", ...TRUE)).wallMs);
+      bareNode.push((await timedRunOk([process.execPath, "-e", "0"])).wallMs);
     }
 
     progress(`endpoint: ${execRoundTrips} Exec round trips with a session held, vs bare spawns and unary calls`);
     const client = createTechnicianClient(rig.url, token);
     const sessionId = (await client.openTunnel({ agentId: rig.agentId })).session!.id;
+    // Each round trip alternates with the two bare spawns, so load on a shared machine hits all three alike.
     const execMs: number[] = [];
+    const spawnMs: number[] = [];
+    const underParentDeathMs: number[] = [];
+    const launched = underParentDeath(TRUE[0]!, TRUE.slice(1));
     for (let i = 0; i < execRoundTrips; i++) {
       const t0 = performance.now();
       let exitCode: number | undefined;
@@ -127,15 +132,10 @@ export async function endpointFigures(opts: EndpointOptions): Promise<EndpointFi
         if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
       if (exitCode !== 0) throw new Error(`exec ${TRUE.join(" ")} exited with ${exitCode}`);
       execMs.push(performance.now() - t0);
-    }
-    await client.closeTunnel({ sessionId });
-    const spawnMs: number[] = [];
-    const launched = underParentDeath(TRUE[0]!, TRUE.slice(1));
-    const underParentDeathMs: number[] = [];
-    for (let i = 0; i < execRoundTrips; i++) {
       spawnMs.push(await spawnOnce(TRUE));
       underParentDeathMs.push(await spawnOnce([launched.program, ...launched.args]));
     }
+    await client.closeTunnel({ sessionId });
     const bareUnaryP50Ms = await bareUnaryP50(execRoundTrips);
 
     progress(`endpoint: ${opts.fileBytes / 1024 / 1024} MiB up and down with rmm cp, watching agent and CLI RSS`);
