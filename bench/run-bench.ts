@@ -306,6 +306,12 @@ await scenario("endpoint", async () => {
       { kind: "ratio-max", limit: 1.15 },
     ),
     entry(
+      "agent RSS idle, node's default flags, vs the bare HTTP/2 process",
+      r.agentIdleRssNodeDefaults / MiB,
+      "MiB",
+      r.bareHttp2HolderRss / MiB,
+    ),
+    entry(
       `agent peak RSS above idle, ${mib} MiB upload`,
       (r.agentPeakRssUpload - r.agentIdleRss) / MiB,
       "MiB",
