@@ -204,6 +204,7 @@ program
       labels,
     }).run(stop.signal);
     transport.close();
+    groups.flush();
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -5,7 +5,7 @@
  * bench/results/latest.json.
  *
  *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, a job on 5k agents, more samples
- *   --only a,b         run some of: echo, forward, cycles, exec, files, fleet, jobs
+ *   --only a,b         run some of: echo, forward, cycles, exec, files, endpoint, packaged, fleet, jobs
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
  *   --job-agents N     the jobs scenario's fleet size (default 1,000; 5,000 with --full)
  *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
@@ -19,9 +19,11 @@ import { holdIdleStreams, measureEchoRtt, measureThroughput, measureUnaryRtt } f
 import { bareSpawn } from "./baselines/bare-spawn.js";
 import { startBaseline } from "./baselines/spawn-baseline.js";
 import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-result.js";
+import { endpointFigures } from "./scenarios/endpoint.js";
 import { execFanOut } from "./scenarios/exec-fan-out.js";
 import { fileTransfer } from "./scenarios/file-transfer.js";
 import { fleetJob } from "./scenarios/fleet-job.js";
+import { packagedAgentFigures } from "./scenarios/packaged-agent.js";
 import { idleFleet } from "./scenarios/idle-fleet.js";
 import { portForward } from "./scenarios/port-forward.js";
 import { tunnelCycles } from "./scenarios/tunnel-cycles.js";
@@ -39,7 +41,7 @@ const { values } = parseArgs({
   },
 });
 const full = values.full;
-const only = new Set((values.only ?? "echo,forward,cycles,exec,files,fleet,jobs").split(","));
+const only = new Set((values.only ?? "echo,forward,cycles,exec,files,endpoint,packaged,fleet,jobs").split(","));
 const nodeArgs = serverNodeArgs(values["cpu-prof"]);
 /** Echo and throughput runs, alternating with the baselines; the median is reported. */
 const ECHO_RUNS = 3;
@@ -59,6 +61,8 @@ const KiB = 1024;
 const entries: BenchEntry[] = [];
 /** Bare connect-node 1-hop throughput, when the echo scenario ran: what file transfer is compared with. */
 let bareConnectMBps: number | null = null;
+/** The bare process holding one HTTP/2 stream, when the endpoint scenario ran: what the packaged agent is compared with. */
+let bareHttp2HolderRss: number | null = null;
 /**
  * Runs one scenario if it was asked for. A scenario that throws is reported as
  * a failed entry and the run goes on: one broken scenario must not lose the
@@ -284,6 +288,104 @@ await scenario("files", async () => {
       bareConnectMBps,
     ),
     entry(`file download, ${mib} MiB, verified, vs bare connect-node 1 hop`, r.downloadMBps, "MB/s", bareConnectMBps),
+  );
+});
+
+await scenario("endpoint", async () => {
+  const mib = plan.fileBytes / 1024 / 1024;
+  const r = await endpointFigures({ fileBytes: plan.fileBytes, serverNodeArgs: nodeArgs, progress });
+  bareHttp2HolderRss = r.bareHttp2HolderRss;
+  const MiB = 1024 * 1024;
+  const aboveIdle = { kind: "value-max", limit: 16 } as const;
+  entries.push(
+    entry(
+      "agent RSS idle (service NODE_OPTIONS) vs a bare Node process holding one HTTP/2 stream",
+      r.agentIdleRss / MiB,
+      "MiB",
+      r.bareHttp2HolderRss / MiB,
+      { kind: "ratio-max", limit: 1.15 },
+    ),
+    entry(
+      "agent RSS idle, node's default flags, vs the bare HTTP/2 process",
+      r.agentIdleRssNodeDefaults / MiB,
+      "MiB",
+      r.bareHttp2HolderRss / MiB,
+    ),
+    entry(
+      `agent peak RSS above idle, ${mib} MiB upload`,
+      (r.agentPeakRssUpload - r.agentIdleRss) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry(
+      `agent peak RSS above idle, ${mib} MiB download`,
+      (r.agentPeakRssDownload - r.agentIdleRss) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry(
+      `rmm cp peak RSS above rmm exec's, ${mib} MiB upload`,
+      (r.cliPeakRssUpload - r.cliPeakRssExec) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry(
+      `rmm cp peak RSS above rmm exec's, ${mib} MiB download`,
+      (r.cliPeakRssDownload - r.cliPeakRssExec) / MiB,
+      "MiB",
+      null,
+      aboveIdle,
+    ),
+    entry("rmm exec peak RSS (the CLI's figure without bulk data)", r.cliPeakRssExec / MiB, "MiB", null),
+    entry("rmm --version p50 vs node -e 0", r.versionP50Ms, "ms", r.bareNodeP50Ms, { kind: "ratio-max", limit: 2 }),
+    entry(
+      "rmm --version p50, unbundled (dist/cli/main.js) vs node -e 0",
+      r.unbundledVersionP50Ms,
+      "ms",
+      r.bareNodeP50Ms,
+    ),
+    entry("rmm exec AGENT -- true p50, end to end", r.cliExecP50Ms, "ms", r.bareNodeP50Ms, {
+      kind: "value-max",
+      limit: 150,
+    }),
+    entry("rmm exec AGENT -- true p50, unbundled, vs the bundle", r.unbundledCliExecP50Ms, "ms", r.cliExecP50Ms),
+    entry(
+      "Exec round trip of true, session held, p50 vs bare spawn + one unary round trip",
+      r.execRoundTripP50Ms,
+      "ms",
+      r.bareSpawnP50Ms + r.bareUnaryP50Ms,
+      { kind: "ratio-max", limit: 1.5 },
+    ),
+    entry("bare spawn of true from Node, p50", r.bareSpawnP50Ms, "ms", null),
+    entry(
+      "bare spawn of true under setpriv --pdeathsig (as the agent spawns it), p50, vs plain",
+      r.bareSpawnUnderParentDeathP50Ms,
+      "ms",
+      r.bareSpawnP50Ms,
+    ),
+    entry("agent start to online p50 vs node -e 0", r.agentStartToOnlineP50Ms, "ms", r.bareNodeP50Ms, {
+      kind: "value-max",
+      limit: 300,
+    }),
+  );
+});
+
+await scenario("packaged", async () => {
+  const r = await packagedAgentFigures({ progress });
+  const MiB = 1024 * 1024;
+  entries.push(
+    entry(
+      "packaged agent (single executable, service NODE_OPTIONS) RSS idle vs the bare HTTP/2 process",
+      r.idleRss / MiB,
+      "MiB",
+      bareHttp2HolderRss === null ? null : bareHttp2HolderRss / MiB,
+      { kind: "ratio-max", limit: 1.15 },
+    ),
+    entry("packaged agent start to online p50", r.startToOnlineP50Ms, "ms", null, { kind: "value-max", limit: 300 }),
+    entry("packaged agent build (npm run package:agent)", r.packageSeconds, "s", null),
   );
 });
 

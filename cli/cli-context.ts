@@ -1,5 +1,6 @@
 import { createClient, type Client } from "@connectrpc/connect";
-import { decodeJwt } from "jose";
+// The subpath, not the package root: the root loads all of jose (46 files) for this one function.
+import { decodeJwt } from "jose/jwt/decode";
 import { createTechnicianTransport } from "../client/technician-client.js";
 import { JobService } from "../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";

@@ -1,51 +1,20 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { RMM_VERSION } from "../common/version.js";
-import { selectContext, serverInUse } from "./cli-config.js";
-import { ExitCode, toCliError } from "./cli-error.js";
+import { commandsFor } from "./command-table.js";
 import { oneLineUsageErrors } from "./usage-errors.js";
-import { registerAgents } from "./commands/agents-command.js";
-import { registerAudit } from "./commands/audit-command.js";
-import { registerBrowse } from "./commands/browse-command.js";
-import { registerCompletion } from "./commands/completion-command.js";
-import { registerContext } from "./commands/context-command.js";
-import { registerCopy } from "./commands/copy-command.js";
-import { registerExec } from "./commands/exec-command.js";
-import { registerForward } from "./commands/forward-command.js";
-import { registerJobs } from "./commands/jobs-command.js";
-import { registerLogin } from "./commands/login-command.js";
-import { registerRun } from "./commands/run-command.js";
-import { registerMcp } from "./commands/mcp-command.js";
-import { registerRecordings } from "./commands/recordings-command.js";
-import { registerSessions } from "./commands/sessions-command.js";
-import { registerShell } from "./commands/shell-command.js";
-import { registerTunnel } from "./commands/tunnel-command.js";
 
 const program = new Command("rmm")
   .description("the technician's client: list agents, run commands, open shells and copy files through RMM tunnels")
   .version(RMM_VERSION)
   .option("--context <name>", "the stored login to use for this command (rmm context ls); RMM_CONTEXT too")
-  .hook("preAction", (root) => selectContext(root.opts<{ context?: string }>().context))
+  // Loaded here, not above: `rmm --version` needs neither the config nor the RPC stack cli-config's errors bring.
+  .hook("preAction", async (root) =>
+    (await import("./cli-config.js")).selectContext(root.opts<{ context?: string }>().context),
+  )
   .exitOverride();
-for (const register of [
-  registerLogin,
-  registerAgents,
-  registerTunnel,
-  registerExec,
-  registerShell,
-  registerCopy,
-  registerBrowse,
-  registerForward,
-  registerRun,
-  registerJobs,
-  registerMcp,
-  registerCompletion,
-  registerContext,
-  registerAudit,
-  registerSessions,
-  registerRecordings,
-])
-  register(program);
+// Only the command being run is loaded (each pulls in its own RPC clients and libraries); see command-table.ts.
+for (const register of await commandsFor(process.argv.slice(2))) register(program);
 oneLineUsageErrors(program);
 program.addHelpText(
   "after",
@@ -56,11 +25,15 @@ program.addHelpText(
   ].join("\n"),
 );
 
-program.parseAsync().catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    // Help and version are not failures; usage errors were already printed by commander.
-    process.exit(err.exitCode === 0 ? 0 : ExitCode.Usage);
-  }
+program.parseAsync().catch(async (err: unknown) => {
+  // Help and version are not failures, and need nothing more loaded to say so.
+  if (err instanceof CommanderError && err.exitCode === 0) process.exit(0);
+  const [{ ExitCode, toCliError }, { serverInUse }] = await Promise.all([
+    import("./cli-error.js"),
+    import("./cli-config.js"),
+  ]);
+  // Usage errors were already printed by commander.
+  if (err instanceof CommanderError) process.exit(ExitCode.Usage);
   const error = toCliError(err, serverInUse());
   process.stderr.write(`rmm: ${error.message}\n`);
   process.exit(error.exitCode);

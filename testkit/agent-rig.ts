@@ -48,6 +48,8 @@ export interface AgentRigOptions {
   agentUser?: { uid: number; gid: number };
   /** Server node flags (e.g. --expose-gc). */
   serverNodeArgs?: string[];
+  /** Node flags of the agent started with the rig (the benchmark passes the service's AGENT_NODE_OPTIONS). */
+  agentNodeArgs?: string[];
   /** Server log level; defaults to debug. */
   logLevel?: string;
 }
@@ -95,15 +97,16 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
     wrapper.unshift("setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups");
   }
   const extraAgents: ManagedProcess[] = [];
-  const runAgent = async (name: string, extra: string[]) => {
+  const runAgent = async (name: string, extra: string[], nodeArgs?: string[]) => {
     const proc = new ManagedProcess(AGENT_MAIN, ["run", "--state", join(dir, name, "state.json"), ...extra], {
+      ...(nodeArgs && { nodeArgs }),
       ...(wrapper.length > 0 && { wrapper }),
       ...(opts.logLevel && { logLevel: opts.logLevel }),
     });
     await proc.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reach heartbeat mode");
     return proc;
   };
-  let agent = await runAgent("agent", opts.agentExtra ?? []);
+  let agent = await runAgent("agent", opts.agentExtra ?? [], opts.agentNodeArgs);
   return {
     dir,
     url: server.url,
@@ -129,7 +132,7 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
     },
     async restartAgent(signal: NodeJS.Signals = "SIGKILL") {
       await agent.stop(signal);
-      agent = await runAgent("agent", opts.agentExtra ?? []);
+      agent = await runAgent("agent", opts.agentExtra ?? [], opts.agentNodeArgs);
       return agent;
     },
     async stop() {

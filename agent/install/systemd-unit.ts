@@ -1,3 +1,5 @@
+import { AGENT_NODE_OPTIONS } from "../agent-node-options.js";
+
 /** The unit's name, and so `systemctl status rmm-agent`. */
 export const AGENT_UNIT_NAME = "rmm-agent.service";
 /** Where the packaged agent is copied. Defaults to /opt/rmm-agent (the executable and its PTY addon beside it). */
@@ -30,6 +32,7 @@ export interface AgentUnitOptions {
  * - `Restart=always` after 5 s, on top of the agent's own reconnect backoff,
  *   so a crash or an OOM kill brings it back; `KillMode=mixed` gives the agent
  *   SIGTERM first, so it ends its process groups and closes its stream.
+ * - `NODE_OPTIONS`: the V8 heap sized for an agent (agent-node-options.ts).
  */
 export function agentUnit(opts: AgentUnitOptions): string {
   const args = ["run", "--state", STATE_PATH, ...(opts.runArgs ?? [])];
@@ -53,6 +56,7 @@ ProtectSystem=full
 ProtectControlGroups=yes
 ProtectKernelModules=yes
 Environment=RMM_LOG_FORMAT=json
+Environment=${quoteArg(`NODE_OPTIONS=${AGENT_NODE_OPTIONS.join(" ")}`)}
 
 [Install]
 WantedBy=multi-user.target

@@ -42,6 +42,7 @@ describe.runIf(process.platform !== "win32")("ProcessGroupLedger", () => {
     first.add(leftover.pid!);
     first.add(finished.pid!);
     first.remove(finished.pid!);
+    first.flush();
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ bootId: "boot-a", groups: [leftover.pid] });
 
     const exited = new Promise((resolve) => leftover.once("exit", (_code, signal) => resolve(signal)));
@@ -52,6 +53,24 @@ describe.runIf(process.platform !== "win32")("ProcessGroupLedger", () => {
     const finishedExit = new Promise((resolve) => finished.once("exit", (_code, signal) => resolve(signal)));
     process.kill(finished.pid!, "SIGTERM");
     expect(await finishedExit).toBe("SIGTERM");
+  });
+
+  it("writes a removal after the current turn of the event loop, and an add in between writes it at once", async () => {
+    const path = ledgerPath();
+    const ledger = new ProcessGroupLedger(path, log, "boot-a");
+    ledger.endLeftovers();
+    const a = groupLeader();
+    const b = groupLeader();
+    ledger.add(a.pid!);
+    ledger.remove(a.pid!);
+    // Still on disk while the exit's frame goes out; gone after this turn.
+    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([a.pid]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([]);
+    ledger.add(a.pid!);
+    ledger.remove(a.pid!);
+    ledger.add(b.pid!);
+    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([b.pid]);
   });
 
   it("leaves alone groups recorded on another boot, where the numbers name other processes, and a corrupt file", async () => {

@@ -19,6 +19,8 @@ interface LedgerFile {
  */
 export class ProcessGroupLedger {
   private readonly groups = new Set<number>();
+  /** A write of removals waiting for the next turn of the event loop. */
+  private pending: NodeJS.Immediate | undefined;
 
   constructor(
     readonly path: string,
@@ -44,13 +46,26 @@ export class ProcessGroupLedger {
     return ended;
   }
 
+  /** Written at once: a group must be on disk before anything else can happen to the agent. */
   add(pgid: number): void {
     this.groups.add(pgid);
     this.write();
   }
 
+  /**
+   * Written on the next turn of the event loop, so the write and rename (about 2 ms, a third of an
+   * exec's time on the agent in profiles) come after the command's exit frame has gone to the server
+   * rather than before it; an `add` meanwhile writes it with its own. An agent killed in that moment
+   * finds the group still listed and signals a group that no longer exists (ESRCH), as it would have
+   * had it died just before the exit.
+   */
   remove(pgid: number): void {
-    if (this.groups.delete(pgid)) this.write();
+    if (this.groups.delete(pgid)) this.pending ??= setImmediate(() => this.write());
+  }
+
+  /** Writes a pending removal now (before the agent exits, and for tests that read the file). */
+  flush(): void {
+    if (this.pending) this.write();
   }
 
   private read(): LedgerFile | undefined {
@@ -78,6 +93,8 @@ export class ProcessGroupLedger {
    * started, which must keep its channel, and the parent-death signal still covers the leader.
    */
   private write(): void {
+    clearImmediate(this.pending);
+    this.pending = undefined;
     const body: LedgerFile = { bootId: this.bootId, groups: [...this.groups] };
     const tmp = `${this.path}.tmp`;
     try {

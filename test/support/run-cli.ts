@@ -2,6 +2,8 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 
 export const CLI_MAIN = resolve("dist/cli/main.js");
+/** The `rmm` bin as installed: the bundle of the same program (scripts/bundle-cli.mjs, run by npm run build). */
+export const CLI_BUNDLE = resolve("dist/rmm/rmm.js");
 
 export interface CliResult {
   code: number | null;
@@ -12,10 +14,10 @@ export interface CliResult {
 /** Runs the real `rmm` CLI as a subprocess, optionally feeding stdin, and collects what it printed. */
 export function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; input?: string | Buffer; timeoutMs?: number; main?: string } = {},
 ): Promise<CliResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
+    const child = spawn(process.execPath, [opts.main ?? CLI_MAIN, ...args], {
       env: { ...process.env, ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
       timeout: opts.timeoutMs ?? 30_000,
