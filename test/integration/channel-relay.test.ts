@@ -234,11 +234,16 @@ describe("the channel relay", () => {
   });
 
   it("caps every grant at the window its side advertised: the technician's initial credit, the agent's first grant", async () => {
-    // Past the 256 KiB window a technician channel may have.
-    const tooBig = rawChannel({ initialCredit: 256 * 1024 + 1 });
+    // Past the 256 KiB window a technician channel may have; echo, the relay's speed test, may have 1 MiB.
+    const tooBig = rawChannel({ type: ChannelType.EXEC, initialCredit: 256 * 1024 + 1 });
     expect(await tooBig.ended).toMatchObject({
       code: Code.InvalidArgument,
       rawMessage: expect.stringMatching(/at most 262144/),
+    });
+    const tooBigEcho = rawChannel({ initialCredit: 1024 * 1024 + 1 });
+    expect(await tooBigEcho.ended).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringMatching(/at most 1048576/),
     });
 
     // The technician advertised 1000 bytes and the agent has used none: granting 1 more is past the window.
