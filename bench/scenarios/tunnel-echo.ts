@@ -22,8 +22,10 @@ export async function tunnelEcho(opts: {
   roundTrips: number;
   totalBytes: number;
   serverNodeArgs: readonly string[];
+  /** More `rmm-server serve` flags. Defaults to none. */
+  serverExtra?: readonly string[];
 }): Promise<{ p50Us: number; p99Us: number; mbPerSec: number }> {
-  const rig = await startTunnelRig("sqlite", opts.serverNodeArgs);
+  const rig = await startTunnelRig("sqlite", opts.serverNodeArgs, opts.serverExtra);
   try {
     const { session } = await rig.client.openTunnel({ agentId: rig.agentId });
     const sessionId = session!.id;
