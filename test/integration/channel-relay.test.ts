@@ -17,7 +17,8 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
  * The server's relay against a scripted agent that misbehaves on purpose:
  * every fault ends one channel with a clear status; the stream survives.
  */
-describe("the channel relay", () => {
+// The relay's every frame crosses the transport: both ways, the fast path and connect-node only (one store is enough).
+describe.each([true, false])("the channel relay (fast path %s)", (fastPath) => {
   let db: TestDatabase;
   let ts: TestServer;
   let alice: Client<typeof TunnelService>;
@@ -26,7 +27,7 @@ describe("the channel relay", () => {
 
   beforeEach(async () => {
     db = await createTestDatabase("sqlite");
-    ts = await startTestServer(db.url, { offlineAfterMs: 60_000 });
+    ts = await startTestServer(db.url, { offlineAfterMs: 60_000, fastPath });
     alice = await ts.technician("alice");
     agent = FakeAgent.connect(
       ts.agentClient(),
