@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListAgentsRequestSchema, OpenChannelRequestSchema } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
+import { TokenIssuer } from "../../server/auth/token-issuer.js";
+import { startServerProcess } from "../../testkit/managed-process.js";
 import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 import { grpcEnvelope as envelope, rawGrpcCall, type RawGrpcAnswer } from "../support/raw-grpc-call.js";
 import { startTestServer, type TestServer } from "../support/test-server.js";
@@ -107,5 +113,25 @@ describe("the fast path answers as connect-node does", () => {
       grpcStatus: Code.DeadlineExceeded,
       grpcMessage: "the operation timed out",
     });
+  });
+
+  it("is turned off by rmm-server serve --no-fast-path: the answers are connect-node's", async () => {
+    const db = await createTestDatabase("sqlite");
+    const dir = mkdtempSync(join(tmpdir(), "rmm-no-fast-path-"));
+    const server = await startServerProcess({ dataDir: dir, db: db.url, extra: ["--no-fast-path"] });
+    try {
+      const issuer = new TokenIssuer(loadOrCreateSigningSecret(dir).secret, "rmm-server", "rmm-api");
+      const answer = await rawGrpcCall(server.url, {
+        path: LIST_AGENTS,
+        token: await issuer.mintTechnician("alice", "tech", 600),
+        body: envelope(new Uint8Array([0xff, 0xff, 0xff])),
+      });
+      // The one answer told apart above: connect-node's Internal, not the fast path's InvalidArgument.
+      expect(answer.grpcStatus).toBe(Code.Internal);
+    } finally {
+      await server.proc.stop();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
