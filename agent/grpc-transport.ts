@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import { dataMessageEncoder } from "../common/data-message-encoder.js";
 import { grpcJsMethodDefinition } from "../common/grpc-js-service.js";
 import {
   AgentService,
+  ConnectRequestSchema,
   type ConnectRequest,
   type ConnectResponse,
   type EnrollRequest,
@@ -31,6 +33,12 @@ export interface GrpcTransportOptions {
 
 const enrollMethod = grpcJsMethodDefinition(AgentService.method.enroll);
 const connectMethod = grpcJsMethodDefinition(AgentService.method.connect);
+const encodeData = dataMessageEncoder(ConnectRequestSchema)!;
+/** Channel data in one copy (see dataMessageEncoder); everything else as toBinary writes it. */
+const serializeConnectRequest = (msg: ConnectRequest): Buffer => {
+  const bytes = encodeData(msg, 0);
+  return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : connectMethod.requestSerialize(msg);
+};
 
 /**
  * The agent's transport: @grpc/grpc-js over HTTP/2 (keepalive PINGs and
@@ -91,7 +99,7 @@ export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOption
       metadata.set("authorization", `Bearer ${credential}`);
       const call = client.makeBidiStreamRequest(
         connectMethod.path,
-        connectMethod.requestSerialize,
+        serializeConnectRequest,
         connectMethod.responseDeserialize,
         metadata,
       );

@@ -133,6 +133,10 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     formatDuration(DEFAULT_IDLE_CONNECTION_MS),
   )
   .option("--no-terminal-recording", "do not record terminals (asciicast v2 files under <data-dir>/recordings)")
+  .option(
+    "--no-fast-path",
+    "serve every call through connect-node, not the binary gRPC fast path (which uses connect's @private functions)",
+  )
   .addHelpText(
     "after",
     "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem",
@@ -152,6 +156,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         policy?: string;
         terminalIdleTimeout: string;
         terminalRecording: boolean;
+        fastPath: boolean;
         maxTransferBytes: string;
         metricsListen?: string;
         maxTokenTtl: string;
@@ -174,6 +179,7 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         policyFile: flags.policy,
         terminalIdleTimeoutMs: parseDuration(flags.terminalIdleTimeout, "--terminal-idle-timeout"),
         terminalRecording: flags.terminalRecording,
+        fastPath: flags.fastPath,
         maxTransferBytes: parseByteSize(flags.maxTransferBytes, "--max-transfer-bytes"),
         metricsListen: flags.metricsListen
           ? parseListen(flags.metricsListen, "--metrics-listen", "127.0.0.1:9464")

@@ -279,17 +279,19 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     // each removal a walk of the list). Shutdown ends the agents' streams
     // itself, and their sessions, pending opens and channels end with them.
   });
-  const fastPath = grpcFastPath({
-    services: [
-      createServiceImplSpec<typeof AgentService>(AgentService, agentImpl),
-      createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl),
-      createServiceImplSpec<typeof JobService>(JobService, jobImpl),
-    ],
-    interceptors,
-    readMaxBytes: config.maxMessageBytes,
-    writeMaxBytes: config.maxMessageBytes,
-    contextValues: (req) => createContextValues().set(peerKey, peerAddress(req.socket)),
-  });
+  const fastPath = config.fastPath
+    ? grpcFastPath({
+        services: [
+          createServiceImplSpec<typeof AgentService>(AgentService, agentImpl),
+          createServiceImplSpec<typeof TunnelService>(TunnelService, tunnelImpl),
+          createServiceImplSpec<typeof JobService>(JobService, jobImpl),
+        ],
+        interceptors,
+        readMaxBytes: config.maxMessageBytes,
+        writeMaxBytes: config.maxMessageBytes,
+        contextValues: (req) => createContextValues().set(peerKey, peerAddress(req.socket)),
+      })
+    : undefined;
   const mcp = mcpHttpHandler({
     verifyTechnician,
     policy,
@@ -302,7 +304,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const webConsole = webAssets(config.webRoot, ["rmm", "grpc"]);
   const handler: typeof connectHandler = (req, res) => {
     if (mcp.matches(req)) return mcp.handle(req, res);
-    if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath(req, res)) return;
+    if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath?.(req, res)) return;
     if (webConsole(req, res)) return;
     connectHandler(req, res);
   };

@@ -75,6 +75,12 @@ export interface ServerConfig {
   authFailureWindowMs: number;
   /** The built web console served on GET outside the RPC paths. Defaults to web/dist in the package. */
   webRoot: string;
+  /**
+   * Serve binary gRPC calls on the fast path (server/fast-path/), which uses
+   * @connectrpc/connect functions marked @private (see README, "The gRPC fast
+   * path"). Defaults to true; `--no-fast-path` leaves every call to connect-node.
+   */
+  fastPath: boolean;
 }
 
 export const DEFAULT_PORT = 7443;
@@ -138,6 +144,7 @@ export function defaultServerConfig(overrides: Partial<ServerConfig> = {}): Serv
     revocationRefreshMs: REVOCATION_REFRESH_MS,
     authFailureWindowMs: AUTH_FAILURE_WINDOW_MS,
     webRoot: defaultWebRoot(),
+    fastPath: true,
     ...overrides,
     dataDir,
     heartbeatIntervalMs,

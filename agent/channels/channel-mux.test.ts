@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_WINDOW_BYTES } from "../../common/credit-window.js";
+import { FORWARD_WINDOW_BYTES } from "../../common/forward-target.js";
 import { createLogger } from "../../common/logger.js";
 import { ChannelType, TunnelFrameSchema } from "../../gen/rmm/v1/frame_pb.js";
 import { ChannelMux, type FrameInit } from "./channel-mux.js";
@@ -33,7 +33,7 @@ describe("ChannelMux", () => {
     expect(sent[0]).toMatchObject({
       channelId: 1,
       sequence: 1n,
-      payload: { case: "credit", value: { bytes: DEFAULT_WINDOW_BYTES } },
+      payload: { case: "credit", value: { bytes: FORWARD_WINDOW_BYTES } },
     });
     frame(1, 2n, { case: "data", value: { data: bytes(10) } });
     // Only 4 bytes of credit: the rest waits on the agent.
@@ -74,7 +74,7 @@ describe("ChannelMux", () => {
   it("returns credit only for echoed bytes, so a stalled reader stops the writer", () => {
     const { sent, frame } = setup();
     frame(1, 1n, { case: "open", value: { type: ChannelType.ECHO, initialCredit: 0 } });
-    frame(1, 2n, { case: "data", value: { data: bytes(DEFAULT_WINDOW_BYTES) } });
+    frame(1, 2n, { case: "data", value: { data: bytes(FORWARD_WINDOW_BYTES) } });
     expect(sent.filter((f) => f.payload?.case === "credit")).toHaveLength(1);
     // The window is used up and nothing was echoed: more data is an overrun.
     frame(1, 3n, { case: "data", value: { data: bytes(1) } });

@@ -18,13 +18,15 @@ export async function fileTransfer(opts: {
   bytes: number;
   store?: "sqlite" | "mysql";
   serverNodeArgs?: string[];
+  /** More `rmm-server serve` flags. Defaults to none. */
+  serverExtra?: readonly string[];
 }): Promise<{ uploadMBps: number; downloadMBps: number; bytes: number }> {
   const work = mkdtempSync(join(tmpdir(), "rmm-bench-files-"));
   const root = join(work, "root");
   mkdirSync(root);
   const rig = await startAgentRig(opts.store ?? "sqlite", {
     agentExtra: ["--file-root", root],
-    serverExtra: ["--max-transfer-bytes", "0"],
+    serverExtra: ["--max-transfer-bytes", "0", ...(opts.serverExtra ?? [])],
     logLevel: "info",
     ...(opts.serverNodeArgs && { serverNodeArgs: opts.serverNodeArgs }),
   });

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BACKOFF_STABLE_AFTER_MS } from "../../agent/backoff.js";
 import { startServerProcess } from "../../testkit/managed-process.js";
 import { createTestDatabase, type Dialect } from "../../testkit/test-databases.js";
 import { Fleet } from "../fleet.js";
@@ -28,7 +30,13 @@ const HEARTBEAT = "25s";
 export async function idleFleet(
   store: Dialect,
   size: number,
-  opts: { storm: boolean; progress: (msg: string) => void; serverNodeArgs: readonly string[] },
+  opts: {
+    storm: boolean;
+    progress: (msg: string) => void;
+    serverNodeArgs: readonly string[];
+    /** More `rmm-server serve` flags. Defaults to none. */
+    serverExtra?: readonly string[];
+  },
 ): Promise<IdleFleetResult> {
   const dir = mkdtempSync(join(tmpdir(), "rmm-bench-fleet-"));
   const db = await createTestDatabase(store);
@@ -42,6 +50,7 @@ export async function idleFleet(
       heartbeatInterval: HEARTBEAT,
       offlineAfter: "75s",
       ...(port ? { port } : {}),
+      extra: [...(opts.serverExtra ?? [])],
     });
   let server = await startServer();
   try {
@@ -57,6 +66,12 @@ export async function idleFleet(
       heapPerAgentBytes: (after.heapUsed - before.heapUsed) / size,
     };
     if (opts.storm) {
+      // A storm of agents that were stably online, as a fleet is when its server dies: their reconnect
+      // backoff starts over (see BACKOFF_REJOIN_ATTEMPTS), where a fleet still joining would not.
+      opts.progress(
+        `${store}: ${size} agents online; waiting ${BACKOFF_STABLE_AFTER_MS / 1000} s until they are stable`,
+      );
+      await sleep(BACKOFF_STABLE_AFTER_MS);
       opts.progress(`${store}: killing the server under ${size} agents`);
       await server.proc.stop("SIGKILL");
       // Time the storm from a fleet that knows it is cut off, not from stale reports.

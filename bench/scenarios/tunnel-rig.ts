@@ -24,7 +24,12 @@ export interface TunnelRig {
  * A real rmm-server process, one real rmm-agent process enrolled through
  * the CLI (both started with `nodeArgs`), and a technician client.
  */
-export async function startTunnelRig(store: Dialect, nodeArgs: readonly string[]): Promise<TunnelRig> {
+export async function startTunnelRig(
+  store: Dialect,
+  nodeArgs: readonly string[],
+  /** More `rmm-server serve` flags (the bench's --no-fast-path). */
+  serverExtra: readonly string[] = [],
+): Promise<TunnelRig> {
   const dir = mkdtempSync(join(tmpdir(), "rmm-bench-rig-"));
   const db = await createTestDatabase(store);
   const server = await startServerProcess({
@@ -34,6 +39,7 @@ export async function startTunnelRig(store: Dialect, nodeArgs: readonly string[]
     logLevel: "info",
     heartbeatInterval: "25s",
     offlineAfter: "75s",
+    extra: [...serverExtra],
   });
   let agent: ManagedProcess | undefined;
   const stop = async () => {

@@ -38,7 +38,8 @@ export class EnvelopeDecoder {
         );
       if ((header[0]! & COMPRESSED_FLAG) !== 0)
         throw new ConnectError(
-          "protocol error: received compressed input, but no compression was negotiated",
+          // Word for word what connect-node answers (grpc-fast-path-parity.test.ts).
+          "received compressed envelope, but do not know how to decompress",
           Code.Internal,
         );
       if (this.buffered < ENVELOPE_HEADER_BYTES + length) break;

@@ -12,12 +12,15 @@ import {
 } from "@connectrpc/connect";
 import {
   createMethodSerializationLookup,
+  encodeEnvelope,
   invokeUnaryImplementation,
   transformInvokeImplementation,
   type Serialization,
 } from "@connectrpc/connect/protocol";
 import { grpcStatusOk, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { dataMessageEncoder, type DataMessageEncoder } from "../../common/data-message-encoder.js";
 import { asCallError } from "./call-error.js";
+import { ENVELOPE_HEADER_BYTES } from "./envelope-decoder.js";
 import { inboundMessages, singleMessage } from "./request-messages.js";
 import { ResponseWriter } from "./response-writer.js";
 
@@ -38,6 +41,9 @@ export type FastPathHandler = (req: Http2ServerRequest, res: Http2ServerResponse
 interface Route {
   spec: MethodImplSpec;
   io: { input: Serialization<Message>; output: Serialization<Message> };
+  /** The single-copy writer for responses that carry channel data (agent streams, channels). */
+  data: DataMessageEncoder<unknown> | undefined;
+  writeMaxBytes: number;
 }
 
 /** Node gives request header names in lower case (connect's constants are capitalised for fetch Headers). */
@@ -69,6 +75,8 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
       routes.set(`/${service.typeName}/${spec.method.name}`, {
         spec,
         io: { input: serialization.getI(true), output: serialization.getO(true) },
+        data: spec.kind === "unary" ? undefined : dataMessageEncoder(spec.method.output),
+        writeMaxBytes: opts.writeMaxBytes,
       });
     }
   }
@@ -117,13 +125,13 @@ async function serve(
     const input = inboundMessages(req, route.io.input, readMaxBytes, context.signal);
     if (route.spec.kind === "unary") {
       const output = await invokeUnaryImplementation(route.spec, context, await singleMessage(input), interceptors);
-      await out.send(route.io.output.serialize(output));
+      await out.send(enveloped(route, output));
     } else {
       const output = transformInvokeImplementation(route.spec, context, interceptors)(input)[Symbol.asyncIterator]();
       try {
         for (let next = await output.next(); !next.done; next = await output.next()) {
           // A caller gone mid-stream: stop asking the handler for more.
-          if (!(await out.send(route.io.output.serialize(next.value as Message)))) break;
+          if (!(await out.send(enveloped(route, next.value as Message)))) break;
         }
       } finally {
         await output.return?.();
@@ -136,6 +144,21 @@ async function serve(
     req.off("close", onClose);
   }
   out.finish();
+}
+
+/** One response message in its gRPC envelope, checked against writeMaxBytes as connect checks it. */
+function enveloped(route: Route, message: Message): Uint8Array {
+  const bytes = route.data?.(message, ENVELOPE_HEADER_BYTES);
+  if (!bytes) return encodeEnvelope(0, route.io.output.serialize(message));
+  const length = bytes.length - ENVELOPE_HEADER_BYTES;
+  if (length > route.writeMaxBytes)
+    throw new ConnectError(
+      `message size ${length} is larger than configured writeMaxBytes ${route.writeMaxBytes}`,
+      Code.ResourceExhausted,
+    );
+  // Flags 0 (not compressed), then the length, big-endian.
+  new DataView(bytes.buffer, bytes.byteOffset, ENVELOPE_HEADER_BYTES).setUint32(1, length);
+  return bytes;
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -1,6 +1,5 @@
 import type { Http2ServerResponse } from "node:http2";
 import type { HandlerContext } from "@connectrpc/connect";
-import { encodeEnvelope } from "@connectrpc/connect/protocol";
 
 /** The response side of one call: headers with the first message, flow control, trailers at the end. */
 export class ResponseWriter {
@@ -15,11 +14,11 @@ export class ResponseWriter {
     return this.res.stream.destroyed || this.res.stream.closed;
   }
 
-  /** Writes one message; waits while HTTP/2 flow control holds it. False once the caller is gone. */
-  async send(message: Uint8Array): Promise<boolean> {
+  /** Writes one message, already in its envelope; waits while HTTP/2 flow control holds it. False once the caller is gone. */
+  async send(enveloped: Uint8Array): Promise<boolean> {
     if (this.gone) return false;
     this.sendHeaders();
-    if (this.res.write(encodeEnvelope(0, message))) return true;
+    if (this.res.write(enveloped)) return true;
     await new Promise<void>((resolve) => {
       const done = () => {
         this.res.off("drain", done);

@@ -37,9 +37,10 @@ export async function* serveChannel(
       Code.InvalidArgument,
     );
   }
-  // A forwarded TCP stream crosses real networks and keeps more in flight than a terminal or exec needs.
-  const maxWindow =
-    first.value.kind.value.type === ChannelType.TCP ? FORWARD_WINDOW_BYTES : MAX_TECHNICIAN_WINDOW_BYTES;
+  // A forwarded TCP stream crosses real networks and keeps more in flight than a terminal or exec needs;
+  // echo, the relay's own speed test, may keep as much in flight (see echo-channel.ts).
+  const bulk = first.value.kind.value.type === ChannelType.TCP || first.value.kind.value.type === ChannelType.ECHO;
+  const maxWindow = bulk ? FORWARD_WINDOW_BYTES : MAX_TECHNICIAN_WINDOW_BYTES;
   if (first.value.kind.value.initialCredit > maxWindow) {
     throw new ConnectError(
       `initial_credit may be at most ${maxWindow} bytes (the channel window), got ${first.value.kind.value.initialCredit}`,

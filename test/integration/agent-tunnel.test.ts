@@ -16,7 +16,8 @@ import { TokenIssuer } from "../../server/auth/token-issuer.js";
 import { AGENT_MAIN, ManagedProcess, SERVER_MAIN, startServerProcess } from "../../testkit/managed-process.js";
 import { enrollWithAgentCli } from "../../testkit/agent-rig.js";
 import { until } from "../support/until.js";
-import { createTestDatabase, DIALECTS, type TestDatabase } from "../../testkit/test-databases.js";
+import { SERVER_VARIANTS } from "../../testkit/server-variants.js";
+import { createTestDatabase, type TestDatabase } from "../../testkit/test-databases.js";
 
 const run = promisify(execFile);
 
@@ -35,7 +36,7 @@ async function echo(channel: ChannelClient, payload: Uint8Array): Promise<Buffer
   return Buffer.concat(received);
 }
 
-describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
+describe.each(SERVER_VARIANTS)("a real agent process on $label", ({ dialect, serverFlags }) => {
   let db: TestDatabase;
   let dir: string;
   let server: Awaited<ReturnType<typeof startServerProcess>>;
@@ -54,7 +55,7 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
   beforeAll(async () => {
     db = await createTestDatabase(dialect);
     dir = mkdtempSync(join(tmpdir(), "rmm-agent-it-"));
-    server = await startServerProcess({ dataDir: serverDir(), db: db.url });
+    server = await startServerProcess({ dataDir: serverDir(), db: db.url, extra: serverFlags });
     const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir()).secret, "rmm-server", "rmm-api");
     agentId = await enrollWithAgentCli(server.url, await issuer.mintEnrollment(600), statePath());
     const token = await issuer.mintTechnician("alice", "tech", 3_600);
@@ -155,7 +156,7 @@ describe.each(DIALECTS)("a real agent process on %s", (dialect) => {
       10_000,
       mark,
     );
-    server = await startServerProcess({ dataDir: serverDir(), db: db.url, port: server.port });
+    server = await startServerProcess({ dataDir: serverDir(), db: db.url, port: server.port, extra: serverFlags });
     await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reconnect", 15_000, mark);
     const after = (await alice.getTunnelStatus({ sessionId: session!.id })).session;
     expect(after).toMatchObject({ state: SessionState.CLOSED, closeReason: CloseReason.SERVER_RESTART });

@@ -17,7 +17,8 @@ import { startTestServer, type TestServer } from "../support/test-server.js";
  * The server's relay against a scripted agent that misbehaves on purpose:
  * every fault ends one channel with a clear status; the stream survives.
  */
-describe("the channel relay", () => {
+// The relay's every frame crosses the transport: both ways, the fast path and connect-node only (one store is enough).
+describe.each([true, false])("the channel relay (fast path %s)", (fastPath) => {
   let db: TestDatabase;
   let ts: TestServer;
   let alice: Client<typeof TunnelService>;
@@ -26,7 +27,7 @@ describe("the channel relay", () => {
 
   beforeEach(async () => {
     db = await createTestDatabase("sqlite");
-    ts = await startTestServer(db.url, { offlineAfterMs: 60_000 });
+    ts = await startTestServer(db.url, { offlineAfterMs: 60_000, fastPath });
     alice = await ts.technician("alice");
     agent = FakeAgent.connect(
       ts.agentClient(),
@@ -234,11 +235,16 @@ describe("the channel relay", () => {
   });
 
   it("caps every grant at the window its side advertised: the technician's initial credit, the agent's first grant", async () => {
-    // Past the 256 KiB window a technician channel may have.
-    const tooBig = rawChannel({ initialCredit: 256 * 1024 + 1 });
+    // Past the 256 KiB window a technician channel may have; echo, the relay's speed test, may have 1 MiB.
+    const tooBig = rawChannel({ type: ChannelType.EXEC, initialCredit: 256 * 1024 + 1 });
     expect(await tooBig.ended).toMatchObject({
       code: Code.InvalidArgument,
       rawMessage: expect.stringMatching(/at most 262144/),
+    });
+    const tooBigEcho = rawChannel({ initialCredit: 1024 * 1024 + 1 });
+    expect(await tooBigEcho.ended).toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringMatching(/at most 1048576/),
     });
 
     // The technician advertised 1000 bytes and the agent has used none: granting 1 more is past the window.

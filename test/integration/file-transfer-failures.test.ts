@@ -9,7 +9,7 @@ import { FileKind } from "../../gen/rmm/v1/file_pb.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { startFileSession, type FileSession } from "../support/file-session.js";
 import { expectCode, writeRandomFile } from "../../testkit/file-fixtures.js";
-import { DIALECTS } from "../../testkit/test-databases.js";
+import { SERVER_VARIANTS } from "../../testkit/server-variants.js";
 
 /** The agent may write files of at most this size (prlimit --fsize): a disk that fills up at 1 MiB. */
 const FSIZE_LIMIT = 1024 * 1024;
@@ -20,7 +20,7 @@ const has = (tool: string) => spawnSync(tool, ["--version"]).status === 0;
 /** util-linux's prlimit (and setpriv when root) simulate the full disk and the unprivileged agent; without them this suite cannot run honestly. */
 const toolsMissing = !has("prlimit") || (isRoot && !has("setpriv"));
 
-describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (dialect) => {
+describe.each(SERVER_VARIANTS)("file transfer failures on the agent's side, on $label", ({ dialect, serverFlags }) => {
   let alice: Client<typeof TunnelService>;
   let sessionId: string;
   let root: string;
@@ -43,7 +43,11 @@ describe.each(DIALECTS)("file transfer failures on the agent's side, on %s", (di
         chmodSync(join(root, "locked"), 0o000);
         chmodSync(join(root, "read-only"), 0o555);
       },
-      rig: { agentWrapper: ["prlimit", `--fsize=${FSIZE_LIMIT}`], ...(isRoot && { agentUser: NOBODY }) },
+      rig: {
+        agentWrapper: ["prlimit", `--fsize=${FSIZE_LIMIT}`],
+        ...(isRoot && { agentUser: NOBODY }),
+        serverExtra: serverFlags,
+      },
     });
     ({ alice, sessionId, root, local } = session);
   });

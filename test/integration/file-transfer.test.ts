@@ -24,13 +24,14 @@ import { FileTransferStore, openDatabase, parseDatabaseUrl } from "../../server/
 import type { AgentRig } from "../../testkit/agent-rig.js";
 import { startFileSession, type FileSession } from "../support/file-session.js";
 import { expectCode, fileSha256, writeRandomFile } from "../../testkit/file-fixtures.js";
-import { DIALECTS } from "../../testkit/test-databases.js";
+import { SERVER_VARIANTS } from "../../testkit/server-variants.js";
 import { until } from "../support/until.js";
 
 /** Largest transfer this rig's server allows, so the limit is testable without gigabytes. */
 const LIMIT_BYTES = 64 * 1024 * 1024;
 
-describe.each(DIALECTS)("file transfer through a real server and agent on %s", (dialect) => {
+describe.each(SERVER_VARIANTS)("file transfer through a real server and agent on $label", (variant) => {
+  const { dialect, serverFlags } = variant;
   let rig: AgentRig;
   let alice: Client<typeof TunnelService>;
   let sessionId: string;
@@ -49,7 +50,7 @@ describe.each(DIALECTS)("file transfer through a real server and agent on %s", (
         writeFileSync(join(work, "outside", "secret"), "not for technicians");
         symlinkSync(join(work, "outside"), join(root, "link-out"));
       },
-      rig: { serverExtra: ["--max-transfer-bytes", String(LIMIT_BYTES)] },
+      rig: { serverExtra: ["--max-transfer-bytes", String(LIMIT_BYTES), ...serverFlags] },
     });
     ({ rig, alice, sessionId, work, root, local } = session);
     outside = join(work, "outside");

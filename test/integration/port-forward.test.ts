@@ -12,7 +12,7 @@ import { createTechnicianClient } from "../../client/technician-client.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { ForwardAuditStore, openDatabase, parseDatabaseUrl, type Db } from "../../server/store/index.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
-import { DIALECTS } from "../../testkit/test-databases.js";
+import { SERVER_VARIANTS } from "../../testkit/server-variants.js";
 import { until } from "../support/until.js";
 
 /**
@@ -64,7 +64,8 @@ async function readAll(socket: net.Socket): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe.each(DIALECTS)("port forwarding through a real server and agent on %s", (dialect) => {
+describe.each(SERVER_VARIANTS)("port forwarding through a real server and agent on $label", (variant) => {
+  const { dialect, serverFlags } = variant;
   let rig: AgentRig;
   let work: string;
   let db: Db;
@@ -92,7 +93,7 @@ describe.each(DIALECTS)("port forwarding through a real server and agent on %s",
         },
       }),
     );
-    rig = await startAgentRig(dialect, { serverExtra: ["--policy", policyFile], logLevel: "info" });
+    rig = await startAgentRig(dialect, { serverExtra: ["--policy", policyFile, ...serverFlags], logLevel: "info" });
     db = openDatabase(parseDatabaseUrl(rig.dbUrl));
     tech = createTechnicianClient(rig.url, await rig.mintToken("alice", "tech"));
     admin = createTechnicianClient(rig.url, await rig.mintToken("root", "admin"));

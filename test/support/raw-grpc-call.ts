@@ -14,6 +14,8 @@ export interface RawGrpcAnswer {
   contentType: string | undefined;
   grpcStatus: number;
   grpcMessage: string;
+  /** Every trailer (or, for a trailers-only answer, every gRPC header) except the HTTP/2 pseudo-headers and date. */
+  trailers: Record<string, string>;
   body: Buffer;
 }
 
@@ -62,6 +64,11 @@ export async function rawGrpcCall(url: string, call: RawGrpcCall): Promise<RawGr
           contentType,
           grpcStatus: Number(trailers["grpc-status"]),
           grpcMessage: decodeURIComponent(String(trailers["grpc-message"] ?? "")),
+          trailers: Object.fromEntries(
+            Object.entries(trailers)
+              .filter(([k]) => !k.startsWith(":") && k !== "date")
+              .map(([k, v]) => [k, String(v)]),
+          ),
           body: Buffer.concat(chunks),
         }),
       );

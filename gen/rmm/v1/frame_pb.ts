@@ -21,7 +21,8 @@ export const file_rmm_v1_frame: GenFile = /*@__PURE__*/
 /**
  * One frame of tunnel traffic between server and agent. Its payload messages
  * are the ones the technician's OpenChannel carries, so the server relays
- * them without re-encoding.
+ * them without translating them: for data it rewrites only the few bytes of
+ * framing around the payload, which it copies once.
  *
  * The life of a channel, as the server enforces it:
  * 1. The server sends `open` (sequence 1). The agent answers with exactly one

@@ -667,7 +667,7 @@ export type ChannelOpenParams = Message<"rmm.v1.ChannelOpenParams"> & {
 
   /**
    * Bytes the agent may send before you grant more: your window, at most
-   * 256 KiB, or 1 MiB on tcp channels (more is INVALID_ARGUMENT); 0 means 256 KiB.
+   * 256 KiB, or 1 MiB on tcp and echo channels (more is INVALID_ARGUMENT); 0 means 256 KiB.
    *
    * @generated from field: uint32 initial_credit = 4;
    */
