@@ -12,6 +12,7 @@ import { TokenIssuer } from "./auth/token-issuer.js";
 import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { tracingFromEnvironment } from "./observability/tracing.js";
 import { startServer } from "./rmm-server.js";
+import { clusterConfigFromFlags, type ClusterFlags } from "./cluster/cluster-flags.js";
 import { webSignInLink } from "./web/web-sign-in-link.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import {
@@ -133,6 +134,17 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     formatDuration(DEFAULT_IDLE_CONNECTION_MS),
   )
   .option("--no-terminal-recording", "do not record terminals (asciicast v2 files under <data-dir>/recordings)")
+  .option(
+    "--cluster <nats-urls>",
+    "run as one node of a cluster: NATS server URL(s), comma-separated (nats://HOST:4222); needs --db mysql://",
+  )
+  .option("--node-id <id>", "this node's id (default: one kept in <data-dir>/node-id); unique per node")
+  .option("--nats-creds <file>", "NATS credentials file (.creds) for --cluster")
+  .option("--nats-tls-ca <file>", "PEM CA that signed the NATS server's certificate")
+  .option("--nats-tls-cert <file>", "PEM client certificate for NATS (with --nats-tls-key)")
+  .option("--nats-tls-key <file>", "PEM client key for NATS")
+  .option("--cluster-lease <duration>", "a node silent this long is dead and its sessions are closed (default: 6s)")
+  .option("--signing-secret-file <file>", "the token signing secret (default: <data-dir>/jwt-secret.key); nodes share one")
   .addHelpText(
     "after",
     "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem",
@@ -156,7 +168,8 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         metricsListen?: string;
         maxTokenTtl: string;
         idleConnectionTimeout: string;
-      },
+        signingSecretFile?: string;
+      } & ClusterFlags,
     ) => {
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
         throw new Error("--tls-cert and --tls-key go together");
@@ -180,6 +193,8 @@ withCommonFlags(program.command("serve", { isDefault: true }))
           : undefined,
         maxTokenTtlMs: parseDuration(flags.maxTokenTtl, "--max-token-ttl"),
         idleConnectionMs: parseDuration(flags.idleConnectionTimeout, "--idle-connection-timeout"),
+        cluster: clusterConfigFromFlags(flags, flags.dataDir),
+        signingSecretFile: flags.signingSecretFile,
       });
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.

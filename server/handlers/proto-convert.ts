@@ -35,6 +35,7 @@ export function sessionMessage(row: SessionRow): TunnelSession {
     closeTime: row.closed_at === null ? undefined : timestampFromMs(row.closed_at),
     exclusive: row.exclusive === 1,
     ephemeral: row.ephemeral === 1,
+    nodeId: row.node_id ?? "",
   });
 }
 
