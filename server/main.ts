@@ -144,7 +144,10 @@ withCommonFlags(program.command("serve", { isDefault: true }))
   .option("--nats-tls-cert <file>", "PEM client certificate for NATS (with --nats-tls-key)")
   .option("--nats-tls-key <file>", "PEM client key for NATS")
   .option("--cluster-lease <duration>", "a node silent this long is dead and its sessions are closed (default: 6s)")
-  .option("--signing-secret-file <file>", "the token signing secret (default: <data-dir>/jwt-secret.key); nodes share one")
+  .option(
+    "--signing-secret-file <file>",
+    "the token signing secret (default: <data-dir>/jwt-secret.key); nodes share one",
+  )
   .addHelpText(
     "after",
     "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem",

@@ -42,6 +42,7 @@ export function loadSigningSecretFile(path: string): Uint8Array {
     throw new Error(`signing secret file ${path}: ${(err as Error).message}`, { cause: err });
   }
   const secret = Buffer.from(text.trim(), "base64url");
-  if (secret.length < SECRET_BYTES) throw new Error(`${path} holds ${secret.length} bytes; at least ${SECRET_BYTES} are needed`);
+  if (secret.length < SECRET_BYTES)
+    throw new Error(`${path} holds ${secret.length} bytes; at least ${SECRET_BYTES} are needed`);
   return secret;
 }

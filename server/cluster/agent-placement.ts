@@ -20,7 +20,10 @@ export class AgentPlacement implements AgentPlacementListener {
     this.nodes
       .placeAgent(agentId, this.nodeId, connectedAt)
       .catch((err: unknown) =>
-        this.log.warn({ err: String(err), agentId }, "cluster: could not record the agent's node; other nodes cannot route to it"),
+        this.log.warn(
+          { err: String(err), agentId },
+          "cluster: could not record the agent's node; other nodes cannot route to it",
+        ),
       );
   }
 

@@ -67,7 +67,8 @@ export class CallResponder {
       open = decodeJson<CallOpen>(msg.data, "call open");
       const service = this.opts.services.find((s) => s.typeName === open.service);
       const found = service?.methods.find((m) => m.name === open.method);
-      if (!found) throw new ConnectError(`${open.service}/${open.method} is not routed between nodes`, Code.Unimplemented);
+      if (!found)
+        throw new ConnectError(`${open.service}/${open.method} is not routed between nodes`, Code.Unimplemented);
       method = found;
     } catch (err) {
       const e = ConnectError.from(err);
@@ -102,7 +103,14 @@ export class CallResponder {
         await stream.write(toBinary(method.output, res.message));
       } else {
         const requests = method.methodKind === "server_streaming" ? once(await firstOf(input, method.name)) : input;
-        const res = await transport.stream(method as DescMethodStreaming, signal, timeoutMs, open.headers, requests, values);
+        const res = await transport.stream(
+          method as DescMethodStreaming,
+          signal,
+          timeoutMs,
+          open.headers,
+          requests,
+          values,
+        );
         for await (const m of res.message) await stream.write(toBinary(method.output, m));
       }
       stream.end({ code: 0, message: "" });

@@ -14,7 +14,8 @@ export function loadOrCreateNodeId(dataDir: string): string {
   const path = join(dataDir, NODE_ID_FILE);
   try {
     const id = readFileSync(path, "utf8").trim();
-    if (!NODE_ID_PATTERN.test(id)) throw new Error(`${path} holds "${id.slice(0, 80)}", not a node id (${NODE_ID_PATTERN})`);
+    if (!NODE_ID_PATTERN.test(id))
+      throw new Error(`${path} holds "${id.slice(0, 80)}", not a node id (${NODE_ID_PATTERN})`);
     return id;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
@@ -33,6 +34,8 @@ export function loadOrCreateNodeId(dataDir: string): string {
 /** A --node-id as given, or why it cannot be one. */
 export function checkNodeId(id: string): string {
   if (!NODE_ID_PATTERN.test(id))
-    throw new Error(`--node-id "${id.slice(0, 80)}" must be 1-64 letters, digits, "-" or "_" (it is a NATS subject token)`);
+    throw new Error(
+      `--node-id "${id.slice(0, 80)}" must be 1-64 letters, digits, "-" or "_" (it is a NATS subject token)`,
+    );
   return id;
 }

@@ -174,10 +174,7 @@ export class RemoteStream {
         this.inbound.end();
         return;
       case KIND.end:
-        this.finish(
-          { code: numberHeader(msg.headers, "code") || 0, message: headerOf(msg.headers, "message") },
-          true,
-        );
+        this.finish({ code: numberHeader(msg.headers, "code") || 0, message: headerOf(msg.headers, "message") }, true);
         return;
       default:
         this.fail(Code.Internal, `${this.opts.peerName} sent an unknown stream message "${kind}"`);

@@ -27,12 +27,11 @@ export function routedTunnelService(local: Impl, router: CallRouter, forwarder: 
       for await (const res of forwarder.forward(node, method, ctx, once(req))) return res;
       throw new ConnectError(`node ${node} ended ${method.name} without a response`, Code.Internal);
     };
-  const serverStream =
-    <I extends DescMessage, O extends DescMessage>(
-      method: DescMethod & { input: I; output: O },
-      where: (req: MessageShape<I>) => Promise<string | undefined>,
-      here: (req: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>,
-    ) =>
+  const serverStream = <I extends DescMessage, O extends DescMessage>(
+    method: DescMethod & { input: I; output: O },
+    where: (req: MessageShape<I>) => Promise<string | undefined>,
+    here: (req: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>,
+  ) =>
     async function* (req: MessageShape<I>, ctx: HandlerContext): AsyncGenerator<MessageInitShape<O>> {
       const node = await where(req);
       if (node === undefined) yield* here(req, ctx);

@@ -64,7 +64,10 @@ export class CommandAuditStore {
       .where("outcome", "=", "running")
       .$if(this.nodeId !== undefined, (q) =>
         q.where("session_id", "in", (s) =>
-          s.selectFrom("tunnel_sessions").select("tunnel_sessions.id").where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
+          s
+            .selectFrom("tunnel_sessions")
+            .select("tunnel_sessions.id")
+            .where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
         ),
       )
       .executeTakeFirst();

@@ -52,7 +52,10 @@ export class FileTransferStore {
       .where("outcome", "=", "running")
       .$if(this.nodeId !== undefined, (q) =>
         q.where("session_id", "in", (s) =>
-          s.selectFrom("tunnel_sessions").select("tunnel_sessions.id").where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
+          s
+            .selectFrom("tunnel_sessions")
+            .select("tunnel_sessions.id")
+            .where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
         ),
       )
       .executeTakeFirst();

@@ -4,7 +4,10 @@ import type { CommandAuditTable, Database, Db, EpochMs, JobsTable, JobStepsTable
 export type JobRow = Selectable<JobsTable>;
 export type JobStepRow = Selectable<JobStepsTable>;
 /** A step without its kept output: what listings and events carry. */
-export type JobStepSummary = Omit<JobStepRow, "stdout_head" | "stdout_tail" | "stderr_head" | "stderr_tail" | "node_id">;
+export type JobStepSummary = Omit<
+  JobStepRow,
+  "stdout_head" | "stdout_tail" | "stderr_head" | "stderr_tail" | "node_id"
+>;
 
 /** Rows per multi-row INSERT: under MySQL's placeholder cap and SQLite's 32,766 variables. */
 const INSERT_CHUNK = 500;
@@ -256,7 +259,10 @@ export class JobStore {
    * never started again. In cluster mode only this node's steps (its earlier run's); outside it, every one.
    */
   async failRunning(at: EpochMs, reason: string): Promise<number> {
-    let q = this.db.updateTable("job_steps").set({ state: "error", ended_at: at, reason }).where("state", "=", "running");
+    let q = this.db
+      .updateTable("job_steps")
+      .set({ state: "error", ended_at: at, reason })
+      .where("state", "=", "running");
     if (this.nodeId !== undefined) q = q.where("node_id", "=", this.nodeId);
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows);
