@@ -1,4 +1,5 @@
 import type { Kysely } from "kysely";
+import { isMysql } from "./dialect.js";
 
 /**
  * Several server nodes on one database (cluster mode). Each node holds a
@@ -30,7 +31,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
 export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable("job_steps").dropColumn("node_id").execute();
-  await db.schema.dropIndex("tunnel_sessions_node").on("tunnel_sessions").execute();
+  const drop = db.schema.dropIndex("tunnel_sessions_node");
+  // MySQL names the table an index belongs to; SQLite has one namespace for indexes.
+  await (isMysql(db) ? drop.on("tunnel_sessions") : drop).execute();
   await db.schema.alterTable("tunnel_sessions").dropColumn("node_id").execute();
   await db.schema.dropTable("agent_presence").execute();
   await db.schema.dropTable("cluster_nodes").execute();
