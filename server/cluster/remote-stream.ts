@@ -87,6 +87,16 @@ export class RemoteStream {
     return this.ended_;
   }
 
+  /** Bytes of the peer's messages held here, received and not yet taken by the consumer (whole or in fragments). */
+  get bufferedBytes(): number {
+    return this.queuedBytes + this.fragmentBytes;
+  }
+
+  /** Bytes this side may still send before it must wait for credit (negative: overdrawn by the last message). */
+  get sendCredit(): number {
+    return this.credit;
+  }
+
   /** Told once, when the stream ends; `byPeer` when the peer ended it. */
   onEnd(listener: (end: StreamEnd, byPeer: boolean) => void): void {
     if (this.ended_) listener(this.ended_, false);
