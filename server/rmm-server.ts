@@ -212,7 +212,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     },
   });
   const enrollment = new AgentEnrollment(agents, issuer, audit);
-  const directory = new AgentDirectory(agents, sessionStore, registry);
+  const directory = new AgentDirectory(agents, sessionStore, registry, cluster?.fleet);
   const revocations = new TokenRevocations(
     new RevokedTokenStore(db),
     config.maxTokenTtlMs,

@@ -2,6 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import type { Logger } from "../../common/logger.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { FleetPresence } from "../services/agent-directory.js";
 import type { AgentRegistry } from "../services/agent-registry.js";
 import type { SessionService } from "../services/session-service.js";
 import { NodeStore, type Db, type SessionStore } from "../store/index.js";
@@ -36,6 +37,8 @@ export interface ClusterServeDeps {
 export class ClusterNode {
   readonly nodes: NodeStore;
   readonly placement: AgentPlacement;
+  /** The whole fleet's online agents, for listings (agent_presence joined with live leases). */
+  readonly fleet: FleetPresence;
   readonly link: ClusterLink;
   private forwarder: CallForwarder;
   private lease: NodeLease | undefined;
@@ -51,6 +54,11 @@ export class ClusterNode {
   ) {
     this.nodes = new NodeStore(db);
     this.placement = new AgentPlacement(this.nodes, config.nodeId, log);
+    const nodes = this.nodes;
+    this.fleet = {
+      holders: (ids) => nodes.holders(ids, Date.now()),
+      onlineAfter: (afterId, limit) => nodes.onlineAfter(afterId, limit, Date.now()),
+    };
     this.link = new ClusterLink(natsConnectionOptions(config), log.child({ component: "cluster" }));
     this.forwarder = new CallForwarder(this.link, { nodeId: config.nodeId, maxMessageBytes });
   }

@@ -114,4 +114,18 @@ export class NodeStore {
       .execute();
     return new Map(rows.map((r) => [r.agent_id, r.node_id]));
   }
+
+  /** Agents whose stream a live node holds, in id order after `afterId`. */
+  async onlineAfter(afterId: string, limit: number, now: EpochMs): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("agent_presence")
+      .innerJoin("cluster_nodes", "cluster_nodes.id", "agent_presence.node_id")
+      .select("agent_presence.agent_id")
+      .where("agent_presence.agent_id", ">", afterId)
+      .where("cluster_nodes.expires_at", ">=", now)
+      .orderBy("agent_presence.agent_id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.agent_id);
+  }
 }

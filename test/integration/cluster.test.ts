@@ -98,6 +98,13 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
 
   it("serves a technician on node c an agent held by node a: exec, a terminal, interleaved echo channels, upload and download", async () => {
     const alice = await tech("c", "alice");
+    // Node c lists the whole fleet from the database, with the node holding each agent.
+    const online = async () =>
+      Object.fromEntries(
+        (await alice.listAgents({ onlineOnly: true })).agents.map((a) => [a.id, `${a.online}@${a.nodeId}`]),
+      );
+    await until(async () => Object.keys(await online()).length === 2, "both agents to be listed online");
+    expect(await online()).toEqual({ [roaming]: "true@a", [pinned]: "true@b" });
     const session = (await alice.openTunnel({ agentId: roaming })).session!;
     expect(session.nodeId).toBe("a");
     expect((await alice.getTunnelStatus({ sessionId: session.id })).session).toMatchObject({
