@@ -12,8 +12,7 @@ import { TokenIssuer } from "./auth/token-issuer.js";
 import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { tracingFromEnvironment } from "./observability/tracing.js";
 import { startServer } from "./rmm-server.js";
-import { clusterConfigFromFlags, type ClusterFlags } from "./cluster/cluster-flags.js";
-import { poolRole, runWorkerPool, workerNodeId } from "./cluster/worker-pool.js";
+import { clusterConfigFromFlags, poolRole, runWorkerPool, workerNodeId, type ClusterFlags } from "./cluster/index.js";
 import { webSignInLink } from "./web/web-sign-in-link.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import {

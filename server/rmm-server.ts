@@ -18,7 +18,7 @@ import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { peerAddress, peerKey } from "./auth/peer.js";
 import { loadOrCreateSigningSecret, loadSigningSecretFile } from "./auth/signing-secret.js";
-import { ClusterNode } from "./cluster/cluster-node.js";
+import { ClusterNode } from "./cluster/index.js";
 import { createTechnicianVerifier } from "./auth/technician-verifier.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
 import { TokenRevocations } from "./auth/token-revocations.js";

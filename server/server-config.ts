@@ -5,7 +5,7 @@ import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims
 import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { REVOCATION_REFRESH_MS } from "./auth/token-revocations.js";
 import type { TlsFiles } from "./listener.js";
-import type { ClusterConfig } from "./cluster/cluster-config.js";
+import type { ClusterConfig } from "./cluster/index.js";
 import { READINESS_INTERVAL_MS } from "./observability/readiness.js";
 import { WRITE_RETRY_MAX_MS } from "./services/session-lifecycle.js";
 import { AUTH_FAILURE_WINDOW_MS } from "./services/auth-failure-audit.js";
