@@ -346,6 +346,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     },
     upgrade: bridge,
   });
+  await cluster?.start(`${config.host}:${config.port}`);
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
     listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
@@ -356,7 +357,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const port = (listener.server.address() as AddressInfo).port;
   const url = `${config.tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 
-  await cluster?.start(url);
+  cluster?.listeningAt(url);
   lastSeen.start();
   revocations.start();
   const sweep = setInterval(

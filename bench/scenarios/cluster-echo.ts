@@ -12,6 +12,7 @@ import { TokenIssuer } from "../../server/auth/token-issuer.js";
 import { enrollWithAgentCli } from "../../testkit/agent-rig.js";
 import { AGENT_MAIN, ManagedProcess, startServerProcess } from "../../testkit/managed-process.js";
 import { createTestDatabase } from "../../testkit/test-databases.js";
+import { migrateToLatest, openDatabase, parseDatabaseUrl } from "../../server/store/index.js";
 import { echoRttOn, throughputOn } from "../baselines/baseline-client.js";
 import { BENCH_NATS_URL } from "./cluster-fleet.js";
 
@@ -36,6 +37,9 @@ export async function clusterEcho(opts: {
 }): Promise<{ sameNode: EchoFigures; crossNode: EchoFigures }> {
   const dir = mkdtempSync(join(tmpdir(), "rmm-bench-cluster-echo-"));
   const db = await createTestDatabase("mysql");
+  // Migrated before the nodes start: a fresh MySQL schema takes longer than a node waits to be listening.
+  const store = openDatabase(parseDatabaseUrl(db.url));
+  await migrateToLatest(store).finally(() => store.destroy());
   const dataDir = join(dir, "server");
   const run = randomBytes(3).toString("hex");
   const node = (id: string) =>

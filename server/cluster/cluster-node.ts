@@ -72,6 +72,11 @@ export class ClusterNode {
     await this.nodes.forget(this.nodeId);
   }
 
+  /** The URL this node listens at, written with the next renewal. */
+  listeningAt(url: string): void {
+    if (this.lease) this.lease.address = url;
+  }
+
   /**
    * TunnelService as this node serves it: routed to the agent's node where
    * needed. Other nodes' calls are taken once start() joins the link.
@@ -98,7 +103,11 @@ export class ClusterNode {
     return routedTunnelService(local, router, this.forwarder);
   }
 
-  /** Once this node listens (at `address`): takes the lease, closes what dead nodes left, joins the link. */
+  /**
+   * Before this node listens: takes the lease (so no other node counts a
+   * session opened here as orphaned), closes what dead nodes left, joins the
+   * link. `address` is the configured listen address; listeningAt() names the URL.
+   */
   async start(address: string): Promise<void> {
     const { nodeId } = this.config;
     const registry = this.registry;

@@ -28,7 +28,8 @@ export class NodeLease {
   constructor(
     private readonly nodes: NodeStore,
     private readonly nodeId: string,
-    private readonly address: string,
+    /** Where the node listens, for diagnostics; set again once the listener knows its port. */
+    public address: string,
     private readonly log: Logger,
     readonly ttlMs = LEASE_TTL_MS,
   ) {}
