@@ -1,11 +1,12 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, MysqlDialect, SqliteDialect } from "kysely";
+import { Kysely, SqliteDialect } from "kysely";
 import { createPool } from "mysql2";
 import { withCachedStatements } from "./cached-statements.js";
 import type { Database, Db } from "./database.js";
 import { queryLogHook, type QueryObserver } from "./query-observer.js";
+import { TableNamesMysqlDialect } from "./table-names-dialect.js";
 
 export type DatabaseUrl = { kind: "sqlite"; path: string } | { kind: "mysql"; url: string; redacted: string };
 
@@ -67,5 +68,5 @@ export function openDatabase(url: DatabaseUrl, observer?: QueryObserver): Db {
     supportBigNumbers: false,
     enableKeepAlive: true,
   });
-  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }), log });
+  return new Kysely<Database>({ dialect: new TableNamesMysqlDialect({ pool }), log });
 }

@@ -59,6 +59,19 @@ describe.each(DIALECTS)("store on %s", (dialect) => {
       expect((await migrateToLatest(db)).applied).toEqual(migrationNames);
       expect(await new AgentStore(db).list({ afterId: "", limit: 10 })).toEqual([]);
     });
+
+    it("introspection lists the tables the migrations made, views told apart (the migrator's existence check)", async () => {
+      expect(await db.introspection.getTables()).toEqual([]);
+      await migrateToLatest(db);
+      await sql`create view agent_names as select id from agents`.execute(db);
+      const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+      const byName = new Map(tables.map((t) => [t.name, t.isView]));
+      expect(byName.get("kysely_migration")).toBe(false);
+      expect(byName.get("agents")).toBe(false);
+      expect(byName.get("agent_names")).toBe(true);
+      expect((await db.introspection.getTables()).map((t) => t.name)).not.toContain("kysely_migration");
+      await sql`drop view agent_names`.execute(db);
+    });
   });
 
   describe("with the latest schema", () => {
