@@ -35,3 +35,8 @@ export function natsConnectionOptions(config: ClusterConfig): ConnectionOptions 
     ...(tls ? { tls } : {}),
   };
 }
+
+/** A NATS URL as it may be logged: user and password taken out. */
+export function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, "$1");
+}

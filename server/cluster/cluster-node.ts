@@ -10,7 +10,7 @@ import { AgentPlacement } from "./agent-placement.js";
 import { CallForwarder } from "./call-forwarder.js";
 import { CallResponder } from "./call-responder.js";
 import { CallRouter } from "./call-router.js";
-import { natsConnectionOptions, type ClusterConfig } from "./cluster-config.js";
+import { natsConnectionOptions, withoutCredentials, type ClusterConfig } from "./cluster-config.js";
 import { ClusterLink } from "./cluster-link.js";
 import { NodeLease } from "./node-lease.js";
 import { NodeReaper, type Reclaimed } from "./node-reaper.js";
@@ -129,7 +129,10 @@ export class ClusterNode {
     await this.reaper.sweep();
     this.reaper.start();
     this.link.start();
-    this.log.info({ nodeId, nats: this.config.servers, leaseMs: this.config.leaseMs }, "cluster node started");
+    this.log.info(
+      { nodeId, nats: this.config.servers.map(withoutCredentials), leaseMs: this.config.leaseMs },
+      "cluster node started",
+    );
   }
 
   /** After this node's sessions are closed: stops routing and gives the lease up. */
