@@ -181,6 +181,31 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
     expect((await sessionRow(session.id))?.close_reason).toBe("closed_by_technician");
   });
 
+  it("carries a technician's cancel across nodes: the command on node a's agent ends and its audit row says so", async () => {
+    const alice = await tech("c", "alice");
+    const session = (await alice.openTunnel({ agentId: roaming })).session!;
+    const commands = new CommandAuditStore(store);
+    const abort = new AbortController();
+    const call = (async () => {
+      for await (const res of alice.exec(
+        { sessionId: session.id, params: { argv: ["/bin/sleep", "300"] } },
+        { signal: abort.signal },
+      ))
+        void res;
+    })().catch((err: unknown) => ConnectError.from(err));
+    await until(
+      async () => (await commands.forSession(session.id)).at(-1)?.outcome === "running",
+      "the command to run on node a",
+    );
+    abort.abort();
+    expect(await call).toMatchObject({ code: Code.Canceled });
+    await until(
+      async () => (await commands.forSession(session.id)).at(-1)?.outcome !== "running",
+      "node a to end the command the technician on node c cancelled",
+    );
+    await alice.closeTunnel({ sessionId: session.id });
+  });
+
   it("lets exactly one of two exclusive opens for one agent through two nodes win", async () => {
     const [carol, dave] = await Promise.all([tech("b", "carol"), tech("c", "dave")]);
     const results = await Promise.allSettled([
