@@ -45,6 +45,13 @@ describe("rmm-server serve --cluster flags", () => {
     );
     expect(await refusal(["--workers", "3"])).toMatch(/--workers needs --cluster/);
   });
+
+  it("refuses a --signing-secret-file that is not there rather than making a key the other nodes lack", async () => {
+    const missing = join(dir, "shared", "jwt-secret.key");
+    expect(await refusal(["--signing-secret-file", missing])).toMatch(
+      new RegExp(`signing secret file ${missing}: ENOENT`),
+    );
+  });
 });
 
 describe("several node processes on one port (--workers)", () => {

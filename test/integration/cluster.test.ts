@@ -9,7 +9,7 @@ import { downloadFile, uploadFile } from "../../client/file-transfer.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { CloseReason, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
+import { loadOrCreateSigningSecret, SIGNING_SECRET_FILE } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
 import { CommandAuditStore, openDatabase, parseDatabaseUrl, SessionStore, type Db } from "../../server/store/index.js";
 import { enrollWithAgentCli } from "../../testkit/agent-rig.js";
@@ -41,11 +41,21 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
   /** Connected straight to node b. */
   let pinned: string;
 
+  /** Nodes a and b share one data dir; c has its own and names the shared signing secret's file. */
   const startNode = async (id: string) => {
+    const own = id === "c";
     const node = await startServerProcess({
-      dataDir,
+      dataDir: own ? join(dir, "node-c") : dataDir,
       db: db.url,
-      extra: ["--cluster", nats.url, "--node-id", id, "--cluster-lease", LEASE],
+      extra: [
+        "--cluster",
+        nats.url,
+        "--node-id",
+        id,
+        "--cluster-lease",
+        LEASE,
+        ...(own ? ["--signing-secret-file", join(dataDir, SIGNING_SECRET_FILE)] : []),
+      ],
     });
     nodes.set(id, node);
     return node;
@@ -69,7 +79,8 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
     dataDir = join(dir, "server");
     // One node migrates first; the others start on the migrated database together.
     await startNode("a");
-    await Promise.all([startNode("b"), startNode("c")]);
+    await startNode("b");
+    await startNode("c");
     issuer = new TokenIssuer(loadOrCreateSigningSecret(dataDir).secret, "rmm-server", "rmm-api");
     proxy = new FailoverProxy(() => ["a", "b", "c"].filter((id) => node(id).proc.running).map((id) => node(id).port));
     await proxy.start();
