@@ -126,7 +126,10 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const issuer = new TokenIssuer(secret, config.issuer, config.audience);
 
   const registry = new AgentRegistry();
-  const metrics = new ServerMetrics({ agents: () => registry.all() });
+  const metrics = new ServerMetrics({
+    agents: () => registry.all(),
+    ...(config.cluster ? { cluster: () => cluster?.stats() } : {}),
+  });
   const db = openDatabase(dbUrl, metrics);
   const store = dbUrl.kind === "sqlite" ? `sqlite:${dbUrl.path}` : dbUrl.redacted;
   await migrateWhenReachable(db, store, log);

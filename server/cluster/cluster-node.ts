@@ -2,6 +2,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import type { Logger } from "../../common/logger.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
+import type { ClusterStats } from "../observability/server-metrics.js";
 import type { FleetPresence } from "../services/agent-directory.js";
 import type { AgentRegistry } from "../services/agent-registry.js";
 import type { SessionService } from "../services/session-service.js";
@@ -44,6 +45,7 @@ export class ClusterNode {
   private lease: NodeLease | undefined;
   private reaper: NodeReaper | undefined;
   private registry: AgentRegistry | undefined;
+  private responder: CallResponder | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -72,6 +74,15 @@ export class ClusterNode {
     await this.nodes.forget(this.nodeId);
   }
 
+  /** For the metrics: the link's state and the calls routed through this node now. */
+  stats(): ClusterStats {
+    return {
+      linkUp: this.link.state === "up",
+      forwarding: this.forwarder.size,
+      serving: this.responder?.size ?? 0,
+    };
+  }
+
   /** The URL this node listens at, written with the next renewal. */
   listeningAt(url: string): void {
     if (this.lease) this.lease.address = url;
@@ -98,6 +109,7 @@ export class ClusterNode {
       transport: deps.localTransport,
       log: this.log.child({ component: "cluster" }),
     });
+    this.responder = responder;
     this.link.onUp((nc) => responder.listen(nc));
     this.link.onDown(() => responder.linkDown());
     return routedTunnelService(local, router, this.forwarder);

@@ -54,7 +54,9 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
         id,
         "--cluster-lease",
         LEASE,
-        ...(own ? ["--signing-secret-file", join(dataDir, SIGNING_SECRET_FILE)] : []),
+        ...(own
+          ? ["--signing-secret-file", join(dataDir, SIGNING_SECRET_FILE), "--metrics-listen", "127.0.0.1:0"]
+          : []),
       ],
     });
     nodes.set(id, node);
@@ -70,6 +72,12 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
     return proc;
   };
   const sessionRow = (id: string) => new SessionStore(store).get(id);
+  /** Node c's rmm_cluster_link_up, from its metrics listener. */
+  const linkUpOnC = async () => {
+    const listening = node("c").proc.logs.findLast((e) => e.msg === "rmm-server listening");
+    const text = await (await fetch(`${String(listening!.metrics)}/metrics`)).text();
+    return /^rmm_cluster_link_up (\d)$/m.exec(text)?.[1];
+  };
 
   beforeAll(async () => {
     db = await createTestDatabase("mysql");
@@ -250,6 +258,7 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
     const bob = await tech("b", "bob");
     const onB = (await bob.openTunnel({ agentId: pinned })).session!;
     const fromC = await tech("c", "bob");
+    expect(await linkUpOnC()).toBe("1");
     await nats.kill();
     await until(
       async () => {
@@ -262,6 +271,7 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
       "a call through node c to node b's agent to fail Unavailable naming NATS",
       10_000,
     );
+    expect(await linkUpOnC()).toBe("0");
     // Node b still serves its own agent.
     let output = "";
     for await (const res of bob.exec({ sessionId: onB.id, params: { argv: ["/bin/echo", "local"] } }))
@@ -278,6 +288,7 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
       "routing through node c to recover once NATS is back",
       15_000,
     );
+    expect(await linkUpOnC()).toBe("1");
     await bob.closeTunnel({ sessionId: onB.id });
   });
 
