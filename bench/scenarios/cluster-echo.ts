@@ -52,10 +52,12 @@ export async function clusterEcho(opts: {
       offlineAfter: "75s",
       extra: ["--cluster", BENCH_NATS_URL, "--node-id", `bench-${run}-${id}`],
     });
-  const holder = await node("x");
-  const other = await node("y");
+  let holder: Awaited<ReturnType<typeof node>> | undefined;
+  let other: Awaited<ReturnType<typeof node>> | undefined;
   let agent: ManagedProcess | undefined;
   try {
+    holder = await node("x");
+    other = await node("y");
     const issuer = new TokenIssuer(loadOrCreateSigningSecret(dataDir).secret, "rmm-server", "rmm-api");
     const statePath = join(dir, "agent", "state.json");
     const agentId = await enrollWithAgentCli(holder.url, await issuer.mintEnrollment(60), statePath);
@@ -86,8 +88,8 @@ export async function clusterEcho(opts: {
     return { sameNode, crossNode };
   } finally {
     await agent?.stop();
-    await other.proc.stop();
-    await holder.proc.stop();
+    await other?.proc.stop();
+    await holder?.proc.stop();
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
   }
