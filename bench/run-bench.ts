@@ -5,7 +5,7 @@
  * bench/results/latest.json.
  *
  *   --full             1k/5k/10k agents, 512 MiB throughput, exec on 500 agents, 1 GiB files, a job on 5k agents, more samples
- *   --only a,b         run some of: echo, forward, cycles, exec, files, endpoint, packaged, fleet, jobs
+ *   --only a,b         run some of: echo, forward, cycles, exec, files, endpoint, packaged, fleet, jobs, cluster
  *   --stores a,b       sqlite, mysql (default both where a store is involved)
  *   --job-agents N     the jobs scenario's fleet size (default 1,000; 5,000 with --full)
  *   --cpu-prof DIR     every rmm-server (and tunnel rmm-agent) process writes a V8 CPU profile into DIR
@@ -23,6 +23,8 @@ import { entry, markdownTable, writeResults, type BenchEntry } from "./bench-res
 import { endpointFigures } from "./scenarios/endpoint.js";
 import { execFanOut } from "./scenarios/exec-fan-out.js";
 import { fileTransfer } from "./scenarios/file-transfer.js";
+import { clusterEcho } from "./scenarios/cluster-echo.js";
+import { clusterFleet } from "./scenarios/cluster-fleet.js";
 import { fleetJob } from "./scenarios/fleet-job.js";
 import { packagedAgentFigures } from "./scenarios/packaged-agent.js";
 import { idleFleet } from "./scenarios/idle-fleet.js";
@@ -43,7 +45,7 @@ const { values } = parseArgs({
   },
 });
 const full = values.full;
-const only = new Set((values.only ?? "echo,forward,cycles,exec,files,endpoint,packaged,fleet,jobs").split(","));
+const only = new Set((values.only ?? "echo,forward,cycles,exec,files,endpoint,packaged,fleet,jobs,cluster").split(","));
 const nodeArgs = serverNodeArgs(values["cpu-prof"]);
 /** Server flags for the scenarios that measure the transport (echo, files, fleet). */
 const serverExtra = values["no-fast-path"] ? ["--no-fast-path"] : [];
@@ -59,6 +61,8 @@ const plan = {
   jobAgents: values["job-agents"] ? Number(values["job-agents"]) : full ? 5_000 : 1_000,
   fileBytes: (full ? 1024 : 256) * 1024 * 1024,
   forwardConnections: 500,
+  /** Agents of the cluster scenario (3 nodes on one port, MySQL and NATS): past what one process holds with --full. */
+  clusterAgents: full ? 50_000 : 3_000,
 };
 const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);
 const KiB = 1024;
@@ -466,6 +470,74 @@ await scenario("fleet", async () => {
       }
     }
   }
+});
+
+/** One bare process holds at most about 19,000 streams here (descriptors): the per-stream baseline is taken below that. */
+const BARE_STREAMS_MAX = 15_000;
+
+await scenario("cluster", async () => {
+  const size = plan.clusterAgents;
+  const bareSize = Math.min(size, BARE_STREAMS_MAX);
+  progress(`bare baseline: ${bareSize} idle streams on connect-node`);
+  const server = await startBaseline("connect");
+  let bare: { establishMs: number; bytesPerStream: number };
+  try {
+    const before = await server.memoryAfterGc();
+    const held = await holdIdleStreams("connect", server.port, bareSize);
+    const after = await server.memoryAfterGc();
+    bare = { establishMs: (held.establishMs * size) / bareSize, bytesPerStream: (after.rss - before.rss) / bareSize };
+    await held.close();
+  } finally {
+    await server.stop();
+  }
+  const r = await clusterFleet(size, { nodes: 3, progress, serverNodeArgs: nodeArgs });
+  entries.push(
+    entry(
+      `cluster: RSS per idle agent across 3 nodes, ${size} agents, vs bare connect-node`,
+      r.rssPerAgentBytes / KiB,
+      "KiB",
+      bare.bytesPerStream / KiB,
+    ),
+    entry(
+      `cluster: ${size} agents online through one port, vs bare connect-node establish (scaled)`,
+      r.onlineMs / 1000,
+      "s",
+      bare.establishMs / 1000,
+    ),
+    entry(`cluster: agents on the node killed -9`, r.lostAgents, "agents", null),
+    entry(
+      `cluster: kill -9 of one node until all ${size} are online again`,
+      r.recoverMs / 1000,
+      "s",
+      r.onlineMs / 1000,
+    ),
+  );
+  progress("cluster: echo through two nodes: technician on the agent's node vs on another");
+  const echo = await clusterEcho({
+    roundTrips: plan.roundTrips,
+    totalBytes: plan.totalBytes,
+    serverNodeArgs: nodeArgs,
+  });
+  entries.push(
+    entry(
+      "cluster: echo p50, technician on another node vs on the agent's",
+      echo.crossNode.p50Us,
+      "us",
+      echo.sameNode.p50Us,
+    ),
+    entry(
+      "cluster: echo p99, technician on another node vs on the agent's",
+      echo.crossNode.p99Us,
+      "us",
+      echo.sameNode.p99Us,
+    ),
+    entry(
+      "cluster: echo throughput, technician on another node vs on the agent's",
+      echo.crossNode.mbPerSec,
+      "MB/s",
+      echo.sameNode.mbPerSec,
+    ),
+  );
 });
 
 process.stdout.write(markdownTable(entries) + "\n");

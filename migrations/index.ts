@@ -9,6 +9,7 @@ import * as revokedTokens from "./0007-revoked-tokens.js";
 import * as jobs from "./0008-jobs.js";
 import * as forwardAudit from "./0009-forward-audit.js";
 import * as auditVia from "./0011-audit-via.js";
+import * as clusterNodes from "./0013-cluster-nodes.js";
 
 /**
  * Every migration ever released, in order. Never edit or remove one that has
@@ -26,4 +27,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0008-jobs": jobs,
   "0009-forward-audit": forwardAudit,
   "0011-audit-via": auditVia,
+  "0013-cluster-nodes": clusterNodes,
 };

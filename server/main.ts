@@ -12,6 +12,7 @@ import { TokenIssuer } from "./auth/token-issuer.js";
 import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { tracingFromEnvironment } from "./observability/tracing.js";
 import { startServer } from "./rmm-server.js";
+import { clusterConfigFromFlags, poolRole, runWorkerPool, workerNodeId, type ClusterFlags } from "./cluster/index.js";
 import { webSignInLink } from "./web/web-sign-in-link.js";
 import { AuditLog, actorOf } from "./services/audit-log.js";
 import {
@@ -72,6 +73,11 @@ function baseConfig(flags: CommonFlags): ServerConfig {
 function issuerFor(flags: CommonFlags): TokenIssuer {
   const config = baseConfig(flags);
   return new TokenIssuer(loadOrCreateSigningSecret(config.dataDir).secret, config.issuer, config.audience);
+}
+
+/** In a worker pool each worker is its own node: the pool's id with the worker's index. */
+function withWorkerNodeId<T extends { nodeId: string } | undefined>(config: T, role: ReturnType<typeof poolRole>): T {
+  return config && role.type === "worker" ? { ...config, nodeId: workerNodeId(config.nodeId, role.index) } : config;
 }
 
 /** The flag form of DEFAULT_MAX_TOKEN_TTL_MS, in hours as the README and the refusal message say it. */
@@ -137,6 +143,25 @@ withCommonFlags(program.command("serve", { isDefault: true }))
     "--no-fast-path",
     "serve every call through connect-node, not the binary gRPC fast path (which uses connect's @private functions)",
   )
+  .option(
+    "--cluster <nats-urls>",
+    "run as one node of a cluster: NATS server URL(s), comma-separated (nats://HOST:4222); needs --db mysql://",
+  )
+  .option("--node-id <id>", "this node's id (default: one kept in <data-dir>/node-id); unique per node")
+  .option("--nats-creds <file>", "NATS credentials file (.creds) for --cluster")
+  .option("--nats-tls-ca <file>", "PEM CA that signed the NATS server's certificate")
+  .option("--nats-tls-cert <file>", "PEM client certificate for NATS (with --nats-tls-key)")
+  .option("--nats-tls-key <file>", "PEM client key for NATS")
+  .option("--cluster-lease <duration>", "a node silent this long is dead and its sessions are closed (default: 6s)")
+  .option(
+    "--workers <n>",
+    "run n node processes on this one port (Node's cluster module), each its own cluster node <node-id>-1..n; needs --cluster",
+    "1",
+  )
+  .option(
+    "--signing-secret-file <file>",
+    "the token signing secret (default: <data-dir>/jwt-secret.key); nodes share one",
+  )
   .addHelpText(
     "after",
     "\nExample:\n  rmm-server serve --listen 0.0.0.0:7443 --db mysql://rmm:secret@db:3306/rmm --tls-cert cert.pem --tls-key key.pem",
@@ -161,8 +186,16 @@ withCommonFlags(program.command("serve", { isDefault: true }))
         metricsListen?: string;
         maxTokenTtl: string;
         idleConnectionTimeout: string;
-      },
+        signingSecretFile?: string;
+        workers: string;
+      } & ClusterFlags,
     ) => {
+      const workers = Number(flags.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+        throw new Error(`--workers "${flags.workers}" must be a whole number from 1 to 64`);
+      if (workers > 1 && !flags.cluster) throw new Error("--workers needs --cluster: each worker is a cluster node");
+      const role = poolRole(workers);
+      if (role.type === "primary") return runWorkerPool(workers, createLogger("rmm-server"));
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
         throw new Error("--tls-cert and --tls-key go together");
       const config = defaultServerConfig({
@@ -186,6 +219,8 @@ withCommonFlags(program.command("serve", { isDefault: true }))
           : undefined,
         maxTokenTtlMs: parseDuration(flags.maxTokenTtl, "--max-token-ttl"),
         idleConnectionMs: parseDuration(flags.idleConnectionTimeout, "--idle-connection-timeout"),
+        cluster: withWorkerNodeId(clusterConfigFromFlags(flags, flags.dataDir), role),
+        signingSecretFile: flags.signingSecretFile,
       });
       const log = createLogger("rmm-server");
       // Before listening: a harness may signal as soon as it reads "listening", and an unhandled SIGUSR2 kills the process.

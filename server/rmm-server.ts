@@ -17,7 +17,8 @@ import { JobService } from "../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { peerAddress, peerKey } from "./auth/peer.js";
-import { loadOrCreateSigningSecret } from "./auth/signing-secret.js";
+import { loadOrCreateSigningSecret, loadSigningSecretFile } from "./auth/signing-secret.js";
+import { ClusterNode } from "./cluster/index.js";
 import { createTechnicianVerifier } from "./auth/technician-verifier.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
 import { TokenRevocations } from "./auth/token-revocations.js";
@@ -110,8 +111,14 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const dbUrl = parseDatabaseUrl(config.databaseUrl);
   const sqliteFiles =
     dbUrl.kind === "sqlite" && dbUrl.path !== ":memory:" ? ["", "-wal", "-shm"].map((s) => dbUrl.path + s) : [];
+  if (config.cluster && dbUrl.kind === "sqlite")
+    throw new Error(
+      "--cluster needs MySQL or MariaDB (--db mysql://user:pass@host:3306/rmm): the nodes share one database, and a SQLite file lives on one host",
+    );
   secureDataDir(config.dataDir, log, sqliteFiles);
-  const { secret, created } = loadOrCreateSigningSecret(config.dataDir);
+  const { secret, created } = config.signingSecretFile
+    ? { secret: loadSigningSecretFile(config.signingSecretFile), created: false }
+    : loadOrCreateSigningSecret(config.dataDir);
   if (created) {
     log.info(
       { dataDir: config.dataDir, next: `npx rmm-server token --sub YOUR_NAME --data-dir ${config.dataDir}` },
@@ -121,13 +128,20 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const issuer = new TokenIssuer(secret, config.issuer, config.audience);
 
   const registry = new AgentRegistry();
-  const metrics = new ServerMetrics({ agents: () => registry.all() });
+  const metrics = new ServerMetrics({
+    agents: () => registry.all(),
+    ...(config.cluster ? { cluster: () => cluster?.stats() } : {}),
+  });
   const db = openDatabase(dbUrl, metrics);
   const store = dbUrl.kind === "sqlite" ? `sqlite:${dbUrl.path}` : dbUrl.redacted;
   await migrateWhenReachable(db, store, log);
 
+  // Cluster mode: rows this node is responsible for carry its id, and start-up closes only its own earlier run's.
+  const nodeId = config.cluster?.nodeId;
+  const cluster = config.cluster ? new ClusterNode(config.cluster, db, log, config.maxMessageBytes) : undefined;
+  await cluster?.forgetEarlierRun();
   const agents = new AgentStore(db);
-  const sessionStore = new SessionStore(db);
+  const sessionStore = new SessionStore(db, nodeId);
   const auditStore = new AuditStore(db);
   const audit = new AuditLog(auditStore, log);
   const policy = config.policyFile ? loadPolicyFile(config.policyFile) : CommandPolicy.allowAll();
@@ -157,7 +171,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     log.warn(
       "no --policy file: every technician may run any command, open terminals, read and write any file and forward to any port the agent allows",
     );
-  const commandAudit = new CommandAuditStore(db);
+  const commandAudit = new CommandAuditStore(db, nodeId);
   const unfinished = await commandAudit.failRunning(Date.now());
   if (unfinished > 0) log.warn({ commands: unfinished }, "marked commands left running by a previous server as failed");
   const supervisor = new CommandSupervisor(
@@ -168,7 +182,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       terminalIdleTimeoutMs: config.terminalIdleTimeoutMs,
     },
   );
-  const jobStore = new JobStore(db);
+  const jobStore = new JobStore(db, nodeId);
   const jobs = new JobRunner({
     store: jobStore,
     agents,
@@ -180,7 +194,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     log: log.child({ component: "jobs" }),
   });
   await jobs.start();
-  const fileTransfers = new FileTransferLog(new FileTransferStore(db), log);
+  const fileTransfers = new FileTransferLog(new FileTransferStore(db, nodeId), log);
   const interrupted = await fileTransfers.failLeftovers();
   if (interrupted > 0)
     log.warn({ transfers: interrupted }, "marked file transfers left running by a previous server as failed");
@@ -195,6 +209,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     log,
     observer: metrics,
     jobs,
+    placement: cluster?.placement,
     settings: {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       offlineAfterMs: config.offlineAfterMs,
@@ -202,7 +217,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     },
   });
   const enrollment = new AgentEnrollment(agents, issuer, audit);
-  const directory = new AgentDirectory(agents, sessionStore, registry);
+  const directory = new AgentDirectory(agents, sessionStore, registry, cluster?.fleet);
   const revocations = new TokenRevocations(
     new RevokedTokenStore(db),
     config.maxTokenTtlMs,
@@ -233,7 +248,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     helloTimeoutMs: config.helloTimeoutMs,
     authFailures,
   });
-  const tunnelImpl = tunnelServiceHandler({
+  const localTunnelImpl = tunnelServiceHandler({
     sessions,
     directory,
     labels: new AgentLabels(agents, audit),
@@ -247,9 +262,9 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     files: { transfers: fileTransfers, maxTransferBytes: config.maxTransferBytes, policy, sessions },
   });
   const jobImpl = jobServiceHandler({ runner: jobs, store: jobStore });
-  const routes = (router: ConnectRouter) => {
+  const routesWith = (tunnel: typeof localTunnelImpl) => (router: ConnectRouter) => {
     router.service(AgentService, agentImpl);
-    router.service(TunnelService, tunnelImpl);
+    router.service(TunnelService, tunnel);
     router.service(JobService, jobImpl);
     registerHealth(router, health);
     registerReflection(router, [AgentService, TunnelService, JobService]);
@@ -265,6 +280,21 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     }),
     mcpAccessInterceptor({ policy, audit }),
   ];
+  // Calls other nodes route here run on the local handlers, through the same interceptors.
+  const tunnelImpl = cluster
+    ? cluster.route(localTunnelImpl, {
+        registry,
+        sessions,
+        sessionStore,
+        services: [TunnelService],
+        localTransport: createRouterTransport(routesWith(localTunnelImpl), {
+          router: { interceptors, readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
+          transport: { readMaxBytes: config.maxMessageBytes, writeMaxBytes: config.maxMessageBytes },
+        }),
+        maxMessageBytes: config.maxMessageBytes,
+      })
+    : localTunnelImpl;
+  const routes = routesWith(tunnelImpl);
   const connectHandler = connectNodeAdapter({
     routes,
     interceptors,
@@ -328,6 +358,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     },
     upgrade: bridge,
   });
+  await cluster?.start(`${config.host}:${config.port}`);
   await new Promise<void>((resolve, reject) => {
     listener.server.once("error", reject);
     listener.server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
@@ -338,6 +369,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const port = (listener.server.address() as AddressInfo).port;
   const url = `${config.tls ? "https" : "http"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
 
+  cluster?.listeningAt(url);
   lastSeen.start();
   revocations.start();
   const sweep = setInterval(
@@ -380,7 +412,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     );
   }
   log.info(
-    { url, store, tls: config.tls !== undefined, metrics: metricsListener?.url ?? "off" },
+    { url, store, tls: config.tls !== undefined, metrics: metricsListener?.url ?? "off", nodeId: nodeId ?? "none" },
     "rmm-server listening",
   );
 
@@ -399,6 +431,9 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       await sessions
         .closeAllForShutdown()
         .catch((err: unknown) => log.warn({ err }, "could not close live sessions; the next start will"));
+      await cluster
+        ?.close()
+        .catch((err: unknown) => log.warn({ err }, "could not leave the cluster cleanly; the lease expires by itself"));
       await jobs.close().catch((err: unknown) => log.warn({ err }, "could not write the last job step results"));
       await lastSeen.stop();
       await authFailures.stop();

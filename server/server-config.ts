@@ -5,11 +5,19 @@ import { TECHNICIAN_AUDIENCE_DEFAULT, TOKEN_ISSUER_DEFAULT } from "./auth/claims
 import { DEFAULT_MAX_TOKEN_TTL_MS } from "./auth/token-limits.js";
 import { REVOCATION_REFRESH_MS } from "./auth/token-revocations.js";
 import type { TlsFiles } from "./listener.js";
+import type { ClusterConfig } from "./cluster/index.js";
 import { READINESS_INTERVAL_MS } from "./observability/readiness.js";
 import { WRITE_RETRY_MAX_MS } from "./services/session-lifecycle.js";
 import { AUTH_FAILURE_WINDOW_MS } from "./services/auth-failure-audit.js";
 
 export interface ServerConfig {
+  /** Cluster mode (`--cluster`): this node joins others on one MySQL database and NATS. Undefined: one server. */
+  cluster?: ClusterConfig;
+  /**
+   * The token signing secret's file, when not <dataDir>/jwt-secret.key (nodes of a cluster must share one).
+   * It must exist: a node never makes a secret the others do not have.
+   */
+  signingSecretFile?: string;
   /** Interface to listen on. Defaults to 127.0.0.1: expose it deliberately. */
   host: string;
   /** TCP port; 0 picks a free one. Defaults to 7443. */

@@ -113,7 +113,13 @@ export async function startServerProcess(opts: {
     ],
     { ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}), ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) },
   );
-  const entry = await proc.waitForLog((e) => e.msg === "rmm-server listening", "the server to listen");
+  // A server that never listens is not left running behind the caller's failure.
+  const entry = await proc
+    .waitForLog((e) => e.msg === "rmm-server listening", "the server to listen")
+    .catch(async (err: unknown) => {
+      await proc.stop("SIGKILL");
+      throw err;
+    });
   const url = String(entry.url);
   return { proc, url, port: Number(new URL(url).port) };
 }

@@ -32,3 +32,17 @@ export function loadOrCreateSigningSecret(dataDir: string): { secret: Uint8Array
   }
   return { secret, created: true };
 }
+
+/** A secret another process made (a cluster's shared key): read only, never created. */
+export function loadSigningSecretFile(path: string): Uint8Array {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`signing secret file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const secret = Buffer.from(text.trim(), "base64url");
+  if (secret.length < SECRET_BYTES)
+    throw new Error(`${path} holds ${secret.length} bytes; at least ${SECRET_BYTES} are needed`);
+  return secret;
+}

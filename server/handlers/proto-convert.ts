@@ -38,10 +38,11 @@ export function sessionMessage(row: SessionRow): TunnelSession {
     closeTime: row.closed_at === null ? undefined : timestampFromMs(row.closed_at),
     exclusive: row.exclusive === 1,
     ephemeral: row.ephemeral === 1,
+    nodeId: row.node_id ?? "",
   });
 }
 
-export function agentMessage({ row, connection, liveSessionId, holders }: AgentListing): Agent {
+export function agentMessage({ row, connection, nodeId, liveSessionId, holders }: AgentListing): Agent {
   // A live stream knows better than the batched column when the agent was last heard.
   const lastSeen = connection?.lastMessageAt ?? row.last_seen_at;
   return create(AgentSchema, {
@@ -51,7 +52,8 @@ export function agentMessage({ row, connection, liveSessionId, holders }: AgentL
     os: cutText(row.os, AGENT_INFO_LIMITS.os),
     agentVersion: cutText(row.agent_version, AGENT_INFO_LIMITS.agentVersion),
     capabilities: parseCapabilities(row.capabilities).slice(0, AGENT_INFO_LIMITS.capabilities),
-    online: connection !== undefined,
+    online: connection !== undefined || nodeId !== undefined,
+    nodeId: nodeId ?? "",
     lastSeenTime: lastSeen === null ? undefined : timestampFromMs(lastSeen),
     enrollTime: timestampFromMs(row.enrolled_at),
     activeSessionId: liveSessionId ?? "",

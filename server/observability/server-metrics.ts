@@ -22,6 +22,17 @@ export type JobStepState = (typeof JOB_STEP_STATES)[number];
 /** What the metrics read at scrape time instead of counting as they change. */
 export interface MetricSources {
   agents: () => Iterable<AgentConnection>;
+  /** Cluster mode: the NATS link and the calls routed through this node; undefined outside it. */
+  cluster?: () => ClusterStats | undefined;
+}
+
+/** What a cluster node reports at scrape time. */
+export interface ClusterStats {
+  linkUp: boolean;
+  /** Calls landed here and carried to the agent's node. */
+  forwarding: number;
+  /** Calls other nodes carried here. */
+  serving: number;
 }
 
 /**
@@ -67,6 +78,28 @@ export class ServerMetrics implements ChannelObserver, PresenceObserver, QueryOb
         this.set(live);
       },
     });
+    if (sources.cluster) {
+      const stats = sources.cluster;
+      new Gauge({
+        name: "rmm_cluster_link_up",
+        help: "1 while this cluster node's NATS link is up: calls needing another node fail Unavailable while it is 0",
+        registers,
+        collect() {
+          this.set(stats()?.linkUp ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: "rmm_cluster_routed_calls",
+        help: "Calls in flight between cluster nodes: forwarded from here to the agent's node, or served here for another node",
+        labelNames: ["direction"],
+        registers,
+        collect() {
+          const s = stats();
+          this.set({ direction: "forwarded" }, s?.forwarding ?? 0);
+          this.set({ direction: "served" }, s?.serving ?? 0);
+        },
+      });
+    }
     this.channelsOpen = new Gauge({
       name: "rmm_channels_open",
       help: "Relayed channels open now, by channel type",

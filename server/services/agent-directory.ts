@@ -12,6 +12,8 @@ export interface AgentListing {
   row: AgentRow;
   /** Present while the agent holds a stream to this server. */
   connection: AgentConnection | undefined;
+  /** Cluster mode: the node holding the agent's stream, this one or another; undefined when offline or not clustered. */
+  nodeId?: string;
   /** A live session the viewer may see: their own, or for admins any (their own first). */
   liveSessionId: string | undefined;
   /** Every live session on the agent; `sessionId` empty unless the viewer owns it or is an admin. */
@@ -50,12 +52,21 @@ export function agentFilter(selector: string, hostname: string): ((row: AgentRow
   return (row) => (!host || host.test(row.hostname)) && parsed.matches(labelsOfRow(row));
 }
 
-/** Listing agents a page at a time, joined with who is online right now. */
+/** Cluster mode: which agents the whole fleet's nodes hold, from the database (agent_presence). */
+export interface FleetPresence {
+  /** Of these agents, those a live node holds, with the node. */
+  holders(agentIds: readonly string[]): Promise<Map<string, string>>;
+  /** Agents a live node holds, in id order after `afterId`. */
+  onlineAfter(afterId: string, limit: number): Promise<string[]>;
+}
+
+/** Listing agents a page at a time, joined with who is online right now (on any node, in cluster mode). */
 export class AgentDirectory {
   constructor(
     private readonly agents: AgentStore,
     private readonly sessions: SessionStore,
     private readonly registry: AgentRegistry,
+    private readonly fleet?: FleetPresence,
   ) {}
 
   async list(opts: {
@@ -73,12 +84,14 @@ export class AgentDirectory {
     if (filter) {
       rows = await this.scan(afterId, size + 1, opts.onlineOnly, filter);
     } else if (opts.onlineOnly) {
-      // Page through the in-memory set first, so the query names at most one page of ids.
-      const ids = this.registry
-        .ids()
-        .filter((id) => id > afterId)
-        .sort()
-        .slice(0, size + 1);
+      // Page through the online set first, so the query names at most one page of ids.
+      const ids = this.fleet
+        ? await this.fleet.onlineAfter(afterId, size + 1)
+        : this.registry
+            .ids()
+            .filter((id) => id > afterId)
+            .sort()
+            .slice(0, size + 1);
       rows = await this.agents.list({ afterId, limit: size + 1, ids });
     } else {
       rows = await this.agents.list({ afterId, limit: size + 1 });
@@ -97,12 +110,14 @@ export class AgentDirectory {
     for (const s of await this.sessions.liveForAgents(rows.map((r) => r.id)))
       live.set(s.agent_id, [...(live.get(s.agent_id) ?? []), s]);
     const visible = (s: SessionRow) => s.technician === viewer.subject || viewer.role === "admin";
+    const nodes = this.fleet ? await this.fleet.holders(rows.map((r) => r.id)) : new Map<string, string>();
     return rows.map((row) => {
       const sessions = live.get(row.id) ?? [];
       const mine = sessions.find((s) => s.technician === viewer.subject) ?? sessions.find(visible);
       return {
         row,
         connection: this.registry.get(row.id),
+        nodeId: nodes.get(row.id),
         liveSessionId: mine?.id,
         holders: sessions.map((s) => ({
           technician: s.technician,
@@ -124,8 +139,9 @@ export class AgentDirectory {
     const out: AgentRow[] = [];
     for (let after = afterId; out.length < limit;) {
       const chunk = await this.agents.list({ afterId: after, limit: SCAN_CHUNK });
-      for (const row of chunk)
-        if ((!onlineOnly || this.registry.get(row.id)) && filter(row) && out.length < limit) out.push(row);
+      const held = onlineOnly && this.fleet ? await this.fleet.holders(chunk.map((r) => r.id)) : undefined;
+      const online = (id: string) => (held ? held.has(id) : this.registry.get(id) !== undefined);
+      for (const row of chunk) if ((!onlineOnly || online(row.id)) && filter(row) && out.length < limit) out.push(row);
       if (chunk.length < SCAN_CHUNK) break;
       after = chunk.at(-1)!.id;
     }

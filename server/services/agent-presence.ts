@@ -42,6 +42,14 @@ export interface AgentPresenceDeps {
   /** Told of each stream that starts and ends (the server's metrics). Defaults to nobody. */
   observer?: PresenceObserver;
   jobs: JobStepListener;
+  /** Cluster mode: records which node holds each agent's stream. Defaults to nobody (one server). */
+  placement?: AgentPlacementListener;
+}
+
+/** Told as this server takes and loses agents' streams (cluster mode writes agent_presence). */
+export interface AgentPlacementListener {
+  placed(agentId: string, connectedAt: number): void;
+  left(agentId: string, connectedAt: number): void;
 }
 
 /** Session ids are UUIDs (36 characters); anything much longer is not one this server issued. */
@@ -76,6 +84,7 @@ export class AgentPresence {
     this.deps.lastSeen.mark(agentId);
     const { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes } = this.deps.settings;
     conn.send({ case: "helloAck", value: { heartbeatIntervalMs, offlineAfterMs, maxMessageBytes, heartbeatAcks } });
+    this.deps.placement?.placed(agentId, conn.connectedAt);
     await this.deps.sessions.streamStarted(conn);
     (this.deps.observer ?? noPresenceObserver).streamConnected();
     this.deps.jobs.agentOnline(conn);
@@ -146,6 +155,7 @@ export class AgentPresence {
     this.gone.add(conn);
     conn.end();
     const wasCurrent = this.deps.registry.unregister(conn);
+    if (wasCurrent) this.deps.placement?.left(conn.agentId, conn.connectedAt);
     (this.deps.observer ?? noPresenceObserver).streamDisconnected(reason);
     this.deps.lastSeen.mark(conn.agentId);
     this.deps.jobs.agentOffline(conn);

@@ -10,6 +10,7 @@ const REASON: Record<CloseReasonName, CloseReason> = {
   server_restart: CloseReason.SERVER_RESTART,
   open_failed: CloseReason.OPEN_FAILED,
   released: CloseReason.RELEASED,
+  node_lost: CloseReason.NODE_LOST,
 };
 
 /** The wire enum for a stored close reason. */

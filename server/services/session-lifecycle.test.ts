@@ -102,6 +102,7 @@ describe("SessionLifecycle", () => {
       close_outcome: null,
       exclusive: 0,
       ephemeral: 0,
+      node_id: null,
     };
     const { session } = lifecycle.begin({ row, conn, recorded: insert });
     await insert;

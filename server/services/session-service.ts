@@ -154,7 +154,7 @@ export class SessionService implements ExclusiveSessionGate {
     const conflict = exclusiveConflict(tech, live, exclusive);
     if (conflict) return refuse(Code.AlreadyExists, `agent ${agentId} ${conflict}`);
 
-    const row = newRow(agentId, tech.subject, exclusive, req.ephemeral === true);
+    const row = newRow(agentId, tech.subject, exclusive, req.ephemeral === true, sessions.nodeId);
     // One statement: inserted only for an enrolled, unrevoked agent, and
     // its audit entry written by the database in the same statement. The
     // agent is asked meanwhile, so an open costs the slower of the two.
@@ -436,7 +436,7 @@ export class SessionService implements ExclusiveSessionGate {
 
   /** At start: sessions a previous server left live cannot have a stream any more. */
   async closeLeftovers(): Promise<number> {
-    const ids = await this.deps.sessions.liveIds();
+    const ids = await this.deps.sessions.ownLiveIds();
     if (ids.length > 0)
       await this.deps.sessions.close(ids, {
         reason: "server_restart",
@@ -454,7 +454,7 @@ export class SessionService implements ExclusiveSessionGate {
     for (const timer of this.graceTimers.values()) clearTimeout(timer);
     this.graceTimers.clear();
     for (const resolve of this.pendingOpens.values()) resolve({ type: "disconnected" });
-    const ids = await this.deps.sessions.liveIds();
+    const ids = await this.deps.sessions.ownLiveIds();
     if (ids.length > 0)
       await this.deps.sessions.close(ids, {
         reason: "server_restart",
@@ -645,7 +645,13 @@ function checkSessionId(sessionId: string): void {
   if (!isUuid(sessionId)) throw new ConnectError(`session_id "${sessionId}" is not a UUID`, Code.InvalidArgument);
 }
 
-function newRow(agentId: string, technician: string, exclusive: boolean, ephemeral: boolean): SessionRow {
+function newRow(
+  agentId: string,
+  technician: string,
+  exclusive: boolean,
+  ephemeral: boolean,
+  nodeId: string | undefined,
+): SessionRow {
   return {
     id: randomUUID(),
     agent_id: agentId,
@@ -660,6 +666,7 @@ function newRow(agentId: string, technician: string, exclusive: boolean, ephemer
     close_outcome: null,
     exclusive: exclusive ? 1 : 0,
     ephemeral: ephemeral ? 1 : 0,
+    node_id: nodeId ?? null,
   };
 }
 

@@ -20,7 +20,11 @@ export interface CommandEnd {
 
 /** The command audit trail: a row when a command is asked for, completed once it ends. */
 export class CommandAuditStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** In cluster mode, the node whose sessions' commands failRunning ends (its earlier run's). */
+    private readonly nodeId?: string,
+  ) {}
 
   /** Returns the row id. */
   async start(row: CommandStart): Promise<number> {
@@ -58,6 +62,14 @@ export class CommandAuditStore {
       .updateTable("command_audit")
       .set({ outcome: "failed", ended_at: at, message: "the server stopped while the command ran" })
       .where("outcome", "=", "running")
+      .$if(this.nodeId !== undefined, (q) =>
+        q.where("session_id", "in", (s) =>
+          s
+            .selectFrom("tunnel_sessions")
+            .select("tunnel_sessions.id")
+            .where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
+        ),
+      )
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }

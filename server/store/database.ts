@@ -13,7 +13,8 @@ export type CloseReasonName =
   | "idle_timeout"
   | "server_restart"
   | "open_failed"
-  | "released";
+  | "released"
+  | "node_lost";
 
 export type AuditOutcome = "ok" | "refused" | "error";
 
@@ -53,6 +54,8 @@ export interface TunnelSessionsTable {
   exclusive: number;
   /** 1 while the server closes it once its last channel has closed (migration 0006). */
   ephemeral: number;
+  /** The cluster node serving it; null outside cluster mode (migration 0013). */
+  node_id: string | null;
 }
 
 export interface AuditEventsTable {
@@ -139,6 +142,8 @@ export interface JobStepsTable {
   stderr_head: Uint8Array | null;
   stderr_tail: Uint8Array | null;
   first_line: string | null;
+  /** The cluster node that started it; null outside cluster mode (migration 0013). */
+  node_id: string | null;
 }
 
 export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload";
@@ -211,6 +216,22 @@ export interface RevokedTokensTable {
   reason: string | null;
 }
 
+/** One cluster node's lease (migration 0013): alive while expires_at is in the future. */
+export interface ClusterNodesTable {
+  id: string;
+  /** Where other nodes and operators reach it (its listen URL), for diagnostics. */
+  address: string;
+  started_at: EpochMs;
+  expires_at: EpochMs;
+}
+
+/** Which node holds each connected agent's stream (migration 0013); no row: offline. */
+export interface AgentPresenceTable {
+  agent_id: string;
+  node_id: string;
+  connected_at: EpochMs;
+}
+
 export interface Database {
   agents: AgentsTable;
   tunnel_sessions: TunnelSessionsTable;
@@ -221,6 +242,8 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   jobs: JobsTable;
   job_steps: JobStepsTable;
+  cluster_nodes: ClusterNodesTable;
+  agent_presence: AgentPresenceTable;
 }
 
 export type Db = Kysely<Database>;

@@ -18,7 +18,11 @@ export type FileTransferEnd = Pick<
  * leaves its row (marked failed at the next start).
  */
 export class FileTransferStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** In cluster mode, the node whose sessions' transfers failRunning ends (its earlier run's). */
+    private readonly nodeId?: string,
+  ) {}
 
   async append(event: FileTransferEvent): Promise<void> {
     await this.db.insertInto("file_transfers").values(event).execute();
@@ -46,6 +50,14 @@ export class FileTransferStore {
       .updateTable("file_transfers")
       .set({ outcome: "failed", reason })
       .where("outcome", "=", "running")
+      .$if(this.nodeId !== undefined, (q) =>
+        q.where("session_id", "in", (s) =>
+          s
+            .selectFrom("tunnel_sessions")
+            .select("tunnel_sessions.id")
+            .where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
+        ),
+      )
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }

@@ -4,7 +4,10 @@ import type { CommandAuditTable, Database, Db, EpochMs, JobsTable, JobStepsTable
 export type JobRow = Selectable<JobsTable>;
 export type JobStepRow = Selectable<JobStepsTable>;
 /** A step without its kept output: what listings and events carry. */
-export type JobStepSummary = Omit<JobStepRow, "stdout_head" | "stdout_tail" | "stderr_head" | "stderr_tail">;
+export type JobStepSummary = Omit<
+  JobStepRow,
+  "stdout_head" | "stdout_tail" | "stderr_head" | "stderr_tail" | "node_id"
+>;
 
 /** Rows per multi-row INSERT: under MySQL's placeholder cap and SQLite's 32,766 variables. */
 const INSERT_CHUNK = 500;
@@ -65,7 +68,11 @@ export type StepCounts = Partial<Record<StepStateName, number>>;
 export class JobStore {
   rowsWritten = 0;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The cluster node this server is: steps it starts carry it, and it fails only its own at start. Undefined outside cluster mode. */
+    private readonly nodeId?: string,
+  ) {}
 
   /** The job and its steps in one transaction, steps in multi-row inserts. */
   async create(job: JobRow, steps: ReadonlyArray<Insertable<JobStepsTable>>): Promise<void> {
@@ -160,7 +167,7 @@ export class JobStore {
       for (const c of claims) {
         const res = await trx
           .updateTable("job_steps")
-          .set({ state: "running", started_at: c.startedAt, reason: null })
+          .set({ state: "running", started_at: c.startedAt, reason: null, node_id: this.nodeId ?? null })
           .where("job_id", "=", c.jobId)
           .where("agent_id", "=", c.agentId)
           .where("state", "=", "pending")
@@ -249,14 +256,15 @@ export class JobStore {
 
   /**
    * Steps running when a server died can never report: they end as `error`,
-   * never started again. Assumes one server per database, like session clean-up.
+   * never started again. In cluster mode only this node's steps (its earlier run's); outside it, every one.
    */
   async failRunning(at: EpochMs, reason: string): Promise<number> {
-    const res = await this.db
+    let q = this.db
       .updateTable("job_steps")
       .set({ state: "error", ended_at: at, reason })
-      .where("state", "=", "running")
-      .executeTakeFirst();
+      .where("state", "=", "running");
+    if (this.nodeId !== undefined) q = q.where("node_id", "=", this.nodeId);
+    const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows);
   }
 }

@@ -37,6 +37,8 @@ export interface NewSession {
   exclusive?: boolean;
   /** Defaults to false. */
   ephemeral?: boolean;
+  /** The cluster node serving it; undefined outside cluster mode. */
+  nodeId?: string;
 }
 
 /** The row a new session starts as, whichever way it was inserted. */
@@ -55,11 +57,16 @@ function openingRow(row: NewSession): SessionRow {
     close_outcome: null,
     exclusive: row.exclusive ? 1 : 0,
     ephemeral: row.ephemeral ? 1 : 0,
+    node_id: row.nodeId ?? null,
   };
 }
 
 export class SessionStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The cluster node this server is: its sessions carry it. Undefined outside cluster mode. */
+    readonly nodeId?: string,
+  ) {}
 
   /**
    * Inserts an `opening` session; the one-live-session-per-technician-and-agent
@@ -89,7 +96,7 @@ export class SessionStore {
     try {
       const result = await this.db
         .insertInto("tunnel_sessions")
-        .columns(["id", "agent_id", "technician", "state", "opened_at", "exclusive", "ephemeral"])
+        .columns(["id", "agent_id", "technician", "state", "opened_at", "exclusive", "ephemeral", "node_id"])
         .expression(
           this.db
             .selectFrom("agents")
@@ -101,6 +108,7 @@ export class SessionStore {
               sql<number>`${row.at}`.as("opened_at"),
               sql<number>`${row.exclusive ? 1 : 0}`.as("exclusive"),
               sql<number>`${row.ephemeral ? 1 : 0}`.as("ephemeral"),
+              sql<string | null>`${this.nodeId ?? null}`.as("node_id"),
             ])
             .where("agents.id", "=", row.agentId)
             .where("agents.revoked_at", "is", null),
@@ -111,7 +119,7 @@ export class SessionStore {
       if (isUniqueViolation(err)) throw new LiveSessionExistsError(row.agentId, row.technician, { cause: err });
       throw err;
     }
-    return inserted === 0n ? undefined : openingRow(row);
+    return inserted === 0n ? undefined : openingRow({ ...row, nodeId: this.nodeId });
   }
 
   async get(id: string): Promise<SessionRow | undefined> {
@@ -197,6 +205,19 @@ export class SessionStore {
   }
 
   /** Ids of every live session, optionally only for one agent. */
+  /** Live sessions this server is responsible for: in cluster mode its node's (opened by `openedBy`, if given), else every one. */
+  async ownLiveIds(openedBy?: EpochMs): Promise<string[]> {
+    if (this.nodeId === undefined) return this.liveIds();
+    let q = this.db
+      .selectFrom("tunnel_sessions")
+      .select("id")
+      .where("state", "<>", "closed")
+      .where("node_id", "=", this.nodeId);
+    if (openedBy !== undefined) q = q.where("opened_at", "<=", openedBy);
+    const rows = await q.execute();
+    return rows.map((r) => r.id);
+  }
+
   async liveIds(agentId?: string): Promise<string[]> {
     let q = this.db.selectFrom("tunnel_sessions").select("id").where("state", "<>", "closed");
     if (agentId !== undefined) q = q.where("agent_id", "=", agentId);

@@ -1,0 +1,131 @@
+import type { Db, EpochMs } from "./database.js";
+
+/** One node's lease as stored. */
+export interface NodeLeaseRow {
+  id: string;
+  address: string;
+  started_at: EpochMs;
+  expires_at: EpochMs;
+}
+
+/**
+ * Cluster nodes' leases and which node holds each agent's stream
+ * (migration 0013). MySQL only: cluster mode refuses SQLite, whose file
+ * cannot be shared by nodes on several hosts.
+ */
+export class NodeStore {
+  constructor(private readonly db: Db) {}
+
+  /** Writes or extends the node's lease. */
+  async renew(lease: NodeLeaseRow): Promise<void> {
+    await this.db
+      .insertInto("cluster_nodes")
+      .values(lease)
+      .onDuplicateKeyUpdate({ address: lease.address, started_at: lease.started_at, expires_at: lease.expires_at })
+      .execute();
+  }
+
+  async get(id: string): Promise<NodeLeaseRow | undefined> {
+    return this.db.selectFrom("cluster_nodes").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /** Every lease, live or expired. */
+  async all(): Promise<NodeLeaseRow[]> {
+    return this.db.selectFrom("cluster_nodes").selectAll().orderBy("id").execute();
+  }
+
+  /** Nodes whose lease had expired at `now`. */
+  async expired(now: EpochMs): Promise<string[]> {
+    const rows = await this.db.selectFrom("cluster_nodes").select("id").where("expires_at", "<", now).execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Node ids that rows still name as responsible (live sessions, running job
+   * steps) but that hold no lease at all: a node removed, or one whose reaper
+   * was cut short after dropping the lease. Null ids are not included.
+   */
+  async unleasedOwners(): Promise<string[]> {
+    const sessions = await this.db
+      .selectFrom("tunnel_sessions")
+      .select("node_id")
+      .distinct()
+      .where("state", "<>", "closed")
+      .where("node_id", "is not", null)
+      .where("node_id", "not in", (q) => q.selectFrom("cluster_nodes").select("cluster_nodes.id"))
+      .execute();
+    const steps = await this.db
+      .selectFrom("job_steps")
+      .select("node_id")
+      .distinct()
+      .where("state", "=", "running")
+      .where("node_id", "is not", null)
+      .where("node_id", "not in", (q) => q.selectFrom("cluster_nodes").select("cluster_nodes.id"))
+      .execute();
+    return [...new Set([...sessions, ...steps].map((r) => r.node_id!))];
+  }
+
+  /** Drops a node's lease and its agents' presence (after its leftovers were closed). */
+  async forget(id: string): Promise<void> {
+    await this.db.deleteFrom("agent_presence").where("node_id", "=", id).execute();
+    await this.db.deleteFrom("cluster_nodes").where("id", "=", id).execute();
+  }
+
+  /** The node now holds the agent's stream (a newer stream on another node takes the row over). */
+  async placeAgent(agentId: string, nodeId: string, at: EpochMs): Promise<void> {
+    await this.db
+      .insertInto("agent_presence")
+      .values({ agent_id: agentId, node_id: nodeId, connected_at: at })
+      .onDuplicateKeyUpdate({ node_id: nodeId, connected_at: at })
+      .execute();
+  }
+
+  /** The agent's stream on this node ended; a row another node wrote since is left alone. */
+  async unplaceAgent(agentId: string, nodeId: string, connectedAt: EpochMs): Promise<void> {
+    await this.db
+      .deleteFrom("agent_presence")
+      .where("agent_id", "=", agentId)
+      .where("node_id", "=", nodeId)
+      .where("connected_at", "<=", connectedAt)
+      .execute();
+  }
+
+  /** The node holding the agent's stream, if its lease is live at `now`. */
+  async holderOf(agentId: string, now: EpochMs): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom("agent_presence")
+      .innerJoin("cluster_nodes", "cluster_nodes.id", "agent_presence.node_id")
+      .select("agent_presence.node_id")
+      .where("agent_presence.agent_id", "=", agentId)
+      .where("cluster_nodes.expires_at", ">=", now)
+      .executeTakeFirst();
+    return row?.node_id;
+  }
+
+  /** Of these agents, those whose stream a live node holds, with the node. */
+  async holders(agentIds: readonly string[], now: EpochMs): Promise<Map<string, string>> {
+    if (agentIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom("agent_presence")
+      .innerJoin("cluster_nodes", "cluster_nodes.id", "agent_presence.node_id")
+      .select(["agent_presence.agent_id", "agent_presence.node_id"])
+      .where("agent_presence.agent_id", "in", agentIds)
+      .where("cluster_nodes.expires_at", ">=", now)
+      .execute();
+    return new Map(rows.map((r) => [r.agent_id, r.node_id]));
+  }
+
+  /** Agents whose stream a live node holds, in id order after `afterId`. */
+  async onlineAfter(afterId: string, limit: number, now: EpochMs): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("agent_presence")
+      .innerJoin("cluster_nodes", "cluster_nodes.id", "agent_presence.node_id")
+      .select("agent_presence.agent_id")
+      .where("agent_presence.agent_id", ">", afterId)
+      .where("cluster_nodes.expires_at", ">=", now)
+      .orderBy("agent_presence.agent_id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.agent_id);
+  }
+}
