@@ -29,6 +29,7 @@ const CLOSE_REASON: Record<CloseReason, string> = {
   [CloseReason.SERVER_RESTART]: "server restarted",
   [CloseReason.OPEN_FAILED]: "open could not be recorded",
   [CloseReason.RELEASED]: "released after its last command",
+  [CloseReason.NODE_LOST]: "its server node was lost",
 };
 
 /** Tunnel sessions, live and closed, newest first, filtered and paged on the server (technicians see their own). */
