@@ -19,16 +19,11 @@ const MAX_CONCURRENCY = 1000;
 /** Agents named one by one; more go through a selector. */
 const MAX_NAMED_AGENTS = 1000;
 
-const STEP_STATES = [
-  "pending",
-  "running",
-  "succeeded",
-  "failed",
-  "error",
-  "timed_out",
-  "cancelled",
-  "expired",
-] as const;
+type StepStateName = Lowercase<Exclude<keyof typeof StepState, "UNSPECIFIED">>;
+/** The contract's step states by name (pending, running, ...), read from the generated enum so they cannot drift. */
+const STEP_STATES = Object.keys(StepState)
+  .filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED")
+  .map((k) => k.toLowerCase()) as [StepStateName, ...StepStateName[]];
 
 const jobResultSchema = z.object({
   job_id: z.string().describe("names the job in get_job (and in rmm job watch)"),
@@ -267,7 +262,7 @@ function stepOf(s: JobStep): JobResult["steps"][number] {
     agent_id: s.agentId,
     hostname: s.hostname,
     // UNSPECIFIED never leaves the server; read as pending if it did.
-    state: (STEP_STATES as readonly string[]).includes(name) ? (name as (typeof STEP_STATES)[number]) : "pending",
+    state: (STEP_STATES as readonly string[]).includes(name) ? (name as StepStateName) : "pending",
     exit_code: s.exitCode ?? null,
     signal: s.signal || null,
     first_line: s.firstLine || null,
