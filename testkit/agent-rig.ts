@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import type { Role } from "../server/auth/claims.js";
 import { loadOrCreateSigningSecret } from "../server/auth/signing-secret.js";
 import { TokenIssuer } from "../server/auth/token-issuer.js";
-import { AGENT_MAIN, ManagedProcess, startServerProcess } from "./managed-process.js";
+import { AGENT_MAIN, ManagedProcess, START_TIMEOUT_MS, startServerProcess } from "./managed-process.js";
 import { createTestDatabase, type Dialect, type TestDatabase } from "./test-databases.js";
 
 const run = promisify(execFile);
@@ -74,14 +74,38 @@ export async function enrollWithAgentCli(
 export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}): Promise<AgentRig> {
   const db: TestDatabase = await createTestDatabase(dialect);
   const dir = mkdtempSync(join(tmpdir(), "rmm-rig-"));
-  const serverDir = join(dir, "server");
-  const server = await startServerProcess({
-    dataDir: serverDir,
+  let server: Awaited<ReturnType<typeof startServerProcess>> | undefined;
+  try {
+    server = await startServerProcess(serverOptions(dir, db, opts));
+    return await connectRig(dir, db, server, opts);
+  } catch (err) {
+    // A rig that failed half-way (an enrollment refused, an agent that never connected) leaves no server
+    // running behind the test worker, no database and no directory.
+    await server?.proc.stop();
+    // The error that stopped the rig says more than a failed drop would (the database may be what failed).
+    await db.drop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function serverOptions(dir: string, db: TestDatabase, opts: AgentRigOptions) {
+  return {
+    dataDir: join(dir, "server"),
     db: db.url,
     ...(opts.serverExtra && { extra: opts.serverExtra }),
     ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }),
     ...(opts.logLevel && { logLevel: opts.logLevel }),
-  });
+  };
+}
+
+async function connectRig(
+  dir: string,
+  db: TestDatabase,
+  server: Awaited<ReturnType<typeof startServerProcess>>,
+  opts: AgentRigOptions,
+): Promise<AgentRig> {
+  const serverDir = join(dir, "server");
   const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
   const enrollAgent = async (name: string) =>
     enrollWithAgentCli(server.url, await issuer.mintEnrollment(600), join(dir, name, "state.json"));
@@ -100,7 +124,16 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
       ...(wrapper.length > 0 && { wrapper }),
       ...(opts.logLevel && { logLevel: opts.logLevel }),
     });
-    await proc.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reach heartbeat mode");
+    try {
+      await proc.waitForLog(
+        (e) => e.msg === "connecting -> heartbeat",
+        "the agent to reach heartbeat mode",
+        START_TIMEOUT_MS,
+      );
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
     return proc;
   };
   let agent = await runAgent("agent", opts.agentExtra ?? []);

@@ -8,6 +8,13 @@ export interface LogEntry {
   [key: string]: unknown;
 }
 
+/**
+ * How long a process of ours may take to start: a server migrating a fresh MySQL database, or an agent
+ * enrolling and connecting, while several test files start theirs at once on two cores. It only bounds a
+ * failure; a healthy start is waited for by its log line, not for this long.
+ */
+export const START_TIMEOUT_MS = 30_000;
+
 /** Built entry points (npm test builds before running vitest). */
 export const SERVER_MAIN = resolve("dist/server/main.js");
 export const AGENT_MAIN = resolve("dist/agent/main.js");
@@ -113,7 +120,11 @@ export async function startServerProcess(opts: {
     ],
     { ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}), ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) },
   );
-  const entry = await proc.waitForLog((e) => e.msg === "rmm-server listening", "the server to listen");
+  const entry = await proc.waitForLog(
+    (e) => e.msg === "rmm-server listening",
+    "the server to listen",
+    START_TIMEOUT_MS,
+  );
   const url = String(entry.url);
   return { proc, url, port: Number(new URL(url).port) };
 }

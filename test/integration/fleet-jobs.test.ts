@@ -68,12 +68,15 @@ describe.each(DIALECTS)("fleet jobs (%s)", (dialect) => {
           labels.flatMap((l) => ["--label", l]),
         )
       ).agentId;
-    ids.ok = await start("ok", "fleet=t", "role=web");
-    ids.fails = await start("fails", "fleet=t");
-    ids.locked = await start("locked", "fleet=t", "tier=locked");
-    ids.slow = await start("slow", "fleet=t");
-    ids.plain = await start("plain", "fleet=t", "env=prod");
-    ids.late = await rig.enrollAgent("late");
+    // Independent processes: enrolled and started side by side.
+    [ids.ok, ids.fails, ids.locked, ids.slow, ids.plain, ids.late] = await Promise.all([
+      start("ok", "fleet=t", "role=web"),
+      start("fails", "fleet=t"),
+      start("locked", "fleet=t", "tier=locked"),
+      start("slow", "fleet=t"),
+      start("plain", "fleet=t", "env=prod"),
+      rig.enrollAgent("late"),
+    ]);
     jobs = createJobClient(rig.url, await rig.mintToken("alice", "tech"));
     tunnels = createTechnicianClient(rig.url, await rig.mintToken("alice", "tech"));
     admin = createTechnicianClient(rig.url, await rig.mintToken("root", "admin"));
