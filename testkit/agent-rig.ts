@@ -118,12 +118,16 @@ async function connectRig(
     chownSync(join(dir, "agent", "state.json"), uid, gid);
     wrapper.unshift("setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups");
   }
+  // Every extra agent from the moment it is spawned, so stop() ends one still starting (a hook that timed out).
   const extraAgents: ManagedProcess[] = [];
-  const runAgent = async (name: string, extra: string[]) => {
+  let stopped = false;
+  const runAgent = async (name: string, extra: string[], track = true) => {
+    if (stopped) throw new Error(`the rig was stopped before agent ${name} could start`);
     const proc = new ManagedProcess(AGENT_MAIN, ["run", "--state", join(dir, name, "state.json"), ...extra], {
       ...(wrapper.length > 0 && { wrapper }),
       ...(opts.logLevel && { logLevel: opts.logLevel }),
     });
+    if (track) extraAgents.push(proc);
     try {
       await proc.waitForLog(
         (e) => e.msg === "connecting -> heartbeat",
@@ -136,7 +140,7 @@ async function connectRig(
     }
     return proc;
   };
-  let agent = await runAgent("agent", opts.agentExtra ?? []);
+  let agent = await runAgent("agent", opts.agentExtra ?? [], false);
   return {
     dir,
     url: server.url,
@@ -149,23 +153,18 @@ async function connectRig(
     },
     mintToken: (subject, role = "tech", ttlSeconds = 3_600) => issuer.mintTechnician(subject, role, ttlSeconds),
     enrollAgent,
-    async runEnrolled(name, extra = []) {
-      const proc = await runAgent(name, extra);
-      extraAgents.push(proc);
-      return proc;
-    },
+    runEnrolled: (name, extra = []) => runAgent(name, extra),
     async startAgent(name, extra = []) {
       const id = await enrollAgent(name);
-      const proc = await runAgent(name, extra);
-      extraAgents.push(proc);
-      return { agentId: id, agent: proc };
+      return { agentId: id, agent: await runAgent(name, extra) };
     },
     async restartAgent(signal: NodeJS.Signals = "SIGKILL") {
       await agent.stop(signal);
-      agent = await runAgent("agent", opts.agentExtra ?? []);
+      agent = await runAgent("agent", opts.agentExtra ?? [], false);
       return agent;
     },
     async stop() {
+      stopped = true;
       for (const proc of extraAgents) await proc.stop();
       await agent.stop();
       await server.proc.stop();

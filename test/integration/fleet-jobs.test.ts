@@ -68,15 +68,21 @@ describe.each(DIALECTS)("fleet jobs (%s)", (dialect) => {
           labels.flatMap((l) => ["--label", l]),
         )
       ).agentId;
-    // Independent processes: enrolled and started side by side.
-    [ids.ok, ids.fails, ids.locked, ids.slow, ids.plain, ids.late] = await Promise.all([
-      start("ok", "fleet=t", "role=web"),
-      start("fails", "fleet=t"),
-      start("locked", "fleet=t", "tier=locked"),
-      start("slow", "fleet=t"),
-      start("plain", "fleet=t", "env=prod"),
-      rig.enrollAgent("late"),
-    ]);
+    // Independent processes, enrolled and started side by side; every start settles before the hook
+    // ends, so a failed one leaves none still starting.
+    const starts: Array<[keyof typeof ids, Promise<string>]> = [
+      ["ok", start("ok", "fleet=t", "role=web")],
+      ["fails", start("fails", "fleet=t")],
+      ["locked", start("locked", "fleet=t", "tier=locked")],
+      ["slow", start("slow", "fleet=t")],
+      ["plain", start("plain", "fleet=t", "env=prod")],
+      ["late", rig.enrollAgent("late")],
+    ];
+    const settled = await Promise.allSettled(starts.map(([, p]) => p));
+    settled.forEach((r, i) => {
+      if (r.status === "rejected") throw r.reason;
+      ids[starts[i]![0]] = r.value;
+    });
     jobs = createJobClient(rig.url, await rig.mintToken("alice", "tech"));
     tunnels = createTechnicianClient(rig.url, await rig.mintToken("alice", "tech"));
     admin = createTechnicianClient(rig.url, await rig.mintToken("root", "admin"));
