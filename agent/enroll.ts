@@ -10,6 +10,8 @@ export interface EnrollOptions {
   state: string;
   /** PEM CA that signs the server's certificate; the system roots when absent. */
   ca?: string;
+  /** Labels the agent reports from its first stream on, kept in the state file; none when absent. */
+  labels?: Record<string, string>;
   info: AgentInfoFields;
 }
 
@@ -33,6 +35,7 @@ export async function enroll(opts: EnrollOptions): Promise<string> {
       agentId: res.agentId,
       credential: res.credential,
       ...(opts.ca ? { caFile: opts.ca } : {}),
+      ...(opts.labels && Object.keys(opts.labels).length > 0 ? { labels: opts.labels } : {}),
     });
     return res.agentId;
   } finally {

@@ -30,6 +30,26 @@ interface RunFlags {
   label: Record<string, string>;
 }
 
+/** One `--label key=value` into the labels so far (a repeated key keeps the last value). */
+function collectLabel(v: string, all: Record<string, string>): Record<string, string> {
+  try {
+    const [key, value] = parseLabelFlag(v);
+    return { ...all, [key]: value };
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** Labels for the state file, checked as a set (count, total size) before anything is enrolled. */
+function checkedLabels(labels: Record<string, string>): Record<string, string> {
+  const problem = labelsProblem(labels);
+  if (problem) throw new Error(`labels: ${problem}`);
+  return labels;
+}
+
+const STATE_LABEL_HELP =
+  "a label the agent reports, kept in the state file (Kubernetes syntax; repeatable; `run --label` overrides it)";
+
 const program = new Command("rmm-agent")
   .description("RMM endpoint agent: one persistent stream to the server, tunnels on demand")
   .version(RMM_VERSION)
@@ -42,14 +62,18 @@ program
   .requiredOption("--token <token>", "enrollment token from `rmm-server enroll-token`")
   .option("--state <path>", "state file", defaultStatePath())
   .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
+  .option("--label <key=value>", STATE_LABEL_HELP, collectLabel, {} as Record<string, string>)
   .addHelpText(
     "after",
-    "\nExample:\n  rmm-agent enroll --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem",
+    "\nExample:\n  rmm-agent enroll --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem --label site=berlin",
   )
-  .action(async (flags: { server: string; token: string; state: string; ca?: string }) => {
-    const agentId = await enroll({ ...flags, info: agentInfo() });
-    process.stdout.write(`enrolled as ${agentId}; state in ${flags.state}\n`);
-  });
+  .action(
+    async (flags: { server: string; token: string; state: string; ca?: string; label: Record<string, string> }) => {
+      const { label, ...rest } = flags;
+      const agentId = await enroll({ ...rest, labels: checkedLabels(label), info: agentInfo() });
+      process.stdout.write(`enrolled as ${agentId}; state in ${flags.state}\n`);
+    },
+  );
 
 program
   .command("install")
@@ -57,6 +81,7 @@ program
   .requiredOption("--server <url>", "server URL: https://host:port (http:// for cleartext)")
   .requiredOption("--token <token>", "enrollment token from `rmm-server enroll-token`")
   .option("--ca <file>", "PEM CA certificate that signs the server's certificate")
+  .option("--label <key=value>", STATE_LABEL_HELP, collectLabel, {} as Record<string, string>)
   .option("--prefix <dir>", "where the agent is copied", DEFAULT_PREFIX)
   .option("--unit-dir <dir>", "where the systemd unit is written", DEFAULT_UNIT_DIR)
   .option("--root <dir>", "stage everything under this directory instead of / (systemctl is not run)", "/")
@@ -68,7 +93,7 @@ program
   )
   .addHelpText(
     "after",
-    "\nExample:\n  sudo ./rmm-agent install --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem",
+    "\nExample:\n  sudo ./rmm-agent install --server https://rmm.example.com:7443 --token eyJ... --ca /etc/rmm/ca.pem --label site=berlin",
   )
   .action(
     async (flags: {
@@ -79,6 +104,7 @@ program
       unitDir: string;
       root: string;
       runArg: string[];
+      label: Record<string, string>;
     }) => {
       if (platform() !== "linux")
         throw new Error(
@@ -89,6 +115,7 @@ program
         throw new Error(
           "install copies the packaged agent, and this one runs from a clone under node: build it with `npm run package:agent` and run install from the unpacked archive",
         );
+      const labels = checkedLabels(flags.label);
       const paths = { root: flags.root, prefix: flags.prefix, unitDir: flags.unitDir };
       const statePath = installedStatePath(flags.root);
       // The service runs from another directory: a relative CA path would no longer name the file.
@@ -98,6 +125,7 @@ program
         token: flags.token,
         ...ca,
         state: statePath,
+        labels,
         info: agentInfo(),
       });
       const result = installService(packageDir, paths, flags.runArg);
@@ -160,21 +188,12 @@ program
   .option(
     "--label <key=value>",
     "report this label (Kubernetes syntax; repeatable; adds to and overrides the state file's labels)",
-    (v: string, all: Record<string, string>) => {
-      try {
-        const [key, value] = parseLabelFlag(v);
-        return { ...all, [key]: value };
-      } catch (err) {
-        throw new InvalidArgumentError((err as Error).message);
-      }
-    },
+    collectLabel,
     {} as Record<string, string>,
   )
   .action(async (flags: RunFlags) => {
     const state = readState(flags.state);
-    const labels = { ...state.labels, ...flags.label };
-    const problem = labelsProblem(labels);
-    if (problem) throw new Error(`labels: ${problem}`);
+    const labels = checkedLabels({ ...state.labels, ...flags.label });
     const fileRoots = new FileRoots(flags.fileRoot, [flags.state]);
     const { factories, capabilities } = channelSet(
       new Map([

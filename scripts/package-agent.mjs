@@ -108,7 +108,7 @@ cpSync(ptyDir, join(pkg, "node_modules", ...ptyPackage.split("/")), { recursive:
 writeFileSync(
   join(pkg, "README.txt"),
   `rmm-agent ${version} for ${target}: run ./rmm-agent --help. Keep node_modules/ beside the executable (the terminal addon).\n` +
-    `Linux service: sudo ./rmm-agent install --server https://HOST:7443 --token TOKEN [--ca /abs/ca.pem]\n`,
+    `Linux service: sudo ./rmm-agent install --server https://HOST:7443 --token TOKEN [--ca /abs/ca.pem] [--label k=v ...]\n`,
 );
 
 // 5. One archive.

@@ -192,6 +192,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     gate: sessions,
     audit,
     log: log.child({ component: "jobs" }),
+    observer: metrics,
   });
   await jobs.start();
   const fileTransfers = new FileTransferLog(new FileTransferStore(db, nodeId), log);

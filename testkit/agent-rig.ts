@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import type { Role } from "../server/auth/claims.js";
 import { loadOrCreateSigningSecret } from "../server/auth/signing-secret.js";
 import { TokenIssuer } from "../server/auth/token-issuer.js";
-import { AGENT_MAIN, ManagedProcess, startServerProcess } from "./managed-process.js";
+import { AGENT_MAIN, ManagedProcess, START_TIMEOUT_MS, startServerProcess } from "./managed-process.js";
 import { createTestDatabase, type Dialect, type TestDatabase } from "./test-databases.js";
 
 const run = promisify(execFile);
@@ -76,14 +76,38 @@ export async function enrollWithAgentCli(
 export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}): Promise<AgentRig> {
   const db: TestDatabase = await createTestDatabase(dialect);
   const dir = mkdtempSync(join(tmpdir(), "rmm-rig-"));
-  const serverDir = join(dir, "server");
-  const server = await startServerProcess({
-    dataDir: serverDir,
+  let server: Awaited<ReturnType<typeof startServerProcess>> | undefined;
+  try {
+    server = await startServerProcess(serverOptions(dir, db, opts));
+    return await connectRig(dir, db, server, opts);
+  } catch (err) {
+    // A rig that failed half-way (an enrollment refused, an agent that never connected) leaves no server
+    // running behind the test worker, no database and no directory.
+    await server?.proc.stop();
+    // The error that stopped the rig says more than a failed drop would (the database may be what failed).
+    await db.drop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function serverOptions(dir: string, db: TestDatabase, opts: AgentRigOptions) {
+  return {
+    dataDir: join(dir, "server"),
     db: db.url,
     ...(opts.serverExtra && { extra: opts.serverExtra }),
     ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }),
     ...(opts.logLevel && { logLevel: opts.logLevel }),
-  });
+  };
+}
+
+async function connectRig(
+  dir: string,
+  db: TestDatabase,
+  server: Awaited<ReturnType<typeof startServerProcess>>,
+  opts: AgentRigOptions,
+): Promise<AgentRig> {
+  const serverDir = join(dir, "server");
   const issuer = new TokenIssuer(loadOrCreateSigningSecret(serverDir).secret, "rmm-server", "rmm-api");
   const enrollAgent = async (name: string) =>
     enrollWithAgentCli(server.url, await issuer.mintEnrollment(600), join(dir, name, "state.json"));
@@ -96,17 +120,30 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
     chownSync(join(dir, "agent", "state.json"), uid, gid);
     wrapper.unshift("setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups");
   }
+  // Every extra agent from the moment it is spawned, so stop() ends one still starting (a hook that timed out).
   const extraAgents: ManagedProcess[] = [];
-  const runAgent = async (name: string, extra: string[], nodeArgs?: string[]) => {
+  let stopped = false;
+  const runAgent = async (name: string, extra: string[], track = true, nodeArgs?: string[]) => {
+    if (stopped) throw new Error(`the rig was stopped before agent ${name} could start`);
     const proc = new ManagedProcess(AGENT_MAIN, ["run", "--state", join(dir, name, "state.json"), ...extra], {
       ...(nodeArgs && { nodeArgs }),
       ...(wrapper.length > 0 && { wrapper }),
       ...(opts.logLevel && { logLevel: opts.logLevel }),
     });
-    await proc.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reach heartbeat mode");
+    if (track) extraAgents.push(proc);
+    try {
+      await proc.waitForLog(
+        (e) => e.msg === "connecting -> heartbeat",
+        "the agent to reach heartbeat mode",
+        START_TIMEOUT_MS,
+      );
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
     return proc;
   };
-  let agent = await runAgent("agent", opts.agentExtra ?? [], opts.agentNodeArgs);
+  let agent = await runAgent("agent", opts.agentExtra ?? [], false, opts.agentNodeArgs);
   return {
     dir,
     url: server.url,
@@ -119,23 +156,18 @@ export async function startAgentRig(dialect: Dialect, opts: AgentRigOptions = {}
     },
     mintToken: (subject, role = "tech", ttlSeconds = 3_600) => issuer.mintTechnician(subject, role, ttlSeconds),
     enrollAgent,
-    async runEnrolled(name, extra = []) {
-      const proc = await runAgent(name, extra);
-      extraAgents.push(proc);
-      return proc;
-    },
+    runEnrolled: (name, extra = []) => runAgent(name, extra),
     async startAgent(name, extra = []) {
       const id = await enrollAgent(name);
-      const proc = await runAgent(name, extra);
-      extraAgents.push(proc);
-      return { agentId: id, agent: proc };
+      return { agentId: id, agent: await runAgent(name, extra) };
     },
     async restartAgent(signal: NodeJS.Signals = "SIGKILL") {
       await agent.stop(signal);
-      agent = await runAgent("agent", opts.agentExtra ?? [], opts.agentNodeArgs);
+      agent = await runAgent("agent", opts.agentExtra ?? [], false, opts.agentNodeArgs);
       return agent;
     },
     async stop() {
+      stopped = true;
       for (const proc of extraAgents) await proc.stop();
       await agent.stop();
       await server.proc.stop();

@@ -8,6 +8,13 @@ export interface LogEntry {
   [key: string]: unknown;
 }
 
+/**
+ * How long a process of ours may take to start: a server migrating a fresh MySQL database, or an agent
+ * enrolling and connecting, while several test files start theirs at once on two cores. It only bounds a
+ * failure; a healthy start is waited for by its log line, not for this long.
+ */
+export const START_TIMEOUT_MS = 30_000;
+
 /** Built entry points (npm test builds before running vitest). */
 export const SERVER_MAIN = resolve("dist/server/main.js");
 export const AGENT_MAIN = resolve("dist/agent/main.js");
@@ -115,7 +122,7 @@ export async function startServerProcess(opts: {
   );
   // A server that never listens is not left running behind the caller's failure.
   const entry = await proc
-    .waitForLog((e) => e.msg === "rmm-server listening", "the server to listen")
+    .waitForLog((e) => e.msg === "rmm-server listening", "the server to listen", START_TIMEOUT_MS)
     .catch(async (err: unknown) => {
       await proc.stop("SIGKILL");
       throw err;

@@ -1,16 +1,11 @@
-import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { processSpecOf } from "../../common/process-params.js";
 import { OutputStream } from "../../gen/rmm/v1/exec_pb.js";
 import type { ChannelOpen } from "../../gen/rmm/v1/frame_pb.js";
 import { OutputPump } from "../process/output-pump.js";
-import { preflight } from "../process/preflight.js";
-import { killTree, spawnTree } from "../process/process-tree.js";
+import { ProgramRun } from "../process/program-run.js";
 import type { ChannelFactory } from "./channel-factory.js";
 import type { ChannelHandler, ChannelIo } from "../channel-io.js";
-
-/** How an exec channel's process is ending, if something other than the process itself ended it. */
-type Ending = "running" | "timed_out" | "cancelled";
 
 /**
  * One program with its stdout and stderr streamed back as separate, ordered
@@ -20,13 +15,9 @@ type Ending = "running" | "timed_out" | "cancelled";
  * program leads its own process group: a timeout or a cancel ends the tree.
  */
 class ExecChannel implements ChannelHandler {
-  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly run: ProgramRun;
   private readonly pump: OutputPump;
-  private readonly startedAt = Date.now();
-  private readonly timer: NodeJS.Timeout | undefined;
-  private ending: Ending = "running";
   private stdinClosed = false;
-  private finished = false;
   private stdoutBytes = 0;
   private stderrBytes = 0;
 
@@ -37,40 +28,34 @@ class ExecChannel implements ChannelHandler {
     if (open.params.case !== "exec")
       throw new ConnectError("an exec channel needs exec parameters", Code.InvalidArgument);
     const spec = processSpecOf(open.params.value);
-    const env = { ...process.env, ...spec.env };
-    preflight(spec.program, spec.cwd, env);
-    this.child = spawnTree(spec.program, spec.args, { cwd: spec.cwd, env });
+    this.run = new ProgramRun(
+      spec,
+      { ...process.env, ...spec.env },
+      {
+        spawnFailed: (code, message) => this.fail(code, message),
+        closed: (code, signal) => this.pump.whenDrained(() => this.exited(code, signal)),
+      },
+    );
+    const child = this.run.child;
     this.pump = new OutputPump(io, {
       pause: () => {
-        this.child.stdout.pause();
-        this.child.stderr.pause();
+        child.stdout.pause();
+        child.stderr.pause();
       },
       resume: () => {
-        this.child.stdout.resume();
-        this.child.stderr.resume();
+        child.stdout.resume();
+        child.stderr.resume();
       },
     });
-    this.child.stdout.on("data", (chunk: Buffer) => {
+    child.stdout.on("data", (chunk: Buffer) => {
       this.stdoutBytes += chunk.length;
       this.pump.push(chunk, OutputStream.STDOUT);
     });
-    this.child.stderr.on("data", (chunk: Buffer) => {
+    child.stderr.on("data", (chunk: Buffer) => {
       this.stderrBytes += chunk.length;
       this.pump.push(chunk, OutputStream.STDERR);
     });
-    // A program that exits without reading its input makes our writes fail with EPIPE: that is its choice, not an error.
-    this.child.stdin.on("error", () => undefined);
-    // Preflight catches almost every spawn failure; this is the race where the program went away in between.
-    this.child.on("error", (err: NodeJS.ErrnoException) => {
-      const code =
-        err.code === "ENOENT" ? Code.NotFound : err.code === "EACCES" ? Code.PermissionDenied : Code.Internal;
-      this.fail(code, `could not run ${spec.program}: ${err.message}`);
-    });
-    this.child.on("close", (code, signal) => this.pump.whenDrained(() => this.exited(code, signal)));
-    if (spec.timeoutMs > 0) {
-      this.timer = setTimeout(() => this.end("timed_out"), spec.timeoutMs);
-    }
-    const pid = this.child.pid;
+    const pid = child.pid;
     // The mux sends the channel's first credit after the factory returns; started must follow it.
     if (pid !== undefined) queueMicrotask(() => io.sendInfo({ kind: { case: "execStarted", value: { pid } } }));
   }
@@ -81,7 +66,7 @@ class ExecChannel implements ChannelHandler {
       return;
     }
     // Credit for input goes back only once the pipe took it, so a program that does not read stops the sender.
-    this.child.stdin.write(data, () => this.io.consumed(data.length));
+    this.run.child.stdin.write(data, () => this.io.consumed(data.length));
   }
 
   onCredit(): void {
@@ -90,44 +75,29 @@ class ExecChannel implements ChannelHandler {
 
   onEof(): void {
     this.stdinClosed = true;
-    this.child.stdin.end();
+    this.run.child.stdin.end();
   }
 
   onClose(): void {
     this.pump.clear();
-    this.end("cancelled");
-  }
-
-  private end(how: Exclude<Ending, "running">): void {
-    if (this.finished || this.ending !== "running") return;
-    this.ending = how;
-    if (this.child.pid !== undefined) killTree(this.child.pid);
+    this.run.end("cancelled");
   }
 
   private exited(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.finished) return;
-    this.finished = true;
-    clearTimeout(this.timer);
+    if (!this.run.settle()) return;
     this.io.sendEof();
-    const ms = Date.now() - this.startedAt;
+    const ms = this.run.elapsedMs();
+    const timedOut = this.run.timedOut;
     this.io.close(
-      this.ending === "timed_out" ? Code.DeadlineExceeded : 0,
-      this.ending === "timed_out" ? `timed out after ${ms} ms; the process tree was ended` : "",
-      {
-        ...(code !== null && { exitCode: code }),
-        signal: signal ?? "",
-        timedOut: this.ending === "timed_out",
-        cancelled: this.ending === "cancelled",
-        duration: { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 },
-        stdoutBytes: BigInt(this.stdoutBytes),
-        stderrBytes: BigInt(this.stderrBytes),
-      },
+      timedOut ? Code.DeadlineExceeded : 0,
+      timedOut ? `timed out after ${ms} ms; the process tree was ended` : "",
+      this.run.exitStatus(code, signal, { stdout: this.stdoutBytes, stderr: this.stderrBytes }, ms),
     );
   }
 
   private fail(code: Code, message: string): void {
     this.pump.clear();
-    this.end("cancelled");
+    this.run.end("cancelled");
     this.io.close(code, message);
   }
 }

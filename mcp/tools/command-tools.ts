@@ -48,13 +48,17 @@ const commandResultSchema = z.object({
 });
 type CommandResult = z.infer<typeof commandResultSchema>;
 
-const waitSchema = (fallback: number) =>
+/** A tool's `wait_seconds`: 0 to MAX_WAIT_SECONDS, `fallback` when absent; `until` says what it waits for. */
+export const waitSchema = (
+  fallback: number,
+  until = "for the command to end before returning what it has",
+): z.ZodDefault<z.ZodNumber> =>
   z
     .number()
     .min(0)
     .max(MAX_WAIT_SECONDS)
     .default(fallback)
-    .describe(`seconds to wait for the command to end before returning what it has (at most ${MAX_WAIT_SECONDS})`);
+    .describe(`seconds to wait ${until} (at most ${MAX_WAIT_SECONDS})`);
 
 export function registerCommandTools(server: McpServer, access: McpToolAccess, ctx: ToolContext): void {
   defineTool(server, access, {

@@ -7,7 +7,7 @@ import { defineTool, type ToolExtra } from "../define-tool.js";
 import type { McpToolAccess } from "../mcp-tool-access.js";
 import { ToolError } from "../tool-error.js";
 import type { ToolContext } from "../tool-context.js";
-import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from "./command-tools.js";
+import { DEFAULT_WAIT_SECONDS, waitSchema } from "./command-tools.js";
 import { MAX_SELECTOR_CHARS } from "./list-agents-tool.js";
 
 /** Steps listed in one answer; the rest are counted in the totals. Defaults to 100: a fleet of thousands would drown the answer. */
@@ -19,16 +19,11 @@ const MAX_CONCURRENCY = 1000;
 /** Agents named one by one; more go through a selector. */
 const MAX_NAMED_AGENTS = 1000;
 
-const STEP_STATES = [
-  "pending",
-  "running",
-  "succeeded",
-  "failed",
-  "error",
-  "timed_out",
-  "cancelled",
-  "expired",
-] as const;
+type StepStateName = Lowercase<Exclude<keyof typeof StepState, "UNSPECIFIED">>;
+/** The contract's step states by name (pending, running, ...), read from the generated enum so they cannot drift. */
+const STEP_STATES = Object.keys(StepState)
+  .filter((k) => Number.isNaN(Number(k)) && k !== "UNSPECIFIED")
+  .map((k) => k.toLowerCase()) as [StepStateName, ...StepStateName[]];
 
 const jobResultSchema = z.object({
   job_id: z.string().describe("names the job in get_job (and in rmm job watch)"),
@@ -63,13 +58,7 @@ const jobResultSchema = z.object({
 });
 type JobResult = z.infer<typeof jobResultSchema>;
 
-const waitSchema = (fallback: number) =>
-  z
-    .number()
-    .min(0)
-    .max(MAX_WAIT_SECONDS)
-    .default(fallback)
-    .describe(`seconds to wait for the job to finish before returning where it is (at most ${MAX_WAIT_SECONDS})`);
+const JOB_WAIT = "for the job to finish before returning where it is";
 
 const seconds = (s: number) => ({ seconds: BigInt(Math.floor(s)), nanos: Math.round((s % 1) * 1e9) });
 
@@ -128,7 +117,7 @@ export function registerFleetTools(server: McpServer, access: McpToolAccess, ctx
         .max(MAX_EXPIRE_SECONDS)
         .optional()
         .describe("how long offline agents are waited for (default 24 h; 0: online agents only)"),
-      wait_seconds: waitSchema(DEFAULT_WAIT_SECONDS),
+      wait_seconds: waitSchema(DEFAULT_WAIT_SECONDS, JOB_WAIT),
     }),
     output: jobResultSchema,
     readOnly: false,
@@ -168,7 +157,7 @@ export function registerFleetTools(server: McpServer, access: McpToolAccess, ctx
       "A job started by run_on_fleet (or rmm run): totals per state and, per agent, the state, exit code, first line of output and why it is in that state. Can wait for the job to finish.",
     input: z.object({
       job_id: z.string().min(1).max(64),
-      wait_seconds: waitSchema(0),
+      wait_seconds: waitSchema(0, JOB_WAIT),
     }),
     output: jobResultSchema,
     readOnly: true,
@@ -267,7 +256,7 @@ function stepOf(s: JobStep): JobResult["steps"][number] {
     agent_id: s.agentId,
     hostname: s.hostname,
     // UNSPECIFIED never leaves the server; read as pending if it did.
-    state: (STEP_STATES as readonly string[]).includes(name) ? (name as (typeof STEP_STATES)[number]) : "pending",
+    state: (STEP_STATES as readonly string[]).includes(name) ? (name as StepStateName) : "pending",
     exit_code: s.exitCode ?? null,
     signal: s.signal || null,
     first_line: s.firstLine || null,

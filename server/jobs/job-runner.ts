@@ -22,6 +22,7 @@ import { durationOf, parseJobRequest } from "./job-request.js";
 import { resolveTargets } from "./job-targets.js";
 import { auditRow, outputOf } from "./step-records.js";
 import { StepLifecycle, type LiveStep, type StepOutcome } from "./step-lifecycle.js";
+import { noStepObserver, type StepObserver } from "./step-observer.js";
 import { StepWriter } from "./step-writer.js";
 import type { CreateJobRequest } from "../../gen/rmm/v1/job_service_pb.js";
 
@@ -33,6 +34,8 @@ export interface JobRunnerDeps {
   gate: ExclusiveSessionGate;
   audit: AuditLog;
   log: Logger;
+  /** Hears every step that reaches a state (the metrics); defaults to no one. */
+  observer?: StepObserver;
 }
 
 /** A job with steps still pending or running, as this server drives it. */
@@ -74,20 +77,30 @@ export class JobRunner {
   private readonly claimingAgents = new Set<string>();
   private dispatchQueued = false;
   private sweep: NodeJS.Timeout | undefined;
+  private readonly observer: StepObserver;
 
   constructor(private readonly deps: JobRunnerDeps) {
+    this.observer = deps.observer ?? noStepObserver;
     // rowsWritten and batches: the bench's figures of database writes per step.
     this.writer = new StepWriter(deps.store, this.events, deps.log, (jobId) =>
       deps.log.info({ jobId, rowsWritten: deps.store.rowsWritten, batches: this.writer.batches }, "job stored"),
     );
-    this.lifecycle = new StepLifecycle({ writer: this.writer, events: this.events, log: deps.log });
+    this.lifecycle = new StepLifecycle({
+      writer: this.writer,
+      events: this.events,
+      log: deps.log,
+      observer: this.observer,
+    });
     deps.gate.onReleased(() => this.kick());
   }
 
   /** Picks up what a previous server left: running steps end as error (never run twice), pending ones wait again. */
   async start(): Promise<void> {
     const lost = await this.deps.store.failRunning(Date.now(), SERVER_RESTARTED);
-    if (lost > 0) this.deps.log.warn({ steps: lost }, "job steps left running by a previous server marked error");
+    if (lost > 0) {
+      this.deps.log.warn({ steps: lost }, "job steps left running by a previous server marked error");
+      this.observer.stepsReached("error", lost);
+    }
     const unfinished = (await this.deps.store.unfinished()).sort((a, b) => a.created_at - b.created_at);
     for (const row of unfinished) {
       const job = this.activate(row);
@@ -147,6 +160,8 @@ export class JobRunner {
       };
     });
     await store.create(row, steps);
+    // Steps are created in their first state; every later move is counted by the lifecycle's transition.
+    for (const s of steps) this.observer.stepsReached(s.state, 1);
     for (const r of refused) this.writer.refusedAudit(r);
     await audit.record({
       actor: actorOf.technician(tech.subject),

@@ -3,6 +3,7 @@ import type { Logger } from "../../common/logger.js";
 import type { CommandAuditTable, CommandOutcome } from "../store/database.js";
 import type { JobStepSummary, StepEnd, StepStateName } from "../store/index.js";
 import type { JobEvents } from "./job-events.js";
+import { noStepObserver, type StepObserver } from "./step-observer.js";
 import type { StepWriter } from "./step-writer.js";
 
 /**
@@ -69,7 +70,7 @@ export interface LiveStep {
 export type StepOutcome = Omit<StepEnd, "jobId" | "agentId" | "from" | "to" | "endedAt">;
 
 export class StepLifecycle {
-  constructor(private readonly deps: { writer: StepWriter; events: JobEvents; log: Logger }) {}
+  constructor(private readonly deps: { writer: StepWriter; events: JobEvents; log: Logger; observer?: StepObserver }) {}
 
   /** The one guarded transition: throws on an illegal move, logs `from -> to`, owns the write and the event. */
   transition(step: LiveStep, to: StepStateName, outcome: StepOutcome = {}): void {
@@ -79,6 +80,7 @@ export class StepLifecycle {
     step.state = to;
     step.reason = outcome.reason ?? null;
     this.deps.log.debug({ jobId: step.jobId, agentId: step.agentId, reason: step.reason }, `${from} -> ${to}`);
+    (this.deps.observer ?? noStepObserver).stepsReached(to, 1);
     const now = Date.now();
     if (to === "running") {
       step.startedAt = now;

@@ -18,12 +18,12 @@ describe("server metrics", () => {
     metrics.channelOpened(ChannelType.TERMINAL);
     metrics.channelEnded(ChannelType.TERMINAL);
     metrics.relayed(ChannelType.TERMINAL, "to_agent", 10);
-    metrics.jobStep("succeeded");
+    metrics.stepsReached("succeeded", 2);
     const { body, contentType } = await metrics.scrape();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(body).toMatch(/^rmm_channels_open\{type="terminal"\} 1$/m);
     expect(body).toMatch(/^rmm_channel_relayed_bytes_total\{type="terminal",direction="to_agent"\} 10$/m);
-    expect(body).toMatch(/^rmm_job_steps_total\{state="succeeded"\} 1$/m);
+    expect(body).toMatch(/^rmm_job_steps_total\{state="succeeded"\} 2$/m);
     expect(body).toMatch(/^# TYPE process_cpu_seconds_total counter$/m);
   });
 });

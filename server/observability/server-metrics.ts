@@ -4,7 +4,9 @@ import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { AgentConnection } from "../services/agent-connection.js";
 import type { ChannelObserver, RelayDirection } from "../services/channel-observer.js";
 import type { PresenceObserver } from "../services/presence-observer.js";
-import type { QueryObserver } from "../store/index.js";
+import { STEP_STATES } from "../jobs/step-lifecycle.js";
+import type { StepObserver } from "../jobs/step-observer.js";
+import type { QueryObserver, StepStateName } from "../store/index.js";
 
 /**
  * Latency buckets in seconds for technician and agent calls: unary calls take
@@ -14,10 +16,6 @@ import type { QueryObserver } from "../store/index.js";
 export const RPC_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 300, 3600];
 /** Database statements take 0.05-5 ms here; past a second something is wrong. */
 export const QUERY_DURATION_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5];
-
-/** Job step states as the jobs branch defines them; the counter exists so dashboards can be built before it lands. */
-export const JOB_STEP_STATES = ["pending", "running", "succeeded", "failed", "cancelled", "timed_out"] as const;
-export type JobStepState = (typeof JOB_STEP_STATES)[number];
 
 /** What the metrics read at scrape time instead of counting as they change. */
 export interface MetricSources {
@@ -42,7 +40,7 @@ export interface ClusterStats {
  * per-agent or per-session label (the series count stays bounded by the
  * fleet's OS and version mix, not its size).
  */
-export class ServerMetrics implements ChannelObserver, PresenceObserver, QueryObserver {
+export class ServerMetrics implements ChannelObserver, PresenceObserver, QueryObserver, StepObserver {
   readonly registry = new Registry();
   private readonly rpcRequests: Counter<"service" | "method" | "code">;
   private readonly rpcDuration: Histogram<"service" | "method" | "code">;
@@ -151,7 +149,7 @@ export class ServerMetrics implements ChannelObserver, PresenceObserver, QueryOb
     });
     this.jobSteps = new Counter({
       name: "rmm_job_steps_total",
-      help: `Fleet job steps that reached a state (${JOB_STEP_STATES.join(", ")})`,
+      help: `Fleet job steps that reached a state (${STEP_STATES.join(", ")})`,
       labelNames: ["state"],
       registers,
     });
@@ -189,8 +187,8 @@ export class ServerMetrics implements ChannelObserver, PresenceObserver, QueryOb
     if (failed) this.queryErrors.inc({ operation });
   }
 
-  jobStep(state: JobStepState): void {
-    this.jobSteps.inc({ state });
+  stepsReached(state: StepStateName, count: number): void {
+    this.jobSteps.inc({ state }, count);
   }
 
   /** The exposition text a scrape returns, and its content type. */

@@ -68,12 +68,21 @@ describe.each(DIALECTS)("fleet jobs (%s)", (dialect) => {
           labels.flatMap((l) => ["--label", l]),
         )
       ).agentId;
-    ids.ok = await start("ok", "fleet=t", "role=web");
-    ids.fails = await start("fails", "fleet=t");
-    ids.locked = await start("locked", "fleet=t", "tier=locked");
-    ids.slow = await start("slow", "fleet=t");
-    ids.plain = await start("plain", "fleet=t", "env=prod");
-    ids.late = await rig.enrollAgent("late");
+    // Independent processes, enrolled and started side by side; every start settles before the hook
+    // ends, so a failed one leaves none still starting.
+    const starts: Array<[keyof typeof ids, Promise<string>]> = [
+      ["ok", start("ok", "fleet=t", "role=web")],
+      ["fails", start("fails", "fleet=t")],
+      ["locked", start("locked", "fleet=t", "tier=locked")],
+      ["slow", start("slow", "fleet=t")],
+      ["plain", start("plain", "fleet=t", "env=prod")],
+      ["late", rig.enrollAgent("late")],
+    ];
+    const settled = await Promise.allSettled(starts.map(([, p]) => p));
+    settled.forEach((r, i) => {
+      if (r.status === "rejected") throw r.reason;
+      ids[starts[i]![0]] = r.value;
+    });
     jobs = createJobClient(rig.url, await rig.mintToken("alice", "tech"));
     tunnels = createTechnicianClient(rig.url, await rig.mintToken("alice", "tech"));
     admin = createTechnicianClient(rig.url, await rig.mintToken("root", "admin"));

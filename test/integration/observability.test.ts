@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
+import { createJobClient } from "../../client/technician-client.js";
 import type { LogEntry } from "../../testkit/managed-process.js";
 import { startFileSession, type FileSession } from "../support/file-session.js";
 import { expectCode, writeRandomFile } from "../../testkit/file-fixtures.js";
@@ -146,6 +147,26 @@ describe.each(DIALECTS)("metrics, request ids and technician log lines on %s", (
     expect(typeof upload?.requestId).toBe("string");
     const open = serverLogs().find((e) => e.action === "OpenTunnel" && e.code === "ok");
     expect(open).toMatchObject({ technician: "alice", agentId: session.rig.agentId, sessionId: session.sessionId });
+  });
+
+  it("counts a fleet job's step once per state it reached", async () => {
+    const jobs = createJobClient(session.rig.url, await session.rig.mintToken("alice"));
+    const before = await scrape(metricsUrl);
+    const { job } = await jobs.createJob({
+      agentIds: [session.rig.agentId],
+      params: { argv: ["/bin/sh", "-c", "exit 3"] },
+    });
+    for await (const m of jobs.watchJob({ jobId: job!.id })) void m;
+    const after = await scrape(metricsUrl);
+    const delta = (state: string) =>
+      sampleSum(after, "rmm_job_steps_total", { state }) - sampleSum(before, "rmm_job_steps_total", { state });
+    expect(["pending", "running", "failed", "succeeded", "error"].map((s) => [s, delta(s)])).toEqual([
+      ["pending", 1],
+      ["running", 1],
+      ["failed", 1],
+      ["succeeded", 0],
+      ["error", 0],
+    ]);
   });
 
   it("counts the session gone after it closes", async () => {

@@ -13,6 +13,7 @@ import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { ForwardAuditStore, openDatabase, parseDatabaseUrl, type Db } from "../../server/store/index.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { SERVER_VARIANTS } from "../../testkit/server-variants.js";
+import type { Dialect } from "../../testkit/test-databases.js";
 import { until } from "../support/until.js";
 
 /**
@@ -63,6 +64,13 @@ async function readAll(socket: net.Socket): Promise<Buffer> {
   for await (const c of socket) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
+
+/**
+ * The bulk test's size per store. Its bytes never reach the store (a forwarded connection is one audit row,
+ * written when it ends), so the full 256 MiB runs once and the other store sends a smaller amount through
+ * the same path: still 32 times the forward's 1 MiB window each way.
+ */
+const BULK_MIB: Record<Dialect, number> = { sqlite: 256, mysql: 32 };
 
 describe.each(SERVER_VARIANTS)("port forwarding through a real server and agent on $label", (variant) => {
   const { dialect, serverFlags } = variant;
@@ -181,10 +189,10 @@ describe.each(SERVER_VARIANTS)("port forwarding through a real server and agent 
     expect(rows.every((r) => r.ended_at >= r.started_at)).toBe(true);
   });
 
-  it("carries 256 MiB both ways byte for byte", async () => {
+  it(`carries ${BULK_MIB[dialect]} MiB both ways byte for byte`, async () => {
     const echo = await target((socket) => socket.pipe(socket));
     const { localPort, ended } = await forwardTo(echo.port);
-    const total = 256 * 1024 * 1024;
+    const total = BULK_MIB[dialect] * 1024 * 1024;
     const socket = await connectLocal(localPort);
     const sent = createHash("sha256");
     const received = createHash("sha256");

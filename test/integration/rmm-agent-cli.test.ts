@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -69,6 +69,49 @@ describe("rmm-agent given bad input", () => {
     expect(stderr).toBe(
       'rmm-agent: server URL "ftp://127.0.0.1:1" must start with https:// (or http:// for cleartext)',
     );
+  });
+
+  it("refuses a label that is not key=value on enroll and install, before enrolling", async () => {
+    for (const command of ["enroll", "install"]) {
+      const state = join(dir, `label-${command}.json`);
+      const { stderr } = await fails([
+        command,
+        "--server",
+        ts.url,
+        "--token",
+        "t",
+        ...(command === "enroll" ? ["--state", state] : ["--root", join(dir, "label-root")]),
+        "--label",
+        "site",
+      ]);
+      expect(stderr).toContain('label "site" is not key=value');
+      expect(existsSync(state)).toBe(false);
+    }
+  });
+
+  it("keeps enroll's --label flags in the state file, the last value of a repeated key winning", async () => {
+    const state = join(dir, "labelled.json");
+    const token = await ts.server.issuer.mintEnrollment(600);
+    await run(process.execPath, [
+      AGENT_MAIN,
+      "enroll",
+      "--server",
+      ts.url,
+      "--token",
+      token,
+      "--state",
+      state,
+      "--label",
+      "site=berlin",
+      "--label",
+      "tier=web",
+      "--label",
+      "tier=db",
+    ]);
+    expect((JSON.parse(readFileSync(state, "utf8")) as { labels?: unknown }).labels).toEqual({
+      site: "berlin",
+      tier: "db",
+    });
   });
 
   it("reports a bad enrollment token in one line, and writes no state", async () => {

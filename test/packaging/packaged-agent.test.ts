@@ -161,10 +161,15 @@ describe("the packaged agent (one archive: a single executable and its PTY addon
         root,
         "--run-arg=--file-root",
         "--run-arg=/srv/rmm files",
+        "--label",
+        "site=berlin",
+        "--label",
+        "role=db",
       ],
       { cwd: work, env: { PATH: "/usr/sbin:/sbin" } },
     );
-    expect(stdout).toMatch(/^enrolled as \S+; state in .*\/var\/lib\/rmm-agent\/state\.json$/m);
+    const installedId = /^enrolled as (\S+); state in .*\/var\/lib\/rmm-agent\/state\.json$/m.exec(stdout)?.[1];
+    expect(installedId).toBeDefined();
     expect(stdout).toContain(`staged under ${root}: systemctl was not run`);
     expect(stdout).toContain(
       'ExecStart=/opt/rmm-agent/rmm-agent run --state /var/lib/rmm-agent/state.json --file-root "/srv/rmm files"',
@@ -185,6 +190,13 @@ describe("the packaged agent (one archive: a single executable and its PTY addon
         "the installed copy to connect",
         20_000,
       );
+      // The labels given to install reach the server on the service's first stream.
+      let reported: Record<string, string> = {};
+      await until(async () => {
+        reported = (await alice.getAgent({ agentId: installedId! })).agent?.reportedLabels ?? {};
+        return Object.keys(reported).length > 0;
+      }, "the installed agent's labels to be stored");
+      expect(reported).toEqual({ site: "berlin", role: "db" });
     } finally {
       await installed.stop();
     }
