@@ -17,6 +17,7 @@ describe.each([
       "TunnelService",
       "createTechnicianClient",
       "downloadFile",
+      "openRecording",
       "uploadFile",
     ],
   },

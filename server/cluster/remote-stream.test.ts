@@ -70,8 +70,12 @@ describe("a cross-node stream over a real NATS server", () => {
     }
     await writer;
     expect(received.map((r, i) => r.equals(messages[i]!))).toEqual(messages.map(() => true));
-    // A 100 KiB message crosses as two NATS messages, each within 64 KiB headers included.
-    expect(seen.filter((s) => s.data > 0).length).toBeGreaterThanOrEqual(2 * messages.length);
+    // A 100 KiB message crosses as two NATS messages, each within 64 KiB headers included. The tap is
+    // a third connection, so its copies may still be on their way when the reader is done.
+    await until(
+      () => seen.filter((s) => s.data > 0).length >= 2 * messages.length,
+      "the tap to see every data message",
+    );
     expect(Math.max(...seen.map((s) => s.data + s.headers))).toBeLessThanOrEqual(64 * 1024);
     a.end({ code: 0, message: "" });
     tap.unsubscribe();
@@ -94,8 +98,12 @@ describe("a cross-node stream over a real NATS server", () => {
     let end: { code: number; message: string } | undefined;
     a.onEnd((e) => (end = e));
     b.abandon({ code: Code.Unavailable, message: "killed" });
+    // NATS answers "no responders" for the dead inbox; a loaded machine may let the ping time out first.
     await until(() => end !== undefined, "the left side to notice its peer is gone", 10_000);
-    expect(end).toMatchObject({ code: Code.Unavailable, message: expect.stringMatching(/node right is gone/) });
+    expect(end).toMatchObject({
+      code: Code.Unavailable,
+      message: expect.stringMatching(/node right (is gone|did not answer)/),
+    });
     await expect(a.write(new Uint8Array(1))).rejects.toMatchObject({ code: Code.Unavailable });
   });
 });
