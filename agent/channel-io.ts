@@ -15,6 +15,7 @@ export interface ChannelIo {
   /** Credit the peer granted us; take() from it before sendData(). */
   readonly sendWindow: SendWindow;
   /** Sends data the caller took credit for; exec channels tag stdout/stderr. */
+  /** `data` is encoded before this returns, so the caller may reuse its buffer afterwards. */
   sendData(data: Uint8Array, stream?: OutputStream): void;
   /** Sends a structured message (process started, file metadata, digest). Not subject to credit: keep them few and small. */
   sendInfo(info: ChannelInfoInit): void;

@@ -97,9 +97,12 @@ export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOption
       const client = newClient();
       const metadata = new grpc.Metadata();
       metadata.set("authorization", `Bearer ${credential}`);
+      // Messages are encoded in send(), not when grpc-js's writable gets round to them: a message queued
+      // behind a busy HTTP/2 stream would otherwise keep the buffers it carries alive, and so a download
+      // could not reuse its read buffer (see AgentStream.send).
       const call = client.makeBidiStreamRequest(
         connectMethod.path,
-        serializeConnectRequest,
+        (encoded: Buffer) => encoded,
         connectMethod.responseDeserialize,
         metadata,
       );
@@ -111,7 +114,7 @@ export function createGrpcTransport(serverUrl: string, opts: GrpcTransportOption
       });
       return {
         send: (msg: ConnectRequest) => {
-          if (!call.writableEnded && !call.destroyed) call.write(msg);
+          if (!call.writableEnded && !call.destroyed) call.write(serializeConnectRequest(msg));
         },
         messages: (async function* () {
           try {

@@ -2,6 +2,11 @@ import type { ConnectRequest, ConnectResponse, EnrollRequest, EnrollResponse } f
 
 /** One open agent stream. */
 export interface AgentStream {
+  /**
+   * Queues `msg` for the server, encoded before this returns: the caller may
+   * reuse any buffer the message carries (a download's read buffer) as soon
+   * as send returns.
+   */
   send(msg: ConnectRequest): void;
   /** The server's messages; ends when the stream ends, throws with the status it ended with. */
   readonly messages: AsyncIterable<ConnectResponse>;

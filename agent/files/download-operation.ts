@@ -24,6 +24,14 @@ export class DownloadOperation extends FileOperation {
   private position = 0;
   private size = 0;
   private reading = false;
+  /**
+   * One read buffer per download, reused for every read: sendData encodes its
+   * bytes before it returns (ChannelIo.sendData). A fresh buffer per read lives
+   * outside V8's heap, where a young generation sized for an agent collects it
+   * only after tens of MiB of them piled up: the agent's RSS during a 256 MiB
+   * download stood 44.7 MiB above idle.
+   */
+  private buffer: Buffer | undefined;
   /** Data may flow only after download_start went out. */
   private started = false;
   /** Aborted when the channel is cut, so hashing a large prefix for a resume stops early. */
@@ -90,7 +98,8 @@ export class DownloadOperation extends FileOperation {
       while (!this.closed && this.position < this.size) {
         const want = Math.min(this.io.sendWindow.credit, READ_BYTES, this.size - this.position);
         if (want === 0) return;
-        const buffer = Buffer.allocUnsafe(want);
+        this.buffer ??= Buffer.allocUnsafeSlow(Math.min(READ_BYTES, this.size));
+        const buffer = this.buffer;
         const { bytesRead } = await this.handle.read(buffer, 0, want, this.position);
         if (bytesRead === 0)
           throw new ConnectError(`${this.request.path} shrank while being sent: download again`, Code.Aborted);
