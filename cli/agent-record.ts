@@ -3,6 +3,7 @@ import { ChannelType } from "../gen/rmm/v1/frame_pb.js";
 import type { Agent, AgentHealth } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { formatBytes, formatTime } from "./output-format.js";
 import type { Column, Listing } from "./output-option.js";
+import { uptimeText } from "../common/uptime-text.js";
 
 const iso = (ts: Timestamp | undefined) => (ts ? timestampDate(ts).toISOString() : null);
 
@@ -45,22 +46,7 @@ export function agentRecord(a: Agent) {
 
 /** Uptime as the two largest units: 3d4h, 5h12m, 42m, 9s. */
 export function formatUptime(seconds: number): string {
-  const units: Array<[string, number]> = [
-    ["d", 86_400],
-    ["h", 3_600],
-    ["m", 60],
-    ["s", 1],
-  ];
-  const parts: string[] = [];
-  let rest = Math.floor(seconds);
-  for (const [unit, size] of units) {
-    if (rest >= size || (parts.length === 0 && size === 1)) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-    if (parts.length === 2) break;
-  }
-  return parts.join("");
+  return uptimeText(seconds, "");
 }
 
 /** "used of total": 37% of 7.6 GiB. */

@@ -6,6 +6,7 @@ import type { AuditFilter, AuditStore } from "../store/index.js";
 import type { AuditOutcome } from "../store/index.js";
 import { actorOf } from "./audit-log.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./agent-directory.js";
+import { decodeIdPageToken, encodeIdPageToken } from "./id-page-token.js";
 
 const OUTCOMES: readonly AuditOutcome[] = ["ok", "refused", "error"];
 /** Longest string filter: far past any actor, id or action, short enough to bound a query and a message. */
@@ -49,7 +50,7 @@ export class AuditTrail {
       ...(req.until && { untilMs: timestampDate(req.until).getTime() }),
     };
     const size = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
-    const rows = await this.store.list(filter, decodePageToken(req.pageToken), size + 1);
+    const rows = await this.store.list(filter, decodeIdPageToken(req.pageToken), size + 1);
     const page = rows.slice(0, size);
     return {
       events: page.map((r) => ({
@@ -62,18 +63,7 @@ export class AuditTrail {
         sessionId: r.session_id ?? "",
         reason: r.reason ?? "",
       })),
-      nextPageToken: rows.length > size ? Buffer.from(`before:${page.at(-1)!.id}`).toString("base64url") : "",
+      nextPageToken: rows.length > size ? encodeIdPageToken(page.at(-1)!.id) : "",
     };
   }
-}
-
-function decodePageToken(token: string): number {
-  if (!token) return 0;
-  const match = /^before:(\d{1,15})$/.exec(Buffer.from(token, "base64url").toString("utf8"));
-  if (!match)
-    throw new ConnectError(
-      "page_token is not one this server issued: pass next_page_token from a previous response",
-      Code.InvalidArgument,
-    );
-  return Number(match[1]);
 }

@@ -8,6 +8,7 @@ import type { Technician } from "../auth/claims.js";
 import type { RecordingRow, RecordingStore } from "../store/index.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./agent-directory.js";
 import { actorOf, type AuditLog } from "./audit-log.js";
+import { decodeIdPageToken, encodeIdPageToken } from "./id-page-token.js";
 
 /** Longest string filter, as for the audit trail and session history. */
 const MAX_FILTER_CHARS = 256;
@@ -63,14 +64,14 @@ export class RecordingLibrary {
         ...(req.since && { sinceMs: timestampDate(req.since).getTime() }),
         ...(req.until && { untilMs: timestampDate(req.until).getTime() }),
       },
-      decodePageToken(req.pageToken),
+      decodeIdPageToken(req.pageToken),
       size + 1,
     );
     const page = rows.slice(0, size);
     const listings = await Promise.all(page.map(async (row) => ({ row, sizeBytes: (await this.sizeOf(row)) ?? 0 })));
     return {
       listings,
-      nextPageToken: rows.length > size ? Buffer.from(`before:${page.at(-1)!.id}`).toString("base64url") : "",
+      nextPageToken: rows.length > size ? encodeIdPageToken(page.at(-1)!.id) : "",
     };
   }
 
@@ -151,15 +152,4 @@ export async function* readRecording(file: FileHandle, size: number): AsyncGener
     position += bytesRead;
     yield buffer.subarray(0, bytesRead);
   }
-}
-
-function decodePageToken(token: string): number {
-  if (!token) return 0;
-  const match = /^before:(\d{1,15})$/.exec(Buffer.from(token, "base64url").toString("utf8"));
-  if (!match)
-    throw new ConnectError(
-      "page_token is not one this server issued: pass next_page_token from a previous response",
-      Code.InvalidArgument,
-    );
-  return Number(match[1]);
 }

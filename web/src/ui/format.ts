@@ -1,24 +1,8 @@
 import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { uptimeText } from "../../../common/uptime-text.js";
 
 /** Uptime as its two largest units: "3d 4h", "5h 12m", "42m", "9s". */
-export function uptime(seconds: number): string {
-  const units: Array<[string, number]> = [
-    ["d", 86_400],
-    ["h", 3_600],
-    ["m", 60],
-    ["s", 1],
-  ];
-  const parts: string[] = [];
-  let rest = Math.floor(seconds);
-  for (const [unit, size] of units) {
-    if (rest >= size || (parts.length === 0 && size === 1)) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-    if (parts.length === 2) break;
-  }
-  return parts.join(" ");
-}
+export const uptime = (seconds: number): string => uptimeText(seconds);
 
 /** Share of `total` in use, 0..1; undefined when the total is unknown (0). */
 export function usedShare(total: bigint, free: bigint): number | undefined {
