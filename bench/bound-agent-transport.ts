@@ -1,12 +1,15 @@
 import { connect as netConnect } from "node:net";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import {
+  FLOW_CONTROL_WINDOW_BYTES,
+  KEEPALIVE_TIME_MS,
+  KEEPALIVE_TIMEOUT_MS,
+  MAX_MESSAGE_BYTES,
+} from "../agent/grpc-transport.js";
 import type { AgentStream, AgentTransport } from "../agent/transport.js";
 import { AsyncQueue } from "../common/async-queue.js";
 import { AgentService, type ConnectRequest, type EnrollRequest } from "../gen/rmm/v1/agent_service_pb.js";
-
-/** As the agent's own transport sets it (agent/grpc-transport.ts). */
-const MAX_MESSAGE_BYTES = 4 << 20;
 
 /**
  * A simulated agent's transport whose connections leave from `localAddress`
@@ -25,11 +28,13 @@ export function boundAgentTransport(serverUrl: string, localAddress: string): Ag
   const port = Number(url.port || "80");
   const open = new Set<Http2SessionManager>();
   const newClient = () => {
+    // PINGs, window and limits as the agent's own transport sets them.
     const sessions = new Http2SessionManager(
       url,
-      {},
+      { pingIntervalMs: KEEPALIVE_TIME_MS, pingTimeoutMs: KEEPALIVE_TIMEOUT_MS },
       {
         createConnection: () => netConnect({ host: url.hostname, port, localAddress }).setNoDelay(true),
+        settings: { initialWindowSize: FLOW_CONTROL_WINDOW_BYTES },
       },
     );
     open.add(sessions);
