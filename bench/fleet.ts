@@ -10,6 +10,13 @@ import { ManagedProcess } from "../testkit/managed-process.js";
  * process here may hold at most 20,000 descriptors, so 5,000 leaves headroom.
  */
 export const AGENTS_PER_GENERATOR = 5_000;
+/**
+ * Generator i's connections leave from 127.0.0.(FIRST_SOURCE_HOST + i): each
+ * generator has the ephemeral ports of a source address of its own towards
+ * the server's one port (about 28,000 here, shared with the sockets a storm
+ * leaves in TIME_WAIT).
+ */
+const FIRST_SOURCE_HOST = 2;
 /** Rows per INSERT when enrolling a fleet straight into the store. */
 const INSERT_CHUNK = 500;
 const LOAD_GENERATOR = resolve("dist/bench/load-generator.js");
@@ -59,6 +66,7 @@ export class Fleet {
   start(serverUrl: string): void {
     for (let from = 0; from < this.size; from += AGENTS_PER_GENERATOR) {
       const count = Math.min(AGENTS_PER_GENERATOR, this.size - from);
+      const source = `127.0.0.${FIRST_SOURCE_HOST + from / AGENTS_PER_GENERATOR}`;
       this.generators.push(
         new ManagedProcess(
           LOAD_GENERATOR,
@@ -71,6 +79,8 @@ export class Fleet {
             String(from),
             "--count",
             String(count),
+            "--local-address",
+            source,
           ],
           {
             nodeArgs: ["--max-old-space-size=4096"],

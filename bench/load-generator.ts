@@ -3,8 +3,10 @@
  * real Agent class on its own HTTP/2 connection, and reports on stderr (JSON
  * lines, like every process here) how many are in heartbeat mode, so a harness can time "all online".
  *
- *   node dist/bench/load-generator.js --server URL --identities FILE --from I --count N
+ *   node dist/bench/load-generator.js --server URL --identities FILE --from I --count N [--local-address A]
  *
+ * With --local-address, every connection leaves from A (see bound-agent-transport.ts);
+ * without, the agents use the real agent's grpc-js transport.
  * FILE holds one `{"agentId","credential"}` JSON object per line.
  */
 import { readFileSync } from "node:fs";
@@ -13,6 +15,7 @@ import { Agent } from "../agent/agent.js";
 import { Backoff } from "../agent/backoff.js";
 import { createGrpcTransport } from "../agent/grpc-transport.js";
 import { createLogger } from "../common/logger.js";
+import { boundAgentTransport } from "./bound-agent-transport.js";
 
 /** How often the count of online agents is reported. */
 const REPORT_INTERVAL_MS = 250;
@@ -25,10 +28,13 @@ const { values } = parseArgs({
     identities: { type: "string" },
     from: { type: "string", default: "0" },
     count: { type: "string" },
+    "local-address": { type: "string" },
   },
 });
 if (!values.server || !values.identities || !values.count)
-  throw new Error("usage: load-generator --server URL --identities FILE --from I --count N");
+  throw new Error("usage: load-generator --server URL --identities FILE --from I --count N [--local-address A]");
+const server = values.server;
+const localAddress = values["local-address"];
 const from = Number(values.from);
 const identities = readFileSync(values.identities, "utf8")
   .split("\n")
@@ -50,7 +56,7 @@ const report = setInterval(() => {
 
 for (let i = 0; i < identities.length && !stop.signal.aborted; i += START_BATCH) {
   for (const id of identities.slice(i, i + START_BATCH)) {
-    const transport = createGrpcTransport(values.server);
+    const transport = localAddress ? boundAgentTransport(server, localAddress) : createGrpcTransport(server);
     transports.push(transport);
     const agent = new Agent({
       agentId: id.agentId,

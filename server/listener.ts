@@ -5,6 +5,12 @@ import * as net from "node:net";
 import { keepSessionAlive, type KeepaliveSettings } from "./connection-keepalive.js";
 import type * as stream from "node:stream";
 
+/**
+ * Takes an HTTP/2 stream before Node's compatibility layer makes a request
+ * and response of it (true), or leaves it to become one (false).
+ */
+export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
 /** HTTP/1.1 `Upgrade` requests (the browser's WebSocket stream bridge). */
 export type UpgradeHandler = (req: http.IncomingMessage, socket: stream.Duplex, head: Buffer) => void;
 
@@ -49,6 +55,8 @@ export interface ListenerOptions {
   keepalive: KeepaliveSettings & { paths: ReadonlySet<string> };
   /** HTTP/1.1 `Upgrade` requests (the web console's WebSocket stream bridge); refused when absent. */
   upgrade?: UpgradeHandler;
+  /** HTTP/2 streams served without a request and response (the gRPC fast path); every stream goes to `handler` when absent. */
+  streams?: StreamHandler | undefined;
 }
 
 export interface TlsFiles {
@@ -127,6 +135,7 @@ export function createListener(handler: RequestHandler, opts: ListenerOptions): 
       { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath), allowHTTP1: true, settings },
       handler,
     );
+    if (opts.streams) streamsFirst(server, opts.streams);
     server.on("session", trackSession);
     server.on("connection", track);
     if (upgrade) server.on("upgrade", upgrade);
@@ -135,6 +144,7 @@ export function createListener(handler: RequestHandler, opts: ListenerOptions): 
   }
 
   const h2 = http2.createServer({ settings }, handler);
+  if (opts.streams) streamsFirst(h2, opts.streams);
   h2.on("session", trackSession);
   const h1 = http.createServer(handler);
   if (upgrade) h1.on("upgrade", upgrade);
@@ -155,4 +165,22 @@ export function createListener(handler: RequestHandler, opts: ListenerOptions): 
     });
   });
   return { server, shutdown: (graceMs) => shutdown(server, graceMs, () => h1.closeIdleConnections()) };
+}
+
+/**
+ * Gives `streams` the first look at every HTTP/2 stream. Node's compatibility
+ * layer is the server's own "stream" listener (added with the request
+ * handler); it is taken off and called only for the streams `streams` leaves.
+ * Checked at start, so a Node release that wires it differently fails every
+ * server start rather than serving some streams twice.
+ */
+function streamsFirst(server: http2.Http2Server | http2.Http2SecureServer, streams: StreamHandler): void {
+  const compat = server.listeners("stream");
+  if (compat.length !== 1)
+    throw new Error(`expected Node's HTTP/2 compatibility layer as the one "stream" listener, found ${compat.length}`);
+  const [toRequest] = compat as Array<(...args: unknown[]) => void>;
+  server.removeAllListeners("stream");
+  server.on("stream", (stream, headers, ...rest: unknown[]) => {
+    if (!streams(stream, headers)) toRequest!.call(server, stream, headers, ...rest);
+  });
 }

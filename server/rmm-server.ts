@@ -1,4 +1,3 @@
-import { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -320,7 +319,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
         interceptors,
         readMaxBytes: config.maxMessageBytes,
         writeMaxBytes: config.maxMessageBytes,
-        contextValues: (req) => createContextValues().set(peerKey, peerAddress(req.socket)),
+        contextValues: (socket) => createContextValues().set(peerKey, peerAddress(socket)),
       })
     : undefined;
   const mcp = mcpHttpHandler({
@@ -335,7 +334,6 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const webConsole = webAssets(config.webRoot, ["rmm", "grpc"]);
   const handler: typeof connectHandler = (req, res) => {
     if (mcp.matches(req)) return mcp.handle(req, res);
-    if (req instanceof Http2ServerRequest && res instanceof Http2ServerResponse && fastPath?.(req, res)) return;
     if (webConsole(req, res)) return;
     connectHandler(req, res);
   };
@@ -358,6 +356,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
       paths: new Set([`/${AgentService.typeName}/${AgentService.method.connect.name}`]),
     },
     upgrade: bridge,
+    streams: fastPath,
   });
   await cluster?.start(`${config.host}:${config.port}`);
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
-import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders } from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Socket } from "node:net";
 import type { Message } from "@bufbuild/protobuf";
 import {
   Code,
@@ -31,12 +32,15 @@ export interface GrpcFastPathOptions {
   interceptors: readonly Interceptor[];
   readMaxBytes: number;
   writeMaxBytes: number;
-  /** Context values for each call, as connect-node's `contextValues` option gives them. Defaults to none. */
-  contextValues?: (req: Http2ServerRequest) => ContextValues;
+  /** Context values for each call from the connection's socket, as connect-node's `contextValues` option gives them. Defaults to none. */
+  contextValues?: (socket: Socket | undefined) => ContextValues;
 }
 
-/** Takes a request if it can (true), or leaves it untouched for connect (false). */
-export type FastPathHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => boolean;
+/**
+ * Takes an HTTP/2 stream if it can (true), or leaves it untouched (false),
+ * for Node's compatibility layer to hand to connect as a request.
+ */
+export type FastPathHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean;
 
 interface Route {
   spec: MethodImplSpec;
@@ -56,13 +60,15 @@ const CALL_FINISHED = new ConnectError("call finished", Code.Canceled);
 
 /**
  * Binary gRPC calls (the agents' streams, the technicians' channels and
- * unary calls) served straight from Node's HTTP/2 request with connect's own
+ * unary calls) served straight from Node's HTTP/2 stream with connect's own
  * pieces: its handler context, interceptors and implementation invoker, its
  * serialization limits, timeout parsing and trailer status. What it leaves
  * out is connect-node's general pipeline (URL and fetch Headers conversion,
  * linked abort controllers, a chain of async generators every message
  * passes through, a DOMException for every finished call), which cost more
- * CPU than most of these calls' own work on the 2-core bench machine.
+ * CPU than most of these calls' own work on the 2-core bench machine, and
+ * the compatibility layer's request and response objects, which an idle
+ * agent's stream would otherwise hold for its whole life.
  * Everything else (the Connect and gRPC-Web protocols, JSON, compression,
  * unknown paths) is left to connect.
  */
@@ -82,29 +88,30 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
   }
   const interceptors = [...opts.interceptors];
 
-  return (req, res) => {
-    const route = req.method === "POST" ? routes.get(req.headers[":path"] ?? "") : undefined;
-    if (!route || !parseContentType(headerValue(req.headers[CONTENT_TYPE]))?.binary) return false;
+  return (stream, headers) => {
+    const route = headers[":method"] === "POST" ? routes.get(headers[":path"] ?? "") : undefined;
+    if (!route || !parseContentType(headerValue(headers[CONTENT_TYPE]))?.binary) return false;
     // Compressed requests (never sent by our clients: the server accepts none) get connect's answer.
-    const encoding = req.headers[GRPC_ENCODING];
+    const encoding = headers[GRPC_ENCODING];
     if (encoding !== undefined && encoding !== "identity") return false;
-    void serve(route, req, res, interceptors, opts.readMaxBytes, opts.contextValues?.(req) ?? createContextValues());
+    // A reset or a broken connection ends the call through "close"; without a listener, its error would end the process.
+    stream.on("error", ignore);
+    const values = opts.contextValues?.(stream.session?.socket as Socket | undefined) ?? createContextValues();
+    void serve(route, stream, headers, interceptors, opts.readMaxBytes, values);
     return true;
   };
 }
 
 async function serve(
   route: Route,
-  req: Http2ServerRequest,
-  res: Http2ServerResponse,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
   interceptors: Interceptor[],
   readMaxBytes: number,
   contextValues: ContextValues,
 ): Promise<void> {
-  const cancel = new AbortController();
-  const onClose = () => cancel.abort(new ConnectError("the caller cancelled the call", Code.Canceled));
-  req.once("close", onClose);
-  const timeout = parseTimeout(headerValue(req.headers[GRPC_TIMEOUT]), Number.MAX_SAFE_INTEGER);
+  const timeout = parseTimeout(headerValue(headers[GRPC_TIMEOUT]), Number.MAX_SAFE_INTEGER);
+  // No request signal of our own: a caller gone aborts the context itself, one AbortController fewer per call.
   const context = createHandlerContext({
     ...route.spec,
     service: route.spec.method.parent,
@@ -112,17 +119,19 @@ async function serve(
     protocolName: "grpc",
     timeoutMs: timeout.timeoutMs,
     shutdownSignal: undefined,
-    requestSignal: cancel.signal,
-    requestHeader: requestHeaders(req.headers),
-    url: `http://${req.headers[":authority"] ?? "localhost"}${req.headers[":path"] ?? ""}`,
+    requestSignal: undefined,
+    requestHeader: requestHeaders(headers),
+    url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`,
     responseHeader: { [CONTENT_TYPE]: "application/grpc+proto" },
     responseTrailer: { [GRPC_STATUS]: grpcStatusOk },
     contextValues,
   });
-  const out = new ResponseWriter(res, context);
+  const onClose = () => context.abort(new ConnectError("the caller cancelled the call", Code.Canceled));
+  stream.once("close", onClose);
+  const out = new ResponseWriter(stream, context);
   try {
     if (timeout.error) throw timeout.error;
-    const input = inboundMessages(req, route.io.input, readMaxBytes, context.signal);
+    const input = inboundMessages(stream, route.io.input, readMaxBytes, context.signal);
     if (route.spec.kind === "unary") {
       const output = await invokeUnaryImplementation(route.spec, context, await singleMessage(input), interceptors);
       await out.send(enveloped(route, output));
@@ -140,8 +149,8 @@ async function serve(
   } catch (err) {
     setTrailerStatus(context.responseTrailer, asCallError(err));
   } finally {
+    stream.off("close", onClose);
     context.abort(CALL_FINISHED);
-    req.off("close", onClose);
   }
   out.finish();
 }
@@ -160,6 +169,8 @@ function enveloped(route: Route, message: Message): Uint8Array {
   new DataView(bytes.buffer, bytes.byteOffset, ENVELOPE_HEADER_BYTES).setUint32(1, length);
   return bytes;
 }
+
+function ignore(): void {}
 
 function headerValue(value: string | string[] | undefined): string | null {
   return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;

@@ -1,4 +1,4 @@
-import type { Http2ServerRequest } from "node:http2";
+import type { Readable } from "node:stream";
 import type { Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Serialization } from "@connectrpc/connect/protocol";
@@ -15,12 +15,12 @@ const INBOUND_HIGH_WATER = 64;
 const INBOUND_LOW_WATER = 16;
 
 /**
- * The request's messages as the handler iterates them, parsed as they
- * arrive. Reading pauses while the handler is behind, so a client cannot
+ * The request's messages (the body of the call's HTTP/2 stream) as the
+ * handler iterates them, parsed as they arrive. Reading pauses while the handler is behind, so a client cannot
  * queue more than INBOUND_HIGH_WATER messages here.
  */
 export function inboundMessages(
-  req: Http2ServerRequest,
+  req: Readable,
   input: Serialization<Message>,
   readMaxBytes: number,
   signal: AbortSignal,

@@ -1,32 +1,37 @@
-import type { Http2ServerResponse } from "node:http2";
+import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { HandlerContext } from "@connectrpc/connect";
 
-/** The response side of one call: headers with the first message, flow control, trailers at the end. */
+/**
+ * The response side of one call on the raw HTTP/2 stream: headers with the
+ * first message, flow control, trailers at the end. (Node's compatibility
+ * response would add a `date` header and an object per call; a gRPC client
+ * reads neither.)
+ */
 export class ResponseWriter {
   private headersSent = false;
 
   constructor(
-    private readonly res: Http2ServerResponse,
+    private readonly stream: ServerHttp2Stream,
     private readonly context: HandlerContext,
   ) {}
 
   private get gone(): boolean {
-    return this.res.stream.destroyed || this.res.stream.closed;
+    return this.stream.destroyed || this.stream.closed;
   }
 
   /** Writes one message, already in its envelope; waits while HTTP/2 flow control holds it. False once the caller is gone. */
   async send(enveloped: Uint8Array): Promise<boolean> {
     if (this.gone) return false;
     this.sendHeaders();
-    if (this.res.write(enveloped)) return true;
+    if (this.stream.write(enveloped)) return true;
     await new Promise<void>((resolve) => {
       const done = () => {
-        this.res.off("drain", done);
-        this.res.stream.off("close", done);
+        this.stream.off("drain", done);
+        this.stream.off("close", done);
         resolve();
       };
-      this.res.once("drain", done);
-      this.res.stream.once("close", done);
+      this.stream.once("drain", done);
+      this.stream.once("close", done);
     });
     return !this.gone;
   }
@@ -36,8 +41,11 @@ export class ResponseWriter {
     if (this.gone) return;
     try {
       this.sendHeaders();
-      this.res.addTrailers(toNodeHeaders(this.context.responseTrailer));
-      this.res.end();
+      // Read when the last DATA frame is queued, so a status set up to now is the one sent.
+      this.stream.once("wantTrailers", () => {
+        if (!this.gone) this.stream.sendTrailers(toNodeHeaders(this.context.responseTrailer));
+      });
+      this.stream.end();
     } catch {
       // The stream closed between the check and the write: nobody is left to tell.
     }
@@ -46,12 +54,15 @@ export class ResponseWriter {
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    this.res.writeHead(200, toNodeHeaders(this.context.responseHeader));
+    this.stream.respond(
+      { ...toNodeHeaders(this.context.responseHeader), [constants.HTTP2_HEADER_STATUS]: 200 },
+      { waitForTrailers: true },
+    );
   }
 }
 
-function toNodeHeaders(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
+function toNodeHeaders(headers: Headers): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
   headers.forEach((value, key) => {
     out[key] = value;
   });
