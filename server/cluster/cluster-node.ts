@@ -11,6 +11,7 @@ import { AgentPlacement } from "./agent-placement.js";
 import { CallForwarder } from "./call-forwarder.js";
 import { CallResponder } from "./call-responder.js";
 import { CallRouter } from "./call-router.js";
+import { JobBridge } from "./job-bridge.js";
 import { natsConnectionOptions, withoutCredentials, type ClusterConfig } from "./cluster-config.js";
 import { ClusterLink } from "./cluster-link.js";
 import { NodeLease } from "./node-lease.js";
@@ -41,6 +42,8 @@ export class ClusterNode {
   /** The whole fleet's online agents, for listings (agent_presence joined with live leases). */
   readonly fleet: FleetPresence;
   readonly link: ClusterLink;
+  /** Fleet jobs across nodes: news and step changes for the other nodes' runners and watchers. */
+  readonly jobs: JobBridge;
   private forwarder: CallForwarder;
   private lease: NodeLease | undefined;
   private reaper: NodeReaper | undefined;
@@ -63,6 +66,7 @@ export class ClusterNode {
     };
     this.link = new ClusterLink(natsConnectionOptions(config), log.child({ component: "cluster" }));
     this.forwarder = new CallForwarder(this.link, { nodeId: config.nodeId, maxMessageBytes });
+    this.jobs = new JobBridge(this.link, this.nodes, config.nodeId, log.child({ component: "cluster" }));
   }
 
   get nodeId(): string {
