@@ -10,6 +10,7 @@ import { NodeStore, type Db, type SessionStore } from "../store/index.js";
 import { AgentPlacement } from "./agent-placement.js";
 import { CallForwarder } from "./call-forwarder.js";
 import { CallResponder } from "./call-responder.js";
+import { AgentFacts } from "./agent-facts.js";
 import { CallRouter } from "./call-router.js";
 import { JobBridge } from "./job-bridge.js";
 import { natsConnectionOptions, withoutCredentials, type ClusterConfig } from "./cluster-config.js";
@@ -49,6 +50,7 @@ export class ClusterNode {
   private reaper: NodeReaper | undefined;
   private registry: AgentRegistry | undefined;
   private responder: CallResponder | undefined;
+  private facts: AgentFacts | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -61,6 +63,8 @@ export class ClusterNode {
     this.placement = new AgentPlacement(this.nodes, config.nodeId, log);
     const nodes = this.nodes;
     this.fleet = {
+      // Listings are answered only once route() has made the facts (the node serves nothing before).
+      facts: async (byNode) => (this.facts ? this.facts.ask(byNode) : new Map()),
       holders: (ids) => nodes.holders(ids, Date.now()),
       onlineAfter: (afterId, limit) => nodes.onlineAfter(afterId, limit, Date.now()),
     };
@@ -99,6 +103,7 @@ export class ClusterNode {
   route(local: ServiceImpl<typeof TunnelService>, deps: ClusterServeDeps): ServiceImpl<typeof TunnelService> {
     const { nodeId } = this.config;
     this.registry = deps.registry;
+    this.facts = new AgentFacts(this.link, deps.registry, nodeId, this.log.child({ component: "cluster" }));
     const router = new CallRouter({
       nodeId,
       registry: deps.registry,

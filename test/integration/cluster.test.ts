@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,6 +125,18 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
       );
     await until(async () => Object.keys(await online()).length === 2, "both agents to be listed online");
     expect(await online()).toEqual({ [roaming]: "true@a", [pinned]: "true@b" });
+    // What only node a's stream knows (the hello's home directory, the last heartbeat), as node c answers it.
+    await until(
+      async () =>
+        (await alice.listAgents({ onlineOnly: true })).agents.find((a) => a.id === roaming)?.health !== undefined,
+      "node c to list the health node a's agent reports",
+    );
+    const listed = (await alice.listAgents({ onlineOnly: true })).agents.find((a) => a.id === roaming)!;
+    const fetched = (await alice.getAgent({ agentId: roaming })).agent!;
+    for (const agent of [listed, fetched]) {
+      expect(agent.homeDirectory).toBe(homedir());
+      expect(agent.health?.memoryTotalBytes).toBeGreaterThan(0n);
+    }
     const session = (await alice.openTunnel({ agentId: roaming })).session!;
     expect(session.nodeId).toBe("a");
     expect((await alice.getTunnelStatus({ sessionId: session.id })).session).toMatchObject({
