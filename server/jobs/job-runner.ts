@@ -420,7 +420,9 @@ export class JobRunner {
     if (job.pending.size > 0 || job.running.size > 0 || job.claiming.size > 0 || !this.jobs.has(job.row.id)) return;
     this.jobs.delete(job.row.id);
     this.writer.jobFinished(job.row.id, Date.now());
-    this.deps.log.info({ jobId: job.row.id }, "job finished");
+    // In cluster mode the job may still have steps on other nodes: its finish is stored only once none is live.
+    if (this.deps.peers) this.deps.log.debug({ jobId: job.row.id }, "no steps of the job left to drive here");
+    else this.deps.log.info({ jobId: job.row.id }, "job finished");
   }
 
   /** The creator's authority as it is now: the policy for their role, on this agent's labels. */
