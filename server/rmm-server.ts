@@ -192,7 +192,12 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
     audit,
     log: log.child({ component: "jobs" }),
     observer: metrics,
+    peers: cluster?.jobs,
   });
+  if (cluster) {
+    cluster.jobs.attach(jobs);
+    jobs.events.relay = (jobId, event) => cluster.jobs.relay(jobId, event);
+  }
   await jobs.start();
   const fileTransfers = new FileTransferLog(new FileTransferStore(db, nodeId), log);
   const interrupted = await fileTransfers.failLeftovers();

@@ -10,7 +10,9 @@ import { NodeStore, type Db, type SessionStore } from "../store/index.js";
 import { AgentPlacement } from "./agent-placement.js";
 import { CallForwarder } from "./call-forwarder.js";
 import { CallResponder } from "./call-responder.js";
+import { AgentFacts } from "./agent-facts.js";
 import { CallRouter } from "./call-router.js";
+import { JobBridge } from "./job-bridge.js";
 import { natsConnectionOptions, withoutCredentials, type ClusterConfig } from "./cluster-config.js";
 import { ClusterLink } from "./cluster-link.js";
 import { NodeLease } from "./node-lease.js";
@@ -41,11 +43,14 @@ export class ClusterNode {
   /** The whole fleet's online agents, for listings (agent_presence joined with live leases). */
   readonly fleet: FleetPresence;
   readonly link: ClusterLink;
+  /** Fleet jobs across nodes: news and step changes for the other nodes' runners and watchers. */
+  readonly jobs: JobBridge;
   private forwarder: CallForwarder;
   private lease: NodeLease | undefined;
   private reaper: NodeReaper | undefined;
   private registry: AgentRegistry | undefined;
   private responder: CallResponder | undefined;
+  private facts: AgentFacts | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -58,11 +63,14 @@ export class ClusterNode {
     this.placement = new AgentPlacement(this.nodes, config.nodeId, log);
     const nodes = this.nodes;
     this.fleet = {
+      // Listings are answered only once route() has made the facts (the node serves nothing before).
+      facts: async (byNode) => (this.facts ? this.facts.ask(byNode) : new Map()),
       holders: (ids) => nodes.holders(ids, Date.now()),
       onlineAfter: (afterId, limit) => nodes.onlineAfter(afterId, limit, Date.now()),
     };
     this.link = new ClusterLink(natsConnectionOptions(config), log.child({ component: "cluster" }));
     this.forwarder = new CallForwarder(this.link, { nodeId: config.nodeId, maxMessageBytes });
+    this.jobs = new JobBridge(this.link, this.nodes, config.nodeId, log.child({ component: "cluster" }));
   }
 
   get nodeId(): string {
@@ -95,6 +103,7 @@ export class ClusterNode {
   route(local: ServiceImpl<typeof TunnelService>, deps: ClusterServeDeps): ServiceImpl<typeof TunnelService> {
     const { nodeId } = this.config;
     this.registry = deps.registry;
+    this.facts = new AgentFacts(this.link, deps.registry, nodeId, this.log.child({ component: "cluster" }));
     const router = new CallRouter({
       nodeId,
       registry: deps.registry,

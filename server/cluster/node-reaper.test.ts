@@ -6,6 +6,7 @@ import {
   AgentStore,
   AuditStore,
   CommandAuditStore,
+  FileTransferStore,
   NodeStore,
   SessionStore,
   migrateToLatest,
@@ -46,7 +47,7 @@ describe("reclaiming what a dead node left (MariaDB: cluster mode's store)", () 
     await testDb.drop();
   });
 
-  /** A session of `technician` opened by `nodeId` at `at`, with a command running in it. */
+  /** A session of `technician` opened by `nodeId` at `at`, with a command and an upload running in it. */
   const liveSession = async (nodeId: string, technician: string, at: number) => {
     const id = randomUUID();
     await new SessionStore(db, nodeId).createForActiveAgent({ id, agentId, technician, at });
@@ -66,8 +67,27 @@ describe("reclaiming what a dead node left (MariaDB: cluster mode's store)", () 
       stdout_bytes: 0,
       stderr_bytes: 0,
     });
+    await new FileTransferStore(db).start({
+      at,
+      technician,
+      agent_id: agentId,
+      session_id: id,
+      operation: "upload",
+      path: "/tmp/f",
+      size: 10,
+      bytes_transferred: 0,
+      resumed_from: 0,
+      sha256: null,
+      outcome: "running",
+      reason: null,
+      via: null,
+    });
     return id;
   };
+  const commandOutcomes = async (sessionId: string) =>
+    (await new CommandAuditStore(db).forSession(sessionId)).map((c) => c.outcome);
+  const transferOutcomes = async (sessionId: string) =>
+    (await new FileTransferStore(db).forSession(sessionId)).map((t) => t.outcome);
 
   it("closes a dead node's sessions as node_lost once, with one audit entry each, when two survivors reap it at once; the live node's stay", async () => {
     const now = Date.now();
@@ -103,15 +123,19 @@ describe("reclaiming what a dead node left (MariaDB: cluster mode's store)", () 
     const old = await liveSession("back", "alice", now - 30_000);
     const fresh = await liveSession("back", "bob", now - 5_000);
     expect(await new NodeReaper(db, nodes, "live", log, 1_000).sweep()).toMatchObject([
-      { nodeId: "back", sessions: 1 },
+      { nodeId: "back", sessions: 1, commands: 1, transfers: 1 },
     ]);
     const sessions = new SessionStore(db);
     expect((await sessions.get(old))?.close_reason).toBe("node_lost");
-    // Opened after the lease it would belong to had expired: a restart's, not the dead run's.
+    expect([await commandOutcomes(old), await transferOutcomes(old)]).toEqual([["failed"], ["failed"]]);
+    // Opened after the lease it would belong to had expired: a restart's, not the dead run's, and so are
+    // the command and the transfer running in it.
     expect((await sessions.get(fresh))?.state).toBe("active");
+    expect([await commandOutcomes(fresh), await transferOutcomes(fresh)]).toEqual([["running"], ["running"]]);
 
     await nodes.renew({ id: "back", address: "a", started_at: now, expires_at: now + 60_000 });
     expect(await new NodeReaper(db, nodes, "live", log, 1_000).sweep()).toEqual([]);
     expect((await sessions.get(fresh))?.state).toBe("active");
+    expect([await commandOutcomes(fresh), await transferOutcomes(fresh)]).toEqual([["running"], ["running"]]);
   });
 });

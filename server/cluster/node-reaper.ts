@@ -78,13 +78,14 @@ export class NodeReaper {
     // Restarted meanwhile (same id): its own start closed its earlier run's rows, and what it holds now is live.
     const lease = await this.nodes.get(nodeId);
     if (lease && lease.expires_at >= at) return undefined;
-    // Sessions opened after the lease expired are not the dead run's (a restart under the same id opened them).
+    // Sessions opened after the lease expired are not the dead run's (a restart under the same id opened them),
+    // nor the commands and transfers in them, nor job steps started after it.
     const cutoff = lease?.expires_at ?? at;
     const why = `node ${nodeId} was lost (its lease expired)`;
-    // Commands and transfers first: they are found through their sessions' node.
-    const commands = await new CommandAuditStore(this.db, nodeId).failRunning(at);
-    const transfers = await new FileTransferStore(this.db, nodeId).failRunning(why);
-    const steps = await new JobStore(this.db, nodeId).failRunning(at, why);
+    // Commands and transfers first: they are found through their sessions' node, with the sessions' cut-off.
+    const commands = await new CommandAuditStore(this.db, nodeId).failRunning(at, cutoff);
+    const transfers = await new FileTransferStore(this.db, nodeId).failRunning(why, cutoff);
+    const steps = await new JobStore(this.db, nodeId).failRunning(at, why, cutoff);
     const store = new SessionStore(this.db, nodeId);
     const sessions = await store.close(await store.ownLiveIds(cutoff), {
       reason: "node_lost",

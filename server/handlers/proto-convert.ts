@@ -42,9 +42,10 @@ export function sessionMessage(row: SessionRow): TunnelSession {
   });
 }
 
-export function agentMessage({ row, connection, nodeId, liveSessionId, holders }: AgentListing): Agent {
-  // A live stream knows better than the batched column when the agent was last heard.
-  const lastSeen = connection?.lastMessageAt ?? row.last_seen_at;
+export function agentMessage({ row, connection, nodeId, held, liveSessionId, holders }: AgentListing): Agent {
+  // A live stream (here, or on the node that holds it) knows better than the batched column when the agent was last heard.
+  const live = connection ?? held;
+  const lastSeen = live?.lastMessageAt ?? row.last_seen_at;
   return create(AgentSchema, {
     id: row.id,
     // Rows stored before every hello was checked may hold more than the limits allow.
@@ -62,8 +63,8 @@ export function agentMessage({ row, connection, nodeId, liveSessionId, holders }
     labels: effectiveLabels(parseLabelsJson(row.reported_labels), parseLabelsJson(row.server_labels)),
     reportedLabels: parseLabelsJson(row.reported_labels),
     serverLabels: parseLabelsJson(row.server_labels),
-    ...(connection?.health && { health: healthMessage(connection.health, connection.healthAt) }),
-    homeDirectory: connection?.homeDirectory ?? "",
+    ...(live?.health && { health: healthMessage(live.health, live.healthAt) }),
+    homeDirectory: live?.homeDirectory ?? "",
   });
 }
 

@@ -6,6 +6,11 @@ export type JobEvent = { type: "step"; step: JobStepSummary } | { type: "finishe
 /** Listeners per job. */
 export class JobEvents {
   private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  /**
+   * Hears every event this server publishes (not those delivered from other
+   * nodes): in cluster mode, the bridge that passes them on to the other nodes.
+   */
+  relay: ((jobId: string, event: JobEvent) => void) | undefined;
 
   subscribe(jobId: string, listener: (e: JobEvent) => void): () => void {
     let set = this.listeners.get(jobId);
@@ -17,7 +22,14 @@ export class JobEvents {
     };
   }
 
+  /** A change this server stored: its watchers hear it, and so do other nodes' through the relay. */
   publish(jobId: string, event: JobEvent): void {
+    this.deliver(jobId, event);
+    this.relay?.(jobId, event);
+  }
+
+  /** A change another node stored: only this server's watchers hear it. */
+  deliver(jobId: string, event: JobEvent): void {
     for (const listener of this.listeners.get(jobId) ?? []) listener(event);
   }
 }

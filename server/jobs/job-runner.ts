@@ -17,7 +17,7 @@ import type { CommandAuditTable } from "../store/database.js";
 import type { AgentRow, AgentStore, JobRow, JobStore, StepClaim } from "../store/index.js";
 import type { ExclusiveSessionGate } from "./exclusive-session-gate.js";
 import { EXPIRY_SWEEP_MS, MAX_STEP_OUTPUT_BYTES, WATCHDOG_GRACE_MS } from "./job-defaults.js";
-import { JobEvents } from "./job-events.js";
+import { JobEvents, type JobEvent } from "./job-events.js";
 import { durationOf, parseJobRequest } from "./job-request.js";
 import { resolveTargets } from "./job-targets.js";
 import { auditRow, outputOf } from "./step-records.js";
@@ -36,7 +36,32 @@ export interface JobRunnerDeps {
   log: Logger;
   /** Hears every step that reaches a state (the metrics); defaults to no one. */
   observer?: StepObserver;
+  /** Cluster mode: the other nodes, which run the steps of the agents they hold. */
+  peers?: JobPeers;
 }
+
+/** What a node tells the others about jobs (their steps' changes travel as JobEvents). */
+export type JobNews = { type: "created"; jobId: string } | { type: "cancelled"; jobId: string; by: string };
+
+/**
+ * The other nodes of a cluster, as the runner needs them: every node runs the
+ * steps of the agents it holds, so each learns of every job; the database is
+ * what they agree on, and news only saves waiting for the next reconcile.
+ */
+export interface JobPeers {
+  announce(news: JobNews): void;
+  /** Of these agents, those some node holds now. */
+  online(agentIds: readonly string[]): Promise<Set<string>>;
+}
+
+/**
+ * Cluster mode: how often a node compares the jobs it drives with the
+ * database, so news lost with NATS (or sent before this node started) costs
+ * at most this long: new jobs are picked up, cancels applied, steps another
+ * node took dropped, and a job whose last step ended on a node that died is
+ * finished. Defaults to 5 s: one indexed query per unfinished job.
+ */
+export const RECONCILE_MS = 5_000;
 
 /** A job with steps still pending or running, as this server drives it. */
 interface ActiveJob {
@@ -48,6 +73,8 @@ interface ActiveJob {
   running: Map<string, RunningStep>;
   /** Steps whose claim is being written. */
   claiming: Set<string>;
+  /** Cluster mode: a claim found the job's concurrency used up by other nodes; wait for a step to end. */
+  full: boolean;
 }
 
 interface RunningStep {
@@ -77,6 +104,8 @@ export class JobRunner {
   private readonly claimingAgents = new Set<string>();
   private dispatchQueued = false;
   private sweep: NodeJS.Timeout | undefined;
+  private reconciler: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> | undefined;
   private readonly observer: StepObserver;
 
   constructor(private readonly deps: JobRunnerDeps) {
@@ -110,21 +139,31 @@ export class JobRunner {
     }
     this.sweep = setInterval(() => this.expire(Date.now()), EXPIRY_SWEEP_MS);
     this.sweep.unref();
+    if (this.deps.peers) {
+      this.reconciler = setInterval(() => void this.reconcileQuietly(), RECONCILE_MS);
+      this.reconciler.unref();
+    }
     this.kick();
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweep);
+    clearInterval(this.reconciler);
+    await this.reconciling;
     for (const r of this.busy.values()) clearTimeout(r.watchdog);
     await this.writer.flush();
   }
 
   async create(tech: Technician, req: CreateJobRequest): Promise<JobRow> {
-    const { store, agents, registry, audit } = this.deps;
+    const { store, agents, registry, audit, peers } = this.deps;
     const plan = parseJobRequest(req);
     const targets = await resolveTargets(agents, plan.selector, plan.agentIds);
     if (targets.length === 0)
       throw new ConnectError(`selector "${plan.selector.source}" matches no agent`, Code.FailedPrecondition);
+    // In cluster mode an agent held by another node is online too: its node runs the step.
+    const online = peers
+      ? await peers.online(targets.map((t) => t.id))
+      : new Set(targets.filter((t) => registry.get(t.id)).map((t) => t.id));
     const now = Date.now();
     const row: JobRow = {
       id: randomUUID(),
@@ -151,12 +190,12 @@ export class JobRunner {
         refused.push(auditRow(row, plan.spec, agent.id, now, "refused", decision.rule, decision.reason));
         return { ...ended, state: "error" as const, reason: decision.reason };
       }
-      if (plan.expireAfterMs === 0 && !registry.get(agent.id))
+      if (plan.expireAfterMs === 0 && !online.has(agent.id))
         return { ...ended, state: "expired" as const, reason: "offline when the job was created (expire_after 0)" };
       return {
         ...base,
         state: "pending" as const,
-        reason: registry.get(agent.id) ? null : "waiting for the agent to connect",
+        reason: online.has(agent.id) ? null : "waiting for the agent to connect",
       };
     });
     await store.create(row, steps);
@@ -180,6 +219,7 @@ export class JobRunner {
       { jobId: row.id, creator: tech.subject, steps: steps.length, pending: job.pending.size },
       "job created",
     );
+    peers?.announce({ type: "created", jobId: row.id });
     this.maybeFinish(job);
     this.kick();
     return row;
@@ -201,10 +241,49 @@ export class JobRunner {
       outcome: "ok",
       reason: jobId,
     });
+    const by = `job cancelled by ${tech.subject}`;
+    this.deps.peers?.announce({ type: "cancelled", jobId, by });
+    const job = this.jobs.get(jobId);
+    if (job) this.applyCancel(job, by);
+  }
+
+  /** Another node's news: a job to drive too, or a cancel to apply to the steps held here. */
+  async heard(news: JobNews): Promise<void> {
+    const known = this.jobs.get(news.jobId);
+    if (news.type === "cancelled") {
+      if (known && known.row.state !== "cancelled") this.applyCancel(known, news.by);
+      return;
+    }
+    if (known) return;
+    const row = await this.deps.store.get(news.jobId);
+    if (!row || row.finished_at !== null || this.jobs.has(row.id)) return;
+    await this.follow(row);
+    this.kick();
+  }
+
+  /**
+   * A change another node stored: this server's watchers hear it, and a step
+   * that left pending there is no longer this node's to start.
+   */
+  heardEvent(jobId: string, event: JobEvent): void {
+    this.events.deliver(jobId, event);
     const job = this.jobs.get(jobId);
     if (!job) return;
+    if (event.type === "finished") {
+      this.jobs.delete(jobId);
+      return;
+    }
+    const { agent_id: agentId, state } = event.step;
+    if (state === "pending" || job.claiming.has(agentId)) return;
+    job.pending.delete(agentId);
+    if (state !== "running") job.full = false;
+    this.maybeFinish(job);
+    this.kick();
+  }
+
+  /** Pending steps end cancelled now; running ones are told to stop. */
+  private applyCancel(job: ActiveJob, by: string): void {
     job.row = { ...job.row, state: "cancelled" };
-    const by = `job cancelled by ${tech.subject}`;
     for (const step of job.pending.values())
       if (!job.claiming.has(step.agentId)) this.lifecycle.transition(step, "cancelled", { reason: by });
     for (const id of [...job.pending.keys()]) if (!job.claiming.has(id)) job.pending.delete(id);
@@ -282,8 +361,43 @@ export class JobRunner {
     clearTimeout(r.watchdog);
     this.busy.delete(r.step.agentId);
     r.job.running.delete(r.step.agentId);
+    r.job.full = false;
     this.lifecycle.transition(r.step, to, outcome);
     this.maybeFinish(r.job);
+    this.kick();
+  }
+
+  /** Drives a job another node created (or a previous run left): its pending steps as the database has them. */
+  private async follow(row: JobRow): Promise<ActiveJob> {
+    const pending = row.state === "cancelled" ? [] : await this.deps.store.pendingFor(row.id);
+    const job = this.jobs.get(row.id) ?? this.activate(row);
+    for (const p of pending) if (!job.pending.has(p.agent_id)) job.pending.set(p.agent_id, pendingStep(row.id, p));
+    this.maybeFinish(job);
+    return job;
+  }
+
+  private async reconcileQuietly(): Promise<void> {
+    if (this.reconciling) return;
+    this.reconciling = this.reconcile()
+      .catch((err: unknown) => this.deps.log.warn({ err }, "could not compare jobs with the database; retrying"))
+      .finally(() => (this.reconciling = undefined));
+    await this.reconciling;
+  }
+
+  /** Cluster mode: the jobs driven here, made to agree with the database (see RECONCILE_MS). */
+  private async reconcile(): Promise<void> {
+    for (const row of await this.deps.store.unfinished()) {
+      const job = this.jobs.get(row.id);
+      if (!job) {
+        await this.follow(row);
+        continue;
+      }
+      if (row.state === "cancelled" && job.row.state !== "cancelled") this.applyCancel(job, "job cancelled");
+      const pending = new Set((await this.deps.store.pendingFor(row.id)).map((p) => p.agent_id));
+      for (const id of [...job.pending.keys()]) if (!pending.has(id) && !job.claiming.has(id)) job.pending.delete(id);
+      job.full = false;
+      this.maybeFinish(job);
+    }
     this.kick();
   }
 
@@ -296,6 +410,7 @@ export class JobRunner {
       pending: new Map(),
       running: new Map(),
       claiming: new Set(),
+      full: false,
     };
     this.jobs.set(row.id, job);
     return job;
@@ -305,7 +420,9 @@ export class JobRunner {
     if (job.pending.size > 0 || job.running.size > 0 || job.claiming.size > 0 || !this.jobs.has(job.row.id)) return;
     this.jobs.delete(job.row.id);
     this.writer.jobFinished(job.row.id, Date.now());
-    this.deps.log.info({ jobId: job.row.id }, "job finished");
+    // In cluster mode the job may still have steps on other nodes: its finish is stored only once none is live.
+    if (this.deps.peers) this.deps.log.debug({ jobId: job.row.id }, "no steps of the job left to drive here");
+    else this.deps.log.info({ jobId: job.row.id }, "job finished");
   }
 
   /** The creator's authority as it is now: the policy for their role, on this agent's labels. */
@@ -324,7 +441,7 @@ export class JobRunner {
 
   private dispatch(): void {
     for (const job of this.jobs.values()) {
-      if (job.row.state === "cancelled") continue;
+      if (job.row.state === "cancelled" || job.full) continue;
       let room = job.row.concurrency - job.running.size - job.claiming.size;
       const batch: LiveStep[] = [];
       for (const step of job.pending.values()) {
@@ -388,11 +505,15 @@ export class JobRunner {
           audit: auditRow(job.row, job.spec, step.agentId, now, "running", decision.rule, null),
         });
       }
-      const started = claims.length > 0 ? await store.claim(claims) : new Map<string, number>();
+      const { started, deferred } =
+        claims.length > 0
+          ? await store.claim(claims, this.deps.peers ? job.row.concurrency : undefined)
+          : { started: new Map<string, number>(), deferred: new Set<string>() };
+      if (deferred.size > 0) job.full = true;
       for (const step of batch) {
         job.claiming.delete(step.agentId);
         this.claimingAgents.delete(step.agentId);
-        if (step.state !== "pending") continue;
+        if (step.state !== "pending" || deferred.has(step.agentId)) continue;
         job.pending.delete(step.agentId);
         const refusal = refusals.get(step.agentId);
         if (refusal) {

@@ -132,8 +132,8 @@ describe("job step lifecycle", () => {
 
   it("starts a step once: a second claim of the same step starts nothing", async () => {
     const { store, close } = await rig();
-    expect((await store.claim([{ jobId: "j", agentId: "a", startedAt: 5, audit: auditStart }])).size).toBe(1);
-    expect((await store.claim([{ jobId: "j", agentId: "a", startedAt: 6, audit: auditStart }])).size).toBe(0);
+    expect((await store.claim([{ jobId: "j", agentId: "a", startedAt: 5, audit: auditStart }])).started.size).toBe(1);
+    expect((await store.claim([{ jobId: "j", agentId: "a", startedAt: 6, audit: auditStart }])).started.size).toBe(0);
     await close();
   });
 });

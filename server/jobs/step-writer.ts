@@ -120,10 +120,12 @@ export class StepWriter {
         reasons.forEach((r, i) => {
           if (applied.reasons[i]) this.events.publish(r.jobId, { type: "step", step: r.event });
         });
-        for (const j of finished) {
+        // A finish that found steps still live (run or held by other nodes) is left to the node that ends the last.
+        finished.forEach((j, i) => {
+          if (!applied.finished[i]) return;
           this.events.publish(j.id, { type: "finished" });
           this.onJobStored(j.id);
-        }
+        });
       } catch (err) {
         // Put the batch back in front: a database outage delays results, it does not lose them.
         this.log.warn({ err, steps: ends.length }, "could not write job step results; retrying");

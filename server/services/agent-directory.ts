@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Heartbeat } from "../../gen/rmm/v1/agent_service_pb.js";
 import { effectiveLabels, parseLabelsJson } from "../../common/labels.js";
 import { globToRegExp } from "../../common/glob.js";
 import type { Technician } from "../auth/claims.js";
@@ -14,6 +15,8 @@ export interface AgentListing {
   connection: AgentConnection | undefined;
   /** Cluster mode: the node holding the agent's stream, this one or another; undefined when offline or not clustered. */
   nodeId?: string;
+  /** Cluster mode: what the other node holding the agent's stream knows of it (unset if it did not answer). */
+  held?: HeldFacts;
   /** A live session the viewer may see: their own, or for admins any (their own first). */
   liveSessionId: string | undefined;
   /** Every live session on the agent; `sessionId` empty unless the viewer owns it or is an admin. */
@@ -52,8 +55,18 @@ export function agentFilter(selector: string, hostname: string): ((row: AgentRow
   return (row) => (!host || host.test(row.hostname)) && parsed.matches(labelsOfRow(row));
 }
 
+/** What the node holding an agent's stream knows of it and the database does not. */
+export interface HeldFacts {
+  homeDirectory: string;
+  lastMessageAt: number;
+  health: Heartbeat | undefined;
+  healthAt: number | undefined;
+}
+
 /** Cluster mode: which agents the whole fleet's nodes hold, from the database (agent_presence). */
 export interface FleetPresence {
+  /** Asked of the holding nodes: their agents' facts, by agent id (node id -> agent ids). */
+  facts(byNode: ReadonlyMap<string, readonly string[]>): Promise<Map<string, HeldFacts>>;
   /** Of these agents, those a live node holds, with the node. */
   holders(agentIds: readonly string[]): Promise<Map<string, string>>;
   /** Agents a live node holds, in id order after `afterId`. */
@@ -111,6 +124,10 @@ export class AgentDirectory {
       live.set(s.agent_id, [...(live.get(s.agent_id) ?? []), s]);
     const visible = (s: SessionRow) => s.technician === viewer.subject || viewer.role === "admin";
     const nodes = this.fleet ? await this.fleet.holders(rows.map((r) => r.id)) : new Map<string, string>();
+    const elsewhere = new Map<string, string[]>();
+    for (const [agentId, node] of nodes)
+      if (!this.registry.get(agentId)) elsewhere.set(node, [...(elsewhere.get(node) ?? []), agentId]);
+    const held = this.fleet && elsewhere.size > 0 ? await this.fleet.facts(elsewhere) : new Map<string, HeldFacts>();
     return rows.map((row) => {
       const sessions = live.get(row.id) ?? [];
       const mine = sessions.find((s) => s.technician === viewer.subject) ?? sessions.find(visible);
@@ -118,6 +135,7 @@ export class AgentDirectory {
         row,
         connection: this.registry.get(row.id),
         nodeId: nodes.get(row.id),
+        held: held.get(row.id),
         liveSessionId: mine?.id,
         holders: sessions.map((s) => ({
           technician: s.technician,

@@ -54,10 +54,11 @@ export class CommandAuditStore {
 
   /**
    * Rows a previous server left running can never be finished (their channels
-   * died with it): mark them failed. Assumes one server per database, like
-   * session clean-up at start.
+   * died with it): mark them failed. Outside cluster mode, every one. In it,
+   * those of this node's sessions; with `openedBy`, only of sessions opened by
+   * then (a dead node's reaper: later sessions are a restart's under the same id).
    */
-  async failRunning(at: EpochMs): Promise<number> {
+  async failRunning(at: EpochMs, openedBy?: EpochMs): Promise<number> {
     const result = await this.db
       .updateTable("command_audit")
       .set({ outcome: "failed", ended_at: at, message: "the server stopped while the command ran" })
@@ -67,7 +68,8 @@ export class CommandAuditStore {
           s
             .selectFrom("tunnel_sessions")
             .select("tunnel_sessions.id")
-            .where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
+            .where("tunnel_sessions.node_id", "=", this.nodeId ?? "")
+            .$if(openedBy !== undefined, (w) => w.where("tunnel_sessions.opened_at", "<=", openedBy ?? 0)),
         ),
       )
       .executeTakeFirst();

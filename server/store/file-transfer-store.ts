@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from "kysely";
-import type { Db, FileTransferOutcome, FileTransfersTable } from "./database.js";
+import type { Db, EpochMs, FileTransferOutcome, FileTransfersTable } from "./database.js";
 
 export type FileTransferEvent = Insertable<FileTransfersTable>;
 export type FileTransferRow = Selectable<FileTransfersTable>;
@@ -44,8 +44,13 @@ export class FileTransferStore {
       .execute();
   }
 
-  /** Transfers a previous server left running died with it. Assumes one server per database, like session clean-up at start. */
-  async failRunning(reason: string): Promise<number> {
+  /**
+   * Transfers a previous server left running died with it. Outside cluster
+   * mode, every one. In it, those of this node's sessions; with `openedBy`, only
+   * of sessions opened by then (a dead node's reaper: later sessions are a
+   * restart's under the same id).
+   */
+  async failRunning(reason: string, openedBy?: EpochMs): Promise<number> {
     const result = await this.db
       .updateTable("file_transfers")
       .set({ outcome: "failed", reason })
@@ -55,7 +60,8 @@ export class FileTransferStore {
           s
             .selectFrom("tunnel_sessions")
             .select("tunnel_sessions.id")
-            .where("tunnel_sessions.node_id", "=", this.nodeId ?? ""),
+            .where("tunnel_sessions.node_id", "=", this.nodeId ?? "")
+            .$if(openedBy !== undefined, (w) => w.where("tunnel_sessions.opened_at", "<=", openedBy ?? 0)),
         ),
       )
       .executeTakeFirst();

@@ -56,6 +56,12 @@ export interface StepClaim {
   audit: Omit<Insertable<CommandAuditTable>, "id">;
 }
 
+/** What a claim started (agent id -> its command_audit id) and what it left pending for room. */
+export interface ClaimResult {
+  started: Map<string, number>;
+  deferred: Set<string>;
+}
+
 /** Steps per state. */
 export type StepCounts = Partial<Record<StepStateName, number>>;
 
@@ -159,12 +165,32 @@ export class JobStore {
   /**
    * Starts steps still pending, each with its audit row; returns the audit row
    * id of each step this call started (a step another call or server started,
-   * or that was cancelled meanwhile, is left out).
+   * or that was cancelled meanwhile, is left out). With `concurrency`, in
+   * cluster mode, the job's row is locked and steps running on any node count
+   * against it: those past it are `deferred`, still pending, for a later claim.
    */
-  async claim(claims: readonly StepClaim[]): Promise<Map<string, number>> {
+  async claim(claims: readonly StepClaim[], concurrency?: number): Promise<ClaimResult> {
     const started = new Map<string, number>();
+    const deferred = new Set<string>();
     await this.db.transaction().execute(async (trx) => {
+      let room = Infinity;
+      const jobId = claims[0]?.jobId;
+      // SQLite serializes writers itself and has no FOR UPDATE; it is never shared by nodes.
+      if (concurrency !== undefined && this.nodeId !== undefined && jobId !== undefined) {
+        await trx.selectFrom("jobs").select("id").where("id", "=", jobId).forUpdate().execute();
+        const running = await trx
+          .selectFrom("job_steps")
+          .select((eb) => eb.fn.countAll<number | string>().as("n"))
+          .where("job_id", "=", jobId)
+          .where("state", "=", "running")
+          .executeTakeFirstOrThrow();
+        room = concurrency - Number(running.n);
+      }
       for (const c of claims) {
+        if (started.size >= room) {
+          deferred.add(c.agentId);
+          continue;
+        }
         const res = await trx
           .updateTable("job_steps")
           .set({ state: "running", started_at: c.startedAt, reason: null, node_id: this.nodeId ?? null })
@@ -178,7 +204,7 @@ export class JobStore {
       }
     });
     this.rowsWritten += started.size * 2;
-    return started;
+    return { started, deferred };
   }
 
   /**
@@ -191,9 +217,10 @@ export class JobStore {
     audits: ReadonlyArray<{ id: number; set: Partial<Insertable<CommandAuditTable>> }>;
     audited: ReadonlyArray<Omit<Insertable<CommandAuditTable>, "id">>;
     finishedJobs: ReadonlyArray<{ id: string; at: EpochMs }>;
-  }): Promise<{ ends: boolean[]; reasons: boolean[] }> {
+  }): Promise<{ ends: boolean[]; reasons: boolean[]; finished: boolean[] }> {
     const applied: boolean[] = [];
     const reasons: boolean[] = [];
+    const finished: boolean[] = [];
     await this.db.transaction().execute(async (trx) => {
       for (const end of batch.ends) applied.push(await writeEnd(trx, end));
       for (const r of batch.reasons) {
@@ -219,18 +246,34 @@ export class JobStore {
           .values(batch.audited.slice(i, i + INSERT_CHUNK))
           .execute();
       for (const j of batch.finishedJobs) {
+        // In cluster mode other nodes may still run or hold steps of the job: it finishes once none is live.
+        const live =
+          this.nodeId === undefined
+            ? undefined
+            : await trx
+                .selectFrom("job_steps")
+                .select("agent_id")
+                .where("job_id", "=", j.id)
+                .where("state", "in", ["pending", "running"])
+                .limit(1)
+                .executeTakeFirst();
+        if (live) {
+          finished.push(false);
+          continue;
+        }
         await trx
           .updateTable("jobs")
           .set({ state: "finished" })
           .where("id", "=", j.id)
           .where("state", "=", "running")
           .execute();
-        await trx
+        const res = await trx
           .updateTable("jobs")
           .set({ finished_at: j.at })
           .where("id", "=", j.id)
           .where("finished_at", "is", null)
-          .execute();
+          .executeTakeFirst();
+        finished.push(res.numUpdatedRows > 0n);
       }
     });
     this.rowsWritten +=
@@ -238,8 +281,8 @@ export class JobStore {
       reasons.filter(Boolean).length +
       batch.audits.length +
       batch.audited.length +
-      batch.finishedJobs.length;
-    return { ends: applied, reasons };
+      finished.filter(Boolean).length;
+    return { ends: applied, reasons, finished };
   }
 
   /** Marks the job cancelled (it stays unfinished while steps still run). */
@@ -257,13 +300,15 @@ export class JobStore {
   /**
    * Steps running when a server died can never report: they end as `error`,
    * never started again. In cluster mode only this node's steps (its earlier run's); outside it, every one.
+   * With `startedBy` (a dead node's reaper), only steps started by then: later ones are a restart's.
    */
-  async failRunning(at: EpochMs, reason: string): Promise<number> {
+  async failRunning(at: EpochMs, reason: string, startedBy?: EpochMs): Promise<number> {
     let q = this.db
       .updateTable("job_steps")
       .set({ state: "error", ended_at: at, reason })
       .where("state", "=", "running");
     if (this.nodeId !== undefined) q = q.where("node_id", "=", this.nodeId);
+    if (startedBy !== undefined) q = q.where("started_at", "<=", startedBy);
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows);
   }

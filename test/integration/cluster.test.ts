@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelClient } from "../../client/channel-client.js";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
-import { createTechnicianClient } from "../../client/technician-client.js";
+import { createJobClient, createTechnicianClient } from "../../client/technician-client.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
+import { StepState, type JobStep, type WatchJobResponse } from "../../gen/rmm/v1/job_service_pb.js";
 import { CloseReason, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { loadOrCreateSigningSecret, SIGNING_SECRET_FILE } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
@@ -124,6 +125,18 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
       );
     await until(async () => Object.keys(await online()).length === 2, "both agents to be listed online");
     expect(await online()).toEqual({ [roaming]: "true@a", [pinned]: "true@b" });
+    // What only node a's stream knows (the hello's home directory, the last heartbeat), as node c answers it.
+    await until(
+      async () =>
+        (await alice.listAgents({ onlineOnly: true })).agents.find((a) => a.id === roaming)?.health !== undefined,
+      "node c to list the health node a's agent reports",
+    );
+    const listed = (await alice.listAgents({ onlineOnly: true })).agents.find((a) => a.id === roaming)!;
+    const fetched = (await alice.getAgent({ agentId: roaming })).agent!;
+    for (const agent of [listed, fetched]) {
+      expect(agent.homeDirectory).toBe(homedir());
+      expect(agent.health?.memoryTotalBytes).toBeGreaterThan(0n);
+    }
     const session = (await alice.openTunnel({ agentId: roaming })).session!;
     expect(session.nodeId).toBe("a");
     expect((await alice.getTunnelStatus({ sessionId: session.id })).session).toMatchObject({
@@ -223,6 +236,59 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
       "node a to end the command the technician on node c cancelled",
     );
     await alice.closeTunnel({ sessionId: session.id });
+  });
+
+  it("runs a job created on node c on agents held by nodes a and b, catches up an agent that connects later, and node a's watcher sees it all", async () => {
+    const late = await enrollWithAgentCli(
+      node("b").url,
+      await issuer.mintEnrollment(600),
+      join(dir, "late", "state.json"),
+    );
+    const token = await issuer.mintTechnician("erin", "admin", 3_600);
+    const created = await createJobClient(node("c").url, token).createJob({
+      agentIds: [roaming, pinned, late],
+      params: { argv: ["/bin/echo", "fleet"] },
+    });
+    const jobId = created.job!.id;
+    // Watched from node a, which neither created the job nor holds two of its agents.
+    const messages: WatchJobResponse[] = [];
+    const watching = (async () => {
+      for await (const m of createJobClient(node("a").url, token).watchJob({ jobId })) messages.push(m);
+    })();
+    await until(() => messages.some((m) => m.kind.case === "snapshotDone"), "node a's watch to take its snapshot");
+    const steps = new Map<string, JobStep>();
+    const fold = () => {
+      steps.clear();
+      for (const m of messages) {
+        if (m.kind.case === "snapshot") for (const s of m.kind.value.steps) steps.set(s.agentId, s);
+        if (m.kind.case === "step") steps.set(m.kind.value.agentId, m.kind.value);
+      }
+      return steps;
+    };
+    await until(
+      () => fold().get(roaming)?.state === StepState.SUCCEEDED && fold().get(pinned)?.state === StepState.SUCCEEDED,
+      "the steps on node a's and node b's agents to succeed, as node a's watcher hears",
+    );
+    expect(fold().get(late)).toMatchObject({ state: StepState.PENDING, reason: "waiting for the agent to connect" });
+    await runAgent("late");
+    await watching;
+    const last = messages.at(-1);
+    expect(last?.kind.case).toBe("finished");
+    expect(Object.fromEntries([...fold()].map(([id, s]) => [id, [StepState[s.state], s.exitCode]]))).toEqual({
+      [roaming]: ["SUCCEEDED", 0],
+      [pinned]: ["SUCCEEDED", 0],
+      [late]: ["SUCCEEDED", 0],
+    });
+    const rows = await store
+      .selectFrom("job_steps")
+      .select(["agent_id", "node_id"])
+      .where("job_id", "=", jobId)
+      .execute();
+    expect(Object.fromEntries(rows.map((r) => [r.agent_id, r.node_id]))).toEqual({
+      [roaming]: "a",
+      [pinned]: "b",
+      [late]: "b",
+    });
   });
 
   it("lets exactly one of two exclusive opens for one agent through two nodes win", async () => {
