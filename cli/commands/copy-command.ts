@@ -5,6 +5,7 @@ import { copyArgs, planDownload, planUpload, type CopyArgs, type CopyPlan } from
 import { runCopy, type CopyOutcome } from "../copy-runner.js";
 import { interruptible } from "../interruptible.js";
 import { printJson } from "../output-format.js";
+import { remotePathStyle } from "../remote-path.js";
 import { withSession } from "../session-scope.js";
 import { transferProgressBar } from "../transfer-progress-bar.js";
 import { TreeProgress } from "../tree-progress.js";
@@ -70,7 +71,7 @@ export function registerCopy(program: Command): void {
       const { plan, outcome } = await withSession(ctx, args.agent, (sessionId, agent) =>
         interruptible((signal) =>
           fileOperation(async () => {
-            const files = { client: ctx.client, sessionId, signal };
+            const files = { client: ctx.client, sessionId, signal, paths: remotePathStyle(agent) };
             let plan: CopyPlan | undefined;
             try {
               plan =

@@ -13,11 +13,13 @@ import {
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn as spawnPty } from "@lydell/node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/cli-error.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { DIALECTS } from "../../testkit/test-databases.js";
-import { runCli, type CliResult } from "../support/run-cli.js";
+import { renderedLines } from "../support/rendered-lines.js";
+import { CLI_MAIN, runCli, type CliResult } from "../support/run-cli.js";
 import { treeDigest } from "../support/tree-digest.js";
 
 interface TreeJson {
@@ -106,6 +108,40 @@ describe.each(DIALECTS)("rmm cp -r, several sources, remote globs and home paths
     const down = parsed<TreeJson>(await rmm(["cp", "-r", "--json", `${agent}:${uploaded}/`, back]));
     expect(down).toMatchObject({ files: [], unchanged: expect.arrayContaining([join(back, "README")]) });
     expect(existsSync(join(back, "site"))).toBe(false);
+  });
+
+  it("draws one progress bar for a whole tree on a terminal, against the tree's total size", async () => {
+    const local = join(work, "bar-tree");
+    mkdirSync(join(local, "sub"), { recursive: true });
+    // Files of different sizes, so that a bar per file would show sizes other than the tree's.
+    for (let i = 0; i < 12; i++)
+      writeFileSync(join(local, i % 2 ? "sub" : "", `f${i}.bin`), Buffer.alloc((i + 1) << 16, i));
+    const remoteDir = join(work, "bar-remote");
+    mkdirSync(remoteDir);
+    // Under a pty, as a technician runs it: stderr is a terminal, so the bar is drawn.
+    const pty = spawnPty(process.execPath, [CLI_MAIN, "cp", "-r", local, `${agent}:${remoteDir}/`], {
+      cols: 160,
+      rows: 24,
+      env: { ...process.env, ...env, TERM: "xterm" } as Record<string, string>,
+    });
+    let raw = "";
+    pty.onData((d) => (raw += d));
+    const code = await new Promise<number>((done) => pty.onExit(({ exitCode }) => done(exitCode)));
+    expect(code, raw).toBe(0);
+    const total = "4.9 MiB"; // 78 x 64 KiB
+    const bar = /\d+% \| [\d.]+ [KMG]?i?B \/ ([\d.]+ [KMG]?i?B) \| .*\/s \| ETA/;
+    const screen = renderedLines(raw).filter((l) => l !== "");
+    // What is left on screen: one bar at 100% of the whole tree, then the summary.
+    expect(
+      screen.filter((l) => bar.test(l)),
+      raw,
+    ).toEqual([expect.stringMatching(new RegExp(`100% \\| ${total} / ${total} `))]);
+    expect(screen.at(-1)).toBe(`12 files copied (${78 << 16} bytes)`);
+    // And every time it was drawn, it was drawn against the tree's total.
+    const drawn = [...raw.replace(/\x1b\[[?0-9;]*[A-Za-z]/g, "").matchAll(new RegExp(bar, "g"))].map((m) => m[1]);
+    expect(drawn.length).toBeGreaterThan(0);
+    expect(new Set(drawn)).toEqual(new Set([total]));
+    expect(treeDigest(join(remoteDir, "bar-tree"))).toEqual(treeDigest(local));
   });
 
   it("copies several sources into a directory, both ways, and refuses a destination that is not one", async () => {
