@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, join, type PlatformPath } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errnoCode } from "../common/errno-code.js";
 import { FileKind, type FileInfo } from "../gen/rmm/v1/file_pb.js";
@@ -38,7 +38,12 @@ export interface PlannedFile {
 
 export interface CopyPlan {
   files: PlannedFile[];
-  /** Local directories to create before any file, parents first (downloads of trees; empty ones too). */
+  /**
+   * Directories to create before any file, parents first: every one of a
+   * downloaded tree (local), and those of an uploaded tree that no file
+   * creates on the way (its empty directories, on the agent), as scp -r makes
+   * them.
+   */
   directories: string[];
   /** Symlinks to directories and special files, which are not copied. */
   skipped: string[];
@@ -122,9 +127,13 @@ export async function planUpload(
       if (!into && !source.endsWith("/")) plan.renamed = { source, destination: `${args.agent}:${dest}` };
       const walked = await walkLocalTree(source);
       plan.skipped.push(...walked.skipped);
-      for (const e of walked.entries)
-        if (e.kind === "file")
-          plan.files.push(planned(join(source, e.relative), files.paths.join(root, e.relative), e));
+      const dirs = [root];
+      for (const e of walked.entries) {
+        const target = files.paths.join(root, e.relative);
+        if (e.kind === "file") plan.files.push(planned(join(source, e.relative), target, e));
+        else dirs.push(target);
+      }
+      plan.directories.push(...emptyOnes(files.paths, dirs, plan.files));
     } else if (s.isFile()) {
       plan.files.push(planned(source, into ? files.paths.join(dest, name) : dest, localEntry(name, "file", s)));
     } else plan.skipped.push(source);
@@ -181,6 +190,17 @@ export async function planDownload(
     } else plan.skipped.push(info.path);
   }
   return plan;
+}
+
+/**
+ * The directories among `dirs` that nothing below them creates: an upload
+ * makes a file's parents as it installs it (create_parents), and one
+ * MakeDirectory with create_parents makes a directory's, so only these need a
+ * call of their own.
+ */
+function emptyOnes(paths: PlatformPath, dirs: string[], files: PlannedFile[]): string[] {
+  const below = (dir: string, path: string) => path.startsWith(dir.endsWith(paths.sep) ? dir : dir + paths.sep);
+  return dirs.filter((d) => !files.some((f) => below(d, f.target)) && !dirs.some((o) => o !== d && below(d, o)));
 }
 
 function planned(source: string, target: string, e: TreeEntry): PlannedFile {

@@ -39,7 +39,13 @@ export interface CopyOutcome {
  * in flight.
  */
 export async function runCopy(files: RemoteFiles, plan: CopyPlan, opts: CopyRunOptions): Promise<CopyOutcome> {
-  for (const dir of plan.directories) await mkdir(dir, { recursive: true });
+  for (const dir of plan.directories)
+    if (opts.direction === "download") await mkdir(dir, { recursive: true });
+    else
+      await files.client.makeDirectory(
+        { sessionId: files.sessionId, directory: { path: dir, createParents: true } },
+        files.signal ? { signal: files.signal } : {},
+      );
   const remoteDirs = new Map<string, Promise<Map<string, FileInfo>>>();
   const existing = (f: PlannedFile) =>
     opts.direction === "download" ? localTarget(f.target) : remoteTarget(files, remoteDirs, f.target);

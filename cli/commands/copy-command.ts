@@ -50,7 +50,7 @@ export function registerCopy(program: Command): void {
         "An interrupted copy keeps what arrived; run the same command again to continue from there. With -r or",
         "several sources, files keep their modification times and a target that already has the source's size",
         "and time is left alone, so a rerun copies only what is missing. Symlinks to directories and special",
-        "files are not copied (stderr lists them); empty directories are copied only from an agent.",
+        "files are not copied (stderr lists them); empty directories are copied too, as scp -r does.",
         "",
         "Examples:",
         "  rmm cp ./patch.msi web-01:/tmp/",

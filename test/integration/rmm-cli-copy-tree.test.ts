@@ -46,10 +46,12 @@ describe.each(DIALECTS)("rmm cp -r, several sources, remote globs and home paths
     rmSync(work, { recursive: true, force: true });
   });
 
-  /** A small tree: nested directories, an executable, a symlink to a file, and a symlink to a directory. */
+  /** A small tree: nested directories, empty ones, an executable, a symlink to a file, and a symlink to a directory. */
   function makeTree(root: string): void {
     mkdirSync(join(root, "etc", "conf.d"), { recursive: true });
     mkdirSync(join(root, "bin"));
+    mkdirSync(join(root, "var", "cache", "empty"), { recursive: true });
+    mkdirSync(join(root, "tmp"));
     writeFileSync(join(root, "README"), "top\n");
     writeFileSync(join(root, "etc", "app.conf"), "a=1\n");
     writeFileSync(join(root, "etc", "conf.d", "10-x.conf"), "x=2\n");
@@ -79,7 +81,13 @@ describe.each(DIALECTS)("rmm cp -r, several sources, remote globs and home paths
     );
     expect(up.skipped, JSON.stringify(up)).toEqual([join(local, "etc-link")]);
     const uploaded = join(remoteParent, "site");
+    // The digest lists directories too: the empty ones were created, as scp -r creates them.
     expect(treeDigest(uploaded)).toEqual(treeDigest(local, { except: ["etc-link"], followLinks: true }));
+    expect(statSync(join(uploaded, "var", "cache", "empty")).isDirectory()).toBe(true);
+    const bare = join(work, "bare");
+    mkdirSync(bare);
+    expect((await rmm(["cp", "-r", bare, `${agent}:${remoteParent}/`])).code).toBe(0);
+    expect(readdirSync(join(remoteParent, "bare"))).toEqual([]);
     expect(statSync(join(uploaded, "bin", "run")).mode & 0o777).toBe(0o755);
     expect(Math.trunc(statSync(join(uploaded, "etc", "app.conf")).mtimeMs)).toBe(
       Math.trunc(statSync(join(local, "etc", "app.conf")).mtimeMs),
