@@ -239,4 +239,17 @@ describe("web console in a real browser", () => {
     expect(await page.textContent("#sign-in-reason")).toMatch(/expired/);
     expect(await page.evaluate("sessionStorage.getItem('rmm.token')")).toBeNull();
   });
+  it("sends the user back to sign-in with the server's reason once the token is revoked", async () => {
+    const token = await rig.mintToken("erin", "tech");
+    await page.goto(`${rig.url}/?token=${token}#/`);
+    await page.waitForSelector(`tr[data-agent-id="${rig.agentId}"]`);
+    await run(process.execPath, [
+      SERVER_MAIN,
+      ...["revoke-token", "--sub", "erin", "--reason", "laptop lost", "--data-dir", rig.serverDir, "--db", rig.dbUrl],
+    ]);
+    // The server reads revocations every REVOCATION_REFRESH_MS (10 s); the fleet's next listing after that is refused.
+    await page.waitForSelector("#sign-in-reason", { timeout: 30_000 });
+    expect(await page.textContent("#sign-in-reason")).toMatch(/^Signed out: .*erin.*revoked/);
+    expect(await page.evaluate("sessionStorage.getItem('rmm.token')")).toBeNull();
+  }, 45_000);
 });
