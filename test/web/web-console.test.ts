@@ -172,6 +172,14 @@ describe("web console in a real browser", () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-download="upload.bin"]')]);
     expect(download.suggestedFilename()).toBe("upload.bin");
     expect(readFileSync(await download.path()).equals(content)).toBe(true);
+    expect(await page.textContent('tr[data-name="upload.bin"] td[data-label="Mode"]')).toBe("0644");
+    // A path that names a file shows its Stat.
+    await page.fill("#files-path", join(filesDir, "upload.bin"));
+    await page.click("form.row button[type=submit]");
+    await page.waitForSelector(`#files-status:has-text('${join(filesDir, "upload.bin")}: file')`);
+    expect(await page.textContent("#files-status")).toMatch(/: file, 300\.0 KiB, mode 0644, modified /);
+    await page.click("#files-drop a.dir");
+    await page.waitForSelector(`#files-status:has-text('entries in ${filesDir}')`);
   });
 
   it("uploads a file dropped on the list, verified by SHA-256, and downloads it back byte-identical", async () => {

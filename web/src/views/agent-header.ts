@@ -8,6 +8,8 @@ import { FLEET_REFRESH_MS } from "./fleet-view.js";
 /** The header's element, and a way to stop it asking the server again. */
 export interface AgentHeader {
   element: HTMLElement;
+  /** Reads the agent now rather than at the next tick (the page just opened a session, so it lists its holder). */
+  refresh(): void;
   dispose(): void;
 }
 
@@ -25,15 +27,20 @@ export function agentHeader(client: TunnelClient, agentId: string, onAgent: (age
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
+  // Only the latest read renders and schedules the next, so an early refresh() never doubles the ticks.
+  let generation = 0;
   const refresh = async () => {
+    clearTimeout(timer);
+    const mine = ++generation;
     try {
       const { agent } = await client.getAgent({ agentId });
-      if (stopped || !agent) return;
+      if (stopped || mine !== generation) return;
+      if (!agent) throw new Error("the server answered without the agent");
       problem.hidden = true;
       render(agent);
       onAgent(agent);
     } catch (err) {
-      if (stopped) return;
+      if (stopped || mine !== generation) return;
       // The last facts stay on screen, marked as stale by the message.
       problem.textContent = `Could not read the agent again: ${describeError(err)}`;
       problem.hidden = false;
@@ -96,6 +103,7 @@ export function agentHeader(client: TunnelClient, agentId: string, onAgent: (age
   void refresh();
   return {
     element,
+    refresh: () => void refresh(),
     dispose: () => {
       stopped = true;
       clearTimeout(timer);

@@ -74,6 +74,7 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
     sessionId = session.id;
     if (disposed) return close();
     meta.textContent = `Session ${session.id.slice(0, 8)} open`;
+    header.refresh();
     const make = (TABS.find((t) => t.id === current) ?? TABS[0])!.panel;
     panel = make(panelRoot, ctx.client, session.id);
   };
