@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Page } from "playwright-core";
@@ -161,6 +162,8 @@ describe("web console in a real browser", () => {
     writeFileSync(local, content);
     await page.goto(`${rig.url}/#/agents/${rig.agentId}/files`);
     await page.waitForSelector("#files-status:has-text('entries')");
+    // It starts in the agent user's home (the agent runs as this test's user).
+    expect(await page.inputValue("#files-path")).toBe(homedir());
     await page.fill("#files-path", filesDir);
     await page.click("form.row button[type=submit]");
     await page.waitForSelector(`#files-status:has-text('${filesDir}')`);

@@ -1,4 +1,5 @@
 import { describeError, type TunnelClient } from "../api/browser-client.js";
+import { agentPaths, type AgentPaths } from "../ui/agent-paths.js";
 import { h } from "../ui/h.js";
 import { agentHeader } from "./agent-header.js";
 import { filesPanel } from "./files-panel.js";
@@ -6,7 +7,7 @@ import { lazyView } from "./lazy-view.js";
 import { runPanel } from "./run-panel.js";
 import type { View, ViewContext } from "./view.js";
 
-type Panel = (root: HTMLElement, client: TunnelClient, sessionId: string) => View;
+type Panel = (root: HTMLElement, client: TunnelClient, sessionId: string, paths: AgentPaths) => View;
 
 const TABS: ReadonlyArray<{ id: string; label: string; panel: Panel }> = [
   // The terminal brings xterm.js, most of the bundle: it loads when the tab opens.
@@ -68,6 +69,9 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
   );
 
   const start = async () => {
+    // The agent's OS and home, so the files tab builds paths with its rules and starts in its home.
+    const { agent } = await ctx.client.getAgent({ agentId });
+    if (!agent) throw new Error("the server answered without the agent");
     await closing.get(agentId);
     const { session } = await ctx.client.openTunnel({ agentId });
     if (!session) throw new Error("the server answered without a session");
@@ -76,7 +80,7 @@ export function agentView(root: HTMLElement, ctx: ViewContext, agentId: string, 
     meta.textContent = `Session ${session.id.slice(0, 8)} open`;
     header.refresh();
     const make = (TABS.find((t) => t.id === current) ?? TABS[0])!.panel;
-    panel = make(panelRoot, ctx.client, session.id);
+    panel = make(panelRoot, ctx.client, session.id, agentPaths(agent));
   };
   const close = () => {
     if (sessionId) {

@@ -2,6 +2,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { FileKind, type FileInfo } from "../../../gen/rmm/v1/file_pb.js";
 import { describeError, type TunnelClient } from "../api/browser-client.js";
 import { downloadFile, uploadFile } from "../api/browser-transfer.js";
+import type { AgentPaths } from "../ui/agent-paths.js";
 import { bytes, h } from "../ui/h.js";
 import type { View } from "./view.js";
 
@@ -9,7 +10,9 @@ import type { View } from "./view.js";
  * Browse a directory on the agent (a path that names a file shows its Stat),
  * download a file with the browser's download, upload by drop or picker.
  */
-export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: string, startPath = "/"): View {
+export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: string, paths: AgentPaths): View {
+  const startPath = paths.start;
+  const { parent, join } = paths;
   const abort = new AbortController();
   const pathInput = h("input", {
     type: "text",
@@ -46,10 +49,9 @@ export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: s
       );
       cwd = path;
       pathInput.value = path;
-      const up =
-        path === "/"
-          ? null
-          : h("tr", {}, h("td", { colspan: 5 }, h("a", { href: "#", class: "dir", onclick: nav(parent(path)) }, "..")));
+      const up = paths.isRoot(path)
+        ? null
+        : h("tr", {}, h("td", { colspan: 5 }, h("a", { href: "#", class: "dir", onclick: nav(parent(path)) }, "..")));
       list.replaceChildren(...[up, ...entries.map(row)].filter((r): r is HTMLTableRowElement => r !== null));
       status.textContent = `${entries.length} entries in ${path}`;
     } catch (err) {
@@ -198,14 +200,4 @@ const KIND_NAMES: Partial<Record<FileKind, string>> = {
 /** Permission bits as ls shows them in octal: "0644". */
 function modeText(mode: number): string {
   return `0${(mode & 0o7777).toString(8).padStart(3, "0")}`;
-}
-
-function parent(path: string): string {
-  const trimmed = path.replace(/\/+$/, "");
-  const at = trimmed.lastIndexOf("/");
-  return at <= 0 ? "/" : trimmed.slice(0, at);
-}
-
-function join(dir: string, name: string): string {
-  return `${dir.replace(/\/+$/, "")}/${name}`;
 }
