@@ -129,6 +129,11 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
         for await (const ev of driver.events())
           if (ev.type === "info" && ev.info.kind.case === "fileInfo") info = ev.info.kind.value;
         if (!info) throw new ConnectError("the agent ended the directory creation without an answer", Code.Internal);
+        // It changes the agent's disk, as an upload does: it leaves a row, not only its refusals.
+        await deps.transfers.record({
+          ...entryFor(driver, tech, req.sessionId, "make_directory", path),
+          outcome: "ok",
+        });
         return { info };
       } catch (err) {
         await recordFailure(deps, entryFor(driver, tech, req.sessionId, "make_directory", path), err);

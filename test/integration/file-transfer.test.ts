@@ -127,6 +127,18 @@ describe.each(SERVER_VARIANTS)("file transfer through a real server and agent on
     await expectCode(make("relative/dir"), Code.InvalidArgument, /directory\.path "relative\/dir" is not absolute/);
     await expectCode(make(join(root, "md", "m"), false, 0o17777), Code.InvalidArgument, /not a permission mode/);
     await expectCode(alice.makeDirectory({ sessionId }), Code.InvalidArgument, /directory is missing/);
+    const db = openDatabase(parseDatabaseUrl(rig.dbUrl));
+    try {
+      const rows = (await new FileTransferStore(db).forSession(sessionId)).filter(
+        (r) => r.operation === "make_directory",
+      );
+      expect(rows.filter((r) => r.outcome === "ok").map((r) => r.path)).toEqual(
+        expect.arrayContaining([join(root, "md", "a", "b"), join(root, "md", "c")]),
+      );
+      expect(rows.find((r) => r.outcome === "refused")).toMatchObject({ technician: "alice", agent_id: rig.agentId });
+    } finally {
+      await db.destroy();
+    }
     await expectSessionAlive();
   });
 

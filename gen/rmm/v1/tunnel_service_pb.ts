@@ -2102,7 +2102,8 @@ export const TunnelService: GenService<{
    * -r` uses it for the empty directories of an uploaded tree). The path must
    * be absolute (INVALID_ARGUMENT) and the role allowed to write files there
    * (PERMISSION_DENIED, audited as refused), as for PrepareUpload; a mode over
-   * 07777 is INVALID_ARGUMENT.
+   * 07777 is INVALID_ARGUMENT. Each directory made (or found) is audited as a
+   * file transfer row with operation make_directory.
    *
    * @generated from rpc rmm.v1.TunnelService.MakeDirectory
    */
