@@ -12,7 +12,7 @@ const REWORDINGS: ReadonlyArray<readonly [RegExp, string]> = [
     "$1 is not absolute: write AGENT:/absolute/path",
   ],
   [/read files \(Stat, ListDirectory, Download\)/, "read files (rmm ls, rmm stat, rmm cp from an agent)"],
-  [/write files \(PrepareUpload, Upload\)/, "write files (rmm cp to an agent)"],
+  [/write files \(PrepareUpload, Upload, MakeDirectory\)/, "write files (rmm cp to an agent)"],
 ];
 
 export function cliWording(message: string): string {

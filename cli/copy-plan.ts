@@ -1,12 +1,12 @@
 import { stat } from "node:fs/promises";
-import { basename, join, posix } from "node:path";
+import { basename, join, type PlatformPath } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errnoCode } from "../common/errno-code.js";
 import { FileKind, type FileInfo } from "../gen/rmm/v1/file_pb.js";
 import type { Agent } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { CliError, ExitCode } from "./cli-error.js";
 import { localEntry, walkLocalTree } from "./local-tree.js";
-import { absoluteRemotePath, parseRemotePath } from "./remote-path.js";
+import { absoluteRemotePath, endsWithSeparator, parseRemotePath } from "./remote-path.js";
 import {
   expandRemoteGlob,
   isRemoteGlob,
@@ -38,7 +38,12 @@ export interface PlannedFile {
 
 export interface CopyPlan {
   files: PlannedFile[];
-  /** Local directories to create before any file, parents first (downloads of trees; empty ones too). */
+  /**
+   * Directories to create before any file, parents first: every one of a
+   * downloaded tree (local), and those of an uploaded tree that no file
+   * creates on the way (its empty directories, on the agent), as scp -r makes
+   * them.
+   */
   directories: string[];
   /** Symlinks to directories and special files, which are not copied. */
   skipped: string[];
@@ -107,7 +112,7 @@ export async function planUpload(
   });
   const many = args.sources.length > 1;
   if (many && destInfo && destInfo.kind !== FileKind.DIRECTORY) throw notADirectory(`${args.agent}:${dest}`);
-  const into = many || dest.endsWith("/") || destInfo?.kind === FileKind.DIRECTORY;
+  const into = many || endsWithSeparator(files.paths, dest) || destInfo?.kind === FileKind.DIRECTORY;
   const plan: CopyPlan = { files: [], directories: [], skipped: [], tree: many };
   for (const source of args.sources) {
     const s = await stat(source).catch((err: unknown) => {
@@ -118,14 +123,19 @@ export async function planUpload(
       if (!recursive) throw isADirectory(source);
       plan.tree = true;
       // `dir/` is the directory's contents, as rsync reads it: they land in dest itself.
-      const root = into && !source.endsWith("/") ? posix.join(dest, name) : dest;
+      const root = into && !source.endsWith("/") ? files.paths.join(dest, name) : dest;
       if (!into && !source.endsWith("/")) plan.renamed = { source, destination: `${args.agent}:${dest}` };
       const walked = await walkLocalTree(source);
       plan.skipped.push(...walked.skipped);
-      for (const e of walked.entries)
-        if (e.kind === "file") plan.files.push(planned(join(source, e.relative), posix.join(root, e.relative), e));
+      const dirs = [root];
+      for (const e of walked.entries) {
+        const target = files.paths.join(root, e.relative);
+        if (e.kind === "file") plan.files.push(planned(join(source, e.relative), target, e));
+        else dirs.push(target);
+      }
+      plan.directories.push(...emptyOnes(files.paths, dirs, plan.files));
     } else if (s.isFile()) {
-      plan.files.push(planned(source, into ? posix.join(dest, name) : dest, localEntry(name, "file", s)));
+      plan.files.push(planned(source, into ? files.paths.join(dest, name) : dest, localEntry(name, "file", s)));
     } else plan.skipped.push(source);
   }
   return plan;
@@ -142,7 +152,7 @@ export async function planDownload(
   const sources: FileInfo[] = [];
   for (const written of args.sources) {
     const path = absoluteRemotePath(written, agent);
-    if (isRemoteGlob(path)) sources.push(...(await expandRemoteGlob(files, path)));
+    if (isRemoteGlob(path, files.paths)) sources.push(...(await expandRemoteGlob(files, path)));
     else {
       const info = (await files.client.stat({ sessionId: files.sessionId, path }, callOptions(files))).info;
       if (info) sources.push({ ...info, path });
@@ -160,11 +170,11 @@ export async function planDownload(
   const into = many || dest.endsWith("/") || destStat?.isDirectory() === true;
   const plan: CopyPlan = { files: [], directories: [], skipped: [], tree: many };
   for (const info of sources) {
-    const name = posix.basename(info.path);
+    const name = files.paths.basename(info.path);
     if (info.kind === FileKind.DIRECTORY) {
       if (!recursive) throw isADirectory(info.path, ", or list it with rmm ls");
       plan.tree = true;
-      const contents = info.path.endsWith("/");
+      const contents = endsWithSeparator(files.paths, info.path);
       const root = into && !contents ? join(dest, name) : dest;
       if (!into && !contents) plan.renamed = { source: `${args.agent}:${info.path}`, destination: dest };
       plan.directories.push(root);
@@ -173,13 +183,24 @@ export async function planDownload(
       for (const e of walked.entries) {
         const target = join(root, ...e.relative.split("/"));
         if (e.kind === "directory") plan.directories.push(target);
-        else plan.files.push(planned(posix.join(info.path, e.relative), target, e));
+        else plan.files.push(planned(files.paths.join(info.path, e.relative), target, e));
       }
     } else if (info.kind === FileKind.FILE) {
       plan.files.push(planned(info.path, into ? join(dest, name) : dest, remoteEntry(name, info)));
     } else plan.skipped.push(info.path);
   }
   return plan;
+}
+
+/**
+ * The directories among `dirs` that nothing below them creates: an upload
+ * makes a file's parents as it installs it (create_parents), and one
+ * MakeDirectory with create_parents makes a directory's, so only these need a
+ * call of their own.
+ */
+function emptyOnes(paths: PlatformPath, dirs: string[], files: PlannedFile[]): string[] {
+  const below = (dir: string, path: string) => path.startsWith(dir.endsWith(paths.sep) ? dir : dir + paths.sep);
+  return dirs.filter((d) => !files.some((f) => below(d, f.target)) && !dirs.some((o) => o !== d && below(d, o)));
 }
 
 function planned(source: string, target: string, e: TreeEntry): PlannedFile {

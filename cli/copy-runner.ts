@@ -1,5 +1,5 @@
 import { lstat, mkdir } from "node:fs/promises";
-import { posix } from "node:path";
+import { win32 } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { downloadFile, uploadFile, type TransferResult } from "../client/file-transfer.js";
 import { FileKind, type FileInfo } from "../gen/rmm/v1/file_pb.js";
@@ -39,7 +39,13 @@ export interface CopyOutcome {
  * in flight.
  */
 export async function runCopy(files: RemoteFiles, plan: CopyPlan, opts: CopyRunOptions): Promise<CopyOutcome> {
-  for (const dir of plan.directories) await mkdir(dir, { recursive: true });
+  for (const dir of plan.directories)
+    if (opts.direction === "download") await mkdir(dir, { recursive: true });
+    else
+      await files.client.makeDirectory(
+        { sessionId: files.sessionId, directory: { path: dir, createParents: true } },
+        files.signal ? { signal: files.signal } : {},
+      );
   const remoteDirs = new Map<string, Promise<Map<string, FileInfo>>>();
   const existing = (f: PlannedFile) =>
     opts.direction === "download" ? localTarget(f.target) : remoteTarget(files, remoteDirs, f.target);
@@ -114,11 +120,13 @@ async function remoteTarget(
   dirs: Map<string, Promise<Map<string, FileInfo>>>,
   path: string,
 ): Promise<{ size: number; mtimeMs: number } | undefined> {
-  const dir = posix.dirname(path);
+  const dir = files.paths.dirname(path);
+  // A Windows file system finds a name whatever its case: so does this lookup.
+  const key = (name: string) => (files.paths === win32 ? name.toLowerCase() : name);
   let listing = dirs.get(dir);
   if (!listing) {
     listing = listRemote(files, dir).then(
-      (entries) => new Map(entries.map((e) => [e.name, e])),
+      (entries) => new Map(entries.map((e) => [key(e.name), e])),
       (err: unknown) => {
         // Not there yet: nothing in it is copied.
         if (err instanceof ConnectError && err.code === Code.NotFound) return new Map<string, FileInfo>();
@@ -127,6 +135,6 @@ async function remoteTarget(
     );
     dirs.set(dir, listing);
   }
-  const info = (await listing).get(posix.basename(path));
+  const info = (await listing).get(key(files.paths.basename(path)));
   return info?.kind === FileKind.FILE ? remoteEntry(info.name, info) : undefined;
 }

@@ -1,6 +1,14 @@
+import { posix, win32 } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ExitCode } from "./cli-error.js";
-import { absoluteRemotePath, parseRemotePath } from "./remote-path.js";
+import {
+  absoluteRemotePath,
+  endsWithSeparator,
+  parseRemotePath,
+  remotePathStyle,
+  remoteSegments,
+} from "./remote-path.js";
+import { isRemoteGlob } from "./remote-tree.js";
 
 describe("remote paths as scp reads them", () => {
   const linux = { hostname: "web-01", homeDirectory: "/home/ops" };
@@ -30,5 +38,26 @@ describe("remote paths as scp reads them", () => {
         message: expect.stringMatching(/agent old does not report .*write an absolute path/),
       }),
     );
+  });
+
+  it("follows the agent's system, from the OS its hello reported or its home, not the technician's", () => {
+    expect(remotePathStyle({ os: "linux x64", homeDirectory: "/home/ops" })).toBe(posix);
+    expect(remotePathStyle({ os: "win32 x64", homeDirectory: "" })).toBe(win32);
+    expect(remotePathStyle({ os: "", homeDirectory: "D:\\Users\\ops" })).toBe(win32);
+    const windows = { hostname: "win", os: "win32 x64", homeDirectory: "C:\\Users\\ops" };
+    expect(absoluteRemotePath("logs\\", windows)).toBe("C:\\Users\\ops\\logs\\");
+    expect(absoluteRemotePath("logs/", windows)).toBe("C:\\Users\\ops\\logs\\");
+    expect(endsWithSeparator(win32, "C:\\srv\\")).toBe(true);
+    expect(endsWithSeparator(posix, "/srv\\")).toBe(false);
+  });
+
+  it("splits a glob into its root and segments on the agent's separators, a backslash separating only on Windows", () => {
+    expect(remoteSegments(posix, "/var/log/*.log")).toEqual({ root: "/", segments: ["var", "log", "*.log"] });
+    expect(remoteSegments(win32, "C:\\logs\\app/*.log")).toEqual({ root: "C:\\", segments: ["logs", "app", "*.log"] });
+    expect(remoteSegments(win32, "C:/logs/*.log")).toEqual({ root: "C:/", segments: ["logs", "*.log"] });
+    expect(isRemoteGlob("C:\\logs\\*.log", win32)).toBe(true);
+    // On a posix agent \* is an escaped star: a file named "*.log".
+    expect(isRemoteGlob("/logs/\\*.log", posix)).toBe(false);
+    expect(isRemoteGlob("C:\\logs\\app.log", win32)).toBe(false);
   });
 });

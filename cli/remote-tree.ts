@@ -1,14 +1,17 @@
-import { posix } from "node:path";
+import { win32, type PlatformPath } from "node:path";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import picomatch from "picomatch";
 import { FileKind, type FileInfo } from "../gen/rmm/v1/file_pb.js";
 import type { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
+import { remoteSegments } from "./remote-path.js";
 
 /** What the copy commands ask of the agent's files, over one session. */
 export interface RemoteFiles {
   client: Client<typeof TunnelService>;
   sessionId: string;
   signal?: AbortSignal;
+  /** The agent's path rules (remotePathStyle): remote paths are joined and split with these. */
+  paths: PlatformPath;
 }
 
 /** One file or directory under a tree's root, by its path relative to that root ("/"-separated). */
@@ -52,7 +55,7 @@ export async function walkRemoteTree(
   const entries: TreeEntry[] = [];
   const skipped: string[] = [];
   const visit = async (relative: string): Promise<void> => {
-    const listed = await listRemote(files, relative ? posix.join(root, relative) : root);
+    const listed = await listRemote(files, relative ? files.paths.join(root, relative) : root);
     listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const info of listed) {
       const rel = relative ? `${relative}/${info.name}` : info.name;
@@ -60,7 +63,7 @@ export async function walkRemoteTree(
         entries.push(entryOf(rel, "directory", info));
         await visit(rel);
       } else if (info.kind === FileKind.FILE) entries.push(entryOf(rel, "file", info));
-      else skipped.push(posix.join(root, rel));
+      else skipped.push(files.paths.join(root, rel));
     }
   };
   await visit("");
@@ -76,29 +79,35 @@ export function remoteEntry(relative: string, info: FileInfo): TreeEntry {
   return entryOf(relative, info.kind === FileKind.DIRECTORY ? "directory" : "file", info);
 }
 
-/** Whether a remote path has glob syntax (`*`, `?`, `[...]`, `{a,b}`) for expandRemoteGlob. */
-export function isRemoteGlob(path: string): boolean {
-  return picomatch.scan(path).isGlob;
+/**
+ * Whether a remote path has glob syntax (`*`, `?`, `[...]`, `{a,b}`) for
+ * expandRemoteGlob. On a Windows agent a backslash separates, it does not
+ * escape, so it is read as "/" first.
+ */
+export function isRemoteGlob(path: string, paths: PlatformPath): boolean {
+  return picomatch.scan(paths === win32 ? path.replaceAll("\\", "/") : path).isGlob;
 }
 
 /**
- * The files and directories on the agent that an absolute "/"-separated glob
- * matches (`/var/log/*.log`, `/srv/{a,b}/conf/*.yml`), sorted by path,
- * expanded as a shell would: segment by segment, listing each directory a
- * glob segment applies to and matching its entries with picomatch; names
- * starting with a dot match only a pattern that starts with one. A pattern
- * that matches nothing is NotFound, as scp's remote shell says.
+ * The files and directories on the agent that an absolute glob matches
+ * (`/var/log/*.log`, `/srv/{a,b}/conf/*.yml`, `C:\\logs\\*.log`), sorted by
+ * path, expanded as a shell would: segment by segment, listing each directory
+ * a glob segment applies to and matching its entries with picomatch; names
+ * starting with a dot match only a pattern that starts with one, and on a
+ * Windows agent names match without regard to case, as its file system
+ * compares them. A pattern that matches nothing is NotFound, as scp's remote
+ * shell says.
  */
 export async function expandRemoteGlob(files: RemoteFiles, pattern: string): Promise<FileInfo[]> {
-  const segments = pattern.split("/").filter(Boolean);
-  let candidates: Array<{ path: string; info?: FileInfo }> = [{ path: "/" }];
+  const { root, segments } = remoteSegments(files.paths, pattern);
+  let candidates: Array<{ path: string; info?: FileInfo }> = [{ path: root }];
   for (const [i, segment] of segments.entries()) {
     const last = i === segments.length - 1;
     if (!picomatch.scan(segment).isGlob) {
-      candidates = candidates.map((c) => ({ path: posix.join(c.path, segment) }));
+      candidates = candidates.map((c) => ({ path: files.paths.join(c.path, segment) }));
       continue;
     }
-    const matches = picomatch(segment, { dot: false });
+    const matches = picomatch(segment, { dot: false, nocase: files.paths === win32 });
     const next: typeof candidates = [];
     for (const c of candidates) {
       const listed = await listRemote(files, c.path).catch((err: unknown) => {
@@ -112,7 +121,7 @@ export async function expandRemoteGlob(files: RemoteFiles, pattern: string): Pro
       });
       for (const info of listed)
         if (matches(info.name) && (last || info.kind === FileKind.DIRECTORY))
-          next.push({ path: posix.join(c.path, info.name), info });
+          next.push({ path: files.paths.join(c.path, info.name), info });
     }
     candidates = next;
   }

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DownloadOperation } from "../files/download-operation.js";
 import type { FileRoots } from "../files/file-roots.js";
 import { ListOperation } from "../files/list-operation.js";
+import { MakeDirectoryOperation } from "../files/make-directory-operation.js";
 import { PartialLocks } from "../files/partial-locks.js";
 import { PrepareUploadOperation } from "../files/prepare-upload-operation.js";
 import { StatOperation } from "../files/stat-operation.js";
@@ -13,7 +14,7 @@ import type { ChannelHandler, ChannelIo } from "../channel-io.js";
 
 /**
  * File channels: one operation each (stat, list, prepare upload, upload,
- * download), set by the open frame and confined to `roots` and to the
+ * download, make directory), set by the open frame and confined to `roots` and to the
  * technician role's path globs sent with it (checked on the real path). The server opens
  * them for its file RPCs; technicians cannot open them directly.
  */
@@ -35,9 +36,11 @@ export function fileChannel(allRoots: FileRoots): ChannelFactory {
         return new UploadOperation(io, roots, locks, op.value);
       case "download":
         return new DownloadOperation(io, roots, op.value);
+      case "makeDirectory":
+        return new MakeDirectoryOperation(io, roots, op.value);
       case undefined:
         throw new ConnectError(
-          "the file operation is empty: set one of stat_path, list_path, prepare_upload, upload, download",
+          "the file operation is empty: set one of stat_path, list_path, prepare_upload, upload, download, make_directory",
           Code.InvalidArgument,
         );
     }

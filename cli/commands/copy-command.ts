@@ -5,6 +5,7 @@ import { copyArgs, planDownload, planUpload, type CopyArgs, type CopyPlan } from
 import { runCopy, type CopyOutcome } from "../copy-runner.js";
 import { interruptible } from "../interruptible.js";
 import { printJson } from "../output-format.js";
+import { remotePathStyle } from "../remote-path.js";
 import { withSession } from "../session-scope.js";
 import { transferProgressBar } from "../transfer-progress-bar.js";
 import { TreeProgress } from "../tree-progress.js";
@@ -49,7 +50,7 @@ export function registerCopy(program: Command): void {
         "An interrupted copy keeps what arrived; run the same command again to continue from there. With -r or",
         "several sources, files keep their modification times and a target that already has the source's size",
         "and time is left alone, so a rerun copies only what is missing. Symlinks to directories and special",
-        "files are not copied (stderr lists them); empty directories are copied only from an agent.",
+        "files are not copied (stderr lists them); empty directories are copied too, as scp -r does.",
         "",
         "Examples:",
         "  rmm cp ./patch.msi web-01:/tmp/",
@@ -70,7 +71,7 @@ export function registerCopy(program: Command): void {
       const { plan, outcome } = await withSession(ctx, args.agent, (sessionId, agent) =>
         interruptible((signal) =>
           fileOperation(async () => {
-            const files = { client: ctx.client, sessionId, signal };
+            const files = { client: ctx.client, sessionId, signal, paths: remotePathStyle(agent) };
             let plan: CopyPlan | undefined;
             try {
               plan =

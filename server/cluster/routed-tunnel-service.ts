@@ -62,6 +62,7 @@ export function routedTunnelService(local: Impl, router: CallRouter, forwarder: 
     deleteAgent: unary(M.deleteAgent, (r) => byAgent(r.agentId), local.deleteAgent),
     stat: unary(M.stat, (r) => bySession(r.sessionId), local.stat),
     prepareUpload: unary(M.prepareUpload, (r) => bySession(r.sessionId), local.prepareUpload),
+    makeDirectory: unary(M.makeDirectory, (r) => bySession(r.sessionId), local.makeDirectory),
     exec: serverStream(M.exec, (r) => bySession(r.sessionId), local.exec),
     listDirectory: serverStream(M.listDirectory, (r) => bySession(r.sessionId), local.listDirectory),
     download: serverStream(M.download, (r) => bySession(r.sessionId), local.download),

@@ -33,7 +33,7 @@ export async function* serveChannel(
   }
   if (first.value.kind.value.type === ChannelType.FILE) {
     throw new ConnectError(
-      "file channels are opened by the server for Stat, ListDirectory, PrepareUpload, Upload and Download: call those instead",
+      "file channels are opened by the server for Stat, ListDirectory, PrepareUpload, MakeDirectory, Upload and Download: call those instead",
       Code.InvalidArgument,
     );
   }

@@ -26,6 +26,7 @@ const NEED: Record<FileOperationName, "read" | "write"> = {
   list: "read",
   download: "read",
   prepare_upload: "write",
+  make_directory: "write",
   upload: "write",
 };
 
@@ -101,7 +102,7 @@ export function failureOf(err: unknown): { outcome: FileTransferOutcome; reason:
   };
 }
 
-/** Records a failed Stat, ListDirectory or PrepareUpload: refusals only (the policy trail); those failing otherwise are not transfers. */
+/** Records a failed Stat, ListDirectory, PrepareUpload or MakeDirectory: refusals only (the policy trail); those failing otherwise are not transfers. */
 export async function recordFailure(
   deps: FileTransferDeps,
   entry: Omit<FileTransferEntry, "outcome" | "reason">,

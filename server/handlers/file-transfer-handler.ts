@@ -7,6 +7,7 @@ import { checkUploadTarget, requireAgentPath } from "./file-request-checks.js";
 import { authorizeFile, openFileChannel, recordFailure, type FileTransferDeps } from "./file-transfer-context.js";
 import { serveUpload } from "./file-upload-handler.js";
 import type { Technician } from "../auth/claims.js";
+import type { FileOperationName } from "../store/index.js";
 import { technicianOf } from "./technician-of.js";
 
 export type { FileTransferDeps } from "./file-transfer-context.js";
@@ -14,7 +15,7 @@ export type { FileTransferDeps } from "./file-transfer-context.js";
 /** The file RPCs of TunnelService: each runs one file channel to the session's agent. */
 export type FileTransferHandler = Pick<
   ServiceImpl<typeof TunnelService>,
-  "stat" | "listDirectory" | "prepareUpload" | "upload" | "download"
+  "stat" | "listDirectory" | "prepareUpload" | "makeDirectory" | "upload" | "download"
 >;
 
 export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler {
@@ -100,6 +101,46 @@ export function fileTransferHandler(deps: FileTransferDeps): FileTransferHandler
       }
     },
 
+    async makeDirectory(req, ctx) {
+      const tech = technicianOf(ctx);
+      const asked = req.directory;
+      if (!asked) throw new ConnectError("directory is missing: give its path", Code.InvalidArgument);
+      if (asked.mode > 0o7777)
+        throw new ConnectError(
+          `directory.mode 0${asked.mode.toString(8)} is not a permission mode (at most 07777)`,
+          Code.InvalidArgument,
+        );
+      const path = await authorizeFile(
+        deps,
+        tech,
+        req.sessionId,
+        "make_directory",
+        requireAgentPath(asked.path, "directory.path"),
+      );
+      const driver = await openFileChannel(
+        deps,
+        tech,
+        req.sessionId,
+        { case: "makeDirectory", value: { ...asked, path } },
+        { signal: ctx.signal },
+      );
+      try {
+        let info: FileInfo | undefined;
+        for await (const ev of driver.events())
+          if (ev.type === "info" && ev.info.kind.case === "fileInfo") info = ev.info.kind.value;
+        if (!info) throw new ConnectError("the agent ended the directory creation without an answer", Code.Internal);
+        // It changes the agent's disk, as an upload does: it leaves a row, not only its refusals.
+        await deps.transfers.record({
+          ...entryFor(driver, tech, req.sessionId, "make_directory", path),
+          outcome: "ok",
+        });
+        return { info };
+      } catch (err) {
+        await recordFailure(deps, entryFor(driver, tech, req.sessionId, "make_directory", path), err);
+        throw err;
+      }
+    },
+
     upload: (requests, ctx) => serveUpload(deps, requests, ctx),
     download: (req, ctx) => serveDownload(deps, req, ctx),
   };
@@ -116,7 +157,7 @@ function entryFor(
   driver: ChannelDriver,
   tech: Technician,
   sessionId: string,
-  operation: "stat" | "list" | "prepare_upload" | "upload" | "download",
+  operation: FileOperationName,
   path: string,
 ) {
   return { technician: tech.subject, via: tech.via, agentId: driver.session.agentId, sessionId, operation, path };

@@ -90,6 +90,7 @@ export function tunnelServiceHandler(deps: {
     stat: (req, ctx) => files.stat(req, ctx),
     listDirectory: (req, ctx) => files.listDirectory(req, ctx),
     prepareUpload: (req, ctx) => files.prepareUpload(req, ctx),
+    makeDirectory: (req, ctx) => files.makeDirectory(req, ctx),
     upload: (requests, ctx) => files.upload(requests, ctx),
     download: (req, ctx) => files.download(req, ctx),
     async setAgentLabels(req, ctx) {

@@ -13,6 +13,7 @@ import type {
   OpenTunnelResponse,
   CloseTunnelResponse,
   PrepareUploadRequest,
+  MakeDirectoryRequest,
   StatRequest,
   UploadRequest,
   UploadResponse,
@@ -47,6 +48,7 @@ type Known =
   | StatRequest
   | ListDirectoryRequest
   | PrepareUploadRequest
+  | MakeDirectoryRequest
   | DownloadRequest
   | UploadRequest
   | OpenChannelRequest
@@ -74,6 +76,8 @@ export function actionFields(message: Message): ActionFields {
       return { sessionId: m.sessionId, path: cut(m.path) };
     case "rmm.v1.PrepareUploadRequest":
       return { sessionId: m.sessionId, path: cut(m.target?.path ?? "") };
+    case "rmm.v1.MakeDirectoryRequest":
+      return { sessionId: m.sessionId, path: cut(m.directory?.path ?? "") };
     case "rmm.v1.UploadRequest":
       return m.kind.case === "start"
         ? { sessionId: m.kind.value.sessionId, path: cut(m.kind.value.target?.path ?? "") }

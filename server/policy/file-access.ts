@@ -1,7 +1,7 @@
 import { posix, win32 } from "node:path";
 import { PathGlobs, WINDOWS_PATH } from "../../common/path-glob.js";
 
-/** What a role may do with files: `read` is Stat, ListDirectory and Download; `read-write` adds PrepareUpload and Upload. */
+/** What a role may do with files: `read` is Stat, ListDirectory and Download; `read-write` adds PrepareUpload, Upload and MakeDirectory. */
 export const FILE_ACCESS_LEVELS = ["none", "read", "read-write"] as const;
 export type FileAccessLevel = (typeof FILE_ACCESS_LEVELS)[number];
 
@@ -46,7 +46,9 @@ export class FileAccess {
     if (files === "none" || (need === "write" && files === "read")) {
       const rule = `roles.${role}.files`;
       const what =
-        need === "write" ? "write files (PrepareUpload, Upload)" : "read files (Stat, ListDirectory, Download)";
+        need === "write"
+          ? "write files (PrepareUpload, Upload, MakeDirectory)"
+          : "read files (Stat, ListDirectory, Download)";
       return {
         rule,
         reason: `role ${role} may not ${what}: the policy sets ${rule} to "${files}"${files === "none" ? " (a role without files gets none)" : ""}`,

@@ -16,7 +16,7 @@ export const MCP_ACCESS_DEFAULT: McpAccess = "read-only";
 /**
  * The calls a read-only MCP client may make, per service. Sessions may be
  * opened and closed (reading a file needs one); Exec, OpenChannel,
- * PrepareUpload, Upload and SetAgentLabels change something and are refused,
+ * PrepareUpload, MakeDirectory, Upload and SetAgentLabels change something and are refused,
  * as are CreateJob and CancelJob. Reading jobs is open (as it is to every
  * technician). A method or service not listed here is refused too, so a new
  * RPC stays closed until it is classified.

@@ -146,7 +146,7 @@ export interface JobStepsTable {
   node_id: string | null;
 }
 
-export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload";
+export type FileOperationName = "upload" | "download" | "stat" | "list" | "prepare_upload" | "make_directory";
 /**
  * `running`: an Upload or Download under way (its row is written when it starts). `failed`: it was
  * still running when its server stopped (marked at the next start).

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -73,7 +73,7 @@ describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => 
     expect((await alice.stat({ sessionId, path: files })).info).toBeDefined();
   });
 
-  it("refuses that role an upload (PrepareUpload and Upload alike) before any channel opens, naming the role and setting, and audits it", async () => {
+  it("refuses that role an upload (PrepareUpload, Upload and MakeDirectory alike) before any channel opens, naming the role and setting, and audits it", async () => {
     const src = join(local, "upload.src");
     writeRandomFile(src, 100);
     await expectCode(
@@ -94,9 +94,17 @@ describe.each(DIALECTS)("file access under a --policy file on %s", (dialect) => 
       yield create(UploadRequestSchema, { kind: { case: "start", value: { sessionId, target, offset: 0n } } });
     }
     await expectCode(alice.upload(requests()), Code.PermissionDenied, /roles\.tech\.files/);
+    await expectCode(
+      alice.makeDirectory({ sessionId, directory: { path: join(files, "made"), createParents: true } }),
+      Code.PermissionDenied,
+      /role tech may not write files.*roles\.tech\.files/,
+    );
+    expect(existsSync(join(files, "made"))).toBe(false);
 
     const rows = await refusedRows();
-    expect(rows.map((r) => r.operation)).toEqual(expect.arrayContaining(["prepare_upload", "upload"]));
+    expect(rows.map((r) => r.operation)).toEqual(
+      expect.arrayContaining(["prepare_upload", "upload", "make_directory"]),
+    );
     expect(rows.find((r) => r.operation === "upload")).toMatchObject({
       technician: "alice",
       agent_id: rig.agentId,

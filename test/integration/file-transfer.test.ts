@@ -105,6 +105,43 @@ describe.each(SERVER_VARIANTS)("file transfer through a real server and agent on
     expect(info).toMatchObject({ kind: FileKind.FILE, size: 100n, mode: 0o600, name: "f" });
   });
 
+  it("makes directories as mkdir does: parents only when asked, one already there is fine, a file in the way is not", async () => {
+    const make = (path: string, createParents = false, mode = 0) =>
+      alice.makeDirectory({ sessionId, directory: { path, createParents, mode } });
+    await expectCode(
+      make(join(root, "md", "a", "b")),
+      Code.NotFound,
+      /does not exist: create it or set create_parents/,
+    );
+    expect(existsSync(join(root, "md"))).toBe(false);
+    const made = (await make(join(root, "md", "a", "b"), true, 0o700)).info!;
+    expect(made).toMatchObject({ kind: FileKind.DIRECTORY, path: join(root, "md", "a", "b"), name: "b" });
+    expect(statSync(join(root, "md", "a", "b")).mode & 0o777).toBe(0o700 & ~process.umask());
+    // Already there: success, as mkdir -p; and without create_parents under an existing parent.
+    expect((await make(join(root, "md", "a", "b"))).info?.kind).toBe(FileKind.DIRECTORY);
+    expect((await make(join(root, "md", "c"))).info?.kind).toBe(FileKind.DIRECTORY);
+    writeFileSync(join(root, "md", "file"), "x");
+    await expectCode(make(join(root, "md", "file")), Code.AlreadyExists, /already exists and is not a directory/);
+    await expectCode(make(join(root, "link-out", "planted"), true), Code.PermissionDenied, /outside/);
+    expect(existsSync(join(outside, "planted"))).toBe(false);
+    await expectCode(make("relative/dir"), Code.InvalidArgument, /directory\.path "relative\/dir" is not absolute/);
+    await expectCode(make(join(root, "md", "m"), false, 0o17777), Code.InvalidArgument, /not a permission mode/);
+    await expectCode(alice.makeDirectory({ sessionId }), Code.InvalidArgument, /directory is missing/);
+    const db = openDatabase(parseDatabaseUrl(rig.dbUrl));
+    try {
+      const rows = (await new FileTransferStore(db).forSession(sessionId)).filter(
+        (r) => r.operation === "make_directory",
+      );
+      expect(rows.filter((r) => r.outcome === "ok").map((r) => r.path)).toEqual(
+        expect.arrayContaining([join(root, "md", "a", "b"), join(root, "md", "c")]),
+      );
+      expect(rows.find((r) => r.outcome === "refused")).toMatchObject({ technician: "alice", agent_id: rig.agentId });
+    } finally {
+      await db.destroy();
+    }
+    await expectSessionAlive();
+  });
+
   it("streams a directory of 5,000 entries in batches", async () => {
     const big = join(root, "big");
     mkdirSync(big);

@@ -13,11 +13,13 @@ import {
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn as spawnPty } from "@lydell/node-pty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../../cli/cli-error.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { DIALECTS } from "../../testkit/test-databases.js";
-import { runCli, type CliResult } from "../support/run-cli.js";
+import { renderedLines } from "../support/rendered-lines.js";
+import { CLI_MAIN, runCli, type CliResult } from "../support/run-cli.js";
 import { treeDigest } from "../support/tree-digest.js";
 
 interface TreeJson {
@@ -44,10 +46,12 @@ describe.each(DIALECTS)("rmm cp -r, several sources, remote globs and home paths
     rmSync(work, { recursive: true, force: true });
   });
 
-  /** A small tree: nested directories, an executable, a symlink to a file, and a symlink to a directory. */
+  /** A small tree: nested directories, empty ones, an executable, a symlink to a file, and a symlink to a directory. */
   function makeTree(root: string): void {
     mkdirSync(join(root, "etc", "conf.d"), { recursive: true });
     mkdirSync(join(root, "bin"));
+    mkdirSync(join(root, "var", "cache", "empty"), { recursive: true });
+    mkdirSync(join(root, "tmp"));
     writeFileSync(join(root, "README"), "top\n");
     writeFileSync(join(root, "etc", "app.conf"), "a=1\n");
     writeFileSync(join(root, "etc", "conf.d", "10-x.conf"), "x=2\n");
@@ -77,7 +81,13 @@ describe.each(DIALECTS)("rmm cp -r, several sources, remote globs and home paths
     );
     expect(up.skipped, JSON.stringify(up)).toEqual([join(local, "etc-link")]);
     const uploaded = join(remoteParent, "site");
+    // The digest lists directories too: the empty ones were created, as scp -r creates them.
     expect(treeDigest(uploaded)).toEqual(treeDigest(local, { except: ["etc-link"], followLinks: true }));
+    expect(statSync(join(uploaded, "var", "cache", "empty")).isDirectory()).toBe(true);
+    const bare = join(work, "bare");
+    mkdirSync(bare);
+    expect((await rmm(["cp", "-r", bare, `${agent}:${remoteParent}/`])).code).toBe(0);
+    expect(readdirSync(join(remoteParent, "bare"))).toEqual([]);
     expect(statSync(join(uploaded, "bin", "run")).mode & 0o777).toBe(0o755);
     expect(Math.trunc(statSync(join(uploaded, "etc", "app.conf")).mtimeMs)).toBe(
       Math.trunc(statSync(join(local, "etc", "app.conf")).mtimeMs),
@@ -106,6 +116,40 @@ describe.each(DIALECTS)("rmm cp -r, several sources, remote globs and home paths
     const down = parsed<TreeJson>(await rmm(["cp", "-r", "--json", `${agent}:${uploaded}/`, back]));
     expect(down).toMatchObject({ files: [], unchanged: expect.arrayContaining([join(back, "README")]) });
     expect(existsSync(join(back, "site"))).toBe(false);
+  });
+
+  it("draws one progress bar for a whole tree on a terminal, against the tree's total size", async () => {
+    const local = join(work, "bar-tree");
+    mkdirSync(join(local, "sub"), { recursive: true });
+    // Files of different sizes, so that a bar per file would show sizes other than the tree's.
+    for (let i = 0; i < 12; i++)
+      writeFileSync(join(local, i % 2 ? "sub" : "", `f${i}.bin`), Buffer.alloc((i + 1) << 16, i));
+    const remoteDir = join(work, "bar-remote");
+    mkdirSync(remoteDir);
+    // Under a pty, as a technician runs it: stderr is a terminal, so the bar is drawn.
+    const pty = spawnPty(process.execPath, [CLI_MAIN, "cp", "-r", local, `${agent}:${remoteDir}/`], {
+      cols: 160,
+      rows: 24,
+      env: { ...process.env, ...env, TERM: "xterm" } as Record<string, string>,
+    });
+    let raw = "";
+    pty.onData((d) => (raw += d));
+    const code = await new Promise<number>((done) => pty.onExit(({ exitCode }) => done(exitCode)));
+    expect(code, raw).toBe(0);
+    const total = "4.9 MiB"; // 78 x 64 KiB
+    const bar = /\d+% \| [\d.]+ [KMG]?i?B \/ ([\d.]+ [KMG]?i?B) \| .*\/s \| ETA/;
+    const screen = renderedLines(raw).filter((l) => l !== "");
+    // What is left on screen: one bar at 100% of the whole tree, then the summary.
+    expect(
+      screen.filter((l) => bar.test(l)),
+      raw,
+    ).toEqual([expect.stringMatching(new RegExp(`100% \\| ${total} / ${total} `))]);
+    expect(screen.at(-1)).toBe(`12 files copied (${78 << 16} bytes)`);
+    // And every time it was drawn, it was drawn against the tree's total.
+    const drawn = [...raw.replace(/\x1b\[[?0-9;]*[A-Za-z]/g, "").matchAll(new RegExp(bar, "g"))].map((m) => m[1]);
+    expect(drawn.length).toBeGreaterThan(0);
+    expect(new Set(drawn)).toEqual(new Set([total]));
+    expect(treeDigest(join(remoteDir, "bar-tree"))).toEqual(treeDigest(local));
   });
 
   it("copies several sources into a directory, both ways, and refuses a destination that is not one", async () => {

@@ -86,6 +86,37 @@ describe("web console fleet, jobs, sessions and audit views in a real browser", 
     await page.waitForSelector(`${first} td.holders:not(:has([data-holder]))`);
   });
 
+  it("heads the agent page with its labels, inventory, last seen and who holds a session, updated live", async () => {
+    // Signed in as carol (admin) by the test before; the page opens carol's own session on the agent.
+    await page.goto(`${rig.url}/#/agents/${rig.agentId}/run`);
+    const fact = (key: string) => `#agent-facts [data-fact="${key}"] dd`;
+    await page.waitForSelector(`${fact("holders")} [data-holder="carol"]`);
+    expect(await page.textContent(fact("state"))).toBe("online");
+    expect(await page.textContent(fact("os"))).toBe(`${process.platform} ${process.arch}`);
+    expect(await page.textContent(fact("version"))).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await page.textContent(fact("uptime"))).toMatch(/^\d+[dhms]/);
+    expect(await page.textContent(fact("load"))).toMatch(/^\d+\.\d\d \d+\.\d\d \d+\.\d\d$/);
+    expect(await page.textContent(fact("memory"))).toMatch(/^\d+% of [\d.]+ [KMGT]iB$/);
+    expect(await page.textContent(fact("disk"))).toMatch(/^\d+% of [\d.]+ [KMGT]iB$/);
+    expect(await page.textContent(fact("last-seen"))).toBe("now");
+    expect(await page.textContent(fact("id"))).toBe(rig.agentId);
+    // One server, not a cluster: no node to name.
+    expect(await page.$(`#agent-facts [data-fact="node"]`)).toBeNull();
+    expect(await page.textContent("#agent-labels")).toContain("role=web");
+    expect(await page.textContent("#agent-labels")).toContain("site=lab-1");
+    await shot("agent-header");
+
+    // Live, without a reload: a second holder and a new server label appear, then the holder goes.
+    // dave rather than bob, whose sessions the sessions and audit tests count.
+    const dave = createTechnicianClient(rig.url, await rig.mintToken("dave", "tech"));
+    const { session } = await dave.openTunnel({ agentId: rig.agentId });
+    await createTechnicianClient(rig.url, carolToken).setAgentLabels({ agentId: rig.agentId, set: { rack: "r7" } });
+    await page.waitForSelector(`${fact("holders")} [data-holder="dave"]`);
+    await page.waitForSelector('#agent-labels .chip.server[data-label-key="rack"]:has-text("rack=r7")');
+    await dave.closeTunnel({ sessionId: session!.id });
+    await page.waitForSelector(`${fact("holders")}:not(:has([data-holder="dave"]))`);
+  });
+
   it("runs a job over two agents by selector, follows both steps live, and opens one agent's output", async () => {
     // Each step waits for a file the test creates, so the page must show the steps running, then their end, live.
     const gate = join(rig.dir, "job-gate");

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Page } from "playwright-core";
@@ -161,6 +162,8 @@ describe("web console in a real browser", () => {
     writeFileSync(local, content);
     await page.goto(`${rig.url}/#/agents/${rig.agentId}/files`);
     await page.waitForSelector("#files-status:has-text('entries')");
+    // It starts in the agent user's home (the agent runs as this test's user).
+    expect(await page.inputValue("#files-path")).toBe(homedir());
     await page.fill("#files-path", filesDir);
     await page.click("form.row button[type=submit]");
     await page.waitForSelector(`#files-status:has-text('${filesDir}')`);
@@ -172,6 +175,14 @@ describe("web console in a real browser", () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-download="upload.bin"]')]);
     expect(download.suggestedFilename()).toBe("upload.bin");
     expect(readFileSync(await download.path()).equals(content)).toBe(true);
+    expect(await page.textContent('tr[data-name="upload.bin"] td[data-label="Mode"]')).toBe("0644");
+    // A path that names a file shows its Stat.
+    await page.fill("#files-path", join(filesDir, "upload.bin"));
+    await page.click("form.row button[type=submit]");
+    await page.waitForSelector(`#files-status:has-text('${join(filesDir, "upload.bin")}: file')`);
+    expect(await page.textContent("#files-status")).toMatch(/: file, 300\.0 KiB, mode 0644, modified /);
+    await page.click("#files-drop a.dir");
+    await page.waitForSelector(`#files-status:has-text('entries in ${filesDir}')`);
   });
 
   it("uploads a file dropped on the list, verified by SHA-256, and downloads it back byte-identical", async () => {
@@ -239,4 +250,17 @@ describe("web console in a real browser", () => {
     expect(await page.textContent("#sign-in-reason")).toMatch(/expired/);
     expect(await page.evaluate("sessionStorage.getItem('rmm.token')")).toBeNull();
   });
+  it("sends the user back to sign-in with the server's reason once the token is revoked", async () => {
+    const token = await rig.mintToken("erin", "tech");
+    await page.goto(`${rig.url}/?token=${token}#/`);
+    await page.waitForSelector(`tr[data-agent-id="${rig.agentId}"]`);
+    await run(process.execPath, [
+      SERVER_MAIN,
+      ...["revoke-token", "--sub", "erin", "--reason", "laptop lost", "--data-dir", rig.serverDir, "--db", rig.dbUrl],
+    ]);
+    // The server reads revocations every REVOCATION_REFRESH_MS (10 s); the fleet's next listing after that is refused.
+    await page.waitForSelector("#sign-in-reason", { timeout: 30_000 });
+    expect(await page.textContent("#sign-in-reason")).toMatch(/^Signed out: .*erin.*revoked/);
+    expect(await page.evaluate("sessionStorage.getItem('rmm.token')")).toBeNull();
+  }, 45_000);
 });

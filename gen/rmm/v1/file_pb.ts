@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rmm/v1/file.proto.
  */
 export const file_rmm_v1_file: GenFile = /*@__PURE__*/
-  fileDesc("ChFybW0vdjEvZmlsZS5wcm90bxIGcm1tLnYxIqsBCghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBG5hbWUYAiABKAkSHgoEa2luZBgDIAEoDjIQLnJtbS52MS5GaWxlS2luZBIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SLwoLbW9kaWZ5X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnN5bWxpbmtfdGFyZ2V0GAcgASgJIkwKC0ZpbGVWZXJzaW9uEgwKBHNpemUYASABKAQSLwoLbW9kaWZ5X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpQBCgxVcGxvYWRUYXJnZXQSDAoEcGF0aBgBIAEoCRIjCgZzb3VyY2UYAiABKAsyEy5ybW0udjEuRmlsZVZlcnNpb24SEQoJb3ZlcndyaXRlGAMgASgIEhYKDmNyZWF0ZV9wYXJlbnRzGAQgASgIEgwKBG1vZGUYBSABKA0SGAoQa2VlcF9tb2RpZnlfdGltZRhaIAEoCCLaAQoNRmlsZU9wZXJhdGlvbhITCglzdGF0X3BhdGgYASABKAlIABITCglsaXN0X3BhdGgYAiABKAlIABIuCg5wcmVwYXJlX3VwbG9hZBgDIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXRIABIlCgZ1cGxvYWQYBCABKAsyEy5ybW0udjEuVXBsb2FkU3RhcnRIABIpCghkb3dubG9hZBgFIAEoCzIVLnJtbS52MS5Eb3dubG9hZFN0YXJ0SAASFQoNYWxsb3dlZF9wYXRocxg8IAMoCUIGCgRraW5kIkMKC1VwbG9hZFN0YXJ0EiQKBnRhcmdldBgBIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXQSDgoGb2Zmc2V0GAIgASgEInIKDURvd25sb2FkU3RhcnQSDAoEcGF0aBgBIAEoCRIOCgZvZmZzZXQYAiABKAQSIwoGc291cmNlGAMgASgLMhMucm1tLnYxLkZpbGVWZXJzaW9uEh4KBGluZm8YBCABKAsyEC5ybW0udjEuRmlsZUluZm8iMAoLRmlsZUVudHJpZXMSIQoHZW50cmllcxgBIAMoCzIQLnJtbS52MS5GaWxlSW5mbyIeCgxVcGxvYWRPZmZzZXQSDgoGb2Zmc2V0GAEgASgEIi4KDlRyYW5zZmVyRGlnZXN0Eg4KBnNoYTI1NhgBIAEoDBIMCgRzaXplGAIgASgEKn4KCEZpbGVLaW5kEhkKFUZJTEVfS0lORF9VTlNQRUNJRklFRBAAEhIKDkZJTEVfS0lORF9GSUxFEAESFwoTRklMRV9LSU5EX0RJUkVDVE9SWRACEhUKEUZJTEVfS0lORF9TWU1MSU5LEAMSEwoPRklMRV9LSU5EX09USEVSEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChFybW0vdjEvZmlsZS5wcm90bxIGcm1tLnYxIqsBCghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBG5hbWUYAiABKAkSHgoEa2luZBgDIAEoDjIQLnJtbS52MS5GaWxlS2luZBIMCgRzaXplGAQgASgEEgwKBG1vZGUYBSABKA0SLwoLbW9kaWZ5X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnN5bWxpbmtfdGFyZ2V0GAcgASgJIkwKC0ZpbGVWZXJzaW9uEgwKBHNpemUYASABKAQSLwoLbW9kaWZ5X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpQBCgxVcGxvYWRUYXJnZXQSDAoEcGF0aBgBIAEoCRIjCgZzb3VyY2UYAiABKAsyEy5ybW0udjEuRmlsZVZlcnNpb24SEQoJb3ZlcndyaXRlGAMgASgIEhYKDmNyZWF0ZV9wYXJlbnRzGAQgASgIEgwKBG1vZGUYBSABKA0SGAoQa2VlcF9tb2RpZnlfdGltZRhaIAEoCCKMAgoNRmlsZU9wZXJhdGlvbhITCglzdGF0X3BhdGgYASABKAlIABITCglsaXN0X3BhdGgYAiABKAlIABIuCg5wcmVwYXJlX3VwbG9hZBgDIAEoCzIULnJtbS52MS5VcGxvYWRUYXJnZXRIABIlCgZ1cGxvYWQYBCABKAsyEy5ybW0udjEuVXBsb2FkU3RhcnRIABIpCghkb3dubG9hZBgFIAEoCzIVLnJtbS52MS5Eb3dubG9hZFN0YXJ0SAASMAoObWFrZV9kaXJlY3RvcnkYqgEgASgLMhUucm1tLnYxLk1ha2VEaXJlY3RvcnlIABIVCg1hbGxvd2VkX3BhdGhzGDwgAygJQgYKBGtpbmQiQwoLVXBsb2FkU3RhcnQSJAoGdGFyZ2V0GAEgASgLMhQucm1tLnYxLlVwbG9hZFRhcmdldBIOCgZvZmZzZXQYAiABKAQicgoNRG93bmxvYWRTdGFydBIMCgRwYXRoGAEgASgJEg4KBm9mZnNldBgCIAEoBBIjCgZzb3VyY2UYAyABKAsyEy5ybW0udjEuRmlsZVZlcnNpb24SHgoEaW5mbxgEIAEoCzIQLnJtbS52MS5GaWxlSW5mbyIwCgtGaWxlRW50cmllcxIhCgdlbnRyaWVzGAEgAygLMhAucm1tLnYxLkZpbGVJbmZvIh4KDFVwbG9hZE9mZnNldBIOCgZvZmZzZXQYASABKAQiLgoOVHJhbnNmZXJEaWdlc3QSDgoGc2hhMjU2GAEgASgMEgwKBHNpemUYAiABKAQiQwoNTWFrZURpcmVjdG9yeRIMCgRwYXRoGAEgASgJEhYKDmNyZWF0ZV9wYXJlbnRzGAIgASgIEgwKBG1vZGUYAyABKA0qfgoIRmlsZUtpbmQSGQoVRklMRV9LSU5EX1VOU1BFQ0lGSUVEEAASEgoORklMRV9LSU5EX0ZJTEUQARIXChNGSUxFX0tJTkRfRElSRUNUT1JZEAISFQoRRklMRV9LSU5EX1NZTUxJTksQAxITCg9GSUxFX0tJTkRfT1RIRVIQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message rmm.v1.FileInfo
@@ -203,6 +203,14 @@ export type FileOperation = Message<"rmm.v1.FileOperation"> & {
      */
     value: DownloadStart;
     case: "download";
+  } | {
+    /**
+     * Answers with file_info of the directory, then closes.
+     *
+     * @generated from field: rmm.v1.MakeDirectory make_directory = 170;
+     */
+    value: MakeDirectory;
+    case: "makeDirectory";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -355,6 +363,46 @@ export type TransferDigest = Message<"rmm.v1.TransferDigest"> & {
  */
 export const TransferDigestSchema: GenMessage<TransferDigest> = /*@__PURE__*/
   messageDesc(file_rmm_v1_file, 8);
+
+/**
+ * A directory to create on the agent, as `mkdir` (`mkdir -p` with
+ * create_parents) does. The agent judges the real path through its nearest
+ * existing parent against the roots and the role's paths, as for an upload
+ * target. An existing directory is success; anything else already at the path
+ * is ALREADY_EXISTS; a missing parent without create_parents is NOT_FOUND.
+ *
+ * @generated from message rmm.v1.MakeDirectory
+ */
+export type MakeDirectory = Message<"rmm.v1.MakeDirectory"> & {
+  /**
+   * Absolute path of the directory.
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Create missing parent directories too.
+   *
+   * @generated from field: bool create_parents = 2;
+   */
+  createParents: boolean;
+
+  /**
+   * Permission bits of each directory created (the agent's umask applies);
+   * 0: 0755. At most 07777.
+   *
+   * @generated from field: uint32 mode = 3;
+   */
+  mode: number;
+};
+
+/**
+ * Describes the message rmm.v1.MakeDirectory.
+ * Use `create(MakeDirectorySchema)` to create a new message.
+ */
+export const MakeDirectorySchema: GenMessage<MakeDirectory> = /*@__PURE__*/
+  messageDesc(file_rmm_v1_file, 9);
 
 /**
  * @generated from enum rmm.v1.FileKind

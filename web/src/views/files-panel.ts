@@ -2,11 +2,17 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { FileKind, type FileInfo } from "../../../gen/rmm/v1/file_pb.js";
 import { describeError, type TunnelClient } from "../api/browser-client.js";
 import { downloadFile, uploadFile } from "../api/browser-transfer.js";
+import type { AgentPaths } from "../ui/agent-paths.js";
 import { bytes, h } from "../ui/h.js";
 import type { View } from "./view.js";
 
-/** Browse a directory on the agent, download a file with the browser's download, upload by drop or picker. */
-export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: string, startPath = "/"): View {
+/**
+ * Browse a directory on the agent (a path that names a file shows its Stat),
+ * download a file with the browser's download, upload by drop or picker.
+ */
+export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: string, paths: AgentPaths): View {
+  const startPath = paths.start;
+  const { parent, join } = paths;
   const abort = new AbortController();
   const pathInput = h("input", {
     type: "text",
@@ -32,6 +38,8 @@ export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: s
   const open = async (path: string) => {
     status.textContent = `Listing ${path}…`;
     try {
+      const { info } = await client.stat({ sessionId, path }, { signal: abort.signal });
+      if (info && info.kind !== FileKind.DIRECTORY) return show(path, info);
       const entries: FileInfo[] = [];
       for await (const page of client.listDirectory({ sessionId, path }, { signal: abort.signal }))
         entries.push(...page.entries);
@@ -41,15 +49,25 @@ export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: s
       );
       cwd = path;
       pathInput.value = path;
-      const up =
-        path === "/"
-          ? null
-          : h("tr", {}, h("td", { colspan: 4 }, h("a", { href: "#", class: "dir", onclick: nav(parent(path)) }, "..")));
+      const up = paths.isRoot(path)
+        ? null
+        : h("tr", {}, h("td", { colspan: 5 }, h("a", { href: "#", class: "dir", onclick: nav(parent(path)) }, "..")));
       list.replaceChildren(...[up, ...entries.map(row)].filter((r): r is HTMLTableRowElement => r !== null));
       status.textContent = `${entries.length} entries in ${path}`;
     } catch (err) {
       status.textContent = describeError(err);
     }
+  };
+  /** One file's Stat: its row (with Download) under a link to its directory, and its metadata in the status line. */
+  const show = (path: string, info: FileInfo) => {
+    cwd = parent(path);
+    pathInput.value = path;
+    const up = h("tr", {}, h("td", { colspan: 5 }, h("a", { href: "#", class: "dir", onclick: nav(cwd) }, "..")));
+    list.replaceChildren(up, row({ ...info, path }));
+    const link = info.kind === FileKind.SYMLINK ? `, a link to ${info.symlinkTarget}` : "";
+    status.textContent =
+      `${path}: ${KIND_NAMES[info.kind] ?? "file"}${link}, ${bytes(Number(info.size))}, ` +
+      `mode ${modeText(info.mode)}, modified ${info.modifyTime ? new Date(timestampMs(info.modifyTime)).toLocaleString() : "—"}`;
   };
   const nav = (path: string) => (event: Event) => {
     event.preventDefault();
@@ -70,6 +88,7 @@ export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: s
       { "data-name": f.name },
       h("td", { "data-label": "Name" }, name),
       h("td", { "data-label": "Size", class: "num" }, isDir ? "—" : bytes(Number(f.size))),
+      h("td", { "data-label": "Mode", class: "mono" }, modeText(f.mode)),
       h("td", { "data-label": "Modified" }, f.modifyTime ? new Date(timestampMs(f.modifyTime)).toLocaleString() : "—"),
       h(
         "td",
@@ -130,7 +149,15 @@ export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: s
       h(
         "thead",
         {},
-        h("tr", {}, h("th", {}, "Name"), h("th", { class: "num" }, "Size"), h("th", {}, "Modified"), h("th", {})),
+        h(
+          "tr",
+          {},
+          h("th", {}, "Name"),
+          h("th", { class: "num" }, "Size"),
+          h("th", {}, "Mode"),
+          h("th", {}, "Modified"),
+          h("th", {}),
+        ),
       ),
       list,
     ),
@@ -163,12 +190,14 @@ export function filesPanel(root: HTMLElement, client: TunnelClient, sessionId: s
   return { dispose: () => abort.abort() };
 }
 
-function parent(path: string): string {
-  const trimmed = path.replace(/\/+$/, "");
-  const at = trimmed.lastIndexOf("/");
-  return at <= 0 ? "/" : trimmed.slice(0, at);
-}
+const KIND_NAMES: Partial<Record<FileKind, string>> = {
+  [FileKind.FILE]: "file",
+  [FileKind.DIRECTORY]: "directory",
+  [FileKind.SYMLINK]: "symlink",
+  [FileKind.OTHER]: "special file",
+};
 
-function join(dir: string, name: string): string {
-  return `${dir.replace(/\/+$/, "")}/${name}`;
+/** Permission bits as ls shows them in octal: "0644". */
+function modeText(mode: number): string {
+  return `0${(mode & 0o7777).toString(8).padStart(3, "0")}`;
 }
