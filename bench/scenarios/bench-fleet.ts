@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
+import { OPEN_TIMEOUT_MS } from "../../server/server-config.js";
 import { startServerProcess } from "../../testkit/managed-process.js";
 import { createTestDatabase } from "../../testkit/test-databases.js";
 import { Fleet } from "../fleet.js";
@@ -39,6 +40,9 @@ export async function withBenchFleet<T>(
     logLevel: "info",
     heartbeatInterval: "25s",
     offlineAfter: "75s",
+    // The server's own default, not the test rigs' 2 s: a fan-out to 1,000 simulated agents sharing one
+    // generator process keeps some channel opens waiting longer than that for their turn.
+    extra: ["--open-timeout", `${OPEN_TIMEOUT_MS}ms`],
     ...(opts.serverNodeArgs && { nodeArgs: opts.serverNodeArgs }),
   });
   try {

@@ -54,6 +54,7 @@ export async function fanOutOnce(
   }
   progress(`${sessions.length} tunnels open; running ${COMMAND.join(" ")} on all at once`);
   let failed = unopened;
+  const reasons = new Map<string, number>();
   const latencies: number[] = [];
   const t0 = performance.now();
   await Promise.all(
@@ -65,11 +66,13 @@ export async function fanOutOnce(
           if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
         if (exitCode !== 0) failed++;
         else latencies.push(performance.now() - started);
-      } catch {
+      } catch (err) {
         failed++;
+        reasons.set(String(err), (reasons.get(String(err)) ?? 0) + 1);
       }
     }),
   );
+  for (const [reason, count] of reasons) progress(`${count} commands failed: ${reason.slice(0, 300)}`);
   const allExitedMs = performance.now() - t0;
   latencies.sort((a, b) => a - b);
   for (let i = 0; i < sessions.length; i += OPEN_BATCH)
