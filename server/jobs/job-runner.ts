@@ -111,8 +111,13 @@ export class JobRunner {
   constructor(private readonly deps: JobRunnerDeps) {
     this.observer = deps.observer ?? noStepObserver;
     // rowsWritten and batches: the bench's figures of database writes per step.
-    this.writer = new StepWriter(deps.store, this.events, deps.log, (jobId) =>
-      deps.log.info({ jobId, rowsWritten: deps.store.rowsWritten, batches: this.writer.batches }, "job stored"),
+    this.writer = new StepWriter(
+      deps.store,
+      this.events,
+      deps.log,
+      (jobId) =>
+        deps.log.info({ jobId, rowsWritten: deps.store.rowsWritten, batches: this.writer.batches }, "job stored"),
+      this.observer,
     );
     this.lifecycle = new StepLifecycle({
       writer: this.writer,

@@ -80,9 +80,10 @@ export class StepLifecycle {
     step.state = to;
     step.reason = outcome.reason ?? null;
     this.deps.log.debug({ jobId: step.jobId, agentId: step.agentId, reason: step.reason }, `${from} -> ${to}`);
-    (this.deps.observer ?? noStepObserver).stepsReached(to, 1);
     const now = Date.now();
     if (to === "running") {
+      // Stored already (the claim); a final move is counted by the writer once stored.
+      (this.deps.observer ?? noStepObserver).stepsReached(to, 1);
       step.startedAt = now;
       // Already in the database (the claim); watchers hear at once.
       this.deps.events.publish(step.jobId, { type: "step", step: summaryOf(step, {}) });

@@ -4,6 +4,7 @@ import type { CommandAuditTable } from "../store/database.js";
 import type { JobStepSummary, JobStore, StepEnd } from "../store/index.js";
 import { WRITE_BATCH_BYTES, WRITE_BATCH_STEPS, WRITE_FLUSH_MS } from "./job-defaults.js";
 import type { JobEvents } from "./job-events.js";
+import { noStepObserver, type StepObserver } from "./step-observer.js";
 
 interface QueuedEnd {
   end: StepEnd;
@@ -37,6 +38,11 @@ export class StepWriter {
     private readonly log: Logger,
     /** Called once a job's finish is stored (after its last results). */
     private readonly onJobStored: (jobId: string) => void = () => undefined,
+    /**
+     * Hears of each final move once it is stored. Counted here, not when the move is made: in a
+     * cluster every node may try to expire or cancel one pending step, and only one write applies.
+     */
+    private readonly observer: StepObserver = noStepObserver,
   ) {}
 
   end(end: StepEnd, event: JobStepSummary, audit?: QueuedEnd["audit"]): void {
@@ -113,7 +119,9 @@ export class StepWriter {
         });
         this.batches++;
         ends.forEach((e, i) => {
-          if (applied.ends[i]) this.events.publish(e.end.jobId, { type: "step", step: e.event });
+          if (!applied.ends[i]) return;
+          this.observer.stepsReached(e.end.to, 1);
+          this.events.publish(e.end.jobId, { type: "step", step: e.event });
         });
         // A reason that found its step no longer pending (claimed since it was queued) is stale: watchers
         // told `running` must not hear `pending` after it.
