@@ -49,6 +49,20 @@ const commandResultSchema = z.object({
 type CommandResult = z.infer<typeof commandResultSchema>;
 
 /** A tool's `wait_seconds`: 0 to MAX_WAIT_SECONDS, `fallback` when absent; `until` says what it waits for. */
+/** A command line for a named shell, as run_command and run_job take it instead of argv. */
+export const shellCommandSchema = z
+  .object({
+    shell: z.string().min(1).describe("the shell to run it with, e.g. /bin/sh, cmd.exe, pwsh"),
+    command_line: z.string().min(1),
+  })
+  .optional()
+  .describe("a command line for an explicitly named shell, instead of argv");
+
+export const envSchema = z
+  .record(z.string(), z.string())
+  .optional()
+  .describe("environment variables to add or override");
+
 export const waitSchema = (
   fallback: number,
   until = "for the command to end before returning what it has",
@@ -68,15 +82,9 @@ export function registerCommandTools(server: McpServer, access: McpToolAccess, c
     input: z.object({
       agent: z.string().min(1).max(255).describe("agent id or hostname (list_agents)"),
       argv: z.array(z.string()).min(1).optional().describe('program and arguments, e.g. ["uname", "-a"]'),
-      shell_command: z
-        .object({
-          shell: z.string().min(1).describe("the shell to run it with, e.g. /bin/sh, cmd.exe, pwsh"),
-          command_line: z.string().min(1),
-        })
-        .optional()
-        .describe("a command line for an explicitly named shell, instead of argv"),
+      shell_command: shellCommandSchema,
       cwd: z.string().max(4096).optional().describe("working directory on the agent"),
-      env: z.record(z.string(), z.string()).optional().describe("environment variables to add or override"),
+      env: envSchema,
       stdin: z.string().optional().describe("written to the program's stdin, which is then closed"),
       timeout_seconds: z
         .number()

@@ -7,7 +7,7 @@ import { defineTool, type ToolExtra } from "../define-tool.js";
 import type { McpToolAccess } from "../mcp-tool-access.js";
 import { ToolError } from "../tool-error.js";
 import type { ToolContext } from "../tool-context.js";
-import { DEFAULT_WAIT_SECONDS, waitSchema } from "./command-tools.js";
+import { DEFAULT_WAIT_SECONDS, envSchema, shellCommandSchema, waitSchema } from "./command-tools.js";
 import { MAX_SELECTOR_CHARS } from "./list-agents-tool.js";
 
 /** Steps listed in one answer; the rest are counted in the totals. Defaults to 100: a fleet of thousands would drown the answer. */
@@ -84,15 +84,9 @@ export function registerFleetTools(server: McpServer, access: McpToolAccess, ctx
         .min(1)
         .optional()
         .describe('program and arguments, e.g. ["systemctl", "is-active", "nginx"]'),
-      shell_command: z
-        .object({
-          shell: z.string().min(1).describe("the shell to run it with, e.g. /bin/sh, cmd.exe, pwsh"),
-          command_line: z.string().min(1),
-        })
-        .optional()
-        .describe("a command line for an explicitly named shell, instead of argv"),
+      shell_command: shellCommandSchema,
       cwd: z.string().max(4096).optional().describe("working directory on the agents"),
-      env: z.record(z.string(), z.string()).optional().describe("environment variables to add or override"),
+      env: envSchema,
       stdin: z
         .string()
         .max(1 << 20)

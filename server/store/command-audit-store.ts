@@ -79,12 +79,12 @@ export class CommandAuditStore {
   async forSession(sessionId: string): Promise<CommandAuditRow[]> {
     return (
       await this.db.selectFrom("command_audit").selectAll().where("session_id", "=", sessionId).orderBy("id").execute()
-    ).map(normalize);
+    ).map(normalizeCommandAuditRow);
   }
 }
 
 /** MySQL returns BIGINT columns as strings. */
-function normalize(row: CommandAuditRow): CommandAuditRow {
+export function normalizeCommandAuditRow(row: CommandAuditRow): CommandAuditRow {
   return {
     ...row,
     id: Number(row.id),

@@ -1,4 +1,4 @@
-import type { CommandAuditRow } from "./command-audit-store.js";
+import { normalizeCommandAuditRow, type CommandAuditRow } from "./command-audit-store.js";
 import type { Db } from "./database.js";
 
 /** A recording is its terminal's command audit row, with the path the recorder wrote to. */
@@ -47,15 +47,6 @@ export class RecordingStore {
   }
 }
 
-/** MySQL returns BIGINT columns as strings. */
 function normalize(row: CommandAuditRow): RecordingRow {
-  return {
-    ...row,
-    id: Number(row.id),
-    started_at: Number(row.started_at),
-    ended_at: row.ended_at === null ? null : Number(row.ended_at),
-    stdout_bytes: Number(row.stdout_bytes),
-    stderr_bytes: Number(row.stderr_bytes),
-    recording_path: row.recording_path ?? "",
-  };
+  return { ...normalizeCommandAuditRow(row), recording_path: row.recording_path ?? "" };
 }
