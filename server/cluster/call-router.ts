@@ -9,6 +9,8 @@ export interface CallRouterDeps {
   sessions: SessionService;
   sessionStore: SessionStore;
   nodes: NodeStore;
+  /** The cluster's time base, which lease expiries are compared in. */
+  now: () => number;
 }
 
 /**
@@ -31,7 +33,7 @@ export class CallRouter {
   /** The node holding the agent's stream, if not this one. */
   async nodeForAgent(agentId: string): Promise<string | undefined> {
     if (!isUuid(agentId) || this.deps.registry.get(agentId)) return undefined;
-    const holder = await this.deps.nodes.holderOf(agentId, Date.now());
+    const holder = await this.deps.nodes.holderOf(agentId, this.deps.now());
     return holder === this.deps.nodeId ? undefined : holder;
   }
 }

@@ -14,6 +14,7 @@ import { AgentFacts } from "./agent-facts.js";
 import { CallRouter } from "./call-router.js";
 import { JobBridge } from "./job-bridge.js";
 import { natsConnectionOptions, withoutCredentials, type ClusterConfig } from "./cluster-config.js";
+import { ClusterClock } from "./cluster-clock.js";
 import { ClusterLink } from "./cluster-link.js";
 import { NodeLease } from "./node-lease.js";
 import { NodeReaper, type Reclaimed } from "./node-reaper.js";
@@ -45,6 +46,8 @@ export class ClusterNode {
   readonly link: ClusterLink;
   /** Fleet jobs across nodes: news and step changes for the other nodes' runners and watchers. */
   readonly jobs: JobBridge;
+  /** The database's clock as this host reads it: every lease time is in it, so hosts' clocks may differ. */
+  readonly clock: ClusterClock;
   private forwarder: CallForwarder;
   private lease: NodeLease | undefined;
   private reaper: NodeReaper | undefined;
@@ -60,17 +63,19 @@ export class ClusterNode {
     private readonly onReclaimed?: (r: Reclaimed) => void,
   ) {
     this.nodes = new NodeStore(db);
+    this.clock = new ClusterClock(() => this.nodes.databaseNow(), log.child({ component: "cluster" }));
+    const now = () => this.clock.now();
     this.placement = new AgentPlacement(this.nodes, config.nodeId, log);
     const nodes = this.nodes;
     this.fleet = {
       // Listings are answered only once route() has made the facts (the node serves nothing before).
       facts: async (byNode) => (this.facts ? this.facts.ask(byNode) : new Map()),
-      holders: (ids) => nodes.holders(ids, Date.now()),
-      onlineAfter: (afterId, limit) => nodes.onlineAfter(afterId, limit, Date.now()),
+      holders: (ids) => nodes.holders(ids, now()),
+      onlineAfter: (afterId, limit) => nodes.onlineAfter(afterId, limit, now()),
     };
     this.link = new ClusterLink(natsConnectionOptions(config), log.child({ component: "cluster" }));
     this.forwarder = new CallForwarder(this.link, { nodeId: config.nodeId, maxMessageBytes });
-    this.jobs = new JobBridge(this.link, this.nodes, config.nodeId, log.child({ component: "cluster" }));
+    this.jobs = new JobBridge(this.link, this.nodes, config.nodeId, log.child({ component: "cluster" }), now);
   }
 
   get nodeId(): string {
@@ -110,6 +115,7 @@ export class ClusterNode {
       sessions: deps.sessions,
       sessionStore: deps.sessionStore,
       nodes: this.nodes,
+      now: () => this.clock.now(),
     });
     const responder = new CallResponder({
       nodeId,
@@ -133,7 +139,7 @@ export class ClusterNode {
     const { nodeId } = this.config;
     const registry = this.registry;
     if (!registry) throw new Error("ClusterNode.start before route");
-    this.lease = new NodeLease(this.nodes, nodeId, address, this.log, this.config.leaseMs);
+    this.lease = new NodeLease(this.nodes, nodeId, address, this.log, this.clock, this.config.leaseMs);
     this.lease.onLapsed(() => {
       for (const conn of registry.all())
         conn.end(new ConnectError(`server node ${nodeId} lost its cluster lease; reconnect`, Code.Unavailable));
@@ -145,6 +151,7 @@ export class ClusterNode {
       nodeId,
       this.log,
       Math.max(100, Math.floor(this.config.leaseMs / SWEEPS_PER_LEASE)),
+      () => this.clock.now(),
       this.onReclaimed,
     );
     await this.reaper.sweep();

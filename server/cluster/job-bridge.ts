@@ -35,6 +35,8 @@ export class JobBridge implements JobPeers {
     private readonly nodes: NodeStore,
     private readonly nodeId: string,
     private readonly log: Logger,
+    /** The cluster's time base, which lease expiries are compared in. */
+    private readonly now: () => number,
   ) {
     link.onUp((nc) => this.listen(nc));
   }
@@ -54,7 +56,7 @@ export class JobBridge implements JobPeers {
   }
 
   async online(agentIds: readonly string[]): Promise<Set<string>> {
-    return new Set((await this.nodes.holders(agentIds, Date.now())).keys());
+    return new Set((await this.nodes.holders(agentIds, this.now())).keys());
   }
 
   private publish(wire: JobWire): void {

@@ -1,5 +1,6 @@
 import type { Logger } from "../../common/logger.js";
 import type { NodeStore } from "../store/index.js";
+import type { ClusterClock } from "./cluster-clock.js";
 
 /**
  * How long a node's lease lasts: a node that stops renewing is dead this long
@@ -21,7 +22,8 @@ const RENEWALS_PER_LEASE = 3;
 export class NodeLease {
   private timer: NodeJS.Timeout | undefined;
   private expiresAt = 0;
-  private readonly startedAt = Date.now();
+  /** Set by the first renewal, once the clock has measured its offset to the database's. */
+  private startedAt = 0;
   private readonly lapsedListeners: Array<() => void> = [];
   private renewing: Promise<void> | undefined;
 
@@ -31,6 +33,7 @@ export class NodeLease {
     /** Where the node listens, for diagnostics; set again once the listener knows its port. */
     public address: string,
     private readonly log: Logger,
+    private readonly clock: ClusterClock,
     readonly ttlMs = LEASE_TTL_MS,
   ) {}
 
@@ -57,7 +60,7 @@ export class NodeLease {
     this.renewing = this.renew()
       .catch((err: unknown) =>
         this.log.warn(
-          { err: String(err), nodeId: this.nodeId, expiresInMs: this.expiresAt - Date.now() },
+          { err: String(err), nodeId: this.nodeId, expiresInMs: this.expiresAt - this.clock.now() },
           "cluster: could not renew the node lease; retrying",
         ),
       )
@@ -66,7 +69,9 @@ export class NodeLease {
   }
 
   private async renew(): Promise<void> {
-    const now = Date.now();
+    await this.clock.sync();
+    const now = this.clock.now();
+    if (this.startedAt === 0) this.startedAt = now;
     const lapsed = this.expiresAt !== 0 && now > this.expiresAt;
     await this.nodes.renew({
       id: this.nodeId,

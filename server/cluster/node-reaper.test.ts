@@ -98,7 +98,7 @@ describe("reclaiming what a dead node left (MariaDB: cluster mode's store)", () 
     await nodes.placeAgent(agentId, "dead", now - 30_000);
 
     const [one, two] = await Promise.all(
-      ["live", "other"].map((self) => new NodeReaper(db, nodes, self, log, 1_000).sweep()),
+      ["live", "other"].map((self) => new NodeReaper(db, nodes, self, log, 1_000, Date.now).sweep()),
     );
     const sessions = new SessionStore(db);
     expect(await sessions.get(lost)).toMatchObject({
@@ -122,7 +122,7 @@ describe("reclaiming what a dead node left (MariaDB: cluster mode's store)", () 
     await nodes.renew({ id: "back", address: "a", started_at: now - 60_000, expires_at: now - 10_000 });
     const old = await liveSession("back", "alice", now - 30_000);
     const fresh = await liveSession("back", "bob", now - 5_000);
-    expect(await new NodeReaper(db, nodes, "live", log, 1_000).sweep()).toMatchObject([
+    expect(await new NodeReaper(db, nodes, "live", log, 1_000, Date.now).sweep()).toMatchObject([
       { nodeId: "back", sessions: 1, commands: 1, transfers: 1 },
     ]);
     const sessions = new SessionStore(db);
@@ -134,7 +134,7 @@ describe("reclaiming what a dead node left (MariaDB: cluster mode's store)", () 
     expect([await commandOutcomes(fresh), await transferOutcomes(fresh)]).toEqual([["running"], ["running"]]);
 
     await nodes.renew({ id: "back", address: "a", started_at: now, expires_at: now + 60_000 });
-    expect(await new NodeReaper(db, nodes, "live", log, 1_000).sweep()).toEqual([]);
+    expect(await new NodeReaper(db, nodes, "live", log, 1_000, Date.now).sweep()).toEqual([]);
     expect((await sessions.get(fresh))?.state).toBe("active");
     expect([await commandOutcomes(fresh), await transferOutcomes(fresh)]).toEqual([["running"], ["running"]]);
   });

@@ -36,6 +36,8 @@ export class NodeReaper {
     private readonly nodeId: string,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    /** The cluster's time base (the database's clock); lease expiries are compared in it. */
+    private readonly now: () => number,
     private readonly onReclaimed: (r: Reclaimed) => void = () => {},
   ) {}
 
@@ -51,7 +53,7 @@ export class NodeReaper {
 
   /** One pass: every node whose lease expired, or that rows name but holds no lease. */
   async sweep(): Promise<Reclaimed[]> {
-    const dead = new Set([...(await this.nodes.expired(Date.now())), ...(await this.nodes.unleasedOwners())]);
+    const dead = new Set([...(await this.nodes.expired(this.now())), ...(await this.nodes.unleasedOwners())]);
     dead.delete(this.nodeId);
     const done: Reclaimed[] = [];
     for (const id of dead) {
@@ -74,7 +76,7 @@ export class NodeReaper {
   }
 
   private async reclaim(nodeId: string): Promise<Reclaimed | undefined> {
-    const at = Date.now();
+    const at = this.now();
     // Restarted meanwhile (same id): its own start closed its earlier run's rows, and what it holds now is live.
     const lease = await this.nodes.get(nodeId);
     if (lease && lease.expires_at >= at) return undefined;

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { Db, EpochMs } from "./database.js";
 
 /** One node's lease as stored. */
@@ -15,6 +16,14 @@ export interface NodeLeaseRow {
  */
 export class NodeStore {
   constructor(private readonly db: Db) {}
+
+  /** The database server's clock: the one time base of every node's lease (see ClusterClock). */
+  async databaseNow(): Promise<EpochMs> {
+    const { rows } = await sql<{ now: string | number }>`SELECT ROUND(UNIX_TIMESTAMP(NOW(3)) * 1000) AS now`.execute(
+      this.db,
+    );
+    return Number(rows[0]!.now);
+  }
 
   /** Writes or extends the node's lease. */
   async renew(lease: NodeLeaseRow): Promise<void> {
