@@ -3,7 +3,6 @@ import type { NatsConnection, Subscription } from "nats";
 import type { Logger } from "../../common/logger.js";
 import { HeartbeatSchema } from "../../gen/rmm/v1/agent_service_pb.js";
 import type { HeldFacts } from "../services/agent-directory.js";
-import type { AgentRegistry } from "../services/agent-registry.js";
 import { decodeJson, encodeJson } from "./call-envelope.js";
 import type { ClusterLink } from "./cluster-link.js";
 
@@ -33,6 +32,11 @@ interface WireFacts {
   healthAt?: number;
 }
 
+/** What this node's own streams tell it of one agent: what its registry holds. */
+export interface HeldAgents {
+  get(agentId: string): (HeldFacts & { agentId: string }) | undefined;
+}
+
 /**
  * What only the node holding an agent's stream knows (its last heartbeat,
  * the home directory from its hello), asked of that node for listings answered
@@ -43,7 +47,7 @@ export class AgentFacts {
 
   constructor(
     private readonly link: ClusterLink,
-    private readonly registry: AgentRegistry,
+    private readonly registry: HeldAgents,
     private readonly nodeId: string,
     private readonly log: Logger,
   ) {
