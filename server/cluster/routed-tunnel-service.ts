@@ -48,9 +48,12 @@ export function routedTunnelService(local: Impl, router: CallRouter, forwarder: 
   };
   const bySession = (id: string) => router.nodeForSession(id);
   const byAgent = (id: string) => router.nodeForAgent(id);
-  const channelPlace = clientStream<typeof M.openChannel.input>((r) =>
-    bySession(r.kind.case === "open" ? r.kind.value.sessionId : ""),
-  );
+  // A one-shot channel names its agent instead of a session (ChannelOpenParams.agent_id).
+  const channelPlace = clientStream<typeof M.openChannel.input>((r) => {
+    if (r.kind.case !== "open") return bySession("");
+    const { sessionId, agentId } = r.kind.value;
+    return sessionId === "" && agentId !== "" ? byAgent(agentId) : bySession(sessionId);
+  });
   const uploadPlace = clientStream<typeof M.upload.input>((r) =>
     bySession(r.kind.case === "start" ? r.kind.value.sessionId : ""),
   );

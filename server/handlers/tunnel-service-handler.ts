@@ -85,7 +85,7 @@ export function tunnelServiceHandler(deps: {
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };
     },
-    openChannel: (requests, ctx) => serveChannel(relay, supervisor, forwards, requests, ctx),
+    openChannel: (requests, ctx) => serveChannel(sessions, relay, supervisor, forwards, requests, ctx),
     exec: (req, ctx) => serveExec(supervisor, req, ctx),
     stat: (req, ctx) => files.stat(req, ctx),
     listDirectory: (req, ctx) => files.listDirectory(req, ctx),
