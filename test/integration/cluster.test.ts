@@ -214,6 +214,26 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
     expect((await sessionRow(session.id))?.close_reason).toBe("closed_by_technician");
   });
 
+  it("runs a one-shot exec channel sent to node c for node a's agent on node a, on a session it opens there", async () => {
+    const frank = await tech("c", "frank");
+    const channel = await ChannelClient.open(frank, {
+      sessionId: "",
+      agentId: roaming,
+      type: ChannelType.EXEC,
+      params: { case: "exec", value: { argv: ["echo", "one-shot"] } },
+    });
+    channel.endInput();
+    let output = "";
+    for await (const chunk of channel.chunks()) output += Buffer.from(chunk.data).toString();
+    expect([output, (await channel.ended).exit?.exitCode]).toEqual(["one-shot\n", 0]);
+    const [session] = (await frank.listSessions({ technician: "frank" })).sessions;
+    expect(session).toMatchObject({ agentId: roaming, nodeId: "a", ephemeral: true });
+    expect((await new CommandAuditStore(store).forSession(session!.id)).map((r) => r.argv)).toEqual([
+      JSON.stringify(["echo", "one-shot"]),
+    ]);
+    await frank.closeTunnel({ sessionId: session!.id });
+  });
+
   it("carries a technician's cancel across nodes: the command on node a's agent ends and its audit row says so", async () => {
     const alice = await tech("c", "alice");
     const session = (await alice.openTunnel({ agentId: roaming })).session!;
