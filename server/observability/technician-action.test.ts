@@ -18,6 +18,13 @@ describe("what a technician call's log line says it did", () => {
       },
     });
     expect(actionFields(open)).toEqual({ sessionId: "s1", channelType: "exec", argv: ["uname", "-a"] });
+    const oneShot = create(OpenChannelRequestSchema, {
+      kind: {
+        case: "open",
+        value: { agentId: "a1", type: ChannelType.EXEC, params: { case: "exec", value: { argv: ["true"] } } },
+      },
+    });
+    expect(actionFields(oneShot)).toEqual({ sessionId: "", agentId: "a1", channelType: "exec", argv: ["true"] });
     const close = create(OpenChannelResponseSchema, {
       kind: { case: "close", value: { code: 0, exit: { exitCode: 2 } } },
     });
