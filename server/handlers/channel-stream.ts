@@ -8,7 +8,7 @@ import type { CommandSupervisor } from "../services/command-supervisor.js";
 import type { ForwardSupervisor } from "../services/forward-supervisor.js";
 import type { SessionService } from "../services/session-service.js";
 import { CHANNEL_OK, type RelayedChannel } from "../services/relayed-channel.js";
-import { channelSession } from "./channel-session.js";
+import { oneShotSession } from "./one-shot-session.js";
 import { technicianOf } from "./technician-of.js";
 
 /**
@@ -50,7 +50,7 @@ export async function* serveChannel(
       Code.InvalidArgument,
     );
   }
-  await channelSession(sessions, tech, first.value.kind.value, ctx.signal);
+  await oneShotSession(sessions, tech, first.value.kind.value, ctx.signal);
   // Exec and terminal channels pass policy, audit and recording on the way; tcp channels the forward rules and audit.
   const gate = first.value.kind.value.type === ChannelType.TCP ? forwards : supervisor;
   const supervised = await gate.open(tech, first.value.kind.value);

@@ -41,6 +41,8 @@ describe("what a technician call's log line says it did", () => {
       stdin: new TextEncoder().encode("secret input"),
     });
     expect(actionFields(exec)).toEqual({ sessionId: "s2", shell: "/bin/sh", commandLine: "df -h" });
+    const oneShot = create(ExecRequestSchema, { agentId: "a2", params: { argv: ["true"] } });
+    expect(actionFields(oneShot)).toEqual({ sessionId: "", agentId: "a2", argv: ["true"] });
     const start = create(UploadRequestSchema, {
       kind: { case: "start", value: { sessionId: "s3", target: { path: "/srv/x" } } },
     });

@@ -69,7 +69,7 @@ export function actionFields(message: Message): ActionFields {
     case "rmm.v1.GetTunnelStatusRequest":
       return { sessionId: m.sessionId };
     case "rmm.v1.ExecRequest":
-      return { sessionId: m.sessionId, ...commandFields(m.params) };
+      return { sessionId: m.sessionId, ...(m.agentId && { agentId: m.agentId }), ...commandFields(m.params) };
     case "rmm.v1.StatRequest":
     case "rmm.v1.ListDirectoryRequest":
     case "rmm.v1.DownloadRequest":

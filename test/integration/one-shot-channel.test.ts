@@ -26,7 +26,7 @@ const POLICY = {
 /** Short, so a released session is seen closed quickly. */
 const GRACE = "300ms";
 
-describe.each(DIALECTS)("one-shot channels (ChannelOpenParams.agent_id) on %s", (dialect) => {
+describe.each(DIALECTS)("one-shot channels and execs (agent_id instead of session_id) on %s", (dialect) => {
   let rig: AgentRig;
   let db: Db;
   let audit: CommandAuditStore;
@@ -106,6 +106,39 @@ describe.each(DIALECTS)("one-shot channels (ChannelOpenParams.agent_id) on %s", 
       async () => (await sessionsOf(dave, "dave"))[0]?.state === SessionState.CLOSED,
       "the refused one-shot's session to be released",
     );
+  });
+
+  it("runs a one-shot Exec on a session the server opens and releases, audited on it; refuses both a session and an agent", async () => {
+    const gina = await techClient("gina");
+    let output = "";
+    let exitCode: number | undefined;
+    for await (const res of gina.exec({ agentId: rig.agentId, params: { argv: ["echo", "exec-one-shot"] } })) {
+      if (res.kind.case === "output") output += Buffer.from(res.kind.value.data).toString();
+      if (res.kind.case === "exit") exitCode = res.kind.value.exitCode;
+    }
+    expect([output, exitCode]).toEqual(["exec-one-shot\n", 0]);
+    const [session] = await sessionsOf(gina, "gina");
+    expect(session).toMatchObject({ technician: "gina", ephemeral: true });
+    expect((await audit.forSession(session!.id)).map((r) => r.argv)).toEqual([
+      JSON.stringify(["echo", "exec-one-shot"]),
+    ]);
+    await until(
+      async () => (await sessionsOf(gina, "gina"))[0]?.state === SessionState.CLOSED,
+      "the one-shot Exec's session to be released",
+    );
+    const both = async () => {
+      for await (const res of gina.exec({ agentId: rig.agentId, sessionId: session!.id, params: { argv: ["true"] } }))
+        void res;
+    };
+    expect(await both().then(() => "ran", codeOf)).toBe(Code.InvalidArgument);
+    const missing = async () => {
+      for await (const res of gina.exec({
+        agentId: "00000000-0000-4000-8000-000000000000",
+        params: { argv: ["true"] },
+      }))
+        void res;
+    };
+    expect(await missing().then(() => "ran", codeOf)).toBe(Code.NotFound);
   });
 
   it("answers a bad agent as OpenTunnel would, and both a session and an agent as InvalidArgument, opening nothing", async () => {
