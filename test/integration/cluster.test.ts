@@ -214,7 +214,7 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
     expect((await sessionRow(session.id))?.close_reason).toBe("closed_by_technician");
   });
 
-  it("runs a one-shot exec channel sent to node c for node a's agent on node a, on a session it opens there", async () => {
+  it("runs a one-shot exec channel and a one-shot Exec sent to node c for node a's agent on node a, on a session it opens there", async () => {
     const frank = await tech("c", "frank");
     const channel = await ChannelClient.open(frank, {
       sessionId: "",
@@ -231,7 +231,17 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
     expect((await new CommandAuditStore(store).forSession(session!.id)).map((r) => r.argv)).toEqual([
       JSON.stringify(["echo", "one-shot"]),
     ]);
-    await frank.closeTunnel({ sessionId: session!.id });
+    // A one-shot Exec through node c runs on node a too (on that session, or a new one if its grace ran out).
+    let execOutput = "";
+    for await (const res of frank.exec({ agentId: roaming, params: { argv: ["echo", "exec-one-shot"] } }))
+      if (res.kind.case === "output") execOutput += Buffer.from(res.kind.value.data).toString();
+    expect(execOutput).toBe("exec-one-shot\n");
+    const [latest] = (await frank.listSessions({ technician: "frank" })).sessions;
+    expect(latest).toMatchObject({ agentId: roaming, nodeId: "a" });
+    expect((await new CommandAuditStore(store).forSession(latest!.id)).at(-1)?.argv).toBe(
+      JSON.stringify(["echo", "exec-one-shot"]),
+    );
+    for (const s of [session!, latest!]) await frank.closeTunnel({ sessionId: s.id });
   });
 
   it("carries a technician's cancel across nodes: the command on node a's agent ends and its audit row says so", async () => {
