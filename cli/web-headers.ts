@@ -5,6 +5,8 @@
  * Node 20's global `Headers` is a getter that loads all of its bundled undici
  * (fetch, dispatchers, pools) on first use, about 46 ms of a 400 ms `rmm exec`;
  * the CLI never fetches. web-headers.test.ts checks it against Node's own.
+ * The npm package headers-polyfill (5.0.1) fails that same test: it neither
+ * trims HTTP whitespace from values nor refuses invalid names and values.
  */
 /** What the constructor takes: pairs (a Headers among them) or a record. */
 export type WebHeadersInit = Iterable<Iterable<string>> | Record<string, string | readonly string[]>;
