@@ -1,4 +1,5 @@
-import type { Client } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { isUuid } from "../common/ids.js";
 import type { Agent, TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { CliError, ExitCode } from "./cli-error.js";
 import { formatTime } from "./output-format.js";
@@ -27,10 +28,18 @@ export const MIN_ID_PREFIX = 4;
  * takes commit prefixes) or its hostname. Several agents with one hostname
  * (a machine enrolled again): the online one is taken, with a note on stderr;
  * none or several online is an error naming their ids.
+ *
+ * An id-shaped name is first asked for alone (GetAgent): one row instead of
+ * the whole fleet page by page. Only when no agent has that id is the fleet
+ * listed, for a hostname that looks like an id.
  */
 export async function resolveAgent(client: Client<typeof TunnelService>, name: string): Promise<Agent> {
   if (!name)
     throw new CliError("no agent given: name one by id, id prefix or hostname (rmm agents lists them)", ExitCode.Usage);
+  if (isUuid(name)) {
+    const found = await agentById(client, name);
+    if (found) return found;
+  }
   const agents = await listAllAgents(client);
   const byId = agents.find((a) => a.id === name);
   if (byId) return byId;
@@ -62,6 +71,16 @@ export async function resolveAgent(client: Client<typeof TunnelService>, name: s
       );
   }
   throw new CliError(`no agent ${name}: rmm agents lists the enrolled ones`, ExitCode.NotFound);
+}
+
+/** The agent with exactly this id, or undefined when the server has none. */
+export async function agentById(client: Client<typeof TunnelService>, id: string): Promise<Agent | undefined> {
+  try {
+    return (await client.getAgent({ agentId: id })).agent;
+  } catch (err) {
+    if (ConnectError.from(err).code === Code.NotFound) return undefined;
+    throw err;
+  }
 }
 
 /** Fails with a message a technician can act on unless the agent can take a tunnel now. */

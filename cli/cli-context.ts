@@ -1,8 +1,7 @@
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
 // The subpath, not the package root: the root loads all of jose (46 files) for this one function.
 import { decodeJwt } from "jose/jwt/decode";
 import { createTechnicianTransport } from "../client/technician-client.js";
-import { JobService } from "../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { loadConfig, type CliConfig } from "./cli-config.js";
 import { CliError, ExitCode } from "./cli-error.js";
@@ -11,8 +10,12 @@ import { CliError, ExitCode } from "./cli-error.js";
 export interface CliContext {
   config: CliConfig;
   client: Client<typeof TunnelService>;
-  /** Fleet jobs, over the same connection. */
-  jobs: Client<typeof JobService>;
+  /**
+   * The connection `client` uses. Fleet job commands build their JobService
+   * client on it (see jobsClient): booting job_service.proto's descriptors
+   * costs every other command start-up time for nothing.
+   */
+  transport: Transport;
   /** The token's subject: sessions it opened are ours to reuse. */
   subject: string;
 }
@@ -55,7 +58,7 @@ export function cliContext(): CliContext {
   return {
     config,
     client: createClient(TunnelService, transport),
-    jobs: createClient(JobService, transport),
+    transport,
     subject,
   };
 }

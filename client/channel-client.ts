@@ -23,7 +23,10 @@ export interface ChannelEnd {
 }
 
 export interface OpenChannelOptions {
+  /** An active session you own; empty for a one-shot channel (agentId). */
   sessionId: string;
+  /** A one-shot channel: the agent, the server finding or opening the session (ChannelOpenParams.agent_id). */
+  agentId?: string;
   type: ChannelType;
   parameters?: Record<string, string>;
   /** Exec and terminal channels: what to run. */
@@ -79,6 +82,7 @@ export class ChannelClient {
       case: "open",
       value: {
         sessionId: opts.sessionId,
+        agentId: opts.agentId ?? "",
         type: opts.type,
         parameters: opts.parameters ?? {},
         initialCredit: windowBytes,

@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { JobService } from "../gen/rmm/v1/job_service_pb.js";
 import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { STREAM_RECEIVE_WINDOW_BYTES, WideWindowSessionManager } from "./wide-window-session-manager.js";
 
@@ -56,13 +55,4 @@ export function createTechnicianClient(
   options: TechnicianClientOptions = {},
 ): Client<typeof TunnelService> {
   return createClient(TunnelService, createTechnicianTransport(baseUrl, token, options));
-}
-
-/** A JobService client (see createTechnicianTransport). */
-export function createJobClient(
-  baseUrl: string,
-  token: string,
-  options: TechnicianClientOptions = {},
-): Client<typeof JobService> {
-  return createClient(JobService, createTechnicianTransport(baseUrl, token, options));
 }

@@ -30,6 +30,10 @@ await build({
   banner: {
     js: 'import { createRequire as __rmmCreateRequire } from "node:module";\nconst require = __rmmCreateRequire(import.meta.url);',
   },
+  // connect's `new Headers()` takes this module's class instead of Node 20's
+  // global, whose first use loads all of Node's bundled undici (fetch,
+  // dispatchers, pools): about 46 ms of every `rmm exec`. See cli/web-headers.ts.
+  inject: [join(root, "cli", "web-headers.ts")],
   legalComments: "none",
   logLevel: "warning",
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { createJobClient, createTechnicianClient } from "../../client/technician-client.js";
+import { createJobClient } from "../../client/job-client.js";
+import { createTechnicianClient } from "../../client/technician-client.js";
 import { withBenchFleet } from "./bench-fleet.js";
 import { fanOutOnce } from "./exec-fan-out.js";
 

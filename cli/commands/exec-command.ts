@@ -8,7 +8,7 @@ import { cliContext } from "../cli-context.js";
 import { channelError } from "../channel-error.js";
 import { CliError, ExitCode, usage } from "../cli-error.js";
 import { localExitStatus } from "../remote-exit.js";
-import { withSession } from "../session-scope.js";
+import { openOneShotChannel } from "../one-shot-channel.js";
 import { writeWithBackpressure } from "../stream-output.js";
 import { interruptible } from "../interruptible.js";
 import { eventLine, exitEvent, outputEvent } from "../exec-events.js";
@@ -80,41 +80,39 @@ export function registerExec(program: Command): void {
           timeout: { seconds: BigInt(Math.floor(timeoutMs / 1000)), nanos: (timeoutMs % 1000) * 1e6 },
         }),
       };
-      const status = await withSession(ctx, agentName, (sessionId) =>
-        interruptible(async (signal) => {
-          const channel = await ChannelClient.open(ctx.client, {
-            sessionId,
+      // One call: the server finds or opens the session (ChannelOpenParams.agent_id).
+      const status = await interruptible(async (signal) => {
+        const channel = await openOneShotChannel(ctx, agentName, (target) =>
+          ChannelClient.open(ctx.client, {
+            ...target,
             type: ChannelType.EXEC,
             params: { case: "exec", value: exec },
             signal,
-          });
-          signal.addEventListener(
-            "abort",
-            () => channel.close(Code.Canceled, "interrupted by the technician (Ctrl-C)"),
-            { once: true },
-          );
-          const input = forwardStdin(channel);
-          for await (const chunk of channel.chunks()) {
-            const stream = chunk.stream === OutputStream.STDERR ? "stderr" : "stdout";
-            if (json) await writeWithBackpressure(process.stdout, eventLine(outputEvent(stream, chunk.data)));
-            else await writeWithBackpressure(process[stream], chunk.data);
-          }
-          const end = await channel.ended;
-          // The remote program is gone: what stdin still holds has nowhere to go, so it is not waited for.
-          void input.catch(() => undefined);
-          process.stdin.destroy();
-          if (signal.aborted)
-            throw new CliError("interrupted: the remote process tree was ended", ExitCode.Interrupted);
-          if (end.exit) {
-            if (json) await writeWithBackpressure(process.stdout, eventLine(exitEvent(end.exit)));
-            if (end.exit.timedOut)
-              throw new CliError(`the command timed out after ${flags.timeout} and was ended`, ExitCode.Timeout);
-            return localExitStatus(end.exit);
-          }
-          if (end.code !== 0) throw channelError(end.code, end.message);
-          return 0;
-        }),
-      );
+          }),
+        );
+        signal.addEventListener("abort", () => channel.close(Code.Canceled, "interrupted by the technician (Ctrl-C)"), {
+          once: true,
+        });
+        const input = forwardStdin(channel);
+        for await (const chunk of channel.chunks()) {
+          const stream = chunk.stream === OutputStream.STDERR ? "stderr" : "stdout";
+          if (json) await writeWithBackpressure(process.stdout, eventLine(outputEvent(stream, chunk.data)));
+          else await writeWithBackpressure(process[stream], chunk.data);
+        }
+        const end = await channel.ended;
+        // The remote program is gone: what stdin still holds has nowhere to go, so it is not waited for.
+        void input.catch(() => undefined);
+        process.stdin.destroy();
+        if (signal.aborted) throw new CliError("interrupted: the remote process tree was ended", ExitCode.Interrupted);
+        if (end.exit) {
+          if (json) await writeWithBackpressure(process.stdout, eventLine(exitEvent(end.exit)));
+          if (end.exit.timedOut)
+            throw new CliError(`the command timed out after ${flags.timeout} and was ended`, ExitCode.Timeout);
+          return localExitStatus(end.exit);
+        }
+        if (end.code !== 0) throw channelError(end.code, end.message);
+        return 0;
+      });
       process.exitCode = status;
     });
 }

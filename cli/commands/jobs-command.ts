@@ -4,6 +4,7 @@ import { JobState, type Job } from "../../gen/rmm/v1/job_service_pb.js";
 import type { StepOutput } from "../../gen/rmm/v1/job_step_pb.js";
 import { resolveAgent } from "../agent-resolver.js";
 import { cliContext } from "../cli-context.js";
+import { jobsClient } from "../jobs-client.js";
 import { formatTime, printJson, table } from "../output-format.js";
 import { followJob, jobExitStatus, stepJson, stepTable, totalsLine } from "../job-view.js";
 import { printResult } from "./run-command.js";
@@ -29,7 +30,7 @@ export function registerJobs(program: Command): void {
     .option("--limit <n>", "at most this many", "50")
     .option("--json", "machine-readable output")
     .action(async (flags: { limit: string; json?: boolean }) => {
-      const { jobs } = await cliContext().jobs.listJobs({ pageSize: Math.max(1, Number(flags.limit) || 50) });
+      const { jobs } = await jobsClient(cliContext()).listJobs({ pageSize: Math.max(1, Number(flags.limit) || 50) });
       if (flags.json)
         return printJson(
           jobs.map((j) => ({
@@ -71,12 +72,12 @@ export function registerJobs(program: Command): void {
       const ctx = cliContext();
       if (flags.output !== undefined) {
         const agent = await resolveAgent(ctx.client, flags.output);
-        const out = await ctx.jobs.getJobStepOutput({ jobId: id, agentId: agent.id });
+        const out = await jobsClient(ctx).getJobStepOutput({ jobId: id, agentId: agent.id });
         await writeKept(process.stdout, out.stdout);
         await writeKept(process.stderr, out.stderr);
         return;
       }
-      const { job: j, steps } = await ctx.jobs.getJob({ jobId: id });
+      const { job: j, steps } = await jobsClient(ctx).getJob({ jobId: id });
       if (flags.json) {
         for (const s of steps) process.stdout.write(JSON.stringify(stepJson(s)) + "\n");
         return;
@@ -91,7 +92,7 @@ export function registerJobs(program: Command): void {
     .description("follow a job to its end (a snapshot first, so a late watch sees everything), then print its table")
     .option("--json", "one JSON object per agent, one per line")
     .action(async (id: string, flags: { json?: boolean }) => {
-      const result = await followJob(cliContext().jobs, id);
+      const result = await followJob(jobsClient(cliContext()), id);
       printResult(result, flags.json ?? false);
       process.exitCode = jobExitStatus(result.steps);
     });
@@ -100,7 +101,7 @@ export function registerJobs(program: Command): void {
     .argument("<id>", "job id")
     .description("cancel a job: pending steps never run, running ones are ended")
     .action(async (id: string) => {
-      const { job: j } = await cliContext().jobs.cancelJob({ jobId: id });
+      const { job: j } = await jobsClient(cliContext()).cancelJob({ jobId: id });
       process.stdout.write(totalsLine(j));
     });
 }

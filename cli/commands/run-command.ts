@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { parseDuration } from "../../common/duration.js";
 import { resolveAgent } from "../agent-resolver.js";
 import { cliContext } from "../cli-context.js";
+import { jobsClient } from "../jobs-client.js";
 import { CliError, ExitCode, usage } from "../cli-error.js";
 import { followJob, jobExitStatus, stepJson, stepTable, totalsLine } from "../job-view.js";
 import { parseEnv } from "./exec-command.js";
@@ -73,7 +74,7 @@ export function registerRun(program: Command): void {
         throw new CliError(`--concurrency ${flags.concurrency} is not a whole number`, ExitCode.Usage);
       const agentIds: string[] = [];
       for (const name of flags.agent) agentIds.push((await resolveAgent(ctx.client, name)).id);
-      const { job } = await ctx.jobs.createJob({
+      const { job } = await jobsClient(ctx).createJob({
         selector: flags.selector ?? "",
         agentIds,
         params: {
@@ -98,7 +99,7 @@ export function registerRun(program: Command): void {
         process.exit(ExitCode.Interrupted);
       };
       process.once("SIGINT", onSignal);
-      const result = await followJob(ctx.jobs, job!.id);
+      const result = await followJob(jobsClient(ctx), job!.id);
       process.off("SIGINT", onSignal);
       printResult(result, flags.json ?? false);
       process.exitCode = jobExitStatus(result.steps);

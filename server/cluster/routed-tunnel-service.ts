@@ -48,9 +48,12 @@ export function routedTunnelService(local: Impl, router: CallRouter, forwarder: 
   };
   const bySession = (id: string) => router.nodeForSession(id);
   const byAgent = (id: string) => router.nodeForAgent(id);
-  const channelPlace = clientStream<typeof M.openChannel.input>((r) =>
-    bySession(r.kind.case === "open" ? r.kind.value.sessionId : ""),
-  );
+  // A one-shot channel or exec names its agent instead of a session (ChannelOpenParams.agent_id, ExecRequest.agent_id).
+  const channelPlace = clientStream<typeof M.openChannel.input>((r) => {
+    if (r.kind.case !== "open") return bySession("");
+    const { sessionId, agentId } = r.kind.value;
+    return sessionId === "" && agentId !== "" ? byAgent(agentId) : bySession(sessionId);
+  });
   const uploadPlace = clientStream<typeof M.upload.input>((r) =>
     bySession(r.kind.case === "start" ? r.kind.value.sessionId : ""),
   );
@@ -63,7 +66,11 @@ export function routedTunnelService(local: Impl, router: CallRouter, forwarder: 
     stat: unary(M.stat, (r) => bySession(r.sessionId), local.stat),
     prepareUpload: unary(M.prepareUpload, (r) => bySession(r.sessionId), local.prepareUpload),
     makeDirectory: unary(M.makeDirectory, (r) => bySession(r.sessionId), local.makeDirectory),
-    exec: serverStream(M.exec, (r) => bySession(r.sessionId), local.exec),
+    exec: serverStream(
+      M.exec,
+      (r) => (r.sessionId === "" && r.agentId !== "" ? byAgent(r.agentId) : bySession(r.sessionId)),
+      local.exec,
+    ),
     listDirectory: serverStream(M.listDirectory, (r) => bySession(r.sessionId), local.listDirectory),
     download: serverStream(M.download, (r) => bySession(r.sessionId), local.download),
     async *openChannel(requests, ctx) {

@@ -6,7 +6,9 @@ import type { OpenChannelRequest, OpenChannelResponse } from "../../gen/rmm/v1/t
 import type { ChannelRelay } from "../services/channel-relay.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
 import type { ForwardSupervisor } from "../services/forward-supervisor.js";
+import type { SessionService } from "../services/session-service.js";
 import { CHANNEL_OK, type RelayedChannel } from "../services/relayed-channel.js";
+import { oneShotSession } from "./one-shot-session.js";
 import { technicianOf } from "./technician-of.js";
 
 /**
@@ -15,6 +17,7 @@ import { technicianOf } from "./technician-of.js";
  * either side closes the channel; a caller that goes away closes it too.
  */
 export async function* serveChannel(
+  sessions: SessionService,
   relay: ChannelRelay,
   supervisor: CommandSupervisor,
   forwards: ForwardSupervisor,
@@ -47,6 +50,7 @@ export async function* serveChannel(
       Code.InvalidArgument,
     );
   }
+  await oneShotSession(sessions, tech, first.value.kind.value, ctx.signal);
   // Exec and terminal channels pass policy, audit and recording on the way; tcp channels the forward rules and audit.
   const gate = first.value.kind.value.type === ChannelType.TCP ? forwards : supervisor;
   const supervised = await gate.open(tech, first.value.kind.value);

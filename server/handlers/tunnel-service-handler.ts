@@ -11,6 +11,7 @@ import { serveChannel } from "./channel-stream.js";
 import type { CommandSupervisor } from "../services/command-supervisor.js";
 import type { ForwardSupervisor } from "../services/forward-supervisor.js";
 import { serveExec } from "./exec-handler.js";
+import { oneShotSession } from "./one-shot-session.js";
 import { fileTransferHandler, type FileTransferDeps } from "./file-transfer-handler.js";
 import type { SessionService } from "../services/session-service.js";
 import { agentMessage, recordingMessage, sessionMessage } from "./proto-convert.js";
@@ -85,8 +86,15 @@ export function tunnelServiceHandler(deps: {
     async getTunnelStatus(req, ctx) {
       return { session: sessionMessage(await sessions.status(technicianOf(ctx), req.sessionId)) };
     },
-    openChannel: (requests, ctx) => serveChannel(relay, supervisor, forwards, requests, ctx),
-    exec: (req, ctx) => serveExec(supervisor, req, ctx),
+    openChannel: (requests, ctx) => serveChannel(sessions, relay, supervisor, forwards, requests, ctx),
+    // A call that names its session goes straight to serveExec; a one-shot one first finds or opens it.
+    exec: (req, ctx) =>
+      req.agentId === ""
+        ? serveExec(supervisor, req, ctx)
+        : (async function* () {
+            await oneShotSession(sessions, technicianOf(ctx), req, ctx.signal);
+            yield* serveExec(supervisor, req, ctx);
+          })(),
     stat: (req, ctx) => files.stat(req, ctx),
     listDirectory: (req, ctx) => files.listDirectory(req, ctx),
     prepareUpload: (req, ctx) => files.prepareUpload(req, ctx),

@@ -18,6 +18,13 @@ describe("what a technician call's log line says it did", () => {
       },
     });
     expect(actionFields(open)).toEqual({ sessionId: "s1", channelType: "exec", argv: ["uname", "-a"] });
+    const oneShot = create(OpenChannelRequestSchema, {
+      kind: {
+        case: "open",
+        value: { agentId: "a1", type: ChannelType.EXEC, params: { case: "exec", value: { argv: ["true"] } } },
+      },
+    });
+    expect(actionFields(oneShot)).toEqual({ sessionId: "", agentId: "a1", channelType: "exec", argv: ["true"] });
     const close = create(OpenChannelResponseSchema, {
       kind: { case: "close", value: { code: 0, exit: { exitCode: 2 } } },
     });
@@ -34,6 +41,8 @@ describe("what a technician call's log line says it did", () => {
       stdin: new TextEncoder().encode("secret input"),
     });
     expect(actionFields(exec)).toEqual({ sessionId: "s2", shell: "/bin/sh", commandLine: "df -h" });
+    const oneShot = create(ExecRequestSchema, { agentId: "a2", params: { argv: ["true"] } });
+    expect(actionFields(oneShot)).toEqual({ sessionId: "", agentId: "a2", argv: ["true"] });
     const start = create(UploadRequestSchema, {
       kind: { case: "start", value: { sessionId: "s3", target: { path: "/srv/x" } } },
     });

@@ -69,7 +69,7 @@ export function actionFields(message: Message): ActionFields {
     case "rmm.v1.GetTunnelStatusRequest":
       return { sessionId: m.sessionId };
     case "rmm.v1.ExecRequest":
-      return { sessionId: m.sessionId, ...commandFields(m.params) };
+      return { sessionId: m.sessionId, ...(m.agentId && { agentId: m.agentId }), ...commandFields(m.params) };
     case "rmm.v1.StatRequest":
     case "rmm.v1.ListDirectoryRequest":
     case "rmm.v1.DownloadRequest":
@@ -84,9 +84,11 @@ export function actionFields(message: Message): ActionFields {
         : {};
     case "rmm.v1.OpenChannelRequest": {
       if (m.kind.case !== "open") return {};
-      const { sessionId, type, params } = m.kind.value;
+      const { sessionId, agentId, type, params } = m.kind.value;
       return {
         sessionId,
+        // A one-shot channel names its agent instead (ChannelOpenParams.agent_id).
+        ...(agentId && { agentId }),
         channelType: (ChannelType[type] ?? String(type)).toLowerCase(),
         ...(params.case === "exec" ? commandFields(params.value) : {}),
         ...(params.case === "terminal" && params.value.shell ? { shell: params.value.shell } : {}),

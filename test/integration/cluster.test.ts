@@ -6,7 +6,8 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChannelClient } from "../../client/channel-client.js";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
-import { createJobClient, createTechnicianClient } from "../../client/technician-client.js";
+import { createJobClient } from "../../client/job-client.js";
+import { createTechnicianClient } from "../../client/technician-client.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import { StepState, type JobStep, type WatchJobResponse } from "../../gen/rmm/v1/job_service_pb.js";
 import { CloseReason, SessionState, type TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
@@ -211,6 +212,36 @@ describe("a cluster of three server nodes on MariaDB and NATS", () => {
 
     expect((await alice.closeTunnel({ sessionId: session.id })).session?.state).toBe(SessionState.CLOSED);
     expect((await sessionRow(session.id))?.close_reason).toBe("closed_by_technician");
+  });
+
+  it("runs a one-shot exec channel and a one-shot Exec sent to node c for node a's agent on node a, on a session it opens there", async () => {
+    const frank = await tech("c", "frank");
+    const channel = await ChannelClient.open(frank, {
+      sessionId: "",
+      agentId: roaming,
+      type: ChannelType.EXEC,
+      params: { case: "exec", value: { argv: ["echo", "one-shot"] } },
+    });
+    channel.endInput();
+    let output = "";
+    for await (const chunk of channel.chunks()) output += Buffer.from(chunk.data).toString();
+    expect([output, (await channel.ended).exit?.exitCode]).toEqual(["one-shot\n", 0]);
+    const [session] = (await frank.listSessions({ technician: "frank" })).sessions;
+    expect(session).toMatchObject({ agentId: roaming, nodeId: "a", ephemeral: true });
+    expect((await new CommandAuditStore(store).forSession(session!.id)).map((r) => r.argv)).toEqual([
+      JSON.stringify(["echo", "one-shot"]),
+    ]);
+    // A one-shot Exec through node c runs on node a too (on that session, or a new one if its grace ran out).
+    let execOutput = "";
+    for await (const res of frank.exec({ agentId: roaming, params: { argv: ["echo", "exec-one-shot"] } }))
+      if (res.kind.case === "output") execOutput += Buffer.from(res.kind.value.data).toString();
+    expect(execOutput).toBe("exec-one-shot\n");
+    const [latest] = (await frank.listSessions({ technician: "frank" })).sessions;
+    expect(latest).toMatchObject({ agentId: roaming, nodeId: "a" });
+    expect((await new CommandAuditStore(store).forSession(latest!.id)).at(-1)?.argv).toBe(
+      JSON.stringify(["echo", "exec-one-shot"]),
+    );
+    for (const s of [session!, latest!]) await frank.closeTunnel({ sessionId: s.id });
   });
 
   it("carries a technician's cancel across nodes: the command on node a's agent ends and its audit row says so", async () => {

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { downloadFile, uploadFile } from "../../client/file-transfer.js";
-import { createJobClient } from "../../client/technician-client.js";
+import { createJobClient } from "../../client/job-client.js";
 import type { LogEntry } from "../../testkit/managed-process.js";
 import { startFileSession, type FileSession } from "../support/file-session.js";
 import { expectCode, writeRandomFile } from "../../testkit/file-fixtures.js";
