@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { ChannelClient } from "../../client/channel-client.js";
 import { createTechnicianClient } from "../../client/technician-client.js";
+import { FORWARD_WINDOW_BYTES } from "../../common/forward-target.js";
 import { ChannelType } from "../../gen/rmm/v1/frame_pb.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
@@ -66,8 +67,13 @@ export async function clusterEcho(opts: {
     const token = await issuer.mintTechnician("bench", "tech", 3_600);
     const measure = async (client: Client<typeof TunnelService>): Promise<EchoFigures> => {
       const sessionId = (await client.openTunnel({ agentId })).session!.id;
-      const open = async () => {
-        const channel = await ChannelClient.open(client, { sessionId, type: ChannelType.ECHO });
+      // The bulk channel keeps 1 MiB in flight, as the single-server echo scenario's does.
+      const open = async (windowBytes?: number) => {
+        const channel = await ChannelClient.open(client, {
+          sessionId,
+          type: ChannelType.ECHO,
+          ...(windowBytes && { windowBytes }),
+        });
         return {
           write: (b: Uint8Array) => channel.write(b),
           received: channel.data()[Symbol.asyncIterator](),
@@ -77,7 +83,7 @@ export async function clusterEcho(opts: {
       const rtt = await open();
       const { p50Us, p99Us } = await echoRttOn(rtt, { samples: opts.roundTrips, payloadBytes: SMALL_FRAME_BYTES });
       await rtt.close();
-      const bulk = await open();
+      const bulk = await open(FORWARD_WINDOW_BYTES);
       const { mbPerSec } = await throughputOn(bulk, { totalBytes: opts.totalBytes, chunkBytes: CHUNK_BYTES });
       await bulk.close();
       await client.closeTunnel({ sessionId });

@@ -1,6 +1,8 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { ErrorCode, NatsError } from "nats";
+import { FILE_WINDOW_BYTES } from "../../common/file-chunks.js";
+import { FORWARD_WINDOW_BYTES as BULK_CHANNEL_WINDOW_BYTES } from "../../common/forward-target.js";
 import { VIA_HEADER } from "../../common/via-header.js";
 import { peerKey } from "../auth/peer.js";
 import type { ClusterLink } from "./cluster-link.js";
@@ -11,11 +13,14 @@ import { RemoteStream } from "./remote-stream.js";
 export const CALL_ACCEPT_TIMEOUT_MS = 5_000;
 
 /**
- * Bytes of responses a forwarded call may have in flight from the serving
- * node. Defaults to 256 KiB: the tunnel's own default channel window, so a
- * channel through two nodes runs at the pace of one through one.
+ * Bytes of messages a routed call may have in flight over NATS each way. The
+ * largest window any call it carries keeps (2 MiB for file transfers, 1 MiB
+ * for tcp and echo channels): the hop between nodes adds round-trip time, and
+ * a smaller window here would cap a transfer through two nodes below what
+ * its own window allows (with 256 KiB here, a 1 MiB echo channel ran at a
+ * quarter of its speed through one node).
  */
-export const FORWARD_WINDOW_BYTES = 256 * 1024;
+export const ROUTED_CALL_WINDOW_BYTES = Math.max(FILE_WINDOW_BYTES, BULK_CHANNEL_WINDOW_BYTES);
 
 export interface CallForwarderOptions {
   nodeId: string;
@@ -59,7 +64,7 @@ export class CallForwarder {
         Code.Unavailable,
       );
     const stream = new RemoteStream(nc, {
-      windowBytes: FORWARD_WINDOW_BYTES,
+      windowBytes: ROUTED_CALL_WINDOW_BYTES,
       maxMessageBytes: this.opts.maxMessageBytes,
       peerName: `node ${nodeId}`,
     });
@@ -76,7 +81,7 @@ export class CallForwarder {
       headers,
       timeoutMs: ctx.timeoutMs() ?? 0,
       inbox: stream.inbox,
-      windowBytes: FORWARD_WINDOW_BYTES,
+      windowBytes: ROUTED_CALL_WINDOW_BYTES,
       from: this.opts.nodeId,
       peer: ctx.values.get(peerKey),
     };

@@ -12,7 +12,7 @@ import type { Msg, NatsConnection, Subscription } from "nats";
 import type { Logger } from "../../common/logger.js";
 import { peerKey } from "../auth/peer.js";
 import { callSubject, decodeJson, encodeJson, type CallAccept, type CallOpen } from "./call-envelope.js";
-import { FORWARD_WINDOW_BYTES } from "./call-forwarder.js";
+import { ROUTED_CALL_WINDOW_BYTES } from "./call-forwarder.js";
 import { RemoteStream } from "./remote-stream.js";
 
 export interface CallResponderOptions {
@@ -76,7 +76,7 @@ export class CallResponder {
       return;
     }
     const stream = new RemoteStream(nc, {
-      windowBytes: FORWARD_WINDOW_BYTES,
+      windowBytes: ROUTED_CALL_WINDOW_BYTES,
       maxMessageBytes: this.opts.maxMessageBytes,
       peerName: `node ${open.from}`,
     });
@@ -87,7 +87,7 @@ export class CallResponder {
       this.live.delete(stream);
       if (byPeer || end.code !== 0) abort.abort(new ConnectError(end.message, end.code as Code));
     });
-    msg.respond(encodeJson({ inbox: stream.inbox, windowBytes: FORWARD_WINDOW_BYTES } satisfies CallAccept));
+    msg.respond(encodeJson({ inbox: stream.inbox, windowBytes: ROUTED_CALL_WINDOW_BYTES } satisfies CallAccept));
     void this.run(method, open, stream, abort.signal);
   }
 
