@@ -223,7 +223,7 @@ program
       labels,
     }).run(stop.signal);
     transport.close();
-    groups.flush();
+    groups.close();
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -36,7 +36,9 @@ export function resolveProgram(program: string, cwd: string, env: NodeJS.Process
 
 function isExecutable(path: string): boolean {
   try {
-    if (!statSync(path).isFile()) return false;
+    // No exception for a missing entry: most PATH directories lack the program, and building an error for
+    // each cost more than the stat itself.
+    if (!statSync(path, { throwIfNoEntry: false })?.isFile()) return false;
     if (process.platform !== "win32") accessSync(path, constants.X_OK);
     return true;
   } catch {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "../../common/logger.js";
-import { ProcessGroupLedger } from "./process-group-ledger.js";
+import { ProcessGroupLedger, readLedger } from "./process-group-ledger.js";
 
 const log = createLogger("test", "silent");
 
@@ -42,35 +42,49 @@ describe.runIf(process.platform !== "win32")("ProcessGroupLedger", () => {
     first.add(leftover.pid!);
     first.add(finished.pid!);
     first.remove(finished.pid!);
-    first.flush();
-    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ bootId: "boot-a", groups: [leftover.pid] });
+    expect(readLedger(path)).toEqual({ bootId: "boot-a", groups: [leftover.pid] });
 
     const exited = new Promise((resolve) => leftover.once("exit", (_code, signal) => resolve(signal)));
     expect(new ProcessGroupLedger(path, log, "boot-a").endLeftovers()).toEqual([leftover.pid]);
     expect(await exited).toBe("SIGKILL");
-    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([]);
+    expect(readLedger(path)?.groups).toEqual([]);
     // The group no longer recorded is untouched: our SIGTERM is what ends it.
     const finishedExit = new Promise((resolve) => finished.once("exit", (_code, signal) => resolve(signal)));
     process.kill(finished.pid!, "SIGTERM");
     expect(await finishedExit).toBe("SIGTERM");
   });
 
-  it("writes a removal after the current turn of the event loop, and an add in between writes it at once", async () => {
+  it("has every change on disk when add and remove return, and stays bounded over many commands", () => {
     const path = ledgerPath();
     const ledger = new ProcessGroupLedger(path, log, "boot-a");
     ledger.endLeftovers();
     const a = groupLeader();
     const b = groupLeader();
     ledger.add(a.pid!);
-    ledger.remove(a.pid!);
-    // Still on disk while the exit's frame goes out; gone after this turn.
-    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([a.pid]);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([]);
-    ledger.add(a.pid!);
-    ledger.remove(a.pid!);
+    expect(readLedger(path)?.groups).toEqual([a.pid]);
     ledger.add(b.pid!);
-    expect(JSON.parse(readFileSync(path, "utf8")).groups).toEqual([b.pid]);
+    ledger.remove(a.pid!);
+    expect(readLedger(path)?.groups).toEqual([b.pid]);
+    const sizeWithOne = readFileSync(path).length;
+    // Far more changes than the file keeps as lines: it is rewritten as a snapshot along the way.
+    for (let pgid = 100_000; pgid < 103_000; pgid++) {
+      ledger.add(pgid);
+      ledger.remove(pgid);
+    }
+    expect(readLedger(path)?.groups).toEqual([b.pid]);
+    expect(readFileSync(path).length).toBeLessThan(sizeWithOne + 20_000);
+    ledger.close();
+    expect(new ProcessGroupLedger(path, log, "boot-a").endLeftovers()).toEqual([b.pid]);
+  });
+
+  it("reads a file an earlier agent wrote whole, and skips a torn last line", () => {
+    const path = ledgerPath();
+    writeFileSync(path, JSON.stringify({ bootId: "boot-a", groups: [4242] }));
+    expect(readLedger(path)).toEqual({ bootId: "boot-a", groups: [4242] });
+    writeFileSync(path, `${JSON.stringify({ bootId: "boot-a", groups: [4242] })}\n+5000\n-4242\n+60`);
+    expect(readLedger(path)).toEqual({ bootId: "boot-a", groups: [5000] });
+    writeFileSync(path, `${JSON.stringify({ bootId: "boot-a", groups: [] })}\n+5000\n-`);
+    expect(readLedger(path)).toEqual({ bootId: "boot-a", groups: [5000] });
   });
 
   it("leaves alone groups recorded on another boot, where the numbers name other processes, and a corrupt file", async () => {
@@ -84,6 +98,6 @@ describe.runIf(process.platform !== "win32")("ProcessGroupLedger", () => {
     const exited = new Promise((resolve) => other.once("exit", (_code, signal) => resolve(signal)));
     process.kill(other.pid!, "SIGTERM");
     expect(await exited).toBe("SIGTERM");
-    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ bootId: "boot-new", groups: [] });
+    expect(readLedger(path)).toEqual({ bootId: "boot-new", groups: [] });
   });
 });

@@ -60,8 +60,14 @@ export function rpcObserverInterceptor(deps: RpcObserverDeps): Interceptor {
         code: code === 0 ? "ok" : Code[code],
         durationMs: Math.round(performance.now() - started),
       };
-      if (code === 0) deps.log.info(line, `technician ${method}`);
-      else deps.log.warn({ ...line, reason: ConnectError.from(err).rawMessage }, `technician ${method} refused`);
+      // Written once the response is on its way (HTTP/2 writes go out in native immediates, which run
+      // before this one): the line is a synchronous write to a pipe, whose reader it wakes, and the call's
+      // last frames need not wait behind it.
+      const reason = code === 0 ? undefined : ConnectError.from(err).rawMessage;
+      setImmediate(() => {
+        if (reason === undefined) deps.log.info(line, `technician ${method}`);
+        else deps.log.warn({ ...line, reason }, `technician ${method} refused`);
+      });
     };
 
     if (isTechnician && !req.stream) note(req.message);

@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import type { TunnelService } from "../../gen/rmm/v1/tunnel_service_pb.js";
-import { PROCESS_GROUPS_FILE } from "../../agent/process/process-group-ledger.js";
+import { PROCESS_GROUPS_FILE, readLedger } from "../../agent/process/process-group-ledger.js";
 import { CommandAuditStore, openDatabase, parseDatabaseUrl, type Db } from "../../server/store/index.js";
 import { startAgentRig, type AgentRig } from "../../testkit/agent-rig.js";
 import { DIALECTS } from "../../testkit/test-databases.js";
@@ -66,7 +66,7 @@ describe.runIf(process.platform === "linux").each(DIALECTS)("an agent killed out
     })().catch((err: unknown) => err);
     await until(() => leader > 0 && child > 0, "the command to start and print its child's pid");
     const ledger = join(rig.dir, "agent", PROCESS_GROUPS_FILE);
-    expect(JSON.parse(readFileSync(ledger, "utf8")).groups).toContain(leader);
+    expect(readLedger(ledger)?.groups).toContain(leader);
 
     const agentPid = rig.agent.pid;
     rig.agent.signal("SIGKILL");
@@ -87,6 +87,6 @@ describe.runIf(process.platform === "linux").each(DIALECTS)("an agent killed out
     const restarted = await rig.restartAgent();
     await until(() => !isRunning(child), "the leftover child to be ended at the next start");
     expect(restarted.logs.some((e) => e.msg?.includes("previous run of the agent left running"))).toBe(true);
-    expect(existsSync(ledger) && JSON.parse(readFileSync(ledger, "utf8")).groups).toEqual([]);
+    expect(readLedger(ledger)?.groups).toEqual([]);
   });
 });
