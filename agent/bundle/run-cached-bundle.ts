@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { isAscii } from "node:buffer";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
@@ -30,13 +31,8 @@ const WRITE_AFTER_MS = 3_000;
 export function runCachedBundle(bundlePath: string, cacheDir: string): void {
   const bytes = readFileSync(bundlePath);
   // esbuild writes ASCII (it escapes the rest), for which latin1 is the cheapest exact decoding.
-  const source = bytes.toString("latin1");
-  const key = [
-    crc32(bytes).toString(16),
-    bytes.length.toString(16),
-    crc32(`${process.version}\0${process.execArgv.join("\0")}\0${process.env.NODE_OPTIONS ?? ""}`).toString(16),
-  ].join("-");
-  const cachePath = join(cacheDir, `${key}.v8cache`);
+  const source = bytes.toString(isAscii(bytes) ? "latin1" : "utf8");
+  const cachePath = codeCacheFile(bytes, cacheDir);
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(cachePath);
@@ -56,6 +52,25 @@ export function runCachedBundle(bundlePath: string, cacheDir: string): void {
   run.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
 }
 
+/**
+ * Where the code cache of `bundle` lives for this node and these V8 flags:
+ * named by the bundle's CRC-32 and length, and by a CRC-32 of node's version
+ * and the flags, since V8 itself checks only the source's length and rejects
+ * a cache made under other flags.
+ */
+export function codeCacheFile(
+  bundle: Uint8Array,
+  cacheDir: string,
+  runtime = { version: process.version, execArgv: process.execArgv, nodeOptions: process.env.NODE_OPTIONS ?? "" },
+): string {
+  const key = [
+    crc32(bundle).toString(16),
+    bundle.length.toString(16),
+    crc32(`${runtime.version}\0${runtime.execArgv.join("\0")}\0${runtime.nodeOptions}`).toString(16),
+  ].join("-");
+  return join(cacheDir, `${key}.v8cache`);
+}
+
 /** Node's own CommonJS wrapper, so the bundle sees what a required file sees; a `#!` line becomes a comment, as node's loader skips it. */
 function wrap(source: string): string {
   const body = source.startsWith("#!") ? `//${source.slice(2)}` : source;
@@ -68,7 +83,8 @@ function writeLater(script: Script, cacheDir: string, cachePath: string): void {
     if (written) return;
     written = true;
     try {
-      mkdirSync(cacheDir, { recursive: true });
+      // Not recursive: a bundle directory removed meanwhile stays removed.
+      if (!existsSync(cacheDir)) mkdirSync(cacheDir);
       pruneCaches(cacheDir);
       const tmp = `${cachePath}.${process.pid}.tmp`;
       writeFileSync(tmp, script.createCachedData());
