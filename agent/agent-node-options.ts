@@ -11,14 +11,8 @@
  * throughput within run-to-run noise. `--max-old-space-size` (32, 16) and
  * `--max-semi-space-size=2` measured no better, so they are not set.
  *
- * `--interrupt-budget=1048576` (V8's default 67584): a function is compiled
- * to machine code only after 16 times as much of its bytecode has run. What
- * runs once at start (the protobuf descriptors' boot, commander, grpc-js's
- * set-up) then stays bytecode, while a transfer's loop still gets optimized
- * within its first chunks. Idle RSS of the bundled agent, three starts each:
- * 59.4 -> 54.8 MiB (and 60.5 -> 55.5 in a second run); agent CPU for a
- * 256 MiB upload 2.43 -> 2.37 s, download 1.83 -> 2.11 s, within run-to-run
- * spread on a shared two-core machine.
+ * The tier-up budget is set from inside (agent/tier-up-budget.ts): node
+ * refuses `--interrupt-budget` in NODE_OPTIONS.
  *
  * Measured and not set: `--lite-mode` (jitless here: no WebAssembly either)
  * takes idle RSS to 51 MiB and the transfer peaks to about +12 MiB, but the
@@ -26,6 +20,6 @@
  * likewise; `--no-opt`, `--no-sparkplug`, `--max-lazy`, `--single-threaded`,
  * `--single-threaded-gc`, `--v8-pool-size=0`, `--no-concurrent-recompilation`,
  * `--optimize-for-size`, UV_THREADPOOL_SIZE=1 and the glibc MALLOC_* tunables
- * moved idle RSS by 1.5 MiB or less beside this flag.
+ * moved idle RSS by 1.5 MiB or less beside the tier-up budget.
  */
-export const AGENT_NODE_OPTIONS: readonly string[] = ["--max-semi-space-size=1", "--interrupt-budget=1048576"];
+export const AGENT_NODE_OPTIONS: readonly string[] = ["--max-semi-space-size=1"];
