@@ -18,6 +18,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { agentBundleOptions } from "./agent-bundle-options.mjs";
 
 const require = createRequire(import.meta.url);
 const { inject } = require("postject");
@@ -63,20 +64,16 @@ mkdirSync(work, { recursive: true });
 mkdirSync(pkg, { recursive: true });
 
 const started = Date.now();
-// 1. One CommonJS file (SEA runs CommonJS). Inside a SEA, `require` loads only
+// 1. One CommonJS file (SEA runs CommonJS), the bundle the `rmm-agent` bin runs. Inside a SEA, `require` loads only
 //    built-ins; the banner swaps in one rooted at the executable, so the PTY
 //    package beside it resolves as it would from node_modules.
-await build({
-  entryPoints: [join(root, "agent", "main.ts")],
-  bundle: true,
-  platform: "node",
-  format: "cjs",
-  target: "node20",
-  outfile: join(work, "rmm-agent.cjs"),
-  banner: { js: 'require = require("node:module").createRequire(process.execPath);' },
-  legalComments: "none",
-  logLevel: "warning",
-});
+await build(
+  agentBundleOptions(
+    root,
+    join(work, "rmm-agent.cjs"),
+    'require = require("node:module").createRequire(process.execPath);\n',
+  ),
+);
 
 // 2. The SEA blob. V8's code cache is specific to the building binary, so it is used only for this host's own target.
 const seaConfig = join(work, "sea-config.json");

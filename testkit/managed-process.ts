@@ -15,9 +15,9 @@ export interface LogEntry {
  */
 export const START_TIMEOUT_MS = 30_000;
 
-/** Built entry points (npm test builds before running vitest). */
+/** Built entry points (npm test builds before running vitest); the agent's is its `rmm-agent` bin, the bundle. */
 export const SERVER_MAIN = resolve("dist/server/main.js");
-export const AGENT_MAIN = resolve("dist/agent/main.js");
+export const AGENT_MAIN = resolve("dist/rmm-agent/rmm-agent.cjs");
 
 /** A node process of ours whose structured stderr log a test can wait on. */
 export class ManagedProcess {
