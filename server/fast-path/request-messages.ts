@@ -50,8 +50,9 @@ export function inboundMessages(
   if (signal.aborted) onAbort();
   else {
     req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onError);
+    // `on`, not `once` (stop takes them off): once wrappers would live as long as the stream.
+    req.on("end", onEnd);
+    req.on("error", onError);
     signal.addEventListener("abort", onAbort);
   }
   const messages = queue[Symbol.asyncIterator]();
