@@ -19,6 +19,7 @@ import {
 import { grpcStatusOk, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { dataMessageEncoder, type DataMessageEncoder } from "../../common/data-message-encoder.js";
 import { asCallError } from "./call-error.js";
+import { CompactHeaders } from "./compact-headers.js";
 import { ENVELOPE_HEADER_BYTES } from "./envelope-decoder.js";
 import { FastPathContext } from "./fast-path-context.js";
 import { inboundMessages, singleMessage } from "./request-messages.js";
@@ -106,8 +107,8 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
       path: headers[":path"] ?? "",
       timeoutMs: timeout.timeoutMs,
       requestHeader: requestHeaders(headers),
-      responseHeader: new Headers({ [CONTENT_TYPE]: "application/grpc+proto" }),
-      responseTrailer: new Headers({ [GRPC_STATUS]: grpcStatusOk }),
+      responseHeader: new CompactHeaders({ [CONTENT_TYPE]: "application/grpc+proto" }),
+      responseTrailer: new CompactHeaders({ [GRPC_STATUS]: grpcStatusOk }),
       values,
     });
     void serve(route, stream, context, timeout.error, interceptors, opts.readMaxBytes);
@@ -178,11 +179,11 @@ function headerValue(value: string | string[] | undefined): string | null {
 }
 
 function requestHeaders(headers: IncomingHttpHeaders): Headers {
-  const out = new Headers();
+  const fields: string[] = [];
   for (const [key, value] of Object.entries(headers)) {
     if (key.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.append(key, v);
-    else out.set(key, value);
+    if (Array.isArray(value)) for (const v of value) fields.push(key, v);
+    else fields.push(key, value);
   }
-  return out;
+  return CompactHeaders.fromFields(fields);
 }

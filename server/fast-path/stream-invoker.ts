@@ -1,4 +1,4 @@
-import { create, type Message } from "@bufbuild/protobuf";
+import { create, type DescMessage, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -8,6 +8,7 @@ import {
   type StreamRequest,
   type StreamResponse,
 } from "@connectrpc/connect";
+import { asyncIterable } from "../../common/async-iterable.js";
 
 type AnyFn = Parameters<Interceptor>[0];
 type StreamingSpec = Exclude<MethodImplSpec, { kind: "unary" }>;
@@ -41,13 +42,13 @@ export async function invokeStream(
     let message: AsyncIterable<Message>;
     switch (spec.kind) {
       case "server_streaming":
-        message = spec.impl(await single(req.message), merged) as AsyncIterable<Message>;
+        message = normalized(output, spec.impl(await single(req.message), merged));
         break;
       case "client_streaming":
         message = fromArray([create(output, await spec.impl(req.message, merged))]);
         break;
       case "bidi_streaming":
-        message = spec.impl(req.message, merged) as AsyncIterable<Message>;
+        message = normalized(output, spec.impl(req.message, merged));
         break;
     }
     const res: StreamResponse = {
@@ -74,23 +75,28 @@ export async function invokeStream(
   };
   const res = (await next(request)) as StreamResponse;
   copyHeaders(res.header, context.responseHeader);
-  const source = res.message;
-  return {
-    messages: {
-      [Symbol.asyncIterator]: () => {
-        const it = source[Symbol.asyncIterator]();
-        return {
-          next: async () => {
-            const r = await it.next();
-            // Implementations may yield init shapes; create() returns a message of the type as it is.
-            return r.done ? r : { done: false, value: create(output, r.value) };
-          },
-          return: async (value?: unknown) => (await it.return?.(value)) ?? { done: true, value: undefined },
-        };
+  return { messages: res.message, finished: () => copyHeaders(res.trailer, context.responseTrailer) };
+}
+
+/**
+ * The implementation's messages as full messages, before the interceptors see them (as connect's
+ * normalizeIterable): implementations may yield init shapes, and create() returns a message of the
+ * type as it is.
+ */
+function normalized(output: DescMessage, source: AsyncIterable<MessageInitShape<DescMessage>>): AsyncIterable<Message> {
+  return asyncIterable<Message>(() => {
+    const it = source[Symbol.asyncIterator]();
+    return {
+      next: async () => {
+        const r = await it.next();
+        return r.done ? { done: true, value: undefined } : { done: false, value: create(output, r.value) };
       },
-    },
-    finished: () => copyHeaders(res.trailer, context.responseTrailer),
-  };
+      return: async (value?: unknown) => {
+        await it.return?.(value);
+        return { done: true, value: undefined };
+      },
+    };
+  });
 }
 
 async function single(messages: AsyncIterable<Message>): Promise<Message> {
@@ -108,17 +114,15 @@ async function single(messages: AsyncIterable<Message>): Promise<Message> {
 }
 
 function fromArray(items: Message[]): AsyncIterable<Message> {
-  return {
-    [Symbol.asyncIterator]: () => {
-      let i = 0;
-      return {
-        next: () =>
-          Promise.resolve(
-            i < items.length ? { done: false, value: items[i++]! } : { done: true as const, value: undefined },
-          ),
-      };
-    },
-  };
+  return asyncIterable<Message>(() => {
+    let i = 0;
+    return {
+      next: () =>
+        Promise.resolve(
+          i < items.length ? { done: false, value: items[i++]! } : { done: true as const, value: undefined },
+        ),
+    };
+  });
 }
 
 /** Replaces `to`'s entries with `from`'s, unless they are the same set (connect's copyHeaders). */
