@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Agent } from "../agent/agent.js";
 import { Backoff } from "../agent/backoff.js";
 import { createGrpcTransport } from "../agent/grpc-transport.js";
@@ -48,6 +49,18 @@ const agents: Agent[] = [];
 const running: Array<Promise<void>> = [];
 const transports: Array<{ close(): void }> = [];
 process.once("SIGTERM", () => stop.abort());
+// connect-node (2.x) destroys a session whose PING went unanswered with an error, and when its session
+// manager has already let go of that session no listener is left for it: on a loaded machine one late
+// PING answer ended the whole generator and its 5,000 agents. The agent on that session sees its
+// stream fail and reconnects as any agent would; anything else still ends the process.
+process.on("uncaughtException", (err) => {
+  if (err instanceof ConnectError && err.code === Code.Unavailable && err.rawMessage === "PING timed out") {
+    process.stderr.write(JSON.stringify({ msg: "connection dropped: PING timed out" }) + "\n");
+    return;
+  }
+  process.stderr.write(`${err.stack ?? String(err)}\n`);
+  process.exit(1);
+});
 
 const report = setInterval(() => {
   const online = agents.filter((a) => a.mode.type === "heartbeat" || a.mode.type === "tunnel").length;

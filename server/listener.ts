@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { keepSessionAlive, type KeepaliveSettings } from "./connection-keepalive.js";
+import { SessionKeeper, type KeepaliveSettings } from "./connection-keepalive.js";
 import type * as stream from "node:stream";
 
 /**
@@ -102,32 +102,24 @@ export function createListener(handler: RequestHandler, opts: ListenerOptions): 
     // Tunnel frames are small and latency-bound: never hold them back for Nagle.
     socket.setNoDelay(true);
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.on("close", () => sockets.delete(socket));
   };
+  const keeper = new SessionKeeper(opts.idleConnectionMs, opts.keepalive);
+  // One listener per event and no `once` wrappers: these live as long as each agent's connection.
   const trackSession = (session: http2.ServerHttp2Session) => {
     sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-    session.once("remoteSettings", () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
-    let open = 0;
-    let idle: NodeJS.Timeout | undefined;
-    const arm = () => {
-      idle = setTimeout(() => session.close(), opts.idleConnectionMs);
-      idle.unref();
-    };
-    arm();
-    let pinging = false;
-    session.on("stream", (stream, headers) => {
-      open++;
-      clearTimeout(idle);
-      if (!pinging && opts.keepalive.paths.has(String(headers[":path"]))) {
-        pinging = true;
-        keepSessionAlive(session, opts.keepalive);
-      }
-      stream.once("close", () => {
-        if (--open === 0 && !session.closed && !session.destroyed) arm();
-      });
+    keeper.add(session);
+    session.on("close", () => {
+      sessions.delete(session);
+      keeper.delete(session);
     });
-    session.once("close", () => clearTimeout(idle));
+    // Every SETTINGS from the peer sets the same size (no WINDOW_UPDATE once it is set); a `once` would,
+    // when it fired, leave the session's listener table in V8's slow dictionary form.
+    session.on("remoteSettings", () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
+    session.on("stream", (stream, headers) => {
+      keeper.streamOpened(session, opts.keepalive.paths.has(String(headers[":path"])));
+      stream.on("close", () => keeper.streamClosed(session));
+    });
   };
 
   if (tls) {
@@ -150,7 +142,7 @@ export function createListener(handler: RequestHandler, opts: ListenerOptions): 
   if (upgrade) h1.on("upgrade", upgrade);
   const server = net.createServer((socket) => {
     track(socket);
-    socket.once("error", () => socket.destroy());
+    socket.on("error", () => socket.destroy());
     // Until its first bytes say which protocol it speaks, nothing else times a socket out.
     socket.setTimeout(opts.idleConnectionMs, () => socket.destroy());
     socket.once("readable", () => {

@@ -5,7 +5,6 @@ import {
   Code,
   ConnectError,
   createContextValues,
-  createHandlerContext,
   type ContextValues,
   type Interceptor,
   type MethodImplSpec,
@@ -15,15 +14,17 @@ import {
   createMethodSerializationLookup,
   encodeEnvelope,
   invokeUnaryImplementation,
-  transformInvokeImplementation,
   type Serialization,
 } from "@connectrpc/connect/protocol";
 import { grpcStatusOk, parseContentType, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { dataMessageEncoder, type DataMessageEncoder } from "../../common/data-message-encoder.js";
 import { asCallError } from "./call-error.js";
+import { CompactHeaders } from "./compact-headers.js";
 import { ENVELOPE_HEADER_BYTES } from "./envelope-decoder.js";
+import { FastPathContext } from "./fast-path-context.js";
 import { inboundMessages, singleMessage } from "./request-messages.js";
 import { ResponseWriter } from "./response-writer.js";
+import { invokeStream } from "./stream-invoker.js";
 
 export interface GrpcFastPathOptions {
   /** Services whose methods take the fast path (`createServiceImplSpec` of the implementation connect serves). */
@@ -97,7 +98,20 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
     // A reset or a broken connection ends the call through "close"; without a listener, its error would end the process.
     stream.on("error", ignore);
     const values = opts.contextValues?.(stream.session?.socket as Socket | undefined) ?? createContextValues();
-    void serve(route, stream, headers, interceptors, opts.readMaxBytes, values);
+    const timeout = parseTimeout(headerValue(headers[GRPC_TIMEOUT]), Number.MAX_SAFE_INTEGER);
+    // Built here so the call, which lives as long as an agent's stream, does not keep the request's header object.
+    // No request signal of our own: a caller gone aborts the context itself.
+    const context = new FastPathContext({
+      method: route.spec.method,
+      authority: headers[":authority"] ?? "localhost",
+      path: headers[":path"] ?? "",
+      timeoutMs: timeout.timeoutMs,
+      requestHeader: requestHeaders(headers),
+      responseHeader: new CompactHeaders({ [CONTENT_TYPE]: "application/grpc+proto" }),
+      responseTrailer: new CompactHeaders({ [GRPC_STATUS]: grpcStatusOk }),
+      values,
+    });
+    void serve(route, stream, context, timeout.error, interceptors, opts.readMaxBytes);
     return true;
   };
 }
@@ -105,43 +119,31 @@ export function grpcFastPath(opts: GrpcFastPathOptions): FastPathHandler {
 async function serve(
   route: Route,
   stream: ServerHttp2Stream,
-  headers: IncomingHttpHeaders,
+  context: FastPathContext,
+  timeoutError: ConnectError | undefined,
   interceptors: Interceptor[],
   readMaxBytes: number,
-  contextValues: ContextValues,
 ): Promise<void> {
-  const timeout = parseTimeout(headerValue(headers[GRPC_TIMEOUT]), Number.MAX_SAFE_INTEGER);
-  // No request signal of our own: a caller gone aborts the context itself, one AbortController fewer per call.
-  const context = createHandlerContext({
-    ...route.spec,
-    service: route.spec.method.parent,
-    requestMethod: "POST",
-    protocolName: "grpc",
-    timeoutMs: timeout.timeoutMs,
-    shutdownSignal: undefined,
-    requestSignal: undefined,
-    requestHeader: requestHeaders(headers),
-    url: `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`,
-    responseHeader: { [CONTENT_TYPE]: "application/grpc+proto" },
-    responseTrailer: { [GRPC_STATUS]: grpcStatusOk },
-    contextValues,
-  });
   const onClose = () => context.abort(new ConnectError("the caller cancelled the call", Code.Canceled));
-  stream.once("close", onClose);
+  // `on`, not `once`: a once wrapper would live as long as the stream.
+  stream.on("close", onClose);
   const out = new ResponseWriter(stream, context);
   try {
-    if (timeout.error) throw timeout.error;
+    if (timeoutError) throw timeoutError;
     const input = inboundMessages(stream, route.io.input, readMaxBytes, context.signal);
     if (route.spec.kind === "unary") {
       const output = await invokeUnaryImplementation(route.spec, context, await singleMessage(input), interceptors);
       await out.send(enveloped(route, output));
     } else {
-      const output = transformInvokeImplementation(route.spec, context, interceptors)(input)[Symbol.asyncIterator]();
+      const call = await invokeStream(route.spec, context, input, interceptors);
+      const output = call.messages[Symbol.asyncIterator]();
       try {
-        for (let next = await output.next(); !next.done; next = await output.next()) {
+        let next = await output.next();
+        for (; !next.done; next = await output.next()) {
           // A caller gone mid-stream: stop asking the handler for more.
-          if (!(await out.send(enveloped(route, next.value as Message)))) break;
+          if (!(await out.send(enveloped(route, next.value)))) break;
         }
+        if (next.done) call.finished();
       } finally {
         await output.return?.();
       }
@@ -177,11 +179,11 @@ function headerValue(value: string | string[] | undefined): string | null {
 }
 
 function requestHeaders(headers: IncomingHttpHeaders): Headers {
-  const out = new Headers();
+  const fields: string[] = [];
   for (const [key, value] of Object.entries(headers)) {
     if (key.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.append(key, v);
-    else out.set(key, value);
+    if (Array.isArray(value)) for (const v of value) fields.push(key, v);
+    else fields.push(key, value);
   }
-  return out;
+  return CompactHeaders.fromFields(fields);
 }

@@ -5,6 +5,7 @@ import type { Serialization } from "@connectrpc/connect/protocol";
 import { AsyncQueue } from "../../common/async-queue.js";
 import { asCallError } from "./call-error.js";
 import { EnvelopeDecoder } from "./envelope-decoder.js";
+import { asyncIterable } from "../../common/async-iterable.js";
 
 /**
  * Inbound messages parsed but not yet taken by the handler before the
@@ -50,24 +51,23 @@ export function inboundMessages(
   if (signal.aborted) onAbort();
   else {
     req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onError);
+    // `on`, not `once` (stop takes them off): once wrappers would live as long as the stream.
+    req.on("end", onEnd);
+    req.on("error", onError);
     signal.addEventListener("abort", onAbort);
   }
   const messages = queue[Symbol.asyncIterator]();
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: () => {
-        const next = messages.next();
-        if (queue.size <= INBOUND_LOW_WATER && req.isPaused()) req.resume();
-        return next;
-      },
-      return: (value?: unknown) => {
-        stop();
-        return messages.return ? messages.return(value) : Promise.resolve({ done: true as const, value: undefined });
-      },
-    }),
-  };
+  return asyncIterable(() => ({
+    next: () => {
+      const next = messages.next();
+      if (queue.size <= INBOUND_LOW_WATER && req.isPaused()) req.resume();
+      return next;
+    },
+    return: (value?: unknown) => {
+      stop();
+      return messages.return ? messages.return(value) : Promise.resolve({ done: true as const, value: undefined });
+    },
+  }));
 }
 
 /** The one message of a unary request, checked as connect checks it. */

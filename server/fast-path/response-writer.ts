@@ -1,4 +1,9 @@
-import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import {
+  constants,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+  type ServerStreamResponseOptions,
+} from "node:http2";
 import type { HandlerContext } from "@connectrpc/connect";
 
 /**
@@ -56,7 +61,8 @@ export class ResponseWriter {
     this.headersSent = true;
     this.stream.respond(
       { ...toNodeHeaders(this.context.responseHeader), [constants.HTTP2_HEADER_STATUS]: 200 },
-      { waitForTrailers: true },
+      // No `date`: gRPC clients never read it, and Node keeps the headers it sent for the stream's life.
+      { waitForTrailers: true, sendDate: false } as ServerStreamResponseOptions,
     );
   }
 }

@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { CUT_TEXT_MAX, cutText } from "../../common/cut-text.js";
 import type { Logger } from "../../common/logger.js";
 import { requestIdKey } from "../observability/request-id.js";
 import { isStoreUnavailable } from "../store/index.js";
+import { asyncIterable } from "../../common/async-iterable.js";
 
 /**
  * The RPC boundary: ConnectErrors pass through (an undecodable request becomes
@@ -26,7 +28,13 @@ export function asCallerError(err: ConnectError): ConnectError {
 }
 
 export function errorInterceptor(log: Logger): Interceptor {
-  const map = (err: unknown, procedure: string, requestId: string | undefined): ConnectError => {
+  const map = (
+    err: unknown,
+    req: { service: DescService; method: DescMethod },
+    requestId: string | undefined,
+  ): ConnectError => {
+    // Named only when logged: a string built per call would live as long as each agent's stream.
+    const procedure = `${req.service.typeName}/${req.method.name}`;
     if (err instanceof ConnectError) return asCallerError(err);
     if (isStoreUnavailable(err)) {
       log.warn({ err, procedure }, "database unavailable");
@@ -37,24 +45,35 @@ export function errorInterceptor(log: Logger): Interceptor {
     return new ConnectError(`internal error (incident ${incident})`, Code.Internal);
   };
   return (next) => async (req) => {
-    const procedure = `${req.service.typeName}/${req.method.name}`;
     const requestId = req.contextValues.get(requestIdKey);
     try {
       const res = await next(req);
       if (!res.stream) return res;
-      const messages = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* messages;
-          } catch (err) {
-            throw map(err, procedure, requestId);
-          }
-        })(),
-      };
+      return { ...res, message: mapErrors(res.message, (err) => map(err, req, requestId)) };
     } catch (err) {
-      throw map(err, procedure, requestId);
+      throw map(err, req, requestId);
     }
   };
+}
+
+/**
+ * `source` with what its next() and return() throw passed through `map`. A
+ * plain iterator rather than an async generator: an agent's stream lives for
+ * days, and a generator's objects and closures were a few hundred bytes of
+ * heap per idle agent.
+ */
+function mapErrors<T>(source: AsyncIterable<T>, map: (err: unknown) => ConnectError): AsyncIterable<T> {
+  return asyncIterable(() => {
+    const inner = source[Symbol.asyncIterator]();
+    const fail = (err: unknown): never => {
+      throw map(err);
+    };
+    return {
+      next: () => inner.next().catch(fail),
+      return: async (value?: unknown) => {
+        const r = await inner.return?.(value).catch(fail);
+        return r ?? { done: true, value: undefined };
+      },
+    };
+  });
 }

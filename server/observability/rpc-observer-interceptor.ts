@@ -6,6 +6,7 @@ import { technicianKey } from "../auth/claims.js";
 import { observeIterable } from "./observe-iterable.js";
 import { REQUEST_ID_HEADER, requestIdFrom, requestIdKey } from "./request-id.js";
 import { actionFields, type ActionFields } from "./technician-action.js";
+import { asyncIterable } from "../../common/async-iterable.js";
 
 export interface RpcObserver {
   rpcFinished(service: string, method: string, code: number, seconds: number): void;
@@ -94,21 +95,19 @@ export function rpcObserverInterceptor(deps: RpcObserverDeps): Interceptor {
  * data, passed straight through with no extra promise per message.
  */
 function firstNoted<T extends Message>(source: AsyncIterable<T>, note: (m: Message) => void): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const inner = source[Symbol.asyncIterator]();
-      let first = true;
-      return {
-        next: () => {
-          if (!first) return inner.next();
-          first = false;
-          return inner.next().then((result) => {
-            if (!result.done) note(result.value);
-            return result;
-          });
-        },
-        return: async (value?: unknown) => (await inner.return?.(value)) ?? { done: true, value: undefined },
-      };
-    },
-  };
+  return asyncIterable(() => {
+    const inner = source[Symbol.asyncIterator]();
+    let first = true;
+    return {
+      next: () => {
+        if (!first) return inner.next();
+        first = false;
+        return inner.next().then((result) => {
+          if (!result.done) note(result.value);
+          return result;
+        });
+      },
+      return: async (value?: unknown) => (await inner.return?.(value)) ?? { done: true, value: undefined },
+    };
+  });
 }

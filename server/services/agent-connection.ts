@@ -23,8 +23,7 @@ export class AgentConnection {
   homeDirectory = "";
   /** Protocol faults so far (see ProtocolFaults). */
   faults = 0;
-  /** Warnings this stream causes are rate-limited, so a flood of bad frames is not a flood of log lines. */
-  readonly warnings = new WarningThrottle();
+  #warnings: WarningThrottle | undefined;
 
   constructor(
     readonly agentId: string,
@@ -34,6 +33,14 @@ export class AgentConnection {
     readonly runsJobSteps = false,
   ) {
     this.lastMessageAt = connectedAt;
+  }
+
+  /**
+   * Warnings this stream causes are rate-limited, so a flood of bad frames is not a flood of log lines.
+   * Made at the first: most streams never cause one, and each lives as long as its agent's connection.
+   */
+  get warnings(): WarningThrottle {
+    return (this.#warnings ??= new WarningThrottle());
   }
 
   get ended(): boolean {

@@ -25,7 +25,9 @@ export function checkAgentInfo(info: AgentInfo | undefined, where: string): Agen
     hostname,
     os: info?.os ?? "",
     agentVersion: info?.agentVersion ?? "",
-    capabilities: info?.capabilities ?? [],
+    // A copy of exactly its length: a decoded repeated field keeps room to grow (17 slots for one
+    // entry), and the server holds this list for the stream's life.
+    capabilities: info?.capabilities.slice() ?? [],
     labels: { ...info?.labels },
   };
   for (const name of ["hostname", "os", "agentVersion"] as const) {

@@ -72,13 +72,24 @@ export class AgentPresence {
     heartbeatAcks = false,
   ): Promise<AgentConnection> {
     const agentId = agent.id;
-    const fields = checkAgentInfo(info, "hello.info");
+    const reported = checkAgentInfo(info, "hello.info");
+    const same = sameInfo(agent, reported);
+    // Unchanged (the common reconnect): the stream keeps the record's own values, already held for the call, not a second copy.
+    const fields: AgentInfoFields = same
+      ? {
+          hostname: agent.hostname,
+          os: agent.os,
+          agentVersion: agent.agentVersion,
+          capabilities: agent.capabilities,
+          labels: agent.reportedLabels,
+        }
+      : reported;
     const conn = new AgentConnection(agentId, fields, Date.now(), info?.jobSteps ?? false);
     conn.heartbeatAcks = heartbeatAcks;
     conn.homeDirectory = checkHomeDirectory(info, "hello.info");
     // Persist what the agent says about itself before it can be seen online, but
     // only when it changed: a reconnect storm should not be a write storm.
-    if (!sameInfo(agent, fields)) await this.deps.agents.updateInfo(agentId, fields);
+    if (!same) await this.deps.agents.updateInfo(agentId, fields);
     const replaced = this.deps.registry.register(conn);
     if (replaced) this.deps.log.info({ agentId }, "agent reconnected; older stream ended");
     this.deps.lastSeen.mark(agentId);

@@ -101,5 +101,8 @@ export class AgentStore {
 
 export function parseCapabilities(raw: string): number[] {
   const parsed: unknown = JSON.parse(raw);
-  return Array.isArray(parsed) ? parsed.filter((v): v is number => typeof v === "number") : [];
+  if (!Array.isArray(parsed)) return [];
+  // JSON.parse's own array is exactly its length; filter's result keeps room to grow, and a live agent's stays held.
+  const numbers = parsed.filter((v): v is number => typeof v === "number");
+  return numbers.length === parsed.length ? (parsed as number[]) : numbers.slice();
 }
