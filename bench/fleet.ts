@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { DEFAULT_CHANNELS } from "../agent/agent.js";
 import { newAgentCredential } from "../server/auth/agent-credential.js";
 import { migrateToLatest, openDatabase, parseDatabaseUrl } from "../server/store/index.js";
 import { ManagedProcess } from "../testkit/managed-process.js";
@@ -46,7 +47,8 @@ export class Fleet {
             hostname: `sim-${id.slice(0, 8)}`,
             os: "linux x64",
             agent_version: "bench",
-            capabilities: "[5]",
+            // What the simulated agents report in hello: a connect that finds the stored info unchanged writes nothing.
+            capabilities: JSON.stringify([...DEFAULT_CHANNELS.keys()]),
             credential_hash: hash,
             enrolled_at: Date.now(),
             last_seen_at: null,

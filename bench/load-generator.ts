@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Agent } from "../agent/agent.js";
 import { Backoff } from "../agent/backoff.js";
 import { createGrpcTransport } from "../agent/grpc-transport.js";
@@ -48,6 +49,14 @@ const agents: Agent[] = [];
 const running: Array<Promise<void>> = [];
 const transports: Array<{ close(): void }> = [];
 process.once("SIGTERM", () => stop.abort());
+// connect-node 2.1 can destroy an HTTP/2 session on a PING timeout after it took its own error listener off
+// (a PING answered late under load): the session's "error" then has no listener and would end this process,
+// and every agent in it, though only that one connection was lost and its agent reconnects by itself.
+process.on("uncaughtException", (err) => {
+  if (err instanceof ConnectError && err.code === Code.Unavailable && err.rawMessage === "PING timed out") return;
+  process.stderr.write(JSON.stringify({ msg: "load generator failed", err: String(err.stack ?? err) }) + "\n");
+  process.exit(1);
+});
 
 const report = setInterval(() => {
   const online = agents.filter((a) => a.mode.type === "heartbeat" || a.mode.type === "tunnel").length;

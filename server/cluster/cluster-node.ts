@@ -52,9 +52,11 @@ export class ClusterNode {
   private responder: CallResponder | undefined;
   private facts: AgentFacts | undefined;
 
+  /** `leaseDb` is the same database on a pool of its own (LEASE_POOL_SIZE), closed with the node. */
   constructor(
     readonly config: ClusterConfig,
     private readonly db: Db,
+    private readonly leaseDb: Db,
     private readonly log: Logger,
     maxMessageBytes: number,
     private readonly onReclaimed?: (r: Reclaimed) => void,
@@ -133,7 +135,7 @@ export class ClusterNode {
     const { nodeId } = this.config;
     const registry = this.registry;
     if (!registry) throw new Error("ClusterNode.start before route");
-    this.lease = new NodeLease(this.nodes, nodeId, address, this.log, this.config.leaseMs);
+    this.lease = new NodeLease(new NodeStore(this.leaseDb), nodeId, address, this.log, this.config.leaseMs);
     this.lease.onLapsed(() => {
       for (const conn of registry.all())
         conn.end(new ConnectError(`server node ${nodeId} lost its cluster lease; reconnect`, Code.Unavailable));
@@ -160,6 +162,11 @@ export class ClusterNode {
   async close(): Promise<void> {
     await this.reaper?.stop();
     await this.link.close();
-    await this.lease?.stop();
+    await this.placement.flush();
+    try {
+      await this.lease?.stop();
+    } finally {
+      await this.leaseDb.destroy();
+    }
   }
 }

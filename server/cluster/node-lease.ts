@@ -8,6 +8,13 @@ import type { NodeStore } from "../store/index.js";
  */
 export const LEASE_TTL_MS = 6_000;
 
+/**
+ * Connections of the lease's own pool. The lease renews on connections of its
+ * own: queued behind a connect storm's statements in the node's main pool it
+ * lapsed, and a lapsed lease drops every agent of the node, so the storm fed itself.
+ */
+export const LEASE_POOL_SIZE = 1;
+
 /** Renewals per lease: the node renews every ttl / RENEWALS_PER_LEASE. */
 const RENEWALS_PER_LEASE = 3;
 

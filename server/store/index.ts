@@ -34,4 +34,4 @@ export {
   type StepClaim,
   type StepCounts,
 } from "./job-store.js";
-export { NodeStore, type NodeLeaseRow } from "./node-store.js";
+export { NodeStore, type NodeLeaseRow, type PlacedStream } from "./node-store.js";

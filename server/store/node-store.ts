@@ -1,4 +1,14 @@
+import { sql } from "kysely";
 import type { Db, EpochMs } from "./database.js";
+
+/** One agent stream as agent_presence records it on its node. */
+export interface PlacedStream {
+  agentId: string;
+  connectedAt: EpochMs;
+}
+
+/** Rows per statement when placement is written in batches: a few dozen KiB of SQL. */
+const PLACEMENT_CHUNK = 500;
 
 /** One node's lease as stored. */
 export interface NodeLeaseRow {
@@ -73,21 +83,45 @@ export class NodeStore {
 
   /** The node now holds the agent's stream (a newer stream on another node takes the row over). */
   async placeAgent(agentId: string, nodeId: string, at: EpochMs): Promise<void> {
-    await this.db
-      .insertInto("agent_presence")
-      .values({ agent_id: agentId, node_id: nodeId, connected_at: at })
-      .onDuplicateKeyUpdate({ node_id: nodeId, connected_at: at })
-      .execute();
+    await this.placeAgents([{ agentId, connectedAt: at }], nodeId);
+  }
+
+  /** placeAgent for many agents in one statement per PLACEMENT_CHUNK rows. */
+  async placeAgents(streams: readonly PlacedStream[], nodeId: string): Promise<void> {
+    for (let i = 0; i < streams.length; i += PLACEMENT_CHUNK)
+      await this.db
+        .insertInto("agent_presence")
+        .values(
+          streams
+            .slice(i, i + PLACEMENT_CHUNK)
+            .map((s) => ({ agent_id: s.agentId, node_id: nodeId, connected_at: s.connectedAt })),
+        )
+        .onDuplicateKeyUpdate({ node_id: sql`VALUES(node_id)`, connected_at: sql`VALUES(connected_at)` })
+        .execute();
   }
 
   /** The agent's stream on this node ended; a row another node wrote since is left alone. */
   async unplaceAgent(agentId: string, nodeId: string, connectedAt: EpochMs): Promise<void> {
-    await this.db
-      .deleteFrom("agent_presence")
-      .where("agent_id", "=", agentId)
-      .where("node_id", "=", nodeId)
-      .where("connected_at", "<=", connectedAt)
-      .execute();
+    await this.unplaceAgents([{ agentId, connectedAt }], nodeId);
+  }
+
+  /** unplaceAgent for many agents in one statement per PLACEMENT_CHUNK rows. */
+  async unplaceAgents(streams: readonly PlacedStream[], nodeId: string): Promise<void> {
+    for (let i = 0; i < streams.length; i += PLACEMENT_CHUNK) {
+      const chunk = streams.slice(i, i + PLACEMENT_CHUNK);
+      await this.db
+        .deleteFrom("agent_presence")
+        .where("node_id", "=", nodeId)
+        .where(
+          "agent_id",
+          "in",
+          chunk.map((s) => s.agentId),
+        )
+        .where((eb) =>
+          eb.or(chunk.map((s) => eb.and([eb("agent_id", "=", s.agentId), eb("connected_at", "<=", s.connectedAt)]))),
+        )
+        .execute();
+    }
   }
 
   /** The node holding the agent's stream, if its lease is live at `now`. */

@@ -43,8 +43,11 @@ const MYSQL_CONNECT_TIMEOUT_MS = 5_000;
 /** Pool size: a few connections serve thousands of agents because heartbeats are batched. */
 const MYSQL_POOL_SIZE = 10;
 
-/** `observer`, when given, hears of every statement's duration and failure (the server's metrics). */
-export function openDatabase(url: DatabaseUrl, observer?: QueryObserver): Db {
+/**
+ * `observer`, when given, hears of every statement's duration and failure (the server's metrics).
+ * `poolSize` caps a MySQL pool's connections (MYSQL_POOL_SIZE unless given); SQLite has one.
+ */
+export function openDatabase(url: DatabaseUrl, observer?: QueryObserver, poolSize = MYSQL_POOL_SIZE): Db {
   const log = observer ? queryLogHook(observer) : undefined;
   if (url.kind === "sqlite") {
     if (url.path !== ":memory:") {
@@ -62,7 +65,7 @@ export function openDatabase(url: DatabaseUrl, observer?: QueryObserver): Db {
   }
   const pool = createPool({
     uri: url.url,
-    connectionLimit: MYSQL_POOL_SIZE,
+    connectionLimit: poolSize,
     connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
     // Epoch-millisecond BIGINTs fit a double exactly; numbers keep one row type for both dialects.
     supportBigNumbers: false,
