@@ -26,13 +26,18 @@ export interface NodeLeaseRow {
 export class NodeStore {
   constructor(private readonly db: Db) {}
 
-  /** Writes or extends the node's lease. */
-  async renew(lease: NodeLeaseRow): Promise<void> {
-    await this.db
+  /**
+   * Writes or extends the node's lease. True when there was no row to extend:
+   * the first lease, or one a reaper dropped (after closing what the node held).
+   */
+  async renew(lease: NodeLeaseRow): Promise<boolean> {
+    const r = await this.db
       .insertInto("cluster_nodes")
       .values(lease)
       .onDuplicateKeyUpdate({ address: lease.address, started_at: lease.started_at, expires_at: lease.expires_at })
-      .execute();
+      .executeTakeFirst();
+    // MySQL counts an insert as one row and an update of an existing row as two.
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
   async get(id: string): Promise<NodeLeaseRow | undefined> {
