@@ -100,6 +100,21 @@ export class Fleet {
     }, 0);
   }
 
+  /** The commonest reasons agents are waiting to reconnect, summed over the generators' last reports. */
+  waiting(): string {
+    const sum = new Map<string, number>();
+    for (const g of this.generators) {
+      const backoff = g.logs.findLast((e) => e.msg === "online")?.backoff;
+      if (backoff && typeof backoff === "object")
+        for (const [reason, n] of Object.entries(backoff)) sum.set(reason, (sum.get(reason) ?? 0) + Number(n));
+    }
+    return [...sum]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([reason, n]) => `${n} ${reason}`)
+      .join("; ");
+  }
+
   /** Waits until at least `count` agents are online; returns the milliseconds it took, reporting progress. */
   async waitOnline(count: number, timeoutMs: number, progress: (msg: string) => void): Promise<number> {
     const started = performance.now();
@@ -111,7 +126,10 @@ export class Fleet {
       if (elapsed > timeoutMs)
         throw new Error(`only ${online} of ${count} agents online after ${Math.round(timeoutMs / 1000)} s`);
       if (elapsed - lastReport > 2_000) {
-        progress(`${online}/${count} agents online after ${(elapsed / 1000).toFixed(1)} s`);
+        const waiting = this.waiting();
+        progress(
+          `${online}/${count} agents online after ${(elapsed / 1000).toFixed(1)} s${waiting ? ` (backing off: ${waiting})` : ""}`,
+        );
         lastReport = elapsed;
       }
       await new Promise((r) => setTimeout(r, 50));
