@@ -80,6 +80,7 @@ import {
   isStoreUnavailable,
   migrateToLatest,
   openDatabase,
+  openPoolConnections,
   parseDatabaseUrl,
   type Db,
 } from "./store/index.js";
@@ -134,6 +135,7 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const db = openDatabase(dbUrl, metrics);
   const store = dbUrl.kind === "sqlite" ? `sqlite:${dbUrl.path}` : dbUrl.redacted;
   await migrateWhenReachable(db, store, log);
+  await openPoolConnections(db, dbUrl);
 
   // Cluster mode: rows this node is responsible for carry its id, and start-up closes only its own earlier run's.
   const nodeId = config.cluster?.nodeId;

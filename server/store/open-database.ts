@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, SqliteDialect, sql } from "kysely";
 import { createPool } from "mysql2";
 import { withCachedStatements } from "./cached-statements.js";
 import type { Database, Db } from "./database.js";
@@ -42,6 +42,18 @@ function redact(url: URL): string {
 const MYSQL_CONNECT_TIMEOUT_MS = 5_000;
 /** Pool size: a few connections serve thousands of agents because heartbeats are batched. */
 const MYSQL_POOL_SIZE = 10;
+
+/**
+ * Opens every connection of a MySQL pool now (SQLite has nothing to open).
+ * A pool opens connections as statements queue up, which in a connect storm is
+ * when the event loop is slowest: handshakes then outlast MYSQL_CONNECT_TIMEOUT_MS
+ * and the agents' connects fail as "database unavailable" (hundreds at 10,000 agents).
+ */
+export async function openPoolConnections(db: Db, url: DatabaseUrl, poolSize = MYSQL_POOL_SIZE): Promise<void> {
+  if (url.kind !== "mysql") return;
+  // Concurrent statements each take a connection of their own.
+  await Promise.all(Array.from({ length: poolSize }, () => sql`select 1`.execute(db)));
+}
 
 /**
  * `observer`, when given, hears of every statement's duration and failure (the server's metrics).
