@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { DEFAULT_CHANNELS } from "../agent/agent.js";
 import { newAgentCredential } from "../server/auth/agent-credential.js";
 import { migrateToLatest, openDatabase, parseDatabaseUrl } from "../server/store/index.js";
 import { ManagedProcess } from "../testkit/managed-process.js";
@@ -46,7 +47,8 @@ export class Fleet {
             hostname: `sim-${id.slice(0, 8)}`,
             os: "linux x64",
             agent_version: "bench",
-            capabilities: "[5]",
+            // What the simulated agents report in hello: a connect that finds the stored info unchanged writes nothing.
+            capabilities: JSON.stringify([...DEFAULT_CHANNELS.keys()]),
             credential_hash: hash,
             enrolled_at: Date.now(),
             last_seen_at: null,
@@ -98,6 +100,21 @@ export class Fleet {
     }, 0);
   }
 
+  /** The commonest reasons agents are waiting to reconnect, summed over the generators' last reports. */
+  waiting(): string {
+    const sum = new Map<string, number>();
+    for (const g of this.generators) {
+      const backoff = g.logs.findLast((e) => e.msg === "online")?.backoff;
+      if (backoff && typeof backoff === "object")
+        for (const [reason, n] of Object.entries(backoff)) sum.set(reason, (sum.get(reason) ?? 0) + Number(n));
+    }
+    return [...sum]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([reason, n]) => `${n} ${reason}`)
+      .join("; ");
+  }
+
   /** Waits until at least `count` agents are online; returns the milliseconds it took, reporting progress. */
   async waitOnline(count: number, timeoutMs: number, progress: (msg: string) => void): Promise<number> {
     const started = performance.now();
@@ -109,7 +126,10 @@ export class Fleet {
       if (elapsed > timeoutMs)
         throw new Error(`only ${online} of ${count} agents online after ${Math.round(timeoutMs / 1000)} s`);
       if (elapsed - lastReport > 2_000) {
-        progress(`${online}/${count} agents online after ${(elapsed / 1000).toFixed(1)} s`);
+        const waiting = this.waiting();
+        progress(
+          `${online}/${count} agents online after ${(elapsed / 1000).toFixed(1)} s${waiting ? ` (backing off: ${waiting})` : ""}`,
+        );
         lastReport = elapsed;
       }
       await new Promise((r) => setTimeout(r, 50));

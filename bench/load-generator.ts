@@ -44,30 +44,43 @@ const identities = readFileSync(values.identities, "utf8")
   .map((line) => JSON.parse(line) as { agentId: string; credential: string });
 
 const log = createLogger("load-generator", "silent");
-const stop = new AbortController();
+let stopping = false;
+/**
+ * One signal per agent: each connect attempt listens on its agent's signal, and
+ * Node's EventTarget scans every listener of a signal on each add, so thousands
+ * of agents on one shared signal cost the generator seconds of CPU in a storm.
+ */
+const stops: AbortController[] = [];
 const agents: Agent[] = [];
 const running: Array<Promise<void>> = [];
 const transports: Array<{ close(): void }> = [];
-process.once("SIGTERM", () => stop.abort());
-// connect-node (2.x) destroys a session whose PING went unanswered with an error, and when its session
-// manager has already let go of that session no listener is left for it: on a loaded machine one late
-// PING answer ended the whole generator and its 5,000 agents. The agent on that session sees its
-// stream fail and reconnects as any agent would; anything else still ends the process.
+process.once("SIGTERM", () => {
+  stopping = true;
+  for (const s of stops) s.abort();
+});
+// connect-node 2.1 can destroy an HTTP/2 session on a PING timeout after it took its own error listener off
+// (a PING answered late under load): the session's "error" then has no listener and would end this process,
+// and every agent in it, though only that one connection was lost and its agent reconnects by itself.
 process.on("uncaughtException", (err) => {
-  if (err instanceof ConnectError && err.code === Code.Unavailable && err.rawMessage === "PING timed out") {
-    process.stderr.write(JSON.stringify({ msg: "connection dropped: PING timed out" }) + "\n");
-    return;
-  }
-  process.stderr.write(`${err.stack ?? String(err)}\n`);
+  if (err instanceof ConnectError && err.code === Code.Unavailable && err.rawMessage === "PING timed out") return;
+  process.stderr.write(JSON.stringify({ msg: "load generator failed", err: String(err.stack ?? err) }) + "\n");
   process.exit(1);
 });
 
 const report = setInterval(() => {
-  const online = agents.filter((a) => a.mode.type === "heartbeat" || a.mode.type === "tunnel").length;
-  process.stderr.write(JSON.stringify({ msg: "online", online, total: identities.length }) + "\n");
+  let online = 0;
+  // Why agents are waiting to reconnect, the commonest first: what a harness shows while a fleet will not come up.
+  const waiting = new Map<string, number>();
+  for (const a of agents) {
+    const mode = a.mode;
+    if (mode.type === "heartbeat" || mode.type === "tunnel") online++;
+    else if (mode.type === "backoff") waiting.set(mode.reason, (waiting.get(mode.reason) ?? 0) + 1);
+  }
+  const backoff = Object.fromEntries([...waiting].sort((a, b) => b[1] - a[1]).slice(0, 3));
+  process.stderr.write(JSON.stringify({ msg: "online", online, total: identities.length, backoff }) + "\n");
 }, REPORT_INTERVAL_MS);
 
-for (let i = 0; i < identities.length && !stop.signal.aborted; i += START_BATCH) {
+for (let i = 0; i < identities.length && !stopping; i += START_BATCH) {
   for (const id of identities.slice(i, i + START_BATCH)) {
     const transport = localAddress ? boundAgentTransport(server, localAddress) : createGrpcTransport(server);
     transports.push(transport);
@@ -80,6 +93,8 @@ for (let i = 0; i < identities.length && !stop.signal.aborted; i += START_BATCH)
       backoff: new Backoff(),
     });
     agents.push(agent);
+    const stop = new AbortController();
+    stops.push(stop);
     running.push(agent.run(stop.signal));
   }
   await new Promise((r) => setImmediate(r));

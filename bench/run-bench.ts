@@ -24,7 +24,7 @@ import { endpointFigures } from "./scenarios/endpoint.js";
 import { execFanOut } from "./scenarios/exec-fan-out.js";
 import { fileTransfer } from "./scenarios/file-transfer.js";
 import { clusterEcho } from "./scenarios/cluster-echo.js";
-import { clusterFleet } from "./scenarios/cluster-fleet.js";
+import { clusterFleet, clusterNodesFor } from "./scenarios/cluster-fleet.js";
 import { fleetJob } from "./scenarios/fleet-job.js";
 import { packagedAgentFigures } from "./scenarios/packaged-agent.js";
 import { idleFleet } from "./scenarios/idle-fleet.js";
@@ -61,7 +61,7 @@ const plan = {
   jobAgents: values["job-agents"] ? Number(values["job-agents"]) : full ? 5_000 : 1_000,
   fileBytes: (full ? 1024 : 256) * 1024 * 1024,
   forwardConnections: 500,
-  /** Agents of the cluster scenario (3 nodes on one port, MySQL and NATS): past what one process holds with --full. */
+  /** Agents of the cluster scenario (nodes on one port, MySQL and NATS; see clusterNodesFor): past what one process holds with --full. */
   clusterAgents: full ? 50_000 : 3_000,
 };
 const progress = (msg: string) => process.stderr.write(`# ${msg}\n`);
@@ -490,10 +490,11 @@ await scenario("cluster", async () => {
   } finally {
     await server.stop();
   }
-  const r = await clusterFleet(size, { nodes: 3, progress, serverNodeArgs: nodeArgs });
+  const nodes = clusterNodesFor(size);
+  const r = await clusterFleet(size, { nodes, progress, serverNodeArgs: nodeArgs });
   entries.push(
     entry(
-      `cluster: RSS per idle agent across 3 nodes, ${size} agents, vs bare connect-node`,
+      `cluster: RSS per idle agent across ${nodes} nodes, ${size} agents, vs bare connect-node`,
       r.rssPerAgentBytes / KiB,
       "KiB",
       bare.bytesPerStream / KiB,

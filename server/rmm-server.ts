@@ -17,7 +17,7 @@ import { TunnelService } from "../gen/rmm/v1/tunnel_service_pb.js";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { peerAddress, peerKey } from "./auth/peer.js";
 import { loadOrCreateSigningSecret, loadSigningSecretFile } from "./auth/signing-secret.js";
-import { ClusterNode } from "./cluster/index.js";
+import { ClusterNode, LEASE_POOL_SIZE } from "./cluster/index.js";
 import { createTechnicianVerifier } from "./auth/technician-verifier.js";
 import { TokenIssuer } from "./auth/token-issuer.js";
 import { TokenRevocations } from "./auth/token-revocations.js";
@@ -80,6 +80,7 @@ import {
   isStoreUnavailable,
   migrateToLatest,
   openDatabase,
+  openPoolConnections,
   parseDatabaseUrl,
   type Db,
 } from "./store/index.js";
@@ -134,10 +135,13 @@ export async function startServer(config: ServerConfig, log: Logger, hooks: Serv
   const db = openDatabase(dbUrl, metrics);
   const store = dbUrl.kind === "sqlite" ? `sqlite:${dbUrl.path}` : dbUrl.redacted;
   await migrateWhenReachable(db, store, log);
+  await openPoolConnections(db, dbUrl);
 
   // Cluster mode: rows this node is responsible for carry its id, and start-up closes only its own earlier run's.
   const nodeId = config.cluster?.nodeId;
-  const cluster = config.cluster ? new ClusterNode(config.cluster, db, log, config.maxMessageBytes) : undefined;
+  const cluster = config.cluster
+    ? new ClusterNode(config.cluster, db, openDatabase(dbUrl, metrics, LEASE_POOL_SIZE), log, config.maxMessageBytes)
+    : undefined;
   await cluster?.forgetEarlierRun();
   const agents = new AgentStore(db);
   const sessionStore = new SessionStore(db, nodeId);

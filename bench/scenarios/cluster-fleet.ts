@@ -25,6 +25,21 @@ const ONLINE_TIMEOUT_MS = 600_000;
 /** Heartbeats as in production, so idle agents cost what they would. */
 const HEARTBEAT = "25s";
 
+/**
+ * Agents one node may hold: a process here gets 20,000 descriptors, and a node
+ * also holds its database, NATS and log descriptors and the sockets of agents
+ * reconnecting while their old stream has not yet timed out.
+ */
+const NODE_AGENTS_MAX = 17_000;
+
+/**
+ * Nodes for a fleet of `size`: at least three, and enough that when one is
+ * killed the others hold its agents within NODE_AGENTS_MAX each until it is back.
+ */
+export function clusterNodesFor(size: number): number {
+  return Math.max(3, Math.ceil(size / NODE_AGENTS_MAX) + 1);
+}
+
 /** Pids of a process's children (Linux /proc): the pool's workers. */
 function childrenOf(pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);

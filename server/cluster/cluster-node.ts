@@ -54,16 +54,22 @@ export class ClusterNode {
   private registry: AgentRegistry | undefined;
   private responder: CallResponder | undefined;
   private facts: AgentFacts | undefined;
+  /** The lease's and the clock's store, on the lease's own pool. */
+  private readonly leaseNodes: NodeStore;
 
+  /** `leaseDb` is the same database on a pool of its own (LEASE_POOL_SIZE), closed with the node. */
   constructor(
     readonly config: ClusterConfig,
     private readonly db: Db,
+    private readonly leaseDb: Db,
     private readonly log: Logger,
     maxMessageBytes: number,
     private readonly onReclaimed?: (r: Reclaimed) => void,
   ) {
     this.nodes = new NodeStore(db);
-    this.clock = new ClusterClock(() => this.nodes.databaseNow(), log.child({ component: "cluster" }));
+    // The lease's own pool: a clock read queued behind agents' statements would skew the offset it measures.
+    this.leaseNodes = new NodeStore(leaseDb);
+    this.clock = new ClusterClock(() => this.leaseNodes.databaseNow(), log.child({ component: "cluster" }));
     const now = () => this.clock.now();
     this.placement = new AgentPlacement(this.nodes, config.nodeId, log);
     const nodes = this.nodes;
@@ -139,7 +145,7 @@ export class ClusterNode {
     const { nodeId } = this.config;
     const registry = this.registry;
     if (!registry) throw new Error("ClusterNode.start before route");
-    this.lease = new NodeLease(this.nodes, nodeId, address, this.log, this.clock, this.config.leaseMs);
+    this.lease = new NodeLease(this.leaseNodes, nodeId, address, this.log, this.clock, this.config.leaseMs);
     this.lease.onLapsed(() => {
       for (const conn of registry.all())
         conn.end(new ConnectError(`server node ${nodeId} lost its cluster lease; reconnect`, Code.Unavailable));
@@ -167,6 +173,11 @@ export class ClusterNode {
   async close(): Promise<void> {
     await this.reaper?.stop();
     await this.link.close();
-    await this.lease?.stop();
+    await this.placement.flush();
+    try {
+      await this.lease?.stop();
+    } finally {
+      await this.leaseDb.destroy();
+    }
   }
 }

@@ -9,15 +9,28 @@ import type { ClusterClock } from "./cluster-clock.js";
  */
 export const LEASE_TTL_MS = 6_000;
 
+/**
+ * Connections of the lease's own pool. The lease renews on connections of its
+ * own: queued behind a connect storm's statements in the node's main pool it
+ * lapsed, and a lapsed lease drops every agent of the node, so the storm fed itself.
+ */
+export const LEASE_POOL_SIZE = 1;
+
 /** Renewals per lease: the node renews every ttl / RENEWALS_PER_LEASE. */
 const RENEWALS_PER_LEASE = 3;
 
 /**
- * This node's lease in the database, renewed on a timer. A renewal that
- * lands after the lease had already expired means other nodes may have
- * counted this one dead and closed its sessions: `onLapsed` listeners are
- * told, so the node can drop the agents it holds (they reconnect) rather than
- * serve sessions the database says are closed.
+ * This node's lease in the database, renewed on a timer. A renewal that finds
+ * no row to extend after the first means another node counted this one dead,
+ * closed its sessions and dropped its lease and agent placement (NodeReaper
+ * drops the lease last): `onLapsed` listeners are told, so the node can drop
+ * the agents it holds (they reconnect and are placed again) rather than serve
+ * sessions the database says are closed. A renewal that is merely late (the
+ * database or this process's event loop slow for longer than the lease, as in
+ * a connect storm on a busy host) but finds its row still there drops nothing:
+ * no reaper finished with the node, and a reaper still at it drops the row,
+ * which the next renewal sees. Dropping every agent on lateness alone made a
+ * storm feed itself.
  */
 export class NodeLease {
   private timer: NodeJS.Timeout | undefined;
@@ -72,16 +85,25 @@ export class NodeLease {
     await this.clock.sync();
     const now = this.clock.now();
     if (this.startedAt === 0) this.startedAt = now;
-    const lapsed = this.expiresAt !== 0 && now > this.expiresAt;
-    await this.nodes.renew({
+    const first = this.expiresAt === 0;
+    const late = !first && now > this.expiresAt;
+    const fresh = await this.nodes.renew({
       id: this.nodeId,
       address: this.address,
       started_at: this.startedAt,
       expires_at: now + this.ttlMs,
     });
+    if (late)
+      this.log.warn(
+        { nodeId: this.nodeId, lateMs: now - this.expiresAt, reclaimed: fresh },
+        "cluster: the node lease was renewed after it had expired",
+      );
     this.expiresAt = now + this.ttlMs;
-    if (lapsed) {
-      this.log.error({ nodeId: this.nodeId }, "cluster: the node lease had expired; dropping the agents held here");
+    if (fresh && !first) {
+      this.log.error(
+        { nodeId: this.nodeId },
+        "cluster: another node reclaimed this one (its lease had expired); dropping the agents held here",
+      );
       for (const l of this.lapsedListeners) l();
     }
   }

@@ -54,7 +54,7 @@ export class AgentEnrollment {
   async authenticate(authorization: string | null): Promise<AuthenticatedAgent> {
     const parsed = parseAgentCredential(bearerToken(authorization, "agent credential"));
     if (!parsed) throw new ConnectError("malformed agent credential: enroll the agent again", Code.Unauthenticated);
-    const agent = await this.agents.get(parsed.agentId);
+    const agent = await this.agents.lookup(parsed.agentId);
     if (!agent || !secretMatches(parsed.secret, agent.credential_hash)) {
       throw new ConnectError("unknown agent credential: enroll the agent again", Code.Unauthenticated);
     }

@@ -408,7 +408,7 @@ export class SessionService implements ExclusiveSessionGate {
    * tunnel lived on that stream), so they are closed.
    */
   async streamStarted(conn: AgentConnection): Promise<void> {
-    const live = await this.deps.sessions.liveIds(conn.agentId);
+    const live = await this.deps.sessions.liveIdsOfAgent(conn.agentId);
     const stale = live.filter((id) => !this.lifecycle.get(id));
     if (stale.length === 0) return;
     await this.deps.sessions.close(stale, {

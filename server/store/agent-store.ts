@@ -1,5 +1,6 @@
 import type { Insertable, Selectable } from "kysely";
 import { labelsJson, type Labels } from "../../common/labels.js";
+import { BatchedLookup } from "./batched-lookup.js";
 import type { AgentsTable, Db, EpochMs } from "./database.js";
 
 export type AgentRow = Selectable<AgentsTable>;
@@ -17,7 +18,14 @@ export interface AgentInfoFields {
 const IN_LIST_CHUNK = 1_000;
 
 export class AgentStore {
-  constructor(private readonly db: Db) {}
+  private readonly lookups: BatchedLookup<string, AgentRow>;
+
+  constructor(private readonly db: Db) {
+    this.lookups = new BatchedLookup(async (ids) => {
+      const rows = await this.db.selectFrom("agents").selectAll().where("id", "in", ids).execute();
+      return new Map(rows.map((r) => [r.id, r]));
+    });
+  }
 
   async insert(row: Insertable<AgentsTable>): Promise<void> {
     await this.db.insertInto("agents").values(row).execute();
@@ -25,6 +33,11 @@ export class AgentStore {
 
   async get(id: string): Promise<AgentRow | undefined> {
     return this.db.selectFrom("agents").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /** get(), sharing one statement with the other lookups made meanwhile: for every agent connect. */
+  lookup(id: string): Promise<AgentRow | undefined> {
+    return this.lookups.get(id);
   }
 
   /** Agents in id order after `afterId`, optionally only those in `ids`. */

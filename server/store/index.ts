@@ -13,7 +13,7 @@ export type {
   JobStateName,
   StepStateName,
 } from "./database.js";
-export { openDatabase, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
+export { openDatabase, openPoolConnections, parseDatabaseUrl, type DatabaseUrl } from "./open-database.js";
 export type { QueryObserver } from "./query-observer.js";
 export { migrateToLatest, migrateTo, migrateAllDown, migrationNames, pendingMigrations } from "./migrate.js";
 export { AgentStore, parseCapabilities, type AgentRow, type AgentInfoFields } from "./agent-store.js";
@@ -34,4 +34,4 @@ export {
   type StepClaim,
   type StepCounts,
 } from "./job-store.js";
-export { NodeStore, type NodeLeaseRow } from "./node-store.js";
+export { NodeStore, type NodeLeaseRow, type PlacedStream } from "./node-store.js";

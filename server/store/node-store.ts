@@ -1,6 +1,15 @@
 import { sql } from "kysely";
 import type { Db, EpochMs } from "./database.js";
 
+/** One agent stream as agent_presence records it on its node. */
+export interface PlacedStream {
+  agentId: string;
+  connectedAt: EpochMs;
+}
+
+/** Rows per statement when placement is written in batches: a few dozen KiB of SQL. */
+const PLACEMENT_CHUNK = 500;
+
 /** One node's lease as stored. */
 export interface NodeLeaseRow {
   id: string;
@@ -25,13 +34,18 @@ export class NodeStore {
     return Number(rows[0]!.now);
   }
 
-  /** Writes or extends the node's lease. */
-  async renew(lease: NodeLeaseRow): Promise<void> {
-    await this.db
+  /**
+   * Writes or extends the node's lease. True when there was no row to extend:
+   * the first lease, or one a reaper dropped (after closing what the node held).
+   */
+  async renew(lease: NodeLeaseRow): Promise<boolean> {
+    const r = await this.db
       .insertInto("cluster_nodes")
       .values(lease)
       .onDuplicateKeyUpdate({ address: lease.address, started_at: lease.started_at, expires_at: lease.expires_at })
-      .execute();
+      .executeTakeFirst();
+    // MySQL counts an insert as one row and an update of an existing row as two.
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
   async get(id: string): Promise<NodeLeaseRow | undefined> {
@@ -82,21 +96,45 @@ export class NodeStore {
 
   /** The node now holds the agent's stream (a newer stream on another node takes the row over). */
   async placeAgent(agentId: string, nodeId: string, at: EpochMs): Promise<void> {
-    await this.db
-      .insertInto("agent_presence")
-      .values({ agent_id: agentId, node_id: nodeId, connected_at: at })
-      .onDuplicateKeyUpdate({ node_id: nodeId, connected_at: at })
-      .execute();
+    await this.placeAgents([{ agentId, connectedAt: at }], nodeId);
+  }
+
+  /** placeAgent for many agents in one statement per PLACEMENT_CHUNK rows. */
+  async placeAgents(streams: readonly PlacedStream[], nodeId: string): Promise<void> {
+    for (let i = 0; i < streams.length; i += PLACEMENT_CHUNK)
+      await this.db
+        .insertInto("agent_presence")
+        .values(
+          streams
+            .slice(i, i + PLACEMENT_CHUNK)
+            .map((s) => ({ agent_id: s.agentId, node_id: nodeId, connected_at: s.connectedAt })),
+        )
+        .onDuplicateKeyUpdate({ node_id: sql`VALUES(node_id)`, connected_at: sql`VALUES(connected_at)` })
+        .execute();
   }
 
   /** The agent's stream on this node ended; a row another node wrote since is left alone. */
   async unplaceAgent(agentId: string, nodeId: string, connectedAt: EpochMs): Promise<void> {
-    await this.db
-      .deleteFrom("agent_presence")
-      .where("agent_id", "=", agentId)
-      .where("node_id", "=", nodeId)
-      .where("connected_at", "<=", connectedAt)
-      .execute();
+    await this.unplaceAgents([{ agentId, connectedAt }], nodeId);
+  }
+
+  /** unplaceAgent for many agents in one statement per PLACEMENT_CHUNK rows. */
+  async unplaceAgents(streams: readonly PlacedStream[], nodeId: string): Promise<void> {
+    for (let i = 0; i < streams.length; i += PLACEMENT_CHUNK) {
+      const chunk = streams.slice(i, i + PLACEMENT_CHUNK);
+      await this.db
+        .deleteFrom("agent_presence")
+        .where("node_id", "=", nodeId)
+        .where(
+          "agent_id",
+          "in",
+          chunk.map((s) => s.agentId),
+        )
+        .where((eb) =>
+          eb.or(chunk.map((s) => eb.and([eb("agent_id", "=", s.agentId), eb("connected_at", "<=", s.connectedAt)]))),
+        )
+        .execute();
+    }
   }
 
   /** The node holding the agent's stream, if its lease is live at `now`. */

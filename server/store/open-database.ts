@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, SqliteDialect, sql } from "kysely";
 import { createPool } from "mysql2";
 import { withCachedStatements } from "./cached-statements.js";
 import type { Database, Db } from "./database.js";
@@ -43,8 +43,23 @@ const MYSQL_CONNECT_TIMEOUT_MS = 5_000;
 /** Pool size: a few connections serve thousands of agents because heartbeats are batched. */
 const MYSQL_POOL_SIZE = 10;
 
-/** `observer`, when given, hears of every statement's duration and failure (the server's metrics). */
-export function openDatabase(url: DatabaseUrl, observer?: QueryObserver): Db {
+/**
+ * Opens every connection of a MySQL pool now (SQLite has nothing to open).
+ * A pool opens connections as statements queue up, which in a connect storm is
+ * when the event loop is slowest: handshakes then outlast MYSQL_CONNECT_TIMEOUT_MS
+ * and the agents' connects fail as "database unavailable" (hundreds at 10,000 agents).
+ */
+export async function openPoolConnections(db: Db, url: DatabaseUrl, poolSize = MYSQL_POOL_SIZE): Promise<void> {
+  if (url.kind !== "mysql") return;
+  // Concurrent statements each take a connection of their own.
+  await Promise.all(Array.from({ length: poolSize }, () => sql`select 1`.execute(db)));
+}
+
+/**
+ * `observer`, when given, hears of every statement's duration and failure (the server's metrics).
+ * `poolSize` caps a MySQL pool's connections (MYSQL_POOL_SIZE unless given); SQLite has one.
+ */
+export function openDatabase(url: DatabaseUrl, observer?: QueryObserver, poolSize = MYSQL_POOL_SIZE): Db {
   const log = observer ? queryLogHook(observer) : undefined;
   if (url.kind === "sqlite") {
     if (url.path !== ":memory:") {
@@ -62,7 +77,7 @@ export function openDatabase(url: DatabaseUrl, observer?: QueryObserver): Db {
   }
   const pool = createPool({
     uri: url.url,
-    connectionLimit: MYSQL_POOL_SIZE,
+    connectionLimit: poolSize,
     connectTimeout: MYSQL_CONNECT_TIMEOUT_MS,
     // Epoch-millisecond BIGINTs fit a double exactly; numbers keep one row type for both dialects.
     supportBigNumbers: false,

@@ -1,5 +1,6 @@
 import { sql, type Selectable } from "kysely";
 import type { CloseReasonName, Db, EpochMs, SessionStateName, TunnelSessionsTable } from "./database.js";
+import { BatchedLookup } from "./batched-lookup.js";
 import { isUniqueViolation } from "./store-errors.js";
 
 export type SessionRow = Selectable<TunnelSessionsTable>;
@@ -62,11 +63,30 @@ function openingRow(row: NewSession): SessionRow {
 }
 
 export class SessionStore {
+  private readonly liveByAgent: BatchedLookup<string, string[]>;
+
   constructor(
     private readonly db: Db,
     /** The cluster node this server is: its sessions carry it. Undefined outside cluster mode. */
     readonly nodeId?: string,
-  ) {}
+  ) {
+    this.liveByAgent = new BatchedLookup(async (agentIds) => {
+      const rows = await this.db
+        .selectFrom("tunnel_sessions")
+        .select(["id", "agent_id"])
+        .where("state", "<>", "closed")
+        .where("agent_id", "in", agentIds)
+        .execute();
+      const out = new Map<string, string[]>();
+      for (const r of rows) out.set(r.agent_id, [...(out.get(r.agent_id) ?? []), r.id]);
+      return out;
+    });
+  }
+
+  /** liveIds(agentId), sharing one statement with the other agents' asked meanwhile: for every agent connect. */
+  async liveIdsOfAgent(agentId: string): Promise<string[]> {
+    return (await this.liveByAgent.get(agentId)) ?? [];
+  }
 
   /**
    * Inserts an `opening` session; the one-live-session-per-technician-and-agent

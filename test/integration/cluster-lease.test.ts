@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTechnicianClient } from "../../client/technician-client.js";
 import { loadOrCreateSigningSecret } from "../../server/auth/signing-secret.js";
 import { TokenIssuer } from "../../server/auth/token-issuer.js";
-import { openDatabase, parseDatabaseUrl, SessionStore } from "../../server/store/index.js";
+import { NodeStore, openDatabase, parseDatabaseUrl, SessionStore } from "../../server/store/index.js";
 import { enrollWithAgentCli } from "../../testkit/agent-rig.js";
 import { AGENT_MAIN, ManagedProcess, startServerProcess } from "../../testkit/managed-process.js";
 import { PrivateMariaDb } from "../support/private-mariadb.js";
@@ -45,7 +45,7 @@ describe("a node whose lease lapsed while its database was away", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("drops the agents it holds once it renews again (other nodes may have closed their sessions), and they reconnect", async () => {
+  it("keeps its agents when it renews late but unreclaimed; drops them once another node reclaimed it, and they reconnect", async () => {
     const issuer = new TokenIssuer(loadOrCreateSigningSecret(join(dir, "server")).secret, "rmm-server", "rmm-api");
     const alice = createTechnicianClient(node.url, await issuer.mintTechnician("alice", "admin", 3_600));
     const agentId = (await alice.listAgents({})).agents[0]!.id;
@@ -62,15 +62,30 @@ describe("a node whose lease lapsed while its database was away", () => {
     );
     const agentMark = agent.logs.length;
     await maria.start();
+    // No other node reaped it (there is none): its row is still there, so nothing it holds was closed.
     await node.proc.waitForLog(
-      (e) => e.msg === "cluster: the node lease had expired; dropping the agents held here",
-      "the node to drop its agents once it renews",
+      (e) => e.msg === "cluster: the node lease was renewed after it had expired" && e.reclaimed === false,
+      "the late renewal",
       30_000,
       mark,
     );
-    await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reconnect", 30_000, agentMark);
     const store = openDatabase(parseDatabaseUrl(dbUrl));
     try {
+      expect(node.proc.logs.slice(mark).some((e) => String(e.msg).includes("dropping the agents"))).toBe(false);
+      expect(agent.logs.slice(agentMark).some((e) => e.msg === "connecting -> heartbeat")).toBe(false);
+      expect((await new SessionStore(store).get(session.id))?.state).not.toBe("closed");
+
+      // What a reaper does last, after closing what the node held: the next renewal finds no row to extend.
+      const reclaimMark = node.proc.logs.length;
+      await new NodeStore(store).forget("solo");
+      await node.proc.waitForLog(
+        (e) =>
+          e.msg === "cluster: another node reclaimed this one (its lease had expired); dropping the agents held here",
+        "the node to drop its agents once it renews",
+        30_000,
+        reclaimMark,
+      );
+      await agent.waitForLog((e) => e.msg === "connecting -> heartbeat", "the agent to reconnect", 30_000, agentMark);
       await until(
         async () => (await new SessionStore(store).get(session.id))?.state === "closed",
         "the session held over the lapse to be closed",
