@@ -11,8 +11,12 @@
  * throughput within run-to-run noise. `--max-old-space-size` (32, 16) and
  * `--max-semi-space-size=2` measured no better, so they are not set.
  *
- * The tier-up budget is set from inside (agent/tier-up-budget.ts): node
- * refuses `--interrupt-budget` in NODE_OPTIONS.
+ * Not set: a 16x tier-up budget (`--interrupt-budget=1048576`, from inside
+ * the agent, since node refuses it in NODE_OPTIONS) kept start-only code as
+ * bytecode and took idle RSS from about 59 to 55 MiB, but the tunnel's echo
+ * round trip p50 rose by a third (four alternating bench runs each: 533-564
+ * us without it, 716-728 us with it), the relay's hot path staying
+ * unoptimized for longer.
  *
  * Measured and not set: `--lite-mode` (jitless here: no WebAssembly either)
  * takes idle RSS to 51 MiB and the transfer peaks to about +12 MiB, but the
@@ -20,6 +24,6 @@
  * likewise; `--no-opt`, `--no-sparkplug`, `--max-lazy`, `--single-threaded`,
  * `--single-threaded-gc`, `--v8-pool-size=0`, `--no-concurrent-recompilation`,
  * `--optimize-for-size`, UV_THREADPOOL_SIZE=1 and the glibc MALLOC_* tunables
- * moved idle RSS by 1.5 MiB or less beside the tier-up budget.
+ * moved idle RSS by 1.5 MiB or less.
  */
 export const AGENT_NODE_OPTIONS: readonly string[] = ["--max-semi-space-size=1"];

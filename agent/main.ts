@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// First: the flag applies to code compiled after it is set.
-import "./tier-up-budget.js";
 import { platform } from "node:os";
 import { RMM_VERSION } from "../common/version.js";
 import { dirname, join, resolve } from "node:path";

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 // The `rmm-agent` bin: scripts/bundle-agent.mjs bundles this file beside the
 // agent's own bundle (agent.cjs), which it runs from V8's code cache.
-// Before the bundle is compiled: V8 checks a code cache against the flags in force then.
-import "../tier-up-budget.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCachedBundle } from "./run-cached-bundle.js";
