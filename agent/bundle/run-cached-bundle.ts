@@ -17,7 +17,7 @@ const WRITE_AFTER_MS = 3_000;
 /**
  * Runs a CommonJS bundle as Node would `require` it, but compiled from V8's
  * code cache when there is one: a start then deserializes bytecode instead of
- * parsing and compiling about 1.5 MB of JavaScript.
+ * parsing and compiling the whole bundle.
  *
  * V8 accepts a cache only from the same V8 build and flags, and checks the
  * source by its length alone; so the cache's file name carries a CRC-32 of
@@ -82,15 +82,21 @@ function writeLater(script: Script, cacheDir: string, cachePath: string): void {
   const write = () => {
     if (written) return;
     written = true;
+    const tmp = `${cachePath}.${process.pid}.tmp`;
     try {
       // Not recursive: a bundle directory removed meanwhile stays removed.
       if (!existsSync(cacheDir)) mkdirSync(cacheDir);
       pruneCaches(cacheDir);
-      const tmp = `${cachePath}.${process.pid}.tmp`;
       writeFileSync(tmp, script.createCachedData());
       renameSync(tmp, cachePath);
     } catch {
-      // A read-only install: the bundle still runs, compiled from source each start.
+      // A read-only install: the bundle still runs, compiled from source each start. A full disk
+      // may have left part of the temporary file: it goes, so no half-written cache stays behind.
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // Nothing was written there either.
+      }
     }
   };
   setTimeout(write, WRITE_AFTER_MS).unref();
